@@ -1,0 +1,13 @@
+"""The ``tls`` command: the one place that wires the packages together.
+
+Each command group lives in its own ``_*.py`` module and registers itself on :data:`app` when
+imported below; conventions shared by every command are in :mod:`tls_core.cli._common` and
+``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+from tls_core.cli._app import app as app
+from tls_core.cli._app import main as main
+
+__all__ = ["app", "main"]
