@@ -1,5 +1,55 @@
-"""A thin bridge into a minimal case store: cases, access policy, outbox and audit log."""
+"""A thin bridge into a minimal case store: cases, access policy, outbox and audit log.
+
+:class:`CaseStore` implements the seams ``tls_core`` declares in :mod:`tls_core.protocols`;
+the ``tls`` command wires them together. See ``docs/case_store.md``, ``docs/access.md`` and
+``docs/audit.md``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from icm_bridge._audit import CHECKPOINT_EVERY as CHECKPOINT_EVERY
+from icm_bridge._audit import RETENTION as RETENTION
+from icm_bridge._audit import AuditLog as AuditLog
+from icm_bridge._audit import AuditRecord as AuditRecord
+from icm_bridge._audit import VerifyReport as VerifyReport
+from icm_bridge._audit import load_or_create_key as load_or_create_key
+from icm_bridge._db import audit_store_url as audit_store_url
+from icm_bridge._db import case_store_url as case_store_url
+from icm_bridge._db import create_store_engine as create_store_engine
+from icm_bridge._outbox import Notification as Notification
+from icm_bridge._outbox import SmtpSettings as SmtpSettings
+from icm_bridge._outbox import deliver_mail as deliver_mail
+from icm_bridge._policy import GlobalAction as GlobalAction
+from icm_bridge._policy import Policy as Policy
+from icm_bridge._policy import Relation as Relation
+from icm_bridge._policy import Role as Role
+from icm_bridge._policy import State as State
+from icm_bridge._policy import load_policy as load_policy
+from icm_bridge._records import Case as Case
+from icm_bridge._records import NewUser as NewUser
+from icm_bridge._records import User as User
+from icm_bridge._store import CaseStore as CaseStore
+
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "RETENTION",
+    "AuditLog",
+    "AuditRecord",
+    "Case",
+    "CaseStore",
+    "GlobalAction",
+    "NewUser",
+    "Notification",
+    "Policy",
+    "Relation",
+    "Role",
+    "SmtpSettings",
+    "State",
+    "User",
+    "VerifyReport",
+    "audit_store_url",
+    "case_store_url",
+    "create_store_engine",
+    "deliver_mail",
+    "load_policy",
+]

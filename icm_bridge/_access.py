@@ -1,0 +1,126 @@
+"""Access decisions: an actor's relations to a case, the training guard, no existence oracle.
+
+Every function here takes an open connection so that the decision and the action it guards run
+in one transaction (a restriction committed between the two cannot slip through).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from icm_bridge._policy import GlobalAction, Policy, Relation, Role, State
+from icm_bridge._schema import case_team, cases, users
+from tls_core.errors import AccessDenied, TrainingLapsed
+from tls_core.protocols import Action
+
+__all__ = ["Actor", "check_case", "check_global", "denied", "load_actor", "relations_to"]
+
+MAX_CHAIN = 64
+"""Longest supervisor chain followed (a cycle in bad data cannot loop forever)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting user as the policy needs it."""
+
+    user_id: str
+    """User id."""
+    role: Role
+    """The user's role."""
+
+
+def denied(actor: str, action: str, case_number: str | None) -> AccessDenied:
+    """Build the one denial every refusal uses: it reads the same whether the case exists."""
+    target = "" if case_number is None else f" on case {case_number!r}"
+    return AccessDenied(
+        f"user {actor!r} may not {action}{target}",
+        reason="access_denied",
+        hint="ask the case owner or your supervisor for access",
+    )
+
+
+def load_actor(conn: sa.Connection, policy: Policy, actor: str, today: date) -> Actor:
+    """Return the actor if they exist and their training is current.
+
+    Raises:
+        AccessDenied: No such user (reads like any denial).
+        TrainingLapsed: The annual privacy training is older than the policy allows.
+    """
+    row = conn.execute(
+        sa.select(users.c.role, users.c.trained_on).where(users.c.id == actor)
+    ).one_or_none()
+    if row is None:
+        raise denied(actor, "act", None)
+    trained_on = date.fromisoformat(row.trained_on)
+    if today > trained_on + timedelta(days=policy.training_valid_days):
+        raise TrainingLapsed(
+            f"user {actor!r} last completed privacy training on {trained_on.isoformat()}",
+            reason="training_lapsed",
+            hint="complete the annual privacy training; an admin then records the date",
+        )
+    return Actor(actor, row.role)
+
+
+def check_global(
+    conn: sa.Connection, policy: Policy, actor: str, action: GlobalAction, today: date
+) -> Actor:
+    """Check a case-less action (manage users, read the audit, open a case)."""
+    who = load_actor(conn, policy, actor, today)
+    if not policy.allows_global(who.role, action):
+        raise denied(actor, action, None)
+    return who
+
+
+def check_case(
+    conn: sa.Connection, policy: Policy, actor: str, action: Action, case_number: str, today: date
+) -> Actor:
+    """Check ``action`` by ``actor`` on a case; a missing case is denied like a forbidden one."""
+    who = load_actor(conn, policy, actor, today)
+    row = conn.execute(
+        sa.select(cases.c.status, cases.c.restricted, cases.c.owner_id).where(
+            cases.c.number == case_number
+        )
+    ).one_or_none()
+    if row is None:
+        raise denied(actor, action, case_number)
+    state: State = "restricted" if row.restricted else row.status
+    rels = relations_to(conn, actor, case_number, row.owner_id)
+    if not policy.allows(who.role, rels, state, action):
+        raise denied(actor, action, case_number)
+    return who
+
+
+def relations_to(
+    conn: sa.Connection, actor: str, case_number: str, owner_id: str
+) -> frozenset[Relation]:
+    """Return every relation ``actor`` holds to the case (``other`` only if none)."""
+    rels: set[Relation] = set()
+    if actor == owner_id:
+        rels.add("owner")
+    in_team = conn.execute(
+        sa.select(case_team.c.user_id).where(
+            case_team.c.case_number == case_number, case_team.c.user_id == actor
+        )
+    ).first()
+    if in_team is not None:
+        rels.add("team")
+    if actor in supervisor_chain(conn, owner_id):
+        rels.add("supervisor")
+    return frozenset(rels) if rels else frozenset({"other"})
+
+
+def supervisor_chain(conn: sa.Connection, user_id: str) -> list[str]:
+    """Return the user's supervisors, nearest first (stops at a cycle or :data:`MAX_CHAIN`)."""
+    chain: list[str] = []
+    current: str | None = user_id
+    while current is not None and len(chain) < MAX_CHAIN:
+        current = conn.execute(
+            sa.select(users.c.supervisor_id).where(users.c.id == current)
+        ).scalar_one_or_none()
+        if current is None or current in chain or current == user_id:
+            break
+        chain.append(current)
+    return chain

@@ -1,0 +1,359 @@
+"""The tamper-evident audit log: append-only, hash-chained, MACed, with signed checkpoints.
+
+Each event ``i`` stores ``hash_i = SHA-256(hash_{i-1} | record_i)`` and ``mac_i =
+HMAC-SHA-256(key, hash_i)``. The key lives outside the audit store (a file path passed in), so:
+
+- an edited, inserted, deleted, renumbered or reordered row breaks the chain or its MAC;
+- a whole-chain rewrite without the key fails every MAC;
+- truncation of the tail is caught by signed checkpoints (size + head hash, every
+  :data:`CHECKPOINT_EVERY` events and at every :meth:`AuditLog.seal`), mirrored to an anchor
+  file beside the key, which a truncation of the database cannot reach.
+
+Expiry after the retention period replaces a prefix by a signed tombstone (through seq + head
+hash), from which verification continues.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from icm_bridge._db import from_us, to_us
+from icm_bridge._schema import (
+    AUDIT_METADATA,
+    audit_checkpoints,
+    audit_events,
+    audit_head,
+    audit_tombstones,
+)
+from tls_core.errors import AuditUnavailable, ConfigError
+from tls_core.protocols import AuditEvent
+
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "GENESIS",
+    "RETENTION",
+    "AuditLog",
+    "AuditRecord",
+    "VerifyReport",
+    "load_or_create_key",
+]
+
+CHECKPOINT_EVERY = 256
+"""A signed checkpoint is written in the same transaction as every 256th event."""
+
+RETENTION = timedelta(days=7 * 365 + 2)
+"""Audit events are kept 7 years (two leap days included) before they may expire."""
+
+GENESIS = "0" * 64
+"""The hash before the first event."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One stored audit event as read back."""
+
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    case_numbers: tuple[str, ...]
+    object_ids: Mapping[str, str]
+    criteria: Mapping[str, str]
+    outcome: str
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of :meth:`AuditLog.verify`."""
+
+    ok: bool
+    """Whether the whole log verified."""
+    size: int
+    """Highest sequence number present (or expired through)."""
+    first_bad_seq: int | None
+    """The first sequence number that cannot be trusted, if any."""
+    reason: str | None
+    """Why (``hash``, ``mac``, ``gap``, ``checkpoint``, ``truncated``, ``tombstone``)."""
+    checkpoints: int
+    """How many signed checkpoints were checked."""
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the audit MAC key from ``path``, creating a random 32-byte key (mode 0600) if absent.
+
+    Raises:
+        ConfigError: The file exists but holds fewer than 32 bytes.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) < 32:
+            raise ConfigError(
+                "audit key file is too short", file=str(path), reason="bad_audit_key"
+            ) from None
+        return key
+    with os.fdopen(fd, "wb") as out:
+        key = os.urandom(32)
+        out.write(key)
+    return key
+
+
+class AuditLog:
+    """The audit store: its own database, written only by :meth:`append`.
+
+    Args:
+        engine: Engine of the audit store (never the case store's database).
+        key: The MAC key, kept outside the audit store.
+        anchor: File beside the key mirroring the latest signed checkpoint.
+        checkpoint_every: Interval of automatic checkpoints.
+        clock: Source of aware UTC datetimes.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        key: bytes,
+        anchor: Path | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self._key = key
+        self.anchor = anchor
+        self.checkpoint_every = checkpoint_every
+        self._clock = clock
+        self._host = socket.gethostname()
+
+    def create(self) -> None:
+        """Create the audit tables and the chain head if they do not exist."""
+        with self._guard(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                schema = conn.get_execution_options().get("schema_translate_map", {}).get(None)
+                if schema:
+                    conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+            AUDIT_METADATA.create_all(conn)
+            if conn.execute(sa.select(audit_head.c.id)).first() is None:
+                conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+
+    def append(self, event: AuditEvent, *, role: str) -> int:
+        """Append one event and return its sequence number.
+
+        Raises:
+            AuditUnavailable: The audit store cannot be written; the caller must refuse the action.
+        """
+        with self._guard():
+            with self.engine.begin() as conn:
+                seq, head_hash = self._append(conn, event, role)
+            if seq % self.checkpoint_every == 0:
+                self._write_anchor(seq, head_hash)
+            return seq
+
+    def append_in(self, conn: sa.Connection, event: AuditEvent, *, role: str) -> int:
+        """Append within a transaction the caller holds on the audit engine."""
+        return self._append(conn, event, role)[0]
+
+    def seal(self) -> int:
+        """Write a signed checkpoint at the current head and mirror it to the anchor file."""
+        with self._guard():
+            with self.engine.begin() as conn:
+                head = conn.execute(sa.select(audit_head).with_for_update()).one()
+                if head.seq > 0:
+                    self._checkpoint(conn, head.seq, head.hash)
+            if head.seq > 0:
+                self._write_anchor(head.seq, head.hash)
+            return int(head.seq)
+
+    def verify(self) -> VerifyReport:
+        """Check the whole chain; report the first sequence number that cannot be trusted."""
+        from icm_bridge._audit_verify import verify_log
+
+        return verify_log(self.engine, self._key, self.anchor, self.checkpoint_every)
+
+    def show(
+        self,
+        *,
+        actor: str | None = None,
+        case_number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        """Return events filtered by user, case and time range, oldest first."""
+        query = sa.select(audit_events).order_by(audit_events.c.seq).limit(limit)
+        if actor is not None:
+            query = query.where(audit_events.c.actor == actor)
+        if case_number is not None:
+            needle = json.dumps(case_number)
+            query = query.where(audit_events.c.case_numbers.contains(needle, autoescape=True))
+        if since is not None:
+            query = query.where(audit_events.c.at_us >= to_us(since))
+        if until is not None:
+            query = query.where(audit_events.c.at_us < to_us(until))
+        with self._guard(), self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def expire(self, *, now: datetime | None = None) -> int:
+        """Drop events older than :data:`RETENTION` behind a signed tombstone; return how many."""
+        cutoff = to_us((now or self._clock()) - RETENTION)
+        with self._guard(), self.engine.begin() as conn:
+            through = conn.execute(
+                sa.select(sa.func.max(audit_events.c.seq)).where(audit_events.c.at_us < cutoff)
+            ).scalar_one_or_none()
+            if through is None:
+                return 0
+            head_hash = conn.execute(
+                sa.select(audit_events.c.hash).where(audit_events.c.seq == through)
+            ).scalar_one()
+            mac = self._mac(f"tombstone\n{through}\n{head_hash}")
+            at = to_us(self._clock())
+            conn.execute(
+                audit_tombstones.insert().values(
+                    through_seq=through, head_hash=head_hash, at_us=at, mac=mac
+                )
+            )
+            gone = conn.execute(audit_events.delete().where(audit_events.c.seq <= through))
+            conn.execute(audit_checkpoints.delete().where(audit_checkpoints.c.size <= through))
+            return int(gone.rowcount)
+
+    def _append(self, conn: sa.Connection, event: AuditEvent, role: str) -> tuple[int, str]:
+        head = conn.execute(sa.select(audit_head).with_for_update()).one()
+        seq = int(head.seq) + 1
+        values = {
+            "seq": seq,
+            "at_us": to_us(self._clock()),
+            "actor": event.actor,
+            "role": role,
+            "action": event.action,
+            "case_numbers": _canon(list(event.case_numbers)),
+            "object_ids": _canon(dict(event.object_ids)),
+            "criteria": _canon(dict(event.criteria)),
+            "outcome": event.outcome,
+            "host": self._host,
+            "pid": os.getpid(),
+        }
+        digest = chain_hash(head.hash, values)
+        conn.execute(audit_events.insert().values(**values, hash=digest, mac=self._mac(digest)))
+        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+        if seq % self.checkpoint_every == 0:
+            self._checkpoint(conn, seq, digest)
+        return seq, digest
+
+    def _checkpoint(self, conn: sa.Connection, size: int, head_hash: str) -> None:
+        exists = conn.execute(
+            sa.select(audit_checkpoints.c.size).where(audit_checkpoints.c.size == size)
+        ).first()
+        if exists is None:
+            conn.execute(
+                audit_checkpoints.insert().values(
+                    size=size,
+                    head_hash=head_hash,
+                    at_us=to_us(self._clock()),
+                    mac=self._mac(f"checkpoint\n{size}\n{head_hash}"),
+                )
+            )
+
+    def _write_anchor(self, size: int, head_hash: str) -> None:
+        if self.anchor is None:
+            return
+        mac = self._mac(f"checkpoint\n{size}\n{head_hash}")
+        with open(self.anchor, "a+", encoding="utf-8") as fh:
+            # Several processes append; the lock keeps the anchor at the largest size written.
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            text = fh.read().strip()
+            if text and json.loads(text)["size"] >= size:
+                return
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps({"size": size, "head_hash": head_hash, "mac": mac}))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _mac(self, message: str) -> str:
+        return hmac.digest(self._key, message.encode(), "sha256").hex()
+
+    def _guard(self) -> _FailClosed:
+        return _FailClosed()
+
+
+def chain_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
+    """Return the chained SHA-256 of one event's stored fields (without ``hash``/``mac``)."""
+    parts = [prev_hash, *(str(values[name]) for name in _HASHED)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+_HASHED = (
+    "seq",
+    "at_us",
+    "actor",
+    "role",
+    "action",
+    "case_numbers",
+    "object_ids",
+    "criteria",
+    "outcome",
+    "host",
+    "pid",
+)
+
+
+class _FailClosed:
+    """Turn any database or file failure of the audit store into :class:`AuditUnavailable`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, _tb: object
+    ) -> None:
+        if isinstance(err, sa.exc.SQLAlchemyError | OSError):
+            raise AuditUnavailable(
+                f"the audit log cannot be written: {type(err).__name__}: {err}".splitlines()[0],
+                reason="audit_unavailable",
+                hint="the action was refused; restore the audit store and retry",
+            ) from err
+
+
+def _canon(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _record(row: sa.Row[tuple[object, ...]]) -> AuditRecord:
+    m = row._mapping
+    return AuditRecord(
+        seq=int(m["seq"]),
+        at=from_us(int(m["at_us"])),
+        actor=str(m["actor"]),
+        role=str(m["role"]),
+        action=str(m["action"]),
+        case_numbers=tuple(json.loads(str(m["case_numbers"]))),
+        object_ids=json.loads(str(m["object_ids"])),
+        criteria=json.loads(str(m["criteria"])),
+        outcome=str(m["outcome"]),
+        host=str(m["host"]),
+        pid=int(m["pid"]),
+    )
+
+
+def iter_rows(conn: sa.Connection, after: int) -> Iterator[sa.Row[tuple[object, ...]]]:
+    """Yield stored events with ``seq > after`` in sequence order, streaming."""
+    query = sa.select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq)
+    yield from conn.execution_options(yield_per=10_000).execute(query)

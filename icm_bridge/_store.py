@@ -1,0 +1,358 @@
+"""The case store service: every action checked, done, noted and audited in one place.
+
+:class:`CaseStore` implements the ``tls_core.protocols`` seams (``AccessPolicy``,
+``CaseDirectory``, ``NotificationSink``, ``AuditSink``). Each mutating call runs one case-store
+transaction holding the access check, the change, its event row and its notifications, and
+appends the audit event before that transaction commits: if the audit cannot be written the
+change is rolled back (fail closed). A denial is audited as ``denied`` and raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from icm_bridge import _access as access
+from icm_bridge._audit import AuditLog, load_or_create_key
+from icm_bridge._case_ops import (
+    apply_user_update,
+    edit_team,
+    insert_case,
+    query_messages,
+    set_flag,
+    set_status,
+)
+from icm_bridge._db import audit_store_url, case_store_url, create_store_engine, to_us
+from icm_bridge._outbox import (
+    Notification,
+    list_notifications,
+    mark_read,
+    queue_notifications,
+    record_event,
+)
+from icm_bridge._policy import GlobalAction, Policy, load_policy
+from icm_bridge._records import Case, NewUser, User, insert_user, read_case, read_user
+from icm_bridge._schema import CASE_METADATA, cases, users
+from tls_core.errors import AccessDenied, CaseStoreError
+from tls_core.protocols import Action, AuditEvent, Contact, QueryNotice
+
+__all__ = ["CaseStore"]
+
+_T = TypeVar("_T")
+Body = Callable[[sa.Connection], _T]
+
+
+class CaseStore:
+    """Cases, users, the access policy, the notification outbox and the audit log.
+
+    Args:
+        engine: Engine of the case store.
+        audit: The audit log (its own store).
+        policy: The permission table; the shipped one by default.
+        clock: Source of aware UTC datetimes (training dates and timestamps derive from it).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        audit: AuditLog,
+        policy: Policy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.audit = audit
+        self.policy = policy if policy is not None else load_policy()
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        repo: Path,
+        *,
+        audit_key: Path,
+        case_url: str | None = None,
+        audit_url: str | None = None,
+        policy: Policy | None = None,
+        create: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> CaseStore:
+        """Open (and by default create) the stores of a repository directory.
+
+        Args:
+            repo: Repository directory; the embedded SQLite files live there.
+            audit_key: File holding the audit MAC key, created if missing; keep it outside
+                the audit store (the anchor file is written beside it).
+            case_url: Case store URL instead of ``REPO/cases.sqlite``.
+            audit_url: Audit store URL instead of ``REPO/audit.sqlite`` (on PostgreSQL the
+                audit tables go to schema ``tls_audit``).
+            policy: Permission table; the shipped one by default.
+            create: Create missing tables.
+            clock: Source of aware UTC datetimes.
+        """
+        repo.mkdir(parents=True, exist_ok=True)
+        engine = create_store_engine(case_url or case_store_url(repo))
+        audit_engine = create_store_engine(audit_url or audit_store_url(repo), schema="tls_audit")
+        key = load_or_create_key(audit_key)
+        anchor = audit_key.with_name(audit_key.name + ".anchor")
+        audit = AuditLog(audit_engine, key=key, anchor=anchor, clock=clock)
+        store = cls(engine, audit=audit, policy=policy, clock=clock)
+        if create:
+            store.create()
+        return store
+
+    def create(self) -> None:
+        """Create the case store and audit tables if missing."""
+        with self.engine.begin() as conn:
+            CASE_METADATA.create_all(conn)
+        self.audit.create()
+
+    def today(self) -> date:
+        """Return today's date (UTC) by the store's clock."""
+        return self._clock().astimezone(UTC).date()
+
+    # -- the AccessPolicy / CaseDirectory / NotificationSink / AuditSink seams ---------------
+
+    def check(self, actor: str, action: Action, case_number: str) -> None:
+        """Raise ``AccessDenied`` unless ``actor`` may perform ``action`` on the case."""
+        with self.engine.connect() as conn:
+            access.check_case(conn, self.policy, actor, action, case_number, self.today())
+
+    def visible_cases(
+        self, actor: str, case_numbers: Iterable[str], *, action: Action = "search-hit"
+    ) -> frozenset[str]:
+        """Return the cases on which ``actor`` may perform ``action``; drop the rest silently."""
+        visible: set[str] = set()
+        with self.engine.connect() as conn:
+            access.load_actor(conn, self.policy, actor, self.today())
+            for number in set(case_numbers):
+                try:
+                    access.check_case(conn, self.policy, actor, action, number, self.today())
+                except AccessDenied:
+                    continue
+                visible.add(number)
+        return frozenset(visible)
+
+    def owner_contact(self, actor: str, case_number: str) -> Contact:
+        """Return the case owner's contact if ``actor`` may see the case."""
+        with self.engine.connect() as conn:
+            access.check_case(conn, self.policy, actor, "search-hit", case_number, self.today())
+            owner = conn.execute(
+                sa.select(cases.c.owner_id).where(cases.c.number == case_number)
+            ).scalar_one()
+            user = read_user(conn, owner)
+        if user is None:
+            raise access.denied(actor, "search-hit", case_number)
+        return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+
+    def notify_query(self, notice: QueryNotice) -> int:
+        """Queue notices to the other owners of matched cases (none for OPR searches)."""
+
+        def body(conn: sa.Connection) -> int:
+            who = access.load_actor(conn, self.policy, notice.actor, self.today())
+            if who.role == "opr":
+                return 0
+            messages = query_messages(conn, notice)
+            if not messages:
+                return 0
+            event_id = record_event(conn, "query", notice.actor, {"criteria": notice.criteria})
+            return queue_notifications(conn, event_id, messages)
+
+        return self._run(notice.actor, "notify-query", notice.case_numbers, body)
+
+    def append(self, event: AuditEvent) -> int:
+        """Append an event of another stage (search, ingest, link run) to the audit log."""
+        with self.engine.connect() as conn:
+            role = _role_of(conn, event.actor)
+        return self.audit.append(event, role=role)
+
+    # -- users ------------------------------------------------------------------------------
+
+    def add_user(self, actor: str | None, user: NewUser) -> User:
+        """Create an account; on an empty store, ``actor=None`` bootstraps the first admin."""
+
+        def body(conn: sa.Connection) -> User:
+            if actor is None:
+                _check_bootstrap(conn, user)
+            else:
+                self._check_global(conn, actor, "manage-users")
+            insert_user(conn, user, to_us(self._clock()))
+            created = read_user(conn, user.user_id)
+            assert created is not None
+            return created
+
+        return self._run(
+            actor or user.user_id, "user-add", (), body, objects={"user": user.user_id}
+        )
+
+    def update_user(
+        self,
+        actor: str,
+        user_id: str,
+        *,
+        supervisor: str | None = None,
+        trained_on: date | None = None,
+        role: str | None = None,
+    ) -> User:
+        """Change an account's supervisor, training date or role (admins only)."""
+
+        def body(conn: sa.Connection) -> User:
+            self._check_global(conn, actor, "manage-users")
+            return apply_user_update(conn, user_id, supervisor, trained_on, role)
+
+        return self._run(actor, "user-update", (), body, objects={"user": user_id})
+
+    def get_user(self, actor: str, user_id: str) -> User:
+        """Return an account (any trained user may read the directory)."""
+        with self.engine.connect() as conn:
+            access.load_actor(conn, self.policy, actor, self.today())
+            user = read_user(conn, user_id)
+        if user is None:
+            raise CaseStoreError(f"no user {user_id!r}", value=user_id, reason="unknown_user")
+        return user
+
+    def user_count(self) -> int:
+        """Return how many accounts exist (0 means the store awaits its first admin)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+    # -- cases ------------------------------------------------------------------------------
+
+    def open_case(
+        self, actor: str, number: str, *, owner: str, title: str = "", restricted: bool = False
+    ) -> Case:
+        """Open a case owned by ``owner`` (who must be an agent or supervisor)."""
+
+        def body(conn: sa.Connection) -> Case:
+            self._check_global(conn, actor, "open-case")
+            return insert_case(conn, self.policy, number, owner, title, restricted, self._clock())
+
+        return self._run(actor, "case-open", (number,), body)
+
+    def show_case(self, actor: str, number: str) -> Case:
+        """Return a case the actor may view (denied and missing read the same)."""
+        return self._run(actor, "case-view", (number,), self._view(actor, number))
+
+    def close_case(self, actor: str, number: str) -> Case:
+        """Close a case (owner or supervisor chain)."""
+        return self._mutate(
+            actor, "manage", "case-close", number, set_status(number, self._clock())
+        )
+
+    def set_restricted(self, actor: str, number: str, restricted: bool) -> Case:
+        """Restrict a case to its team and supervisor chain, or lift the restriction."""
+        name = "case-restrict" if restricted else "case-unrestrict"
+        return self._mutate(
+            actor, "restrict", name, number, set_flag(number, "restricted", restricted)
+        )
+
+    def set_hold(self, actor: str, number: str, hold: bool) -> Case:
+        """Place or release a legal hold (blocks purge)."""
+        name = "case-hold" if hold else "case-release"
+        return self._mutate(actor, "hold", name, number, set_flag(number, "legal_hold", hold))
+
+    def change_team(
+        self, actor: str, number: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Case:
+        """Add and remove team members."""
+        op = edit_team(number, tuple(add), tuple(remove))
+        return self._mutate(actor, "manage", "case-team", number, op)
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def notifications(self, actor: str, *, unread_only: bool = True) -> list[Notification]:
+        """Return the actor's own notification queue."""
+        with self.engine.connect() as conn:
+            access.load_actor(conn, self.policy, actor, self.today())
+            return list_notifications(conn, actor, unread_only=unread_only)
+
+    def mark_read(self, actor: str, ids: Iterable[int] | None = None) -> int:
+        """Mark the actor's notifications read (all if ``ids`` is None)."""
+        with self.engine.begin() as conn:
+            access.load_actor(conn, self.policy, actor, self.today())
+            return mark_read(conn, actor, ids)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
+        access.check_global(conn, self.policy, actor, action, self.today())
+
+    def _view(self, actor: str, number: str) -> Body[Case]:
+        def body(conn: sa.Connection) -> Case:
+            access.check_case(conn, self.policy, actor, "view", number, self.today())
+            case = read_case(conn, number)
+            assert case is not None
+            return case
+
+        return body
+
+    def _mutate(
+        self,
+        actor: str,
+        action: Action,
+        name: str,
+        number: str,
+        op: Callable[[sa.Connection], None],
+    ) -> Case:
+        def body(conn: sa.Connection) -> Case:
+            access.check_case(conn, self.policy, actor, action, number, self.today())
+            op(conn)
+            record_event(conn, name, actor, {"case": number})
+            case = read_case(conn, number)
+            assert case is not None
+            return case
+
+        return self._run(actor, name, (number,), body)
+
+    def _run(
+        self,
+        actor: str,
+        name: str,
+        case_numbers: tuple[str, ...],
+        body: Body[_T],
+        *,
+        objects: dict[str, str] | None = None,
+    ) -> _T:
+        event = AuditEvent(actor, name, "ok", case_numbers, objects or {})
+        try:
+            with self.engine.begin() as conn:
+                result = body(conn)
+                self.audit.append(event, role=_role_of(conn, actor))
+        except CaseStoreError as err:
+            outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+            if err.reason != "audit_unavailable":
+                self._audit_refusal(event, outcome)
+            raise
+        return result
+
+    def _audit_refusal(self, event: AuditEvent, outcome: str) -> None:
+        refused = AuditEvent(
+            event.actor,
+            event.action,
+            "denied" if outcome == "denied" else "failed",
+            event.case_numbers,
+            event.object_ids,
+        )
+        with self.engine.connect() as conn:
+            role = _role_of(conn, event.actor)
+        self.audit.append(refused, role=role)
+
+
+def _role_of(conn: sa.Connection, actor: str) -> str:
+    role = conn.execute(sa.select(users.c.role).where(users.c.id == actor)).scalar_one_or_none()
+    return "unknown" if role is None else str(role)
+
+
+def _check_bootstrap(conn: sa.Connection, user: NewUser) -> None:
+    count = conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one()
+    if count or user.role != "admin":
+        raise AccessDenied(
+            "account changes need --as an administrator",
+            reason="access_denied",
+            hint="only the first account, an admin, may be created without --as",
+        )

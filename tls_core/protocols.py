@@ -1,0 +1,145 @@
+"""The seams ``tls_core`` needs from a case management system, declared as Protocols.
+
+``tls_core`` never imports ``icm_bridge``: it asks these Protocols who may see which case, who
+owns a case and how to reach them, where a notification goes and where an audit event goes.
+``icm_bridge`` implements them; the ``tls`` command wires the two together.
+
+Every method that decides access raises :class:`tls_core.errors.AccessDenied` (or its subclass
+``TrainingLapsed``) with the same message whether or not the case exists, so callers cannot turn
+the seam into an existence oracle; filters such as :meth:`AccessPolicy.visible_cases` drop what
+the actor may not observe instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "AccessPolicy",
+    "Action",
+    "AuditEvent",
+    "AuditSink",
+    "CaseDirectory",
+    "Contact",
+    "NotificationSink",
+    "Outcome",
+    "QueryNotice",
+]
+
+Action = Literal[
+    "search-hit",
+    "view",
+    "export",
+    "ingest",
+    "link",
+    "restrict",
+    "approve",
+    "disclose",
+    "purge",
+    "manage",
+    "hold",
+]
+"""An action on one case: ``search-hit`` (a case may appear in search results, counts, links
+and alerts), ``view``, ``export``, ``ingest``, ``link``, ``restrict`` (and unrestrict),
+``approve`` (records), ``disclose`` (outside the department), ``purge``, ``manage`` (close,
+team changes), ``hold`` (legal hold)."""
+
+Outcome = Literal["ok", "denied", "failed"]
+"""How an audited action ended."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who to contact about a case: its owner (or, for a restricted hit, the person to ask)."""
+
+    user_id: str
+    """The user's id in the case store."""
+    name: str
+    """Full name."""
+    phone: str | None = None
+    """Phone number as entered."""
+    email: str | None = None
+    """E-mail address."""
+    office: str | None = None
+    """Office or field location."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One action to write to the audit log (criteria and ids, never result rows)."""
+
+    actor: str
+    """The user id acting."""
+    action: str
+    """What was done (``search``, ``view``, ``ingest``, ``export``, ``link-run`` ...)."""
+    outcome: Outcome
+    """``ok``, ``denied`` or ``failed``."""
+    case_numbers: tuple[str, ...] = ()
+    """Cases concerned."""
+    object_ids: Mapping[str, str] = field(default_factory=dict)
+    """Other ids: batch, file SHA-256, record ids (joined), disclosure id."""
+    criteria: Mapping[str, str] = field(default_factory=dict)
+    """Search criteria as given."""
+
+
+@dataclass(frozen=True)
+class QueryNotice:
+    """Someone searched for identifiers that other cases hold: their owners are told."""
+
+    actor: str
+    """The searcher's user id."""
+    criteria: Mapping[str, str]
+    """What was searched for."""
+    case_numbers: tuple[str, ...]
+    """The cases whose records matched (before any visibility filtering)."""
+
+
+@runtime_checkable
+class AccessPolicy(Protocol):
+    """Who may do what on which case."""
+
+    def check(self, actor: str, action: Action, case_number: str) -> None:
+        """Return if ``actor`` may perform ``action`` on the case, else raise ``AccessDenied``.
+
+        The training guard runs on every call. A case that does not exist is denied with the
+        same message as one the actor may not act on.
+        """
+        ...
+
+    def visible_cases(
+        self, actor: str, case_numbers: Iterable[str], *, action: Action = "search-hit"
+    ) -> frozenset[str]:
+        """Return the subset of ``case_numbers`` on which ``actor`` may perform ``action``."""
+        ...
+
+
+@runtime_checkable
+class CaseDirectory(Protocol):
+    """Who owns a case and how to reach them."""
+
+    def owner_contact(self, actor: str, case_number: str) -> Contact:
+        """Return the owner's contact if ``actor`` may see the case, else raise ``AccessDenied``."""
+        ...
+
+
+@runtime_checkable
+class NotificationSink(Protocol):
+    """Where notifications go: the case owners' queues (and e-mail)."""
+
+    def notify_query(self, notice: QueryNotice) -> int:
+        """Queue a notification to every other owner of a matched case; return how many.
+
+        Searches by OPR users notify nobody (they are audited all the same).
+        """
+        ...
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Where audit events go. Raises ``AuditUnavailable`` when it cannot write (fail closed)."""
+
+    def append(self, event: AuditEvent) -> int:
+        """Append ``event`` to the audit log and return its sequence number."""
+        ...
