@@ -51,5 +51,6 @@ __all__ = [
     "case_store_url",
     "create_store_engine",
     "deliver_mail",
+    "load_or_create_key",
     "load_policy",
 ]
