@@ -19,6 +19,7 @@ from icm_bridge._db import create_store_engine as create_store_engine
 from icm_bridge._outbox import Notification as Notification
 from icm_bridge._outbox import SmtpSettings as SmtpSettings
 from icm_bridge._outbox import deliver_mail as deliver_mail
+from icm_bridge._policy import ROLES as ROLES
 from icm_bridge._policy import GlobalAction as GlobalAction
 from icm_bridge._policy import Policy as Policy
 from icm_bridge._policy import Relation as Relation
@@ -33,6 +34,7 @@ from icm_bridge._store import CaseStore as CaseStore
 __all__ = [
     "CHECKPOINT_EVERY",
     "RETENTION",
+    "ROLES",
     "AuditLog",
     "AuditRecord",
     "Case",

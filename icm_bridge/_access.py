@@ -34,9 +34,14 @@ class Actor:
 
 def denied(actor: str, action: str, case_number: str | None) -> AccessDenied:
     """Build the one denial every refusal uses: it reads the same whether the case exists."""
-    target = "" if case_number is None else f" on case {case_number!r}"
+    if case_number is None:
+        return AccessDenied(
+            f"action {action!r} is not permitted for user {actor!r}",
+            reason="access_denied",
+            hint="ask an administrator about your account and role",
+        )
     return AccessDenied(
-        f"user {actor!r} may not {action}{target}",
+        f"action {action!r} on case {case_number!r} is not permitted for user {actor!r}",
         reason="access_denied",
         hint="ask the case owner or your supervisor for access",
     )

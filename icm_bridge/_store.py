@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from icm_bridge import _access as access
-from icm_bridge._audit import AuditLog, load_or_create_key
+from icm_bridge._audit import AuditLog, AuditRecord, VerifyReport, load_or_create_key
 from icm_bridge._case_ops import (
     apply_user_update,
     edit_team,
@@ -277,6 +277,42 @@ class CaseStore:
             access.load_actor(conn, self.policy, actor, self.today())
             return mark_read(conn, actor, ids)
 
+    # -- audit (OPR only) -------------------------------------------------------------------
+
+    def read_audit(
+        self,
+        actor: str,
+        *,
+        user: str | None = None,
+        case_number: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        """Return audit events filtered by user, case and time; the read is audited too."""
+        criteria = {
+            k: str(v)
+            for k, v in {"user": user, "case": case_number, "since": since, "until": until}.items()
+            if v is not None
+        }
+
+        def body(conn: sa.Connection) -> None:
+            self._check_global(conn, actor, "read-audit")
+
+        self._run(actor, "audit-read", (), body, criteria=criteria)
+        return self.audit.show(
+            actor=user, case_number=case_number, since=since, until=until, limit=limit
+        )
+
+    def verify_audit(self, actor: str) -> VerifyReport:
+        """Verify the audit chain (OPR only); the verification is audited after it ran."""
+
+        def body(conn: sa.Connection) -> None:
+            self._check_global(conn, actor, "read-audit")
+
+        self._run(actor, "audit-verify", (), body)
+        return self.audit.verify()
+
     # -- internals --------------------------------------------------------------------------
 
     def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
@@ -317,8 +353,9 @@ class CaseStore:
         body: Body[_T],
         *,
         objects: dict[str, str] | None = None,
+        criteria: dict[str, str] | None = None,
     ) -> _T:
-        event = AuditEvent(actor, name, "ok", case_numbers, objects or {})
+        event = AuditEvent(actor, name, "ok", case_numbers, objects or {}, criteria or {})
         try:
             with self.engine.begin() as conn:
                 result = body(conn)
@@ -337,6 +374,7 @@ class CaseStore:
             "denied" if outcome == "denied" else "failed",
             event.case_numbers,
             event.object_ids,
+            event.criteria,
         )
         with self.engine.connect() as conn:
             role = _role_of(conn, event.actor)

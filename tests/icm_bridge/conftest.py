@@ -32,7 +32,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str] | None]:
+def backend_urls(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str] | None]:
     """None for the embedded SQLite files; (case URL, audit URL) on a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield None
@@ -70,7 +72,9 @@ def store(
     s.audit.engine.dispose()
 
 
-def user(uid: str, role: str, *, supervisor: str | None = None, trained: date = TODAY, **kw: str) -> NewUser:
+def user(
+    uid: str, role: str, *, supervisor: str | None = None, trained: date = TODAY, **kw: str
+) -> NewUser:
     return NewUser(
         user_id=uid,
         name=kw.pop("name", uid.title()),
@@ -88,7 +92,9 @@ def office(store: CaseStore) -> CaseStore:
     for new in [
         user("chief", "supervisor"),
         user("sup", "supervisor", supervisor="chief"),
-        user("alice", "agent", supervisor="sup", phone="+1 206 555 0100", email="alice@example.org"),
+        user(
+            "alice", "agent", supervisor="sup", phone="+1 206 555 0100", email="alice@example.org"
+        ),
         user("bob", "agent", supervisor="chief", email="bob@example.org"),
         user("carol", "analyst", supervisor="sup"),
         user("dave", "agent", supervisor="chief"),

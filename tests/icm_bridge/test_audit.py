@@ -54,7 +54,9 @@ def base(tmp_path: Path) -> tuple[Path, Path]:
     return db, key
 
 
-def _trial(base: tuple[Path, Path], tmp: Path, tamper: Tamper, seed: int) -> tuple[bool, int | None]:
+def _trial(
+    base: tuple[Path, Path], tmp: Path, tamper: Tamper, seed: int
+) -> tuple[bool, int | None]:
     db, key = base
     copy = tmp / f"trial{seed}.sqlite"
     shutil.copy(db, copy)
@@ -128,7 +130,9 @@ def _rechain(raw: sqlite3.Connection, fake_key: bytes) -> None:
         values = dict(zip(cols, row, strict=True))
         digest = chain_hash(prev, values)
         mac = hmac.digest(fake_key, digest.encode(), "sha256").hex()
-        raw.execute("UPDATE audit_events SET hash=?, mac=? WHERE seq=?", (digest, mac, values["seq"]))
+        raw.execute(
+            "UPDATE audit_events SET hash=?, mac=? WHERE seq=?", (digest, mac, values["seq"])
+        )
         prev = digest
     size = raw.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
     raw.execute("UPDATE audit_head SET seq = ?, hash = ?", (size, prev))
@@ -141,27 +145,36 @@ def _rechain(raw: sqlite3.Connection, fake_key: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("tamper", "exact"),
-    [(_edit, True), (_delete, True), (_insert, False), (_reorder, True), (_truncate, True), (_rewrite, True)],
+    [
+        (_edit, True),
+        (_delete, True),
+        (_insert, False),
+        (_reorder, True),
+        (_truncate, True),
+        (_rewrite, True),
+    ],
     ids=["edit", "delete", "insert", "reorder", "truncate", "whole-chain-rewrite"],
 )
 def test_tampering_detected_every_trial(base, tmp_path: Path, tamper: Tamper, exact: bool) -> None:
     assert _log(base[0], base[1]).verify().ok
     detected = 0
+    expected: list[int] = [0]
+
+    def record(raw: sqlite3.Connection, rng: random.Random) -> None:
+        # Each tamper notes in TEMP table t the first seq it damaged.
+        raw.execute("CREATE TEMP TABLE t(seq INTEGER)")
+        tamper(raw, rng)
+        expected[0] = raw.execute("SELECT seq FROM t").fetchone()[0]
+
     for seed in range(TRIALS):
-
-        def record(raw: sqlite3.Connection, rng: random.Random) -> None:
-            raw.execute("CREATE TEMP TABLE t(seq INTEGER)")
-            tamper(raw, rng)
-            expected[0] = raw.execute("SELECT seq FROM t").fetchone()[0]
-
-        expected: list[int] = [0]
         ok, first_bad = _trial(base, tmp_path, record, seed)
         if not ok:
             detected += 1
             if exact:
                 assert first_bad == expected[0]
             else:
-                assert first_bad is not None and first_bad <= expected[0]
+                assert first_bad is not None
+                assert first_bad <= expected[0]
     assert detected == TRIALS
 
 
@@ -192,7 +205,8 @@ def test_expiry_by_signed_tombstone_keeps_verification(base, tmp_path: Path) -> 
     log.append(AuditEvent("late", "view", "ok"), role="agent")
     assert log.expire() == SIZE
     report = log.verify()
-    assert report.ok and report.size == SIZE + 1
+    assert report.ok
+    assert report.size == SIZE + 1
     raw = sqlite3.connect(base[0])
     raw.execute("UPDATE audit_tombstones SET through_seq = through_seq + 1")
     raw.commit()
@@ -228,4 +242,5 @@ def test_concurrent_writer_processes_keep_one_chain(tmp_path: Path) -> None:
         p.join(60)
         assert p.exitcode == 0
     report = _log(db, key).verify()
-    assert report.ok and report.size == 160
+    assert report.ok
+    assert report.size == 160

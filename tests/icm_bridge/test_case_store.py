@@ -32,7 +32,12 @@ def test_only_admin_changes_accounts(office: CaseStore) -> None:
 
 def test_case_lifecycle(office: CaseStore) -> None:
     case = office.open_case("alice", "C-1", owner="alice", title="Seattle ring")
-    assert (case.status, case.owner, case.restricted, case.legal_hold) == ("open", "alice", False, False)
+    assert (case.status, case.owner, case.restricted, case.legal_hold) == (
+        "open",
+        "alice",
+        False,
+        False,
+    )
     assert case.opened == NOW
     office.change_team("alice", "C-1", add=["carol", "bob"])
     assert office.show_case("alice", "C-1").team == ("bob", "carol")
@@ -57,7 +62,7 @@ def test_times_are_utc_microseconds() -> None:
     other_zone = moment.astimezone(ZoneInfo("America/Chicago"))
     assert to_us(other_zone) == to_us(moment)
     with pytest.raises(ConfigError):
-        to_us(datetime(2031, 3, 4))  # noqa: DTZ001
+        to_us(datetime(2031, 3, 4))
 
 
 SQLITE_ONLY = pytest.mark.parametrize("backend_urls", [None])

@@ -1,4 +1,4 @@
-"""Notification outbox: same-transaction write, per-user queue, SMTP, exactly once across a crash."""
+"""Notification outbox: same-transaction write, per-user queue, SMTP, exactly once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 
 from icm_bridge import CaseStore, SmtpSettings, deliver_mail
 from icm_bridge._schema import audit_events, events, notifications
-from tests.icm_bridge.conftest import Clock, make_store, user
+from tests.icm_bridge.conftest import Clock, make_store
 from tls_core.errors import AuditUnavailable
 from tls_core.protocols import QueryNotice
 
@@ -54,10 +54,14 @@ def _cases(store: CaseStore) -> None:
 
 def test_query_notifies_other_owners_once(office: CaseStore) -> None:
     _cases(office)
-    assert office.notify_query(QueryNotice("bob", {"msisdn": "+1206"}, ("C-A", "C-B", "C-R", "C-O"))) == 2
+    assert (
+        office.notify_query(QueryNotice("bob", {"msisdn": "+1206"}, ("C-A", "C-B", "C-R", "C-O")))
+        == 2
+    )
     [note] = office.notifications("alice")
     assert "Bob (bob, no phone on file) searched: msisdn=+1206" in note.body
-    assert "C-A, C-B" in note.body and "C-R" not in note.body  # each owner hears of their own cases
+    assert "C-A, C-B" in note.body
+    assert "C-R" not in note.body
     assert len(office.notifications("sup")) == 1
     assert office.notifications("bob") == []  # never about one's own case
 
@@ -65,7 +69,8 @@ def test_query_notifies_other_owners_once(office: CaseStore) -> None:
 def test_opr_queries_never_notify_but_are_audited(office: CaseStore) -> None:
     _cases(office)
     assert office.notify_query(QueryNotice("opr", {"imei": "35"}, ("C-A", "C-R"))) == 0
-    assert office.notifications("alice") == [] and office.notifications("sup") == []
+    assert office.notifications("alice") == []
+    assert office.notifications("sup") == []
     assert [r.actor for r in office.audit.show(actor="opr")] == ["opr"]
 
 
@@ -119,7 +124,9 @@ def test_exactly_once_across_crash_between_commit_and_delivery(
     settings, inbox = smtp
     _cases(office)
     ready = tmp_path / "ready"
-    child = multiprocessing.get_context("spawn").Process(target=_child, args=(str(tmp_path), str(ready)))
+    child = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(str(tmp_path), str(ready))
+    )
     child.start()
     for _ in range(600):
         if ready.exists() or not child.is_alive():
@@ -145,6 +152,10 @@ def test_duplicate_notification_for_same_event_recipient_refused(office: CaseSto
     with pytest.raises(sa.exc.IntegrityError), office.engine.begin() as conn:
         conn.execute(
             notifications.insert().values(
-                event_id=row.event_id, recipient_id=row.recipient_id, subject="x", body="x", created_us=0
+                event_id=row.event_id,
+                recipient_id=row.recipient_id,
+                subject="x",
+                body="x",
+                created_us=0,
             )
         )

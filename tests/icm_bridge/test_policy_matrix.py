@@ -7,7 +7,6 @@ import tomllib
 from importlib import resources
 
 import pytest
-import sqlalchemy as sa
 
 from icm_bridge import CaseStore
 from icm_bridge._schema import case_team, cases
@@ -21,7 +20,17 @@ ACTIONS = [
     "search-hit", "view", "export", "ingest", "link", "restrict",
     "approve", "disclose", "purge", "manage", "hold",
 ]  # fmt: skip
-MUTATING = {"export", "ingest", "link", "restrict", "approve", "disclose", "purge", "manage", "hold"}
+MUTATING = {
+    "export",
+    "ingest",
+    "link",
+    "restrict",
+    "approve",
+    "disclose",
+    "purge",
+    "manage",
+    "hold",
+}
 
 
 def expected_table() -> tuple[set[tuple[str, str, str, str]], dict[str, set[str]]]:

@@ -13,9 +13,7 @@ __all__ = ["AsUserOpt", "JsonOpt", "RepoOpt", "emit_json"]
 
 RepoOpt = Annotated[
     Path,
-    typer.Option(
-        "--repo", envvar="TLS_REPO", help="Repository directory.", show_default=True
-    ),
+    typer.Option("--repo", envvar="TLS_REPO", help="Repository directory.", show_default=True),
 ]
 """``--repo DIR``: the TLS repository (default ``./tls-data``, env ``TLS_REPO``)."""
 
@@ -25,9 +23,7 @@ AsUserOpt = Annotated[
 ]
 """``--as USER``: the user on whose behalf the command acts (env ``TLS_USER``)."""
 
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
-]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 """``--json``: print one JSON document on stdout instead of human output."""
 
 
