@@ -6,6 +6,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from icm_bridge import CaseStore
 from icm_bridge._db import from_us, to_us
@@ -100,3 +101,19 @@ def test_training_checked_on_every_call(office: CaseStore, clock) -> None:
     assert office.visible_cases("alice", ["C-1"]) == {"C-1"}
     with pytest.raises(TrainingLapsed):
         office.visible_cases("bob", ["C-1"])
+
+
+def test_audit_store_is_separate_from_case_data(office: CaseStore) -> None:
+    case_tables = set(sa.inspect(office.engine).get_table_names())
+    assert "cases" in case_tables
+    assert "audit_events" not in case_tables
+    if office.engine.dialect.name == "postgresql":
+        # Same server, its own schema.
+        audit_tables = sa.inspect(office.audit.engine).get_table_names(schema="tls_audit")
+    else:
+        assert office.audit.engine.url.database != office.engine.url.database
+        audit_tables = sa.inspect(office.audit.engine).get_table_names()
+    assert {"audit_events", "audit_checkpoints", "audit_head", "audit_tombstones"} <= set(
+        audit_tables
+    )
+    assert "cases" not in audit_tables

@@ -1,4 +1,4 @@
-"""Stateful property: a user outside a restricted case's team and supervisor chain never observes it.
+"""Stateful property: a user outside a restricted case's team and chain never observes it.
 
 Random users create cases, restrict and unrestrict them, change teams and supervisors, let
 training lapse and renew it, search and export. An independent model of who relates to which
