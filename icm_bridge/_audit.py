@@ -21,7 +21,7 @@ import hmac
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from icm_bridge._db import from_us, to_us
+from icm_bridge._db import from_us, to_us, write_lock
 from icm_bridge._schema import (
     AUDIT_METADATA,
     audit_checkpoints,
@@ -44,6 +44,7 @@ from tls_core.protocols import AuditEvent
 __all__ = [
     "CHECKPOINT_EVERY",
     "GENESIS",
+    "HASHED",
     "RETENTION",
     "AuditLog",
     "AuditRecord",
@@ -160,7 +161,7 @@ class AuditLog:
             AuditUnavailable: The audit store cannot be written; the caller must refuse the action.
         """
         with self._guard():
-            with self.engine.begin() as conn:
+            with write_lock(self.engine), self.engine.begin() as conn:
                 seq, head_hash = self._append(conn, event, role)
             if seq % self.checkpoint_every == 0:
                 self._write_anchor(seq, head_hash)
@@ -173,7 +174,7 @@ class AuditLog:
     def seal(self) -> int:
         """Write a signed checkpoint at the current head and mirror it to the anchor file."""
         with self._guard():
-            with self.engine.begin() as conn:
+            with write_lock(self.engine), self.engine.begin() as conn:
                 head = conn.execute(sa.select(audit_head).with_for_update()).one()
                 if head.seq > 0:
                     self._checkpoint(conn, head.seq, head.hash)
@@ -213,7 +214,7 @@ class AuditLog:
     def expire(self, *, now: datetime | None = None) -> int:
         """Drop events older than :data:`RETENTION` behind a signed tombstone; return how many."""
         cutoff = to_us((now or self._clock()) - RETENTION)
-        with self._guard(), self.engine.begin() as conn:
+        with self._guard(), write_lock(self.engine), self.engine.begin() as conn:
             through = conn.execute(
                 sa.select(sa.func.max(audit_events.c.seq)).where(audit_events.c.at_us < cutoff)
             ).scalar_one_or_none()
@@ -296,11 +297,11 @@ class AuditLog:
 
 def chain_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
     """Return the chained SHA-256 of one event's stored fields (without ``hash``/``mac``)."""
-    parts = [prev_hash, *(str(values[name]) for name in _HASHED)]
+    parts = [prev_hash, *(str(values[name]) for name in HASHED)]  # same as the verify loop
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-_HASHED = (
+HASHED = (
     "seq",
     "at_us",
     "actor",
@@ -351,9 +352,3 @@ def _record(row: sa.Row[tuple[object, ...]]) -> AuditRecord:
         host=str(m["host"]),
         pid=int(m["pid"]),
     )
-
-
-def iter_rows(conn: sa.Connection, after: int) -> Iterator[sa.Row[tuple[object, ...]]]:
-    """Yield stored events with ``seq > after`` in sequence order, streaming."""
-    query = sa.select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq)
-    yield from conn.execution_options(yield_per=10_000).execute(query)

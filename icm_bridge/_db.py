@@ -7,6 +7,9 @@ conversion happens here, at the boundary, and refuses naive datetimes.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ __all__ = [
     "from_us",
     "now_us",
     "to_us",
+    "write_lock",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -62,6 +66,27 @@ def create_store_engine(url: str, *, schema: str | None = None) -> Engine:
     if schema is not None:
         engine = engine.execution_options(schema_translate_map={None: schema})
     return engine
+
+
+@contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Serialize writers of one SQLite file across processes with a blocking file lock.
+
+    SQLite's busy handler sleeps in growing steps (up to 100 ms) while another process holds
+    the write lock, so under contention most of the time is spent asleep. Waiting on ``flock``
+    instead wakes the next writer as soon as the lock is released. Other databases (and
+    in-memory SQLite) need no lock. Not re-entrant: take it once per transaction.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}-writer.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def case_store_url(repo: Path) -> str:

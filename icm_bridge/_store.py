@@ -27,7 +27,13 @@ from icm_bridge._case_ops import (
     set_flag,
     set_status,
 )
-from icm_bridge._db import audit_store_url, case_store_url, create_store_engine, to_us
+from icm_bridge._db import (
+    audit_store_url,
+    case_store_url,
+    create_store_engine,
+    to_us,
+    write_lock,
+)
 from icm_bridge._outbox import (
     Notification,
     list_notifications,
@@ -273,7 +279,7 @@ class CaseStore:
 
     def mark_read(self, actor: str, ids: Iterable[int] | None = None) -> int:
         """Mark the actor's notifications read (all if ``ids`` is None)."""
-        with self.engine.begin() as conn:
+        with write_lock(self.engine), self.engine.begin() as conn:
             access.load_actor(conn, self.policy, actor, self.today())
             return mark_read(conn, actor, ids)
 
@@ -357,7 +363,7 @@ class CaseStore:
     ) -> _T:
         event = AuditEvent(actor, name, "ok", case_numbers, objects or {}, criteria or {})
         try:
-            with self.engine.begin() as conn:
+            with write_lock(self.engine), self.engine.begin() as conn:
                 result = body(conn)
                 self.audit.append(event, role=_role_of(conn, actor))
         except CaseStoreError as err:
