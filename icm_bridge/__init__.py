@@ -16,6 +16,13 @@ from icm_bridge._audit import load_or_create_key as load_or_create_key
 from icm_bridge._db import audit_store_url as audit_store_url
 from icm_bridge._db import case_store_url as case_store_url
 from icm_bridge._db import create_store_engine as create_store_engine
+from icm_bridge._disclosure import RECORD_RETENTION as RECORD_RETENTION
+from icm_bridge._disclosure import Disclosure as Disclosure
+from icm_bridge._disclosure import DisclosureRequest as DisclosureRequest
+from icm_bridge._disclosure import authorize_external_export as authorize_external_export
+from icm_bridge._disclosure import authorize_purge as authorize_purge
+from icm_bridge._disclosure import cases_due_for_purge as cases_due_for_purge
+from icm_bridge._disclosure import record_disclosure as record_disclosure
 from icm_bridge._outbox import Notification as Notification
 from icm_bridge._outbox import SmtpSettings as SmtpSettings
 from icm_bridge._outbox import deliver_mail as deliver_mail
@@ -33,12 +40,15 @@ from icm_bridge._store import CaseStore as CaseStore
 
 __all__ = [
     "CHECKPOINT_EVERY",
+    "RECORD_RETENTION",
     "RETENTION",
     "ROLES",
     "AuditLog",
     "AuditRecord",
     "Case",
     "CaseStore",
+    "Disclosure",
+    "DisclosureRequest",
     "GlobalAction",
     "NewUser",
     "Notification",
@@ -50,9 +60,13 @@ __all__ = [
     "User",
     "VerifyReport",
     "audit_store_url",
+    "authorize_external_export",
+    "authorize_purge",
     "case_store_url",
+    "cases_due_for_purge",
     "create_store_engine",
     "deliver_mail",
     "load_or_create_key",
     "load_policy",
+    "record_disclosure",
 ]

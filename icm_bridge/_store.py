@@ -45,7 +45,7 @@ from icm_bridge._policy import GlobalAction, Policy, load_policy
 from icm_bridge._records import Case, NewUser, User, insert_user, read_case, read_user
 from icm_bridge._schema import CASE_METADATA, cases, users
 from tls_core.errors import AccessDenied, CaseStoreError
-from tls_core.protocols import Action, AuditEvent, Contact, QueryNotice
+from tls_core.protocols import Action, AuditEvent, Contact, Outcome, QueryNotice
 
 __all__ = ["CaseStore"]
 
@@ -360,31 +360,32 @@ class CaseStore:
         *,
         objects: dict[str, str] | None = None,
         criteria: dict[str, str] | None = None,
+        after: Callable[[sa.Connection, int], None] | None = None,
     ) -> _T:
-        event = AuditEvent(actor, name, "ok", case_numbers, objects or {}, criteria or {})
+        """Run ``body`` and its audit event in one transaction; audit refusals too.
+
+        ``body`` may add ids it creates to ``objects`` before the event is written; ``after``
+        receives the event's sequence number inside the same transaction.
+        """
+        ids = objects if objects is not None else {}
+
+        def event(outcome: Outcome) -> AuditEvent:
+            return AuditEvent(actor, name, outcome, case_numbers, dict(ids), criteria or {})
+
         try:
             with write_lock(self.engine), self.engine.begin() as conn:
                 result = body(conn)
-                self.audit.append(event, role=_role_of(conn, actor))
+                seq = self.audit.append(event("ok"), role=_role_of(conn, actor))
+                if after is not None:
+                    after(conn, seq)
         except CaseStoreError as err:
-            outcome = "denied" if isinstance(err, AccessDenied) else "failed"
             if err.reason != "audit_unavailable":
-                self._audit_refusal(event, outcome)
+                with self.engine.connect() as conn:
+                    role = _role_of(conn, actor)
+                outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+                self.audit.append(event(outcome), role=role)
             raise
         return result
-
-    def _audit_refusal(self, event: AuditEvent, outcome: str) -> None:
-        refused = AuditEvent(
-            event.actor,
-            event.action,
-            "denied" if outcome == "denied" else "failed",
-            event.case_numbers,
-            event.object_ids,
-            event.criteria,
-        )
-        with self.engine.connect() as conn:
-            role = _role_of(conn, event.actor)
-        self.audit.append(refused, role=role)
 
 
 def _role_of(conn: sa.Connection, actor: str) -> str:

@@ -94,8 +94,11 @@ def test_exported_members() -> None:
         name for name in vars(icm_bridge) if not name.startswith("_") and name != "annotations"
     )
     assert set(icm_bridge.__all__) == {
-        "CHECKPOINT_EVERY", "RETENTION", "ROLES", "AuditLog", "AuditRecord", "Case", "CaseStore",
+        "CHECKPOINT_EVERY", "RECORD_RETENTION", "RETENTION", "ROLES", "AuditLog", "AuditRecord",
+        "Case", "CaseStore",
         "GlobalAction", "NewUser", "Notification", "Policy", "Relation", "Role", "SmtpSettings",
         "State", "User", "VerifyReport", "audit_store_url", "case_store_url",
         "create_store_engine", "deliver_mail", "load_or_create_key", "load_policy",
+        "Disclosure", "DisclosureRequest", "authorize_external_export", "authorize_purge",
+        "cases_due_for_purge", "record_disclosure",
     }  # fmt: skip
