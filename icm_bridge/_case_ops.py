@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from icm_bridge._db import to_us
 from icm_bridge._policy import ROLES, Policy
 from icm_bridge._records import Case, User, read_case, read_user
-from icm_bridge._schema import case_team, cases, users
+from icm_bridge._schema import approvals, case_team, cases, users
 from tls_core.errors import CaseStoreError, ConfigError
 from tls_core.protocols import QueryNotice
 
@@ -23,6 +23,8 @@ __all__ = [
     "edit_team",
     "insert_case",
     "query_messages",
+    "read_approvals",
+    "set_approvals",
     "set_flag",
     "set_status",
 ]
@@ -123,6 +125,45 @@ def edit_team(
             )
 
     return op
+
+
+def set_approvals(
+    number: str, record_ids: tuple[str, ...], approver: str | None, at_us: int
+) -> Callable[[sa.Connection], None]:
+    """Return the change that marks records pending (``approver`` None) or approved."""
+
+    def op(conn: sa.Connection) -> None:
+        state = "pending" if approver is None else "approved"
+        for record_id in record_ids:
+            key = (approvals.c.case_number == number) & (approvals.c.record_id == record_id)
+            current = conn.execute(sa.select(approvals.c.state).where(key)).scalar_one_or_none()
+            if approver is None and current is not None:
+                continue  # submitting again never revokes an approval
+            if approver is not None and current is None:
+                raise CaseStoreError(
+                    f"record {record_id!r} was never submitted for approval",
+                    value=record_id,
+                    reason="unknown_record",
+                )
+            values = {"state": state, "approver_id": approver, "decided_us": at_us}
+            if current is None:
+                conn.execute(
+                    approvals.insert().values(case_number=number, record_id=record_id, **values)
+                )
+            else:
+                conn.execute(approvals.update().where(key).values(**values))
+
+    return op
+
+
+def read_approvals(conn: sa.Connection, number: str) -> dict[str, tuple[str, str | None]]:
+    """Return ``{record_id: (state, approver)}`` for a case."""
+    rows = conn.execute(
+        sa.select(approvals.c.record_id, approvals.c.state, approvals.c.approver_id).where(
+            approvals.c.case_number == number
+        )
+    )
+    return {row.record_id: (row.state, row.approver_id) for row in rows}
 
 
 def apply_user_update(

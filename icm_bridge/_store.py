@@ -24,6 +24,8 @@ from icm_bridge._case_ops import (
     edit_team,
     insert_case,
     query_messages,
+    read_approvals,
+    set_approvals,
     set_flag,
     set_status,
 )
@@ -268,6 +270,22 @@ class CaseStore:
         """Add and remove team members."""
         op = edit_team(number, tuple(add), tuple(remove))
         return self._mutate(actor, "manage", "case-team", number, op)
+
+    def submit_records(self, actor: str, number: str, record_ids: Iterable[str]) -> None:
+        """Mark ingested records of a case as pending approval (needs ``ingest``)."""
+        op = set_approvals(number, tuple(record_ids), None, to_us(self._clock()))
+        self._mutate(actor, "ingest", "records-submit", number, op)
+
+    def approve_records(self, actor: str, number: str, record_ids: Iterable[str]) -> None:
+        """Approve pending records of a case; the approver is recorded (needs ``approve``)."""
+        op = set_approvals(number, tuple(record_ids), actor, to_us(self._clock()))
+        self._mutate(actor, "approve", "records-approve", number, op)
+
+    def approvals(self, actor: str, number: str) -> dict[str, tuple[str, str | None]]:
+        """Return ``{record_id: (state, approver)}`` of a case the actor may view."""
+        with self.engine.connect() as conn:
+            access.check_case(conn, self.policy, actor, "view", number, self.today())
+            return read_approvals(conn, number)
 
     # -- notifications ----------------------------------------------------------------------
 

@@ -117,3 +117,16 @@ def test_audit_store_is_separate_from_case_data(office: CaseStore) -> None:
         audit_tables
     )
     assert "cases" not in audit_tables
+
+
+def test_record_approval_states_with_approver(office: CaseStore) -> None:
+    office.open_case("alice", "C-1", owner="alice")
+    office.submit_records("alice", "C-1", ["r1", "r2"])
+    assert office.approvals("alice", "C-1") == {"r1": ("pending", None), "r2": ("pending", None)}
+    with pytest.raises(AccessDenied):
+        office.approve_records("alice", "C-1", ["r1"])  # owners do not approve their own
+    office.approve_records("sup", "C-1", ["r1"])
+    office.submit_records("alice", "C-1", ["r1"])  # resubmitting keeps the approval
+    assert office.approvals("bob", "C-1") == {"r1": ("approved", "sup"), "r2": ("pending", None)}
+    with pytest.raises(CaseStoreError, match="never submitted"):
+        office.approve_records("sup", "C-1", ["r9"])
