@@ -21,7 +21,7 @@ import hmac
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,16 +160,20 @@ class AuditLog:
         Raises:
             AuditUnavailable: The audit store cannot be written; the caller must refuse the action.
         """
+        return self.append_many([(event, role)])[0]
+
+    def append_many(self, events: Sequence[tuple[AuditEvent, str]]) -> list[int]:
+        """Append ``(event, role)`` pairs in one transaction; return their sequence numbers.
+
+        Raises:
+            AuditUnavailable: The audit store cannot be written; nothing was appended.
+        """
         with self._guard():
             with write_lock(self.engine), self.engine.begin() as conn:
-                seq, head_hash = self._append(conn, event, role)
-            if seq % self.checkpoint_every == 0:
-                self._write_anchor(seq, head_hash)
-            return seq
-
-    def append_in(self, conn: sa.Connection, event: AuditEvent, *, role: str) -> int:
-        """Append within a transaction the caller holds on the audit engine."""
-        return self._append(conn, event, role)[0]
+                seqs, marks = self._append(conn, events)
+            if marks:
+                self._write_anchor(*marks[-1])
+            return seqs
 
     def seal(self) -> int:
         """Write a signed checkpoint at the current head and mirror it to the anchor file."""
@@ -234,28 +238,41 @@ class AuditLog:
             conn.execute(audit_checkpoints.delete().where(audit_checkpoints.c.size <= through))
             return int(gone.rowcount)
 
-    def _append(self, conn: sa.Connection, event: AuditEvent, role: str) -> tuple[int, str]:
+    def _append(
+        self, conn: sa.Connection, events: Sequence[tuple[AuditEvent, str]]
+    ) -> tuple[list[int], list[tuple[int, str]]]:
         head = conn.execute(sa.select(audit_head).with_for_update()).one()
-        seq = int(head.seq) + 1
-        values = {
-            "seq": seq,
-            "at_us": to_us(self._clock()),
-            "actor": event.actor,
-            "role": role,
-            "action": event.action,
-            "case_numbers": _canon(list(event.case_numbers)),
-            "object_ids": _canon(dict(event.object_ids)),
-            "criteria": _canon(dict(event.criteria)),
-            "outcome": event.outcome,
-            "host": self._host,
-            "pid": os.getpid(),
-        }
-        digest = chain_hash(head.hash, values)
-        conn.execute(audit_events.insert().values(**values, hash=digest, mac=self._mac(digest)))
+        seq, digest = int(head.seq), str(head.hash)
+        at_us, pid = to_us(self._clock()), os.getpid()
+        rows: list[dict[str, object]] = []
+        marks: list[tuple[int, str]] = []
+        for event, role in events:
+            seq += 1
+            values: dict[str, object] = {
+                "seq": seq,
+                "at_us": at_us,
+                "actor": event.actor,
+                "role": role,
+                "action": event.action,
+                "case_numbers": _canon(list(event.case_numbers)),
+                "object_ids": _canon(dict(event.object_ids)),
+                "criteria": _canon(dict(event.criteria)),
+                "outcome": event.outcome,
+                "host": self._host,
+                "pid": pid,
+            }
+            digest = chain_hash(digest, values)
+            rows.append({**values, "hash": digest, "mac": self._mac(digest)})
+            if seq % self.checkpoint_every == 0:
+                marks.append((seq, digest))
+        if not rows:
+            return [], []
+        conn.execute(audit_events.insert(), rows)
         conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-        if seq % self.checkpoint_every == 0:
-            self._checkpoint(conn, seq, digest)
-        return seq, digest
+        for size, head_hash in marks:
+            self._checkpoint(conn, size, head_hash)
+        first = int(head.seq) + 1
+        return list(range(first, seq + 1)), marks
 
     def _checkpoint(self, conn: sa.Connection, size: int, head_hash: str) -> None:
         exists = conn.execute(

@@ -9,7 +9,7 @@ change is rolled back (fail closed). A denial is audited as ``denied`` and raise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +21,7 @@ from icm_bridge import _access as access
 from icm_bridge._audit import AuditLog, AuditRecord, VerifyReport, load_or_create_key
 from icm_bridge._case_ops import (
     apply_user_update,
+    case_owners,
     edit_team,
     insert_case,
     query_messages,
@@ -163,15 +164,32 @@ class CaseStore:
 
         def body(conn: sa.Connection) -> int:
             who = access.load_actor(conn, self.policy, notice.actor, self.today())
-            if who.role == "opr":
-                return 0
-            messages = query_messages(conn, notice)
-            if not messages:
-                return 0
-            event_id = record_event(conn, "query", notice.actor, {"criteria": notice.criteria})
-            return queue_notifications(conn, event_id, messages)
+            return _queue_query(conn, notice, who.role, _Lookups())
 
         return self._run(notice.actor, "notify-query", notice.case_numbers, body)
+
+    def notify_queries(self, notices: Sequence[QueryNotice]) -> int:
+        """Batch form of :meth:`notify_query`: one transaction and one audit append for all.
+
+        A notice whose searcher is unknown or untrained notifies nobody and is audited
+        ``denied``; the others proceed. Returns how many notifications were queued.
+        """
+        queued = 0
+        audit: list[tuple[AuditEvent, str]] = []
+        lookups = _Lookups()  # one transaction under the write lock: lookups cannot go stale
+        with write_lock(self.engine), self.engine.begin() as conn:
+            for notice in notices:
+                outcome: Outcome = "ok"
+                try:
+                    role = lookups.role(conn, self.policy, notice.actor, self.today())
+                except AccessDenied:
+                    outcome, role = "denied", _role_of(conn, notice.actor)
+                else:
+                    queued += _queue_query(conn, notice, role, lookups)
+                event = AuditEvent(notice.actor, "notify-query", outcome, notice.case_numbers)
+                audit.append((event, role))
+            self.audit.append_many(audit)
+        return queued
 
     def append(self, event: AuditEvent) -> int:
         """Append an event of another stage (search, ingest, link run) to the audit log."""
@@ -409,6 +427,44 @@ class CaseStore:
 def _role_of(conn: sa.Connection, actor: str) -> str:
     role = conn.execute(sa.select(users.c.role).where(users.c.id == actor)).scalar_one_or_none()
     return "unknown" if role is None else str(role)
+
+
+class _Lookups:
+    """Per-transaction memo of actor checks, users and case owners (batched notices)."""
+
+    def __init__(self) -> None:
+        self.roles: dict[str, str] = {}
+        self.users: dict[str, User | None] = {}
+        self.owners: dict[str, str] = {}
+        self.looked_up: set[str] = set()
+
+    def role(self, conn: sa.Connection, policy: Policy, actor: str, today: date) -> str:
+        if actor not in self.roles:
+            self.roles[actor] = access.load_actor(conn, policy, actor, today).role
+        return self.roles[actor]
+
+    def user(self, conn: sa.Connection, user_id: str) -> User | None:
+        if user_id not in self.users:
+            self.users[user_id] = read_user(conn, user_id)
+        return self.users[user_id]
+
+    def owners_of(self, conn: sa.Connection, numbers: Iterable[str]) -> dict[str, str]:
+        missing = [n for n in numbers if n not in self.looked_up]
+        if missing:
+            self.owners.update(case_owners(conn, missing))
+            self.looked_up.update(missing)
+        return self.owners
+
+
+def _queue_query(conn: sa.Connection, notice: QueryNotice, role: str, lookups: _Lookups) -> int:
+    if role == "opr":
+        return 0  # OPR searches notify nobody; they are audited all the same
+    owners = lookups.owners_of(conn, notice.case_numbers)
+    messages = query_messages(notice, lookups.user(conn, notice.actor), owners)
+    if not messages:
+        return 0
+    event_id = record_event(conn, "query", notice.actor, {"criteria": notice.criteria})
+    return queue_notifications(conn, event_id, messages)
 
 
 def _check_bootstrap(conn: sa.Connection, user: NewUser) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from aiosmtpd.controller import Controller
 
 from icm_bridge import CaseStore, SmtpSettings, deliver_mail
 from icm_bridge._schema import audit_events, events, notifications
-from tests.icm_bridge.conftest import Clock, make_store
+from tests.icm_bridge.conftest import TODAY, Clock, make_store
 from tls_core.errors import AuditUnavailable
 from tls_core.protocols import QueryNotice
 
@@ -159,3 +160,13 @@ def test_duplicate_notification_for_same_event_recipient_refused(office: CaseSto
                 created_us=0,
             )
         )
+
+
+def test_batched_notices_one_transaction(office: CaseStore) -> None:
+    _cases(office)
+    office.update_user("admin", "dave", trained_on=TODAY - timedelta(days=400))
+    notices = [NOTICE, QueryNotice("opr", {"x": "1"}, ("C-A",)), QueryNotice("dave", {}, ("C-A",))]
+    assert office.notify_queries(notices) == 2  # alice and sup for bob; none for opr or dave
+    outcomes = [(r.actor, r.outcome) for r in office.audit.show() if r.action == "notify-query"]
+    assert outcomes == [("bob", "ok"), ("opr", "ok"), ("dave", "denied")]
+    assert office.audit.verify().ok
