@@ -186,11 +186,18 @@ class AuditLog:
                 self._write_anchor(head.seq, head.hash)
             return int(head.seq)
 
-    def verify(self) -> VerifyReport:
-        """Check the whole chain; report the first sequence number that cannot be trusted."""
-        from icm_bridge._audit_verify import verify_log
+    def verify(self, *, workers: int = 1) -> VerifyReport:
+        """Check the whole chain; report the first sequence number that cannot be trusted.
 
-        return verify_log(self.engine, self._key, self.anchor, self.checkpoint_every)
+        Args:
+            workers: Processes checking contiguous chunks in parallel (logs of 100,000 events
+                or more; smaller ones are checked in this process).
+        """
+        from icm_bridge._audit_verify import verify_log  # imports this module
+
+        return verify_log(
+            self.engine, self._key, self.anchor, self.checkpoint_every, workers=workers
+        )
 
     def show(
         self,

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from icm_bridge._audit import GENESIS, HASHED, VerifyReport
+from icm_bridge._db import create_store_engine
 from icm_bridge._schema import audit_checkpoints, audit_events, audit_tombstones
 
 __all__ = ["verify_log"]
@@ -26,10 +30,31 @@ __all__ = ["verify_log"]
 _N = len(HASHED)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """What one pass over ``(after, upto]`` found."""
+
+    last: int
+    bad: int | None
+    reason: str | None
+    hashes: dict[int, str]
+
+
 def verify_log(
-    engine: Engine, key: bytes, anchor: Path | None, checkpoint_every: int
+    engine: Engine,
+    key: bytes,
+    anchor: Path | None,
+    checkpoint_every: int,
+    *,
+    workers: int = 1,
+    min_parallel: int = 100_000,
 ) -> VerifyReport:
-    """Verify the audit store behind ``engine`` with ``key``; see the module docstring."""
+    """Verify the audit store behind ``engine`` with ``key``; see the module docstring.
+
+    With ``workers > 1`` the sequence range is split into contiguous chunks checked in parallel
+    processes: each row stores its hash, so a chunk starts from the stored hash before it, which
+    the previous chunk verifies.
+    """
     with engine.connect() as conn:
         start, prev, bad = _start(conn, key)
         if bad is not None:
@@ -37,28 +62,111 @@ def verify_log(
         marks = _checkpoints(conn, key, anchor)
         if marks is None:
             return VerifyReport(False, start, start + 1, "checkpoint", 0)
-        hashes: dict[int, str] = {}
-        seq = start
-        sha256, digest_of = hashlib.sha256, hmac.digest
-        for row in _stream(conn, start):
-            if row[0] != seq + 1:
-                return VerifyReport(False, seq, seq + 1, "gap", 0)
-            seq += 1
-            # Inlined chain_hash (this loop runs a million times per verification).
-            digest = sha256("\x1f".join([prev, *map(str, row[:_N])]).encode()).hexdigest()
-            if digest != row[_N]:
-                return VerifyReport(False, seq, seq, "hash", 0)
-            if digest_of(key, digest.encode(), "sha256").hex() != row[_N + 1]:
-                return VerifyReport(False, seq, seq, "mac", 0)
-            if seq in marks:
-                hashes[seq] = digest
-            prev = digest
-    return _judge(marks, hashes, start, seq, checkpoint_every)
+        top = conn.execute(sa.select(sa.func.max(audit_events.c.seq))).scalar_one_or_none()
+        bounds = _split(
+            start, int(top or start), workers if top and top - start >= min_parallel else 1
+        )
+        chunks = [_check(conn, key, start, prev, None, marks)] if len(bounds) == 1 else []
+    if not chunks:
+        chunks = _parallel(engine, key, bounds, prev, marks)
+    return _combine(chunks, marks, start, checkpoint_every)
 
 
-def _stream(conn: sa.Connection, after: int) -> Iterator[sa.Row[Any]]:
+def _combine(chunks: list[_Chunk], marks: dict[int, str], start: int, every: int) -> VerifyReport:
+    # Chunks are contiguous and each ends exactly where the next starts (else it reports a
+    # gap), so the first chunk that failed holds the first bad sequence number.
+    hashes: dict[int, str] = {}
+    for chunk in chunks:
+        if chunk.bad is not None:
+            return VerifyReport(False, chunk.last, chunk.bad, chunk.reason, 0)
+        hashes.update(chunk.hashes)
+    return _judge(marks, hashes, start, chunks[-1].last, every)
+
+
+def _split(start: int, top: int, workers: int) -> list[tuple[int, int | None]]:
+    """Split ``(start, top]`` into contiguous ``(after, upto)`` ranges; the last is open."""
+    if workers <= 1:
+        return [(start, None)]
+    step = (top - start) // workers + 1
+    edges = list(range(start, top, step))
+    return [(a, b) for a, b in zip(edges, [*edges[1:], None], strict=True)]
+
+
+def _parallel(
+    engine: Engine,
+    key: bytes,
+    bounds: list[tuple[int, int | None]],
+    prev: str,
+    marks: dict[int, str],
+) -> list[_Chunk]:
+    url = engine.url.render_as_string(hide_password=False)
+    schema = engine.get_execution_options().get("schema_translate_map", {}).get(None)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(bounds), mp_context=ctx) as pool:
+        futures = [
+            pool.submit(_worker, url, schema, key, after, upto, prev if i == 0 else None, marks)
+            for i, (after, upto) in enumerate(bounds)
+        ]
+        return [f.result() for f in futures]
+
+
+def _worker(
+    url: str,
+    schema: str | None,
+    key: bytes,
+    after: int,
+    upto: int | None,
+    prev: str | None,
+    marks: dict[int, str],
+) -> _Chunk:
+    engine = create_store_engine(url, schema=schema)
+    try:
+        with engine.connect() as conn:
+            if prev is None:
+                prev = conn.execute(
+                    sa.select(audit_events.c.hash).where(audit_events.c.seq == after)
+                ).scalar_one_or_none()
+                if prev is None:  # the previous chunk reports this gap first
+                    return _Chunk(after - 1, after, "gap", {})
+            return _check(conn, key, after, prev, upto, marks)
+    finally:
+        engine.dispose()
+
+
+def _check(
+    conn: sa.Connection,
+    key: bytes,
+    after: int,
+    prev: str,
+    upto: int | None,
+    marks: dict[int, str],
+) -> _Chunk:
+    hashes: dict[int, str] = {}
+    seq = after
+    sha256, digest_of = hashlib.sha256, hmac.digest
+    for row in _stream(conn, after, upto):
+        if row[0] != seq + 1:
+            return _Chunk(seq, seq + 1, "gap", hashes)
+        seq += 1
+        # Inlined chain_hash (this loop runs a million times per verification).
+        digest = sha256("\x1f".join([prev, *map(str, row[:_N])]).encode()).hexdigest()
+        if digest != row[_N]:
+            return _Chunk(seq - 1, seq, "hash", hashes)
+        if digest_of(key, digest.encode(), "sha256").hex() != row[_N + 1]:
+            return _Chunk(seq - 1, seq, "mac", hashes)
+        if seq in marks:
+            hashes[seq] = digest
+        prev = digest
+    if upto is not None and seq != upto:
+        return _Chunk(seq, seq + 1, "gap", hashes)
+    return _Chunk(seq, None, None, hashes)
+
+
+def _stream(conn: sa.Connection, after: int, upto: int | None) -> Iterator[sa.Row[Any]]:
     cols = [audit_events.c[name] for name in (*HASHED, "hash", "mac")]
     query = sa.select(*cols).where(audit_events.c.seq > after).order_by(audit_events.c.seq)
+    if upto is not None:
+        query = query.where(audit_events.c.seq <= upto)
     yield from conn.execution_options(yield_per=20_000).execute(query)
 
 

@@ -346,14 +346,14 @@ class CaseStore:
             actor=user, case_number=case_number, since=since, until=until, limit=limit
         )
 
-    def verify_audit(self, actor: str) -> VerifyReport:
-        """Verify the audit chain (OPR only); the verification is audited after it ran."""
+    def verify_audit(self, actor: str, *, workers: int = 1) -> VerifyReport:
+        """Verify the audit chain (OPR only); the check of the right to do so is audited."""
 
         def body(conn: sa.Connection) -> None:
             self._check_global(conn, actor, "read-audit")
 
         self._run(actor, "audit-verify", (), body)
-        return self.audit.verify()
+        return self.audit.verify(workers=workers)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from icm_bridge import AuditLog, CaseStore, create_store_engine
 from icm_bridge._audit import chain_hash
+from icm_bridge._audit_verify import verify_log
 from icm_bridge._schema import audit_events
 from tests.icm_bridge.conftest import NOW, Clock, user
 from tls_core.errors import AuditUnavailable
@@ -244,3 +245,26 @@ def test_concurrent_writer_processes_keep_one_chain(tmp_path: Path) -> None:
     report = _log(db, key).verify()
     assert report.ok
     assert report.size == 160
+
+
+@pytest.mark.parametrize(
+    "tamper", [None, _edit, _delete, _insert, _reorder, _truncate, _rewrite],
+    ids=["clean", "edit", "delete", "insert", "reorder", "truncate", "whole-chain-rewrite"],
+)  # fmt: skip
+def test_parallel_verification_agrees_with_sequential(base, tmp_path: Path, tamper) -> None:
+    db, key = base
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(db, copy)
+    if tamper is not None:
+        raw = sqlite3.connect(copy)
+        raw.execute("CREATE TEMP TABLE t(seq INTEGER)")
+        tamper(raw, random.Random(7))
+        raw.commit()
+        raw.close()
+    log = _log(copy, key)
+    sequential = log.verify()
+    parallel = verify_log(
+        log.engine, key.read_bytes(), log.anchor, EVERY, workers=3, min_parallel=1
+    )
+    assert parallel == sequential
+    assert sequential.ok is (tamper is None)

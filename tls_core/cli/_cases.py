@@ -345,6 +345,7 @@ def notifications(
 @audit_app.command("verify")
 def audit_verify(
     ctx: typer.Context,
+    workers: Annotated[int, typer.Option("--workers", help="Parallel processes (large logs).")] = 1,
     repo: RepoOpt = Path("tls-data"),
     as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
@@ -354,7 +355,7 @@ def audit_verify(
 ) -> None:
     """Verify the audit chain; exit 1 and name the first bad sequence number if tampered."""
     with _open(repo, audit_key, case_store, audit_store) as store:
-        report = store.verify_audit(_need(ctx, as_user))
+        report = store.verify_audit(_need(ctx, as_user), workers=workers)
     if json:
         emit_json(dataclasses.asdict(report))
     elif report.ok:
