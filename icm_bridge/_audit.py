@@ -99,10 +99,17 @@ def load_or_create_key(path: Path) -> bytes:
     """Read the audit MAC key from ``path``, creating a random 32-byte key (mode 0600) if absent.
 
     Raises:
-        ConfigError: The file exists but holds fewer than 32 bytes.
+        ConfigError: The file exists but holds fewer than 32 bytes, or its directory is missing.
     """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        raise ConfigError(
+            "the audit key's directory does not exist",
+            file=str(path),
+            reason="bad_audit_key",
+            hint="create the directory (kept apart from the audit store) or pass --audit-key",
+        ) from None
     except FileExistsError:
         key = path.read_bytes()
         if len(key) < 32:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from icm_bridge import AuditLog, CaseStore, create_store_engine
+from icm_bridge import AuditLog, CaseStore, create_store_engine, load_or_create_key
 from icm_bridge._audit import chain_hash
 from icm_bridge._audit_verify import verify_log
 from icm_bridge._schema import audit_events
 from tests.icm_bridge.conftest import NOW, Clock, user
-from tls_core.errors import AuditUnavailable
+from tls_core.errors import AuditUnavailable, ConfigError
 from tls_core.protocols import AuditEvent
 
 EVERY = 16
@@ -268,3 +268,15 @@ def test_parallel_verification_agrees_with_sequential(base, tmp_path: Path, tamp
     )
     assert parallel == sequential
     assert sequential.ok is (tamper is None)
+
+
+def test_audit_key_file_rules(tmp_path: Path) -> None:
+    key = load_or_create_key(tmp_path / "k")
+    assert len(key) == 32
+    assert load_or_create_key(tmp_path / "k") == key
+    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "short").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="too short"):
+        load_or_create_key(tmp_path / "short")
+    with pytest.raises(ConfigError, match="directory"):
+        load_or_create_key(tmp_path / "missing" / "k")
