@@ -128,9 +128,18 @@ class CaseStore:
     # -- the AccessPolicy / CaseDirectory / NotificationSink / AuditSink seams ---------------
 
     def check(self, actor: str, action: Action, case_number: str) -> None:
-        """Raise ``AccessDenied`` unless ``actor`` may perform ``action`` on the case."""
+        """Raise ``AccessDenied`` unless ``actor`` may perform ``action`` on the case.
+
+        A denial is audited here (``check-<action>``, outcome ``denied``); the caller audits
+        the action it then performs through :meth:`append`.
+        """
         with self.engine.connect() as conn:
-            access.check_case(conn, self.policy, actor, action, case_number, self.today())
+            try:
+                access.check_case(conn, self.policy, actor, action, case_number, self.today())
+            except AccessDenied:
+                event = AuditEvent(actor, f"check-{action}", "denied", (case_number,))
+                self.audit.append(event, role=_role_of(conn, actor))
+                raise
 
     def visible_cases(
         self, actor: str, case_numbers: Iterable[str], *, action: Action = "search-hit"

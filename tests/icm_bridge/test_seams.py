@@ -102,3 +102,12 @@ def test_exported_members() -> None:
         "Disclosure", "DisclosureRequest", "authorize_external_export", "authorize_purge",
         "cases_due_for_purge", "record_disclosure",
     }  # fmt: skip
+
+
+def test_denied_checks_through_the_seam_are_audited(office: CaseStore) -> None:
+    office.open_case("alice", "C-R", owner="alice", restricted=True)
+    office.check("alice", "export", "C-R")
+    with pytest.raises(AccessDenied):
+        office.check("bob", "export", "C-R")
+    [entry] = office.audit.show(actor="bob")
+    assert (entry.action, entry.outcome, entry.case_numbers) == ("check-export", "denied", ("C-R",))
