@@ -112,4 +112,25 @@ def test_kernels_run_compiled_or_interpreted_as_the_job_asks():
 
     interpreted = os.environ.get("NUMBA_DISABLE_JIT") == "1"
     assert hasattr(_kernels.phone_kernel, "py_func") is not interpreted
-    assert hasattr(_kernels.dedup_kernel, "py_func") is not interpreted
+    assert hasattr(_kernels._dedup_groups, "py_func") is not interpreted
+
+
+@given(
+    st.lists(
+        st.builds(
+            lambda sign, whole, frac, e, sep, exp: (
+                f"{sign}{whole}{'.' + frac if frac else ''}{e}{sep}{exp}"
+            ),
+            st.sampled_from(["", "+"]),
+            st.text("0123456789", min_size=1, max_size=3),
+            st.text("0123456789", max_size=12),
+            st.sampled_from(["E", "e"]),
+            st.sampled_from(["", "+", "-"]),
+            st.text("0123456789", min_size=0, max_size=3),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["auto", "phone", "imei"]),
+)
+def test_fast_path_equals_reference_on_e_notation(values, kind):
+    _assert_agree(values, kind)
