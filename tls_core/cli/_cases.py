@@ -1,9 +1,9 @@
 """``tls user``, ``tls case``, ``tls notifications`` and ``tls audit``: the case store commands.
 
 This module is where the command line wires :mod:`icm_bridge` in (``tls_core`` proper never
-imports it). ``--as`` may be given before the command (``tls --as alice case open ...``) or
-after it; a denied action exits 1 with one line on stderr that reads the same for a case that
-exists and one that does not.
+imports it). The global ``--repo`` and ``--as`` come before the command
+(``tls --as alice case open ...``); a denied action exits 1 with one line on stderr that reads
+the same for a case that exists and one that does not.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tls_core.cli._app import app
-from tls_core.cli._common import AsUserOpt, JsonOpt, RepoOpt, emit_json
+from tls_core.cli._common import JsonOpt, emit_json, settings
 from tls_core.errors import AccessDenied, ConfigError
 
 if TYPE_CHECKING:
@@ -56,20 +56,13 @@ app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 
 
-if app.registered_callback is None:
-    # ``tls --as ID case open ...`` puts --as on the root; register the root option unless the
-    # application already defines its own callback (then it must store ``as_user`` the same way).
-    @app.callback()
-    def _root(as_user: AsUserOpt = None) -> None:
-        """Link telecommunications records across investigative cases."""
-
-
 @contextmanager
 def _open(
-    repo: Path, audit_key: Path | None, case_url: str | None, audit_url: str | None
+    ctx: typer.Context, audit_key: Path | None, case_url: str | None, audit_url: str | None
 ) -> Iterator[CaseStore]:
     from icm_bridge import CaseStore
 
+    repo = settings(ctx).repo
     store = CaseStore.open(
         repo, audit_key=audit_key or repo / "audit.key", case_url=case_url, audit_url=audit_url
     )
@@ -81,18 +74,12 @@ def _open(
         store.audit.engine.dispose()
 
 
-def _actor(ctx: typer.Context, as_user: str | None, *, required: bool = True) -> str | None:
-    actor = as_user or ctx.find_root().params.get("as_user")
-    if actor is None and required:
+def _need(ctx: typer.Context) -> str:
+    actor = settings(ctx).user
+    if not actor:
         raise AccessDenied(
             "this command needs --as USER", reason="no_actor", hint="pass --as or set TLS_USER"
         )
-    return actor
-
-
-def _need(ctx: typer.Context, as_user: str | None) -> str:
-    actor = _actor(ctx, as_user)
-    assert actor is not None
     return actor
 
 
@@ -147,8 +134,6 @@ def user_add(
     trained_on: Annotated[
         str | None, typer.Option("--trained-on", help="YYYY-MM-DD (default today).")
     ] = None,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
@@ -161,7 +146,7 @@ def user_add(
         raise ConfigError(
             f"unknown role {role!r}", value=role, reason="bad_role", hint=", ".join(ROLES)
         )
-    with _open(repo, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store:
         new = NewUser(
             user_id=user_id,
             name=name,
@@ -172,23 +157,21 @@ def user_add(
             office=office,
             supervisor=supervisor,
         )
-        _emit(store.add_user(_actor(ctx, as_user, required=False), new), json)
+        _emit(store.add_user(settings(ctx).user or None, new), json)
 
 
 @user_app.command("show")
 def user_show(
     ctx: typer.Context,
     user_id: Annotated[str, typer.Argument(help="User id.")],
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show an account."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.get_user(_need(ctx, as_user), user_id), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.get_user(_need(ctx), user_id), json)
 
 
 @case_app.command("open")
@@ -198,16 +181,14 @@ def case_open(
     owner: Annotated[str, typer.Option("--owner", help="Owner's user id.")],
     title: Annotated[str, typer.Option("--title")] = "",
     restricted: Annotated[bool, typer.Option("--restricted", help="Restrict to the team.")] = False,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Open a case."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        actor = _need(ctx, as_user)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        actor = _need(ctx)
         case = store.open_case(actor, number, owner=owner, title=title, restricted=restricted)
         _emit(case, json)
 
@@ -216,48 +197,42 @@ def case_open(
 def case_close(
     ctx: typer.Context,
     number: CaseArg,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Close a case (starts its retention period)."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.close_case(_need(ctx, as_user), number), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.close_case(_need(ctx), number), json)
 
 
 @case_app.command("restrict")
 def case_restrict(
     ctx: typer.Context,
     number: CaseArg,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Restrict a case to its team (its owner's supervisor chain still sees it)."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.set_restricted(_need(ctx, as_user), number, True), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.set_restricted(_need(ctx), number, True), json)
 
 
 @case_app.command("unrestrict")
 def case_unrestrict(
     ctx: typer.Context,
     number: CaseArg,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Lift a case's restriction."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.set_restricted(_need(ctx, as_user), number, False), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.set_restricted(_need(ctx), number, False), json)
 
 
 @case_app.command("team")
@@ -268,16 +243,14 @@ def case_team(
         list[str] | None, typer.Option("--add", help="Add a member (repeatable).")
     ] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Remove a member.")] = None,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Change a case's team."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        case = store.change_team(_need(ctx, as_user), number, add=add or (), remove=remove or ())
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        case = store.change_team(_need(ctx), number, add=add or (), remove=remove or ())
         _emit(case, json)
 
 
@@ -286,32 +259,28 @@ def case_hold(
     ctx: typer.Context,
     number: CaseArg,
     release: Annotated[bool, typer.Option("--release", help="Release the hold.")] = False,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Place (or --release) a legal hold: held records are never purged."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.set_hold(_need(ctx, as_user), number, not release), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.set_hold(_need(ctx), number, not release), json)
 
 
 @case_app.command("show")
 def case_show(
     ctx: typer.Context,
     number: CaseArg,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show a case."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        _emit(store.show_case(_need(ctx, as_user), number), json)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        _emit(store.show_case(_need(ctx), number), json)
 
 
 @app.command("notifications")
@@ -321,16 +290,14 @@ def notifications(
     mark_read: Annotated[
         bool, typer.Option("--mark-read", help="Mark the listed ones read.")
     ] = False,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """List your notification queue (unread first-in first-out), optionally marking it read."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        actor = _need(ctx, as_user)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        actor = _need(ctx)
         queue = store.notifications(actor, unread_only=not show_all)
         if mark_read:
             store.mark_read(actor, [n.notification_id for n in queue])
@@ -346,16 +313,14 @@ def notifications(
 def audit_verify(
     ctx: typer.Context,
     workers: Annotated[int, typer.Option("--workers", help="Parallel processes (large logs).")] = 1,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Verify the audit chain; exit 1 and name the first bad sequence number if tampered."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
-        report = store.verify_audit(_need(ctx, as_user), workers=workers)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        report = store.verify_audit(_need(ctx), workers=workers)
     if json:
         emit_json(dataclasses.asdict(report))
     elif report.ok:
@@ -374,17 +339,15 @@ def audit_show(
     since: Annotated[str | None, typer.Option("--since", help="ISO time (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="ISO time, exclusive.")] = None,
     limit: Annotated[int, typer.Option("--limit")] = 1000,
-    repo: RepoOpt = Path("tls-data"),
-    as_user: AsUserOpt = None,
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Show audit events filtered by user, case and time (OPR only)."""
-    with _open(repo, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store:
         records = store.read_audit(
-            _need(ctx, as_user),
+            _need(ctx),
             user=user,
             case_number=case,
             since=_when(since, "--since"),

@@ -5,23 +5,38 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from tls_core.cli import app
+from tls_core.cli import main
 
-RUN = CliRunner()
-
-
-def tls(repo: Path, *args: str) -> tuple[int, str, str]:
-    result = RUN.invoke(app, list(args), env={"TLS_REPO": str(repo), "TLS_USER": ""})
-    return result.exit_code, result.stdout, result.stderr
+Runner = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def tls(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Run the real entry point (``tls_core.cli.main``) in-process: argv in, exit code out."""
+    monkeypatch.delenv("TLS_USER", raising=False)
+    monkeypatch.delenv("TLS_AUDIT_KEY", raising=False)
+
+    def run(repo: Path, *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["tls", "--repo", str(repo), *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def repo(tmp_path: Path, tls: Runner) -> Path:
     repo = tmp_path / "tls-data"
     assert tls(repo, "user", "add", "root", "--name", "Root", "--role", "admin")[0] == 0
     for args in (
@@ -37,7 +52,7 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def test_bootstrap_then_admin_only(repo: Path) -> None:
+def test_bootstrap_then_admin_only(repo: Path, tls: Runner) -> None:
     code, _, err = tls(repo, "user", "add", "eve", "--name", "Eve", "--role", "admin")
     assert code == 1
     assert err.count("\n") == 1
@@ -49,7 +64,7 @@ def test_bootstrap_then_admin_only(repo: Path) -> None:
     assert err.startswith("tls: error:")
 
 
-def test_user_show_json(repo: Path) -> None:
+def test_user_show_json(repo: Path, tls: Runner) -> None:
     code, out, _ = tls(repo, "--as", "bob", "user", "show", "alice", "--json")
     assert code == 0
     shown = json.loads(out)
@@ -58,7 +73,7 @@ def test_user_show_json(repo: Path) -> None:
     assert shown["office"] == "Seattle"
 
 
-def test_case_commands_and_no_existence_oracle(repo: Path) -> None:
+def test_case_commands_and_no_existence_oracle(repo: Path, tls: Runner) -> None:
     assert (
         tls(
             repo,
@@ -97,7 +112,7 @@ def test_case_commands_and_no_existence_oracle(repo: Path) -> None:
     assert tls(repo, "--as", "sup", "case", "hold", "C-1", "--release")[0] == 0
 
 
-def test_audit_commands_opr_only(repo: Path) -> None:
+def test_audit_commands_opr_only(repo: Path, tls: Runner) -> None:
     tls(repo, "--as", "alice", "case", "open", "C-2", "--owner", "alice")
     code, out, _ = tls(repo, "--as", "opr", "audit", "show", "--user", "alice", "--json")
     assert code == 0
@@ -111,7 +126,7 @@ def test_audit_commands_opr_only(repo: Path) -> None:
     assert out.startswith("audit ok:")
 
 
-def test_audit_verify_names_first_bad_seq(repo: Path) -> None:
+def test_audit_verify_names_first_bad_seq(repo: Path, tls: Runner) -> None:
     import sqlite3
 
     raw = sqlite3.connect(repo / "audit.sqlite")
@@ -123,7 +138,7 @@ def test_audit_verify_names_first_bad_seq(repo: Path) -> None:
     assert json.loads(out)["first_bad_seq"] == 3
 
 
-def test_notifications_queue_and_mark_read(repo: Path) -> None:
+def test_notifications_queue_and_mark_read(repo: Path, tls: Runner) -> None:
     from icm_bridge import CaseStore
     from tls_core.protocols import QueryNotice
 
@@ -140,10 +155,10 @@ def test_notifications_queue_and_mark_read(repo: Path) -> None:
     assert [n["read"] for n in json.loads(out)] == [True]
 
 
-def test_denied_action_is_one_stderr_line_in_a_real_process(repo: Path) -> None:
+def test_denied_action_is_one_stderr_line_in_a_real_process(repo: Path, tls: Runner) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", "from tls_core.cli import main; main()",
-         "--as", "bob", "case", "close", "C-404", "--repo", str(repo)],
+         "--repo", str(repo), "--as", "bob", "case", "close", "C-404"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 1
