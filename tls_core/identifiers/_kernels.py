@@ -63,7 +63,7 @@ def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     by byte, so no two values ever merge.
     """
     hashes = _row_hashes(offsets, data, valid)
-    order, keys, starts = _partition(offsets, data, valid, hashes)
+    order, keys, starts = _partition(offsets, data, valid, hashes, numba.get_num_threads())
     local, counts, firsts = _dedup_groups(offsets, data, keys, order, starts)
     return _globalize(local, counts, firsts, order, starts, valid.shape[0])
 
@@ -78,30 +78,45 @@ def _row_hashes(offsets: Any, data: Any, valid: Any) -> Any:
     return hashes
 
 
-@_jit
-def _partition(offsets: Any, data: Any, valid: Any, hashes: Any) -> tuple[Any, Any, Any]:
-    """Rows grouped by the top bits of their hash (stable), with their keys in that order."""
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _partition(
+    offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int
+) -> tuple[Any, Any, Any]:
+    """Rows grouped by the top bits of their hash (stable), with their keys in that order.
+
+    Each of a few row chunks counts, then scatters, its rows in parallel; chunk order keeps
+    rows in ascending order within a group.
+    """
     parts = 1 << _PART_BITS
     shift = np.uint64(64 - _PART_BITS)
-    starts = np.zeros(parts + 1, dtype=np.int64)
     n = hashes.shape[0]
-    for i in range(n):
-        if valid[i]:
-            starts[np.int64(hashes[i] >> shift) + 1] += 1
+    step = (n + chunks - 1) // chunks
+    counts = np.zeros((chunks, parts), dtype=np.int64)
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                counts[c, np.int64(hashes[i] >> shift)] += 1
+    starts = np.zeros(parts + 1, dtype=np.int64)
+    pos = np.zeros((chunks, parts), dtype=np.int64)
+    total = 0
     for p in range(parts):
-        starts[p + 1] += starts[p]
-    pos = starts[:-1].copy()
-    order = np.empty(starts[parts], dtype=np.int64)
-    keys = np.empty((starts[parts], 4), dtype=np.uint64)
-    for i in range(n):
-        if valid[i]:
-            part = np.int64(hashes[i] >> shift)
-            j = pos[part]
-            pos[part] += 1
-            order[j] = i
-            s, e = offsets[i], offsets[i + 1]
-            w0, w1 = _words(data, s, e)
-            keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3] = hashes[i], w0, w1, e - s + 1
+        starts[p] = total
+        for c in range(chunks):
+            pos[c, p] = total
+            total += counts[c, p]
+    starts[parts] = total
+    order = np.empty(total, dtype=np.int64)
+    keys = np.empty((total, 4), dtype=np.uint64)
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                part = np.int64(hashes[i] >> shift)
+                j = pos[c, part]
+                pos[c, part] += 1
+                order[j] = i
+                s, e = offsets[i], offsets[i + 1]
+                w0, w1 = _words(data, s, e)
+                keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3] = hashes[i], w0, w1, e - s + 1
     return order, keys, starts
 
 
@@ -431,6 +446,11 @@ def phone_kernel(
             continue
         if lossy == 2:
             continue
+        if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
+            ln = _star_code(data, s, e, out, i * SLOT)
+            if ln > 0:
+                kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
+            continue
         repaired = _spreadsheet_end(data, s, e)
         if repaired > 0:
             e = repaired
@@ -536,6 +556,22 @@ def _e_notation(data: Any, s: int, e: int) -> int:
     if exp_digits == 0 or j != e:
         return 0
     return 2 if exp == frac else 1
+
+
+@_inline
+def _star_code(data: Any, s: int, e: int, out: Any, base: int) -> int:
+    """Write a ``*``/``#`` feature code without separators; 0 when it is not one (fall back)."""
+    n = 0
+    for j in range(s, e):
+        c = data[j]
+        if (48 <= c <= 57) or c == 42 or c == 35:
+            if n >= SLOT:
+                return 0
+            out[base + n] = c
+            n += 1
+        elif not (c == 32 or c == 45 or c == 46 or c == 47 or c == 40 or c == 41 or c == 9):
+            return 0
+    return n if n >= 2 else 0
 
 
 @_inline

@@ -134,3 +134,11 @@ def test_kernels_run_compiled_or_interpreted_as_the_job_asks():
 )
 def test_fast_path_equals_reference_on_e_notation(values, kind):
     _assert_agree(values, kind)
+
+
+@given(
+    st.lists(st.text(alphabet="*#0123456789 -.()x", max_size=20), max_size=30),
+    st.sampled_from(["auto", "phone"]),
+)
+def test_fast_path_equals_reference_on_feature_codes(values, kind):
+    _assert_agree(values, kind)
