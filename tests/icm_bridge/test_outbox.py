@@ -170,3 +170,19 @@ def test_batched_notices_one_transaction(office: CaseStore) -> None:
     outcomes = [(r.actor, r.outcome) for r in office.audit.show() if r.action == "notify-query"]
     assert outcomes == [("bob", "ok"), ("opr", "ok"), ("dave", "denied")]
     assert office.audit.verify().ok
+
+
+def test_crash_after_send_before_mark_resends_same_message_id(office: CaseStore, smtp) -> None:
+    settings, inbox = smtp
+    _cases(office)
+    office.notify_query(NOTICE)
+    assert deliver_mail(office.engine, settings) == 1
+    with office.engine.begin() as conn:  # the state a crash between send and mark leaves
+        conn.execute(notifications.update().values(mailed_us=None))
+    assert deliver_mail(office.engine, settings) == 1
+    ids = [
+        line for _, _, content in inbox.messages for line in content.splitlines()
+        if line.startswith(b"Message-ID:")
+    ]  # fmt: skip
+    assert len(ids) == 2
+    assert ids[0] == ids[1]  # the receiver deduplicates on it: one notice per (event, recipient)
