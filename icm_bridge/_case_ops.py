@@ -1,11 +1,11 @@
-"""Changes to cases and accounts, and the text of query notices.
+"""Changes to cases, accounts and record approvals.
 
 Each function runs in the caller's transaction after the access check passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
@@ -16,14 +16,11 @@ from icm_bridge._policy import ROLES, Policy
 from icm_bridge._records import Case, User, read_case, read_user
 from icm_bridge._schema import approvals, case_team, cases, users
 from tls_core.errors import CaseStoreError, ConfigError
-from tls_core.protocols import QueryNotice
 
 __all__ = [
     "apply_user_update",
-    "case_owners",
     "edit_team",
     "insert_case",
-    "query_messages",
     "read_approvals",
     "set_approvals",
     "set_flag",
@@ -193,36 +190,3 @@ def apply_user_update(
     user = read_user(conn, user_id)
     assert user is not None
     return user
-
-
-def case_owners(conn: sa.Connection, numbers: Iterable[str]) -> dict[str, str]:
-    """Return ``{case number: owner id}`` for the cases that exist among ``numbers``."""
-    rows = conn.execute(
-        sa.select(cases.c.number, cases.c.owner_id).where(cases.c.number.in_(sorted(set(numbers))))
-    )
-    return {row.number: row.owner_id for row in rows}
-
-
-def query_messages(
-    notice: QueryNotice, searcher: User | None, owners: Mapping[str, str]
-) -> dict[str, tuple[str, str]]:
-    """Return ``{owner: (subject, body)}`` telling each other owner who searched their cases.
-
-    Each owner hears only of their own cases, so the notice leaks nothing across cases.
-    """
-    by_owner: dict[str, list[str]] = {}
-    for number in sorted(set(notice.case_numbers)):
-        owner = owners.get(number)
-        if owner is not None and owner != notice.actor:
-            by_owner.setdefault(owner, []).append(number)
-    name = searcher.name if searcher else notice.actor
-    phone = (searcher.phone if searcher else None) or "no phone on file"
-    criteria = ", ".join(f"{k}={v}" for k, v in sorted(notice.criteria.items()))
-    return {
-        owner: (
-            f"TLS: {name} searched identifiers in your case(s) {', '.join(numbers)}",
-            f"{name} ({notice.actor}, {phone}) searched: {criteria}\n"
-            f"Matching case(s) you own: {', '.join(numbers)}\n",
-        )
-        for owner, numbers in by_owner.items()
-    }

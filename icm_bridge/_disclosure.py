@@ -96,7 +96,7 @@ def record_disclosure(store: CaseStore, actor: str, request: DisclosureRequest) 
     def link(conn: sa.Connection, seq: int) -> None:
         conn.execute(disclosures.update().where(disclosures.c.id == made[0]).values(audit_seq=seq))
 
-    disclosure_id = store._run(
+    disclosure_id = store.run_audited(
         actor, "disclose", (request.case_number,), body, objects=objects, after=link
     )
     return _read(store, disclosure_id)
@@ -130,7 +130,9 @@ def authorize_external_export(
             )
         return int(row.id)
 
-    return _read(store, store._run(actor, "export-external", (case_number,), body, objects=objects))
+    return _read(
+        store, store.run_audited(actor, "export-external", (case_number,), body, objects=objects)
+    )
 
 
 def cases_due_for_purge(store: CaseStore, now: datetime) -> list[str]:
@@ -157,7 +159,7 @@ def authorize_purge(store: CaseStore, actor: str, case_number: str, now: datetim
                 hint="records are kept 20 years after closing, and never while on legal hold",
             )
 
-    store._run(actor, "purge-authorize", (case_number,), body)
+    store.run_audited(actor, "purge-authorize", (case_number,), body)
 
 
 def cases_due_for_purge_in(conn: sa.Connection, now: datetime) -> set[str]:
@@ -197,7 +199,7 @@ def _row(request: DisclosureRequest, actor: str, store: CaseStore) -> dict[str, 
         "requester": request.requester,
         "secondary_recipient": request.secondary_recipient,
         "purpose": request.purpose,
-        "disclosed_us": to_us(store._clock()),
+        "disclosed_us": to_us(store.now()),
         "records": json.dumps(list(request.records)),
         "export_sha256": request.export_sha256,
     }

@@ -21,10 +21,8 @@ from icm_bridge import _access as access
 from icm_bridge._audit import AuditLog, AuditRecord, VerifyReport, load_or_create_key
 from icm_bridge._case_ops import (
     apply_user_update,
-    case_owners,
     edit_team,
     insert_case,
-    query_messages,
     read_approvals,
     set_approvals,
     set_flag,
@@ -37,11 +35,11 @@ from icm_bridge._db import (
     to_us,
     write_lock,
 )
+from icm_bridge._notices import Lookups, queue_query
 from icm_bridge._outbox import (
     Notification,
     list_notifications,
     mark_read,
-    queue_notifications,
     record_event,
 )
 from icm_bridge._policy import GlobalAction, Policy, load_policy
@@ -121,9 +119,13 @@ class CaseStore:
             CASE_METADATA.create_all(conn)
         self.audit.create()
 
+    def now(self) -> datetime:
+        """Return the current time (aware, UTC) by the store's clock."""
+        return self._clock().astimezone(UTC)
+
     def today(self) -> date:
         """Return today's date (UTC) by the store's clock."""
-        return self._clock().astimezone(UTC).date()
+        return self.now().date()
 
     # -- the AccessPolicy / CaseDirectory / NotificationSink / AuditSink seams ---------------
 
@@ -173,9 +175,9 @@ class CaseStore:
 
         def body(conn: sa.Connection) -> int:
             who = access.load_actor(conn, self.policy, notice.actor, self.today())
-            return _queue_query(conn, notice, who.role, _Lookups())
+            return queue_query(conn, notice, who.role, Lookups())
 
-        return self._run(notice.actor, "notify-query", notice.case_numbers, body)
+        return self.run_audited(notice.actor, "notify-query", notice.case_numbers, body)
 
     def notify_queries(self, notices: Sequence[QueryNotice]) -> int:
         """Batch form of :meth:`notify_query`: one transaction and one audit append for all.
@@ -185,7 +187,7 @@ class CaseStore:
         """
         queued = 0
         audit: list[tuple[AuditEvent, str]] = []
-        lookups = _Lookups()  # one transaction under the write lock: lookups cannot go stale
+        lookups = Lookups()  # one transaction under the write lock: lookups cannot go stale
         with write_lock(self.engine), self.engine.begin() as conn:
             for notice in notices:
                 outcome: Outcome = "ok"
@@ -194,7 +196,7 @@ class CaseStore:
                 except AccessDenied:
                     outcome, role = "denied", _role_of(conn, notice.actor)
                 else:
-                    queued += _queue_query(conn, notice, role, lookups)
+                    queued += queue_query(conn, notice, role, lookups)
                 event = AuditEvent(notice.actor, "notify-query", outcome, notice.case_numbers)
                 audit.append((event, role))
             self.audit.append_many(audit)
@@ -221,7 +223,7 @@ class CaseStore:
             assert created is not None
             return created
 
-        return self._run(
+        return self.run_audited(
             actor or user.user_id, "user-add", (), body, objects={"user": user.user_id}
         )
 
@@ -240,7 +242,7 @@ class CaseStore:
             self._check_global(conn, actor, "manage-users")
             return apply_user_update(conn, user_id, supervisor, trained_on, role)
 
-        return self._run(actor, "user-update", (), body, objects={"user": user_id})
+        return self.run_audited(actor, "user-update", (), body, objects={"user": user_id})
 
     def get_user(self, actor: str, user_id: str) -> User:
         """Return an account (any trained user may read the directory)."""
@@ -267,11 +269,11 @@ class CaseStore:
             self._check_global(conn, actor, "open-case")
             return insert_case(conn, self.policy, number, owner, title, restricted, self._clock())
 
-        return self._run(actor, "case-open", (number,), body)
+        return self.run_audited(actor, "case-open", (number,), body)
 
     def show_case(self, actor: str, number: str) -> Case:
         """Return a case the actor may view (denied and missing read the same)."""
-        return self._run(actor, "case-view", (number,), self._view(actor, number))
+        return self.run_audited(actor, "case-view", (number,), self._view(actor, number))
 
     def close_case(self, actor: str, number: str) -> Case:
         """Close a case (owner or supervisor chain)."""
@@ -350,7 +352,7 @@ class CaseStore:
         def body(conn: sa.Connection) -> None:
             self._check_global(conn, actor, "read-audit")
 
-        self._run(actor, "audit-read", (), body, criteria=criteria)
+        self.run_audited(actor, "audit-read", (), body, criteria=criteria)
         return self.audit.show(
             actor=user, case_number=case_number, since=since, until=until, limit=limit
         )
@@ -361,10 +363,10 @@ class CaseStore:
         def body(conn: sa.Connection) -> None:
             self._check_global(conn, actor, "read-audit")
 
-        self._run(actor, "audit-verify", (), body)
+        self.run_audited(actor, "audit-verify", (), body)
         return self.audit.verify(workers=workers)
 
-    # -- internals --------------------------------------------------------------------------
+    # -- building blocks --------------------------------------------------------------------------
 
     def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
         access.check_global(conn, self.policy, actor, action, self.today())
@@ -394,9 +396,9 @@ class CaseStore:
             assert case is not None
             return case
 
-        return self._run(actor, name, (number,), body)
+        return self.run_audited(actor, name, (number,), body)
 
-    def _run(
+    def run_audited(
         self,
         actor: str,
         name: str,
@@ -409,6 +411,9 @@ class CaseStore:
     ) -> _T:
         """Run ``body`` and its audit event in one transaction; audit refusals too.
 
+        The building block of every audited change (also for :mod:`icm_bridge._disclosure`):
+        ``body`` runs in a case-store transaction under the writer lock and does its own access
+        check; the audit event named ``name`` is appended before the commit (fail closed).
         ``body`` may add ids it creates to ``objects`` before the event is written; ``after``
         receives the event's sequence number inside the same transaction.
         """
@@ -436,44 +441,6 @@ class CaseStore:
 def _role_of(conn: sa.Connection, actor: str) -> str:
     role = conn.execute(sa.select(users.c.role).where(users.c.id == actor)).scalar_one_or_none()
     return "unknown" if role is None else str(role)
-
-
-class _Lookups:
-    """Per-transaction memo of actor checks, users and case owners (batched notices)."""
-
-    def __init__(self) -> None:
-        self.roles: dict[str, str] = {}
-        self.users: dict[str, User | None] = {}
-        self.owners: dict[str, str] = {}
-        self.looked_up: set[str] = set()
-
-    def role(self, conn: sa.Connection, policy: Policy, actor: str, today: date) -> str:
-        if actor not in self.roles:
-            self.roles[actor] = access.load_actor(conn, policy, actor, today).role
-        return self.roles[actor]
-
-    def user(self, conn: sa.Connection, user_id: str) -> User | None:
-        if user_id not in self.users:
-            self.users[user_id] = read_user(conn, user_id)
-        return self.users[user_id]
-
-    def owners_of(self, conn: sa.Connection, numbers: Iterable[str]) -> dict[str, str]:
-        missing = [n for n in numbers if n not in self.looked_up]
-        if missing:
-            self.owners.update(case_owners(conn, missing))
-            self.looked_up.update(missing)
-        return self.owners
-
-
-def _queue_query(conn: sa.Connection, notice: QueryNotice, role: str, lookups: _Lookups) -> int:
-    if role == "opr":
-        return 0  # OPR searches notify nobody; they are audited all the same
-    owners = lookups.owners_of(conn, notice.case_numbers)
-    messages = query_messages(notice, lookups.user(conn, notice.actor), owners)
-    if not messages:
-        return 0
-    event_id = record_event(conn, "query", notice.actor, {"criteria": notice.criteria})
-    return queue_notifications(conn, event_id, messages)
 
 
 def _check_bootstrap(conn: sa.Connection, user: NewUser) -> None:
