@@ -9,7 +9,8 @@ change is rolled back (fail closed). A denial is audited as ``denied`` and raise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -115,7 +116,7 @@ class CaseStore:
 
     def create(self) -> None:
         """Create the case store and audit tables if missing."""
-        with self.engine.begin() as conn:
+        with _store_errors(), self.engine.begin() as conn:
             CASE_METADATA.create_all(conn)
         self.audit.create()
 
@@ -135,7 +136,7 @@ class CaseStore:
         A denial is audited here (``check-<action>``, outcome ``denied``); the caller audits
         the action it then performs through :meth:`append`.
         """
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             try:
                 access.check_case(conn, self.policy, actor, action, case_number, self.today())
             except AccessDenied:
@@ -148,7 +149,7 @@ class CaseStore:
     ) -> frozenset[str]:
         """Return the cases on which ``actor`` may perform ``action``; drop the rest silently."""
         visible: set[str] = set()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             access.load_actor(conn, self.policy, actor, self.today())
             for number in set(case_numbers):
                 try:
@@ -160,7 +161,7 @@ class CaseStore:
 
     def owner_contact(self, actor: str, case_number: str) -> Contact:
         """Return the case owner's contact if ``actor`` may see the case."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             access.check_case(conn, self.policy, actor, "search-hit", case_number, self.today())
             owner = conn.execute(
                 sa.select(cases.c.owner_id).where(cases.c.number == case_number)
@@ -188,7 +189,7 @@ class CaseStore:
         queued = 0
         audit: list[tuple[AuditEvent, str]] = []
         lookups = Lookups()  # one transaction under the write lock: lookups cannot go stale
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._begin() as conn:
             for notice in notices:
                 outcome: Outcome = "ok"
                 try:
@@ -204,7 +205,7 @@ class CaseStore:
 
     def append(self, event: AuditEvent) -> int:
         """Append an event of another stage (search, ingest, link run) to the audit log."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             role = _role_of(conn, event.actor)
         return self.audit.append(event, role=role)
 
@@ -246,7 +247,7 @@ class CaseStore:
 
     def get_user(self, actor: str, user_id: str) -> User:
         """Return an account (any trained user may read the directory)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             access.load_actor(conn, self.policy, actor, self.today())
             user = read_user(conn, user_id)
         if user is None:
@@ -255,7 +256,7 @@ class CaseStore:
 
     def user_count(self) -> int:
         """Return how many accounts exist (0 means the store awaits its first admin)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
     # -- cases ------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ class CaseStore:
 
     def approvals(self, actor: str, number: str) -> dict[str, tuple[str, str | None]]:
         """Return ``{record_id: (state, approver)}`` of a case the actor may view."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             access.check_case(conn, self.policy, actor, "view", number, self.today())
             return read_approvals(conn, number)
 
@@ -320,13 +321,13 @@ class CaseStore:
 
     def notifications(self, actor: str, *, unread_only: bool = True) -> list[Notification]:
         """Return the actor's own notification queue."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             access.load_actor(conn, self.policy, actor, self.today())
             return list_notifications(conn, actor, unread_only=unread_only)
 
     def mark_read(self, actor: str, ids: Iterable[int] | None = None) -> int:
         """Mark the actor's notifications read (all if ``ids`` is None)."""
-        with write_lock(self.engine), self.engine.begin() as conn:
+        with self._begin() as conn:
             access.load_actor(conn, self.policy, actor, self.today())
             return mark_read(conn, actor, ids)
 
@@ -367,6 +368,16 @@ class CaseStore:
         return self.audit.verify(workers=workers)
 
     # -- building blocks --------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        with _store_errors(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        with _store_errors(), write_lock(self.engine), self.engine.begin() as conn:
+            yield conn
 
     def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
         access.check_global(conn, self.policy, actor, action, self.today())
@@ -423,19 +434,33 @@ class CaseStore:
             return AuditEvent(actor, name, outcome, case_numbers, dict(ids), criteria or {})
 
         try:
-            with write_lock(self.engine), self.engine.begin() as conn:
+            with self._begin() as conn:
                 result = body(conn)
                 seq = self.audit.append(event("ok"), role=_role_of(conn, actor))
                 if after is not None:
                     after(conn, seq)
         except CaseStoreError as err:
             if err.reason != "audit_unavailable":
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     role = _role_of(conn, actor)
                 outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
                 self.audit.append(event(outcome), role=role)
             raise
         return result
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn database failures of the case store into :class:`CaseStoreError` (a TlsError)."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CaseStoreError(
+            f"the case store failed: {type(err).__name__}: {first}",
+            reason="case_store_failed",
+            hint="nothing was changed; check the case store URL and retry",
+        ) from err
 
 
 def _role_of(conn: sa.Connection, actor: str) -> str:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from icm_bridge import CaseStore
 from icm_bridge._db import from_us, to_us
+from icm_bridge._schema import case_team
 from tests.icm_bridge.conftest import NOW, user
 from tls_core.errors import AccessDenied, CaseStoreError, ConfigError, TrainingLapsed
 
@@ -130,3 +131,14 @@ def test_record_approval_states_with_approver(office: CaseStore) -> None:
     assert office.approvals("bob", "C-1") == {"r1": ("approved", "sup"), "r2": ("pending", None)}
     with pytest.raises(CaseStoreError, match="never submitted"):
         office.approve_records("sup", "C-1", ["r9"])
+
+
+def test_database_failures_are_case_store_errors(office: CaseStore) -> None:
+    office.open_case("alice", "C-1", owner="alice")
+    with office.engine.begin() as conn:
+        case_team.drop(conn)
+    with pytest.raises(CaseStoreError) as info:
+        office.check("alice", "view", "C-1")
+    assert info.value.reason == "case_store_failed"
+    with pytest.raises(CaseStoreError, match="case store failed"):
+        office.change_team("alice", "C-1", add=["bob"])
