@@ -1,6 +1,6 @@
 """Stateful property: a user outside a restricted case's team and chain never observes it.
 
-Random users create cases, restrict and unrestrict them, change teams and supervisors, let
+Random users create, close, restrict and unrestrict cases, change teams and supervisors, let
 training lapse and renew it, search and export. An independent model of who relates to which
 case decides what each observation may contain; the real store (SQLite files) must agree.
 """
@@ -34,6 +34,7 @@ class RestrictionMachine(RuleBasedStateMachine):
         self.owner: dict[str, str] = {}
         self.team: dict[str, set[str]] = {}
         self.restricted: dict[str, bool] = {}
+        self.closed: set[str] = set()
         self.boss: dict[str, str | None] = {}
         self.lapsed: set[str] = set()
         self.observations = 0
@@ -69,6 +70,10 @@ class RestrictionMachine(RuleBasedStateMachine):
         owner = self.owner[number]
         return uid == owner or uid in self.team[number] or uid in self.chain(owner)
 
+    def owner_may_manage(self, number: str) -> bool:
+        # The owner restricts and manages open or restricted cases, not closed open ones.
+        return self.restricted[number] or number not in self.closed
+
     def may_observe(self, uid: str, number: str) -> bool:
         return number in self.owner and (not self.restricted[number] or self.insider(uid, number))
 
@@ -86,14 +91,33 @@ class RestrictionMachine(RuleBasedStateMachine):
     def restrict(self, number: str, flag: bool) -> None:
         if number not in self.owner or self.owner[number] in self.lapsed:
             return
+        if not self.owner_may_manage(number):
+            with pytest.raises(AccessDenied):
+                self.store.set_restricted(self.owner[number], number, flag)
+            return
         self.store.set_restricted(self.owner[number], number, flag)
         self.restricted[number] = flag
+
+    @rule(number=st.sampled_from(NUMBERS))
+    def close(self, number: str) -> None:
+        if number not in self.owner or self.owner[number] in self.lapsed:
+            return
+        if not self.owner_may_manage(number):
+            with pytest.raises(AccessDenied):
+                self.store.close_case(self.owner[number], number)
+            return
+        self.store.close_case(self.owner[number], number)
+        self.closed.add(number)
 
     @rule(number=st.sampled_from(NUMBERS), member=st.sampled_from(WORKERS), add=st.booleans())
     def team_change(self, number: str, member: str, add: bool) -> None:
         if number not in self.owner or self.owner[number] in self.lapsed:
             return
         owner = self.owner[number]
+        if not self.owner_may_manage(number):
+            with pytest.raises(AccessDenied):
+                self.store.change_team(owner, number, add=[member])
+            return
         if add:
             self.store.change_team(owner, number, add=[member])
             self.team[number].add(member)
@@ -148,8 +172,8 @@ class RestrictionMachine(RuleBasedStateMachine):
 
 
 RestrictionMachine.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=15,
+    max_examples=50,
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
