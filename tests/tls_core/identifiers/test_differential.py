@@ -158,3 +158,16 @@ def test_every_country_code_and_length_agrees_with_the_reference():
     decided = _assert_agree(plus, "phone") + _assert_agree(idd, "phone", "US")
     # Most lengths are impossible for most codes (the reference rejects those); the rest agree.
     assert decided > 0.1 * (len(plus) + len(idd))
+
+
+def test_every_nanp_region_agrees_on_national_numbers():
+    nanp_regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    values = [
+        f"{prefix}{a}{b}5550142"[: 3 + length]
+        for prefix in ("", "1")
+        for a in "0123456789"
+        for b in "0123456789"
+        for length in range(0, 10)
+    ]
+    decided = sum(_assert_agree(values, "auto", region) for region in nanp_regions)
+    assert decided > 0
