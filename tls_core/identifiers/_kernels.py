@@ -31,8 +31,8 @@ __all__ = [
 
 FALLBACK: Final = 255
 """Status written by :func:`phone_kernel` for values the reference must decide."""
-SLOT: Final = 16
-"""Bytes reserved per canonical output value ('+' and at most 15 digits)."""
+SLOT: Final = 24
+"""Bytes reserved per canonical output value: "+", a 3-digit country code, 17 national digits."""
 MODE_AUTO: Final = 0
 MODE_PHONE: Final = 1
 MODE_IMEI: Final = 2

@@ -142,3 +142,32 @@ def test_fast_path_equals_reference_on_e_notation(values, kind):
 )
 def test_fast_path_equals_reference_on_feature_codes(values, kind):
     _assert_agree(values, kind)
+
+
+def test_every_country_code_and_length_agrees_with_the_reference():
+    """Systematic sweep: each calling code, each national length 2-17, each leading digit."""
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    plus, idd = [], []
+    for cc in sorted(COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(2, 18):
+            for lead in "0123456789":
+                nsn = (lead + "23456789" * 3)[:length]
+                plus.append(f"+{cc} {nsn}")
+                idd.append(f"011{cc}{nsn}")
+    decided = _assert_agree(plus, "phone") + _assert_agree(idd, "phone", "US")
+    # Most lengths are impossible for most codes (the reference rejects those); the rest agree.
+    assert decided > 0.1 * (len(plus) + len(idd))
+
+
+def test_every_nanp_region_agrees_on_national_numbers():
+    nanp_regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    values = [
+        f"{prefix}{a}{b}5550142"[: 3 + length]
+        for prefix in ("", "1")
+        for a in "0123456789"
+        for b in "0123456789"
+        for length in range(10)
+    ]
+    decided = sum(_assert_agree(values, "auto", region) for region in nanp_regions)
+    assert decided > 0
