@@ -147,6 +147,7 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA trusted_schema=OFF")  # no SQL functions run from schema objects
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
