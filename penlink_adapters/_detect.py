@@ -178,8 +178,13 @@ def _score_headered(layout: Layout, rows: Sequence[Row], delimiter: str) -> Cand
 
 def _missing_columns(layout: Layout, present: set[str]) -> tuple[str, ...]:
     out = [n for n in layout.required if norm_name(n) not in present]
+    if "*" in layout.optional:
+        return tuple(out)
+    optional = {norm_name(n) for n in layout.optional}
     for aliases in layout.columns.values():
-        if not any(norm_name(a) in present for a in aliases) and aliases[0] not in out:
+        if any(norm_name(a) in present or norm_name(a) in optional for a in aliases):
+            continue
+        if aliases[0] not in out:
             out.append(aliases[0])
     return tuple(out)
 

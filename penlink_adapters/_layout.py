@@ -149,6 +149,8 @@ class Layout:
     """Header names that must be present (fingerprint)."""
     known: tuple[str, ...]
     """Other header names that belong to the layout (not reported as drift)."""
+    optional: tuple[str, ...]
+    """Mapped columns whose absence is not drift (``["*"]``: every column not required)."""
     open_header: bool
     """Releases add columns (CUCM): unknown columns are neither drift nor penalized."""
     probes: tuple[Probe, ...]
@@ -271,6 +273,7 @@ def parse_layout(data: Mapping[str, Any], *, source: str = "<memory>") -> Layout
         field_counts=tuple(r.get(fmt, "format.field_counts", list, [len(names)])),
         required=r.strs(fp, "fingerprint.required"),
         known=r.strs(fp, "fingerprint.known"),
+        optional=r.strs(fp, "fingerprint.optional"),
         open_header=r.get(fp, "fingerprint.open", bool, False),
         probes=_probes(r, fp, names),
         columns=columns,

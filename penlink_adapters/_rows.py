@@ -43,8 +43,8 @@ CONTENT_NAMES: Final = frozenset(
 _PAGE = re.compile(r"(?i)^page\s+\d+(\s*(of|/)\s*\d+)?$")
 _TOTAL = re.compile(r"(?i)^(grand\s+|sub)?totals?\b")
 _TARGET = re.compile(
-    r"(?i)\b(?:target|msisdn|subscriber number|phone number|account number)\b[^:#\d]*[:#]?\s*"
-    r"(\+?\d[\d\-\(\) .]{6,}\d)"
+    r"(?i)\b(?:target|msisdn|subscriber number|phone number|usage for)\b[^:#\d(]*[:#]?\s*"
+    r"(\+?\(?\d[\d\-\(\) .]{6,}\d)"
 )
 
 
