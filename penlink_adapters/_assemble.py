@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -18,7 +19,7 @@ from tls_core.schema import (
     check_table,
 )
 
-__all__ = ["Provenance", "assemble", "schema_for"]
+__all__ = ["Provenance", "RejectRow", "assemble", "rejects_table", "schema_for"]
 
 _CALL_PARTIES = ("orig", "term", "dialed", "target")
 _PARTY_KEY = (
@@ -49,9 +50,7 @@ def schema_for(layout: Layout) -> pa.Schema:
     ]
 
 
-def assemble(
-    df: pl.DataFrame, prov: Provenance, region: str
-) -> tuple[pa.Table, pl.DataFrame]:
+def assemble(df: pl.DataFrame, prov: Provenance, region: str) -> tuple[pa.Table, pl.DataFrame]:
     """Normalize identifiers and build the canonical table of the good rows.
 
     Returns:
@@ -69,7 +68,10 @@ def assemble(
         .then(pl.lit("lossy_number"))
         .otherwise(pl.col("_reason"))
         .alias("_reason"),
-        pl.when(pl.col("_reason").is_null()).then(lossy).otherwise(pl.col("_column")).alias("_column"),
+        pl.when(pl.col("_reason").is_null())
+        .then(lossy)
+        .otherwise(pl.col("_column"))
+        .alias("_column"),
         pl.when(pl.col("_reason").is_null() & lossy.is_not_null())
         .then(pl.lit("identifier digits were lost before the carrier wrote the file"))
         .otherwise(pl.col("_detail"))
@@ -89,9 +91,7 @@ def assemble(
     )
     schema = schema_for(prov.layout)
     table = body.select(schema.names).to_arrow()
-    table = pa.Table.from_arrays(
-        [table.column(f.name).cast(f.type) for f in schema], schema=schema
-    )
+    table = pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in schema], schema=schema)
     return check_table(table, schema, file=prov.path), bad
 
 
@@ -99,9 +99,15 @@ def _call_columns(df: pl.DataFrame) -> pl.DataFrame:
     inferred = (
         pl.when(pl.col("direction").is_not_null())
         .then(pl.col("direction"))
-        .when(pl.col("target_canonical").is_not_null() & (pl.col("orig_canonical") == pl.col("target_canonical")))
+        .when(
+            pl.col("target_canonical").is_not_null()
+            & (pl.col("orig_canonical") == pl.col("target_canonical"))
+        )
         .then(pl.lit("outgoing"))
-        .when(pl.col("target_canonical").is_not_null() & (pl.col("term_canonical") == pl.col("target_canonical")))
+        .when(
+            pl.col("target_canonical").is_not_null()
+            & (pl.col("term_canonical") == pl.col("target_canonical"))
+        )
         .then(pl.lit("incoming"))
         .otherwise(pl.lit("unknown"))
     )
@@ -124,11 +130,15 @@ def _party_columns(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def rejects_table(
-    rows: list[tuple[int, str, str | None, str | None, str | None]], prov: Provenance
-) -> pa.Table:
-    """Build the rejects table: (line, reason, column, detail, raw line) per row."""
-    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+RejectRow = tuple[int, str, str | None, str | None, str | None]
+"""A reject: line, reason code, column, detail, raw line."""
+
+
+def rejects_table(rows: Sequence[RejectRow], prov: Provenance) -> pa.Table:
+    """Build the rejects table from (line, reason, column, detail, raw line) tuples."""
+    columns: list[Sequence[object]] = (
+        [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+    )
     n = len(rows)
     arrays = [
         pa.array([prov.path] * n, pa.string()),

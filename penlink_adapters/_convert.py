@@ -86,12 +86,20 @@ def convert_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl
     df = df.with_columns(
         pl.col("aliases").str.split(sep).list.eval(pl.element().str.strip_chars()).alias("aliases"),
         birth.alias("birth_date_d"),
-        *(_utc_expr(pl.col(c), layout, ctx).alias(f"{c}_utc") for c in ("activated", "deactivated")),
+        *(
+            _utc_expr(pl.col(c), layout, ctx).alias(f"{c}_utc")
+            for c in ("activated", "deactivated")
+        ),
     )
     return df.with_columns(
         _first_reason(
             [
-                (pl.col("identifier").is_null(), "missing_identifier", "identifier", "no identifier"),
+                (
+                    pl.col("identifier").is_null(),
+                    "missing_identifier",
+                    "identifier",
+                    "no identifier",
+                ),
                 (_failed("birth_date", "birth_date_d"), "bad_date", "birth_date", "unparsed date"),
                 (_failed("activated", "activated_utc"), "bad_date", "activated", "unparsed time"),
                 (_failed("deactivated", "deactivated_utc"), "bad_date", "deactivated", "unparsed"),
@@ -164,7 +172,7 @@ def _target_expr(layout: Layout, ctx: ConvertContext) -> pl.Expr:
         found = pl.col("self")
     elif rule == "by_direction":
         found = pl.lit(None, _S)
-        for direction, party in reversed(layout.target_by_direction.items()):
+        for direction, party in reversed(list(layout.target_by_direction.items())):
             found = pl.when(pl.col("direction") == direction).then(pl.col(party)).otherwise(found)
     return pl.coalesce(found, pl.lit(ctx.target, _S)).alias("target")
 
@@ -231,7 +239,9 @@ def _first_reason(checks: list[tuple[pl.Expr, str, str, str]]) -> pl.Expr:
     out: pl.Expr = pl.lit(None, pl.Struct({"reason": _S, "column": _S, "detail": _S}))
     for cond, reason, column, detail in reversed(checks):
         value = pl.struct(
-            pl.lit(reason).alias("reason"), pl.lit(column).alias("column"), pl.lit(detail).alias("detail")
+            pl.lit(reason).alias("reason"),
+            pl.lit(column).alias("column"),
+            pl.lit(detail).alias("detail"),
         )
         out = pl.when(cond).then(value).otherwise(out)
     return out.alias("_reason")
@@ -242,9 +252,9 @@ def _call_reasons() -> pl.Expr:
     time = pl.struct(
         pl.col("_time_reason").alias("reason"),
         pl.lit("start").alias("column"),
-        pl.concat_str(pl.lit("cannot place "), pl.col("start_raw").fill_null("(empty)"), pl.lit(" in UTC")).alias(
-            "detail"
-        ),
+        pl.concat_str(
+            pl.lit("cannot place "), pl.col("start_raw").fill_null("(empty)"), pl.lit(" in UTC")
+        ).alias("detail"),
     )
     checks = _first_reason(
         [
@@ -252,12 +262,20 @@ def _call_reasons() -> pl.Expr:
             (_failed("duration", "duration_s"), "bad_value", "duration", "unparsed duration"),
             (_failed("leg", "leg_i"), "bad_value", "leg", "leg is not an integer"),
             *(
-                (_failed(f"{s}_{c}", f"{s}_{c}_f"), "bad_value", f"{s}_{c}", "coordinate out of range")
+                (
+                    _failed(f"{s}_{c}", f"{s}_{c}_f"),
+                    "bad_value",
+                    f"{s}_{c}",
+                    "coordinate out of range",
+                )
                 for s in ("first", "last")
                 for c in ("lat", "lon")
             ),
         ]
     )
-    return pl.when(pl.col("start_utc").is_null() & ~no_party).then(time).otherwise(checks).alias(
-        "_reason"
+    return (
+        pl.when(pl.col("start_utc").is_null() & ~no_party)
+        .then(time)
+        .otherwise(checks)
+        .alias("_reason")
     )

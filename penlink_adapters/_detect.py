@@ -159,9 +159,7 @@ def _score_headered(layout: Layout, rows: Sequence[Row], delimiter: str) -> Cand
     present = {norm_name(f) for f in fields}
     missing = _missing_columns(layout, present)
     unknown = tuple(
-        f
-        for f in fields
-        if norm_name(f) and norm_name(f) not in known and not layout.open_header
+        f for f in fields if norm_name(f) and norm_name(f) not in known and not layout.open_header
     )
     reasons = [
         f"header at row {index + 1} split on {delimiter!r}",
@@ -206,6 +204,4 @@ def _score_headerless(layout: Layout, rows: Sequence[Row], delimiter: str) -> Ca
     score = (0.4 * counts + 0.6 * probes) * (counts if counts < 0.5 else 1.0)
     if min(probe_scores, default=1.0) < 0.5:
         score *= 0.5
-    return Candidate(
-        layout, round(score, 4), tuple(reasons), delimiter, None, layout.names, (), ()
-    )
+    return Candidate(layout, round(score, 4), tuple(reasons), delimiter, None, layout.names, (), ())

@@ -87,9 +87,7 @@ PARTY_FIELDS: Final[tuple[str, ...]] = (
 )
 """Canonical subscriber/misc-record fields a layout may map a source column to."""
 
-_CANONICAL_EVENTS: Final = frozenset(
-    {"voice", "sms", "mms", "data", "forwarded", "voicemail"}
-)
+_CANONICAL_EVENTS: Final = frozenset({"voice", "sms", "mms", "data", "forwarded", "voicemail"})
 _CANONICAL_DIRECTIONS: Final = frozenset({"outgoing", "incoming", "routed", "unknown"})
 
 

@@ -36,7 +36,9 @@ def _att_dialed_line(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     if "orig" not in df.columns:
         return df, []
     lines = pl.col("orig").str.split("\n")
-    dialed_line = lines.list.eval(pl.element().filter(pl.element().str.contains(r"\(D\)"))).list.first()
+    dialed_line = lines.list.eval(
+        pl.element().filter(pl.element().str.contains(r"\(D\)"))
+    ).list.first()
     party_line = lines.list.eval(
         pl.element().filter(~pl.element().str.contains(r"\(D\)"))
     ).list.first()
@@ -66,9 +68,10 @@ def _sprint_voicemail_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]
         return df, []
     rolled = pl.col("term").str.contains(r"^11[2-9]\d{9}$")
     df = df.with_columns(
-        pl.when(rolled).then(pl.col("term").str.slice(2)).otherwise(pl.col("term_input")).alias(
-            "term_input"
-        ),
+        pl.when(rolled)
+        .then(pl.col("term").str.slice(2))
+        .otherwise(pl.col("term_input"))
+        .alias("term_input"),
         pl.when(rolled).then(pl.lit("forwarded")).otherwise(pl.col("_event")).alias("_event"),
     )
     n = int(df.select(rolled.sum()).item() or 0)
@@ -84,7 +87,10 @@ def _sprint_sector(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
             continue
         split = pl.col(cell).str.contains(r"^\d{4,5}$")
         out += [
-            pl.when(split).then(pl.col(cell).str.slice(0, 1)).otherwise(None).alias(f"{side}_sector"),
+            pl.when(split)
+            .then(pl.col(cell).str.slice(0, 1))
+            .otherwise(None)
+            .alias(f"{side}_sector"),
             pl.when(split).then(pl.col(cell).str.slice(1)).otherwise(pl.col(cell)).alias(cell),
         ]
     return df.with_columns(out), []
@@ -142,9 +148,10 @@ def _cucm_ip_party(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     missing = pl.col("orig").is_null()
     df = df.with_columns(ips.alias("orig_ip")).with_columns(
         pl.when(missing).then(pl.col("orig_ip")).otherwise(pl.col("orig")).alias("orig"),
-        pl.when(missing).then(pl.col("orig_ip")).otherwise(pl.col("orig_input")).alias(
-            "orig_input"
-        ),
+        pl.when(missing)
+        .then(pl.col("orig_ip"))
+        .otherwise(pl.col("orig_input"))
+        .alias("orig_input"),
     )
     return df, []
 

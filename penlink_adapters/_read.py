@@ -10,7 +10,13 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._assemble import Provenance, assemble, rejects_table, schema_for
+from penlink_adapters._assemble import (
+    Provenance,
+    RejectRow,
+    assemble,
+    rejects_table,
+    schema_for,
+)
 from penlink_adapters._convert import ConvertContext, convert_calls, convert_parties
 from penlink_adapters._detect import Candidate, best_candidate, detect, score_layout
 from penlink_adapters._layout import Layout
@@ -112,7 +118,9 @@ class ReturnScan:
         rows = iter_rows(self.info, self.plan.delimiter)
         for chunk in self._sorter.chunks(rows):
             yield self._convert(chunk, prov)
-        bad = [(line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows]
+        bad: list[RejectRow] = [
+            (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
+        ]
         if bad:
             self._rejected["bad_row"] += len(bad)
             yield self.schema.empty_table(), rejects_table(bad, prov)
@@ -128,7 +136,7 @@ class ReturnScan:
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
         records, bad = assemble(convert(frame, self.layout, self._ctx), prov, self._region)
         line_pos = {line: i for i, line in enumerate(chunk.rows)} if len(bad) else {}
-        rejects = [
+        rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(chunk.fields[line_pos[line]]))
             for line, reason, column, detail in bad.iter_rows()
         ]
@@ -147,7 +155,9 @@ class ReturnScan:
         if not self._done:
             raise ReadError("the scan has not been read to the end", file=self.info.path)
         target, source = self._target()
-        warnings = list(dict.fromkeys([*self._warnings, *(self._ctx.warnings if self._ctx else [])]))
+        warnings = list(
+            dict.fromkeys([*self._warnings, *(self._ctx.warnings if self._ctx else [])])
+        )
         if self._ctx and self._ctx.unknown_codes:
             warnings += [
                 f"unknown code {code!r} in {n} rows (not in the layout's table)"
@@ -173,7 +183,13 @@ class ReturnScan:
             rejected=dict(sorted(self._rejected.items())),
             warnings=tuple(warnings),
             dropped_columns=self.plan.dropped,
-            tz_source="carrier_utc" if utc else ("data_offset" if self.layout.zone == "offset" else ("declared_zone" if self._zone else None)),
+            tz_source="carrier_utc"
+            if utc
+            else (
+                "data_offset"
+                if self.layout.zone == "offset"
+                else ("declared_zone" if self._zone else None)
+            ),
             tz_name="UTC" if utc else self._zone,
         )
 

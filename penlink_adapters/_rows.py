@@ -90,7 +90,9 @@ def make_plan(layout: Layout, candidate: Candidate) -> Plan:
             if norm_name(u) not in CONTENT_NAMES | declared
         ]
     dropped = tuple(names[i] for i in sorted(content))
-    warnings += [f"content column {d!r} dropped (no content of communications is kept)" for d in dropped]
+    warnings += [
+        f"content column {d!r} dropped (no content of communications is kept)" for d in dropped
+    ]
     if not layout.verified:
         warnings.append(f"layout {layout.label} is unverified: check the output against the return")
     return Plan(

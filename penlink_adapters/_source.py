@@ -149,7 +149,7 @@ def sample_rows(info: SourceInfo, delimiter: str, *, limit: int = 80) -> list[Ro
 def _open_text(info: SourceInfo) -> io.TextIOWrapper:
     # newline="" lets csv see the CRLF/LF inside quoted cells as written.
     errors = "replace" if info.encoding == "cp1252" else "strict"
-    return open(info.path, encoding=info.encoding, errors=errors, newline="")  # noqa: SIM115
+    return open(info.path, encoding=info.encoding, errors=errors, newline="")
 
 
 def _iter_xlsx(info: SourceInfo) -> Iterator[Row]:

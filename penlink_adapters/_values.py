@@ -65,17 +65,17 @@ def parse_offset_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
         "%Y-%m-%dT%H:%M:%S%.f%z",
     ]
     parsed = [
-        col.str.strptime(pl.Datetime("us", "UTC"), f, strict=False, exact=True).dt.convert_time_zone(
-            "UTC"
-        )
+        col.str.strptime(
+            pl.Datetime("us", "UTC"), f, strict=False, exact=True
+        ).dt.convert_time_zone("UTC")
         for f in fmts
     ]
     # A trailing "Z" means UTC.
     zulu = col.str.replace(r"Z$", "+0000")
     parsed += [
-        zulu.str.strptime(pl.Datetime("us", "UTC"), f, strict=False, exact=True).dt.convert_time_zone(
-            "UTC"
-        )
+        zulu.str.strptime(
+            pl.Datetime("us", "UTC"), f, strict=False, exact=True
+        ).dt.convert_time_zone("UTC")
         for f in fmts
     ]
     return pl.coalesce(parsed)
@@ -83,16 +83,18 @@ def parse_offset_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
 
 def local_to_utc_expr(naive: pl.Expr, zone: str) -> pl.Expr:
     """Interpret naive local times in ``zone`` and convert to UTC; DST gaps/overlaps -> null."""
-    return naive.dt.replace_time_zone(zone, ambiguous="null", non_existent="null").dt.convert_time_zone(
-        "UTC"
-    )
+    return naive.dt.replace_time_zone(
+        zone, ambiguous="null", non_existent="null"
+    ).dt.convert_time_zone("UTC")
 
 
 def dst_reason_expr(naive: pl.Expr, zone: str) -> pl.Expr:
     """``dst_nonexistent`` or ``dst_ambiguous`` for a naive time that has no single UTC instant."""
     earliest = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    return pl.when(earliest.is_null()).then(pl.lit("dst_nonexistent")).otherwise(
-        pl.lit("dst_ambiguous")
+    return (
+        pl.when(earliest.is_null())
+        .then(pl.lit("dst_nonexistent"))
+        .otherwise(pl.lit("dst_ambiguous"))
     )
 
 

@@ -41,7 +41,11 @@ def layouts_command(json: JsonOpt = False) -> None:
         emit_json(rows)
         return
     for r in rows:
-        flag = " (unverified)" if not r["verified"] else (" (recognized, refused)" if r["refused"] else "")
+        flag = (
+            " (unverified)"
+            if not r["verified"]
+            else (" (recognized, refused)" if r["refused"] else "")
+        )
         typer.echo(f"{r['name']:<22} {r['version']:<20} {r['record_type']:<10} {r['title']}{flag}")
 
 
