@@ -7,7 +7,8 @@ imported below; conventions shared by every command are in :mod:`tls_core.cli._c
 
 from __future__ import annotations
 
-from tls_core.cli import _read  # noqa: F401  (registers tls layouts/detect/read)
+from tls_core.cli import _normalize as _normalize
+from tls_core.cli import _read as _read
 from tls_core.cli._app import app as app
 from tls_core.cli._app import main as main
 

@@ -1,33 +1,19 @@
-"""The Typer application: one group whose commands share error handling."""
+"""The Typer application, its global options, and the console entry point."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
 
-import click
 import typer
-from typer.core import TyperGroup
 
+from tls_core.cli._common import AsUserOpt, CliSettings, RepoOpt
 from tls_core.errors import TlsError
 
 __all__ = ["app", "main"]
 
-
-class _TlsGroup(TyperGroup):
-    """Turns any :class:`TlsError` into one line on stderr and exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TlsError as err:
-            text = str(err).replace("\n", " ")
-            click.echo(f"tls: error: {text}", err=True)
-            raise typer.Exit(1) from None
-
-
 app = typer.Typer(
     name="tls",
-    cls=_TlsGroup,
     help="Link telecommunications records across investigative cases.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,6 +21,19 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _global_options(
+    ctx: typer.Context, repo: RepoOpt = Path("tls-data"), user: AsUserOpt = None
+) -> None:
+    """Link telecommunications records across investigative cases."""
+    ctx.obj = CliSettings(repo=repo, user=user)
+
+
 def main() -> None:
-    """Entry point of the ``tls`` console script."""
-    app()
+    """Run ``tls``; any :class:`TlsError` becomes one line on stderr and exit status 1."""
+    try:
+        app()
+    except TlsError as err:
+        text = str(err).replace("\n", " ")
+        sys.stderr.write(f"tls: error: {text}\n")
+        raise SystemExit(1) from None

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["AsUserOpt", "JsonOpt", "RepoOpt", "emit_json"]
+__all__ = ["AsUserOpt", "CliSettings", "JsonOpt", "RepoOpt", "emit_json", "settings"]
 
 RepoOpt = Annotated[
     Path,
-    typer.Option(
-        "--repo", envvar="TLS_REPO", help="Repository directory.", show_default=True
-    ),
+    typer.Option("--repo", envvar="TLS_REPO", help="Repository directory (env TLS_REPO)."),
 ]
 """``--repo DIR``: the TLS repository (default ``./tls-data``, env ``TLS_REPO``)."""
 
@@ -25,10 +24,26 @@ AsUserOpt = Annotated[
 ]
 """``--as USER``: the user on whose behalf the command acts (env ``TLS_USER``)."""
 
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
-]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 """``--json``: print one JSON document on stdout instead of human output."""
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    """What the global options resolved to, for every command of one invocation."""
+
+    repo: Path
+    """The repository directory."""
+    user: str | None
+    """The acting user id, or None when not given."""
+
+
+def settings(ctx: typer.Context) -> CliSettings:
+    """Return the global settings the ``tls`` callback stored on the context."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, CliSettings):
+        return obj
+    return CliSettings(repo=Path("tls-data"), user=None)
 
 
 def emit_json(payload: Any) -> None:

@@ -1,0 +1,416 @@
+"""numba kernels over Arrow string buffers: distinct values, and the common identifier shapes.
+
+This is the only module that imports numba. The kernels work on the raw buffers of an Arrow
+string array (``offsets``, ``data``) and never build Python strings.
+
+:func:`phone_kernel` decides only what it can decide exactly as the reference
+(:mod:`tls_core.identifiers._reference`) would: NANP digit strings, ``+``/IDD international
+numbers of countries whose national-prefix rule is a literal, IMEIs and 14/15-digit IMSIs. For
+anything else it answers :data:`FALLBACK` and the reference decides. The differential tests check
+that every value the kernel decides equals the reference's answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numba
+import numpy as np
+
+__all__ = [
+    "FALLBACK",
+    "MODE_AUTO",
+    "MODE_IMEI",
+    "MODE_PHONE",
+    "SLOT",
+    "dedup_kernel",
+    "pack_kernel",
+    "phone_kernel",
+]
+
+FALLBACK: Final = 255
+"""Status written by :func:`phone_kernel` for values the reference must decide."""
+SLOT: Final = 16
+"""Bytes reserved per canonical output value ('+' and at most 15 digits)."""
+MODE_AUTO: Final = 0
+MODE_PHONE: Final = 1
+MODE_IMEI: Final = 2
+
+# Codes mirrored from _codes (kept literal here so the kernels compile without Python objects).
+_K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
+_S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
+_R_SPREADSHEET, _R_CHECK_DIGIT, _R_AMBIGUOUS = 1, 2, 11
+_MAX_DIGITS = 20
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
+
+
+@_jit  # type: ignore[misc]
+def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
+    """Return (codes, first): ``codes[i]`` indexes the distinct value of row ``i``.
+
+    ``first[k]`` is a row holding distinct value ``k``; all null rows share one code whose
+    ``first`` entry is ``-1``. An open-addressing table keeps, in one cache line per slot, the
+    hash, the first 16 bytes, the length and the code: a lookup of a short value touches one
+    line. Longer values are confirmed byte by byte, so no two values ever merge.
+    """
+    n = offsets.shape[0] - 1
+    cap = 1 << 12
+    table = np.zeros((cap, 4), dtype=np.uint64)  # hash, bytes 0-7, bytes 8-15, len<<32|code+1
+    codes = np.empty(n, dtype=np.int32)
+    first = np.empty(n + 1, dtype=np.int64)
+    count = 0
+    null_code = -1
+    for i in range(n):
+        if not valid[i]:
+            if null_code < 0:
+                null_code = count
+                first[count] = -1
+                count += 1
+            codes[i] = null_code
+            continue
+        s, e = offsets[i], offsets[i + 1]
+        h, w0, w1 = _hash_words(data, s, e)
+        meta_len = np.uint64(e - s) << np.uint64(32)
+        mask = np.uint64(cap - 1)
+        slot = h & mask
+        k = -1
+        while table[slot, 3] != 0:
+            meta = table[slot, 3]
+            if (
+                table[slot, 0] == h
+                and meta >> np.uint64(32) == meta_len >> np.uint64(32)
+                and table[slot, 1] == w0
+                and table[slot, 2] == w1
+            ):
+                k = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
+                r = first[k]
+                if e - s <= 16 or _same_row(data, s, e, offsets[r], offsets[r + 1]):
+                    break
+                k = -1
+            slot = (slot + np.uint64(1)) & mask
+        if k < 0:
+            k = count
+            first[count] = i
+            count += 1
+            table[slot, 0], table[slot, 1], table[slot, 2] = h, w0, w1
+            table[slot, 3] = meta_len | np.uint64(k + 1)
+            if 2 * count > cap:
+                cap *= 4
+                table = _rehash(table, cap)
+        codes[i] = k
+    return codes, first[:count]
+
+
+@_jit  # type: ignore[misc]
+def _rehash(old: Any, cap: int) -> Any:
+    table = np.zeros((cap, 4), dtype=np.uint64)
+    mask = np.uint64(cap - 1)
+    for j in range(old.shape[0]):
+        if old[j, 3] == 0:
+            continue
+        slot = old[j, 0] & mask
+        while table[slot, 3] != 0:
+            slot = (slot + np.uint64(1)) & mask
+        for w in range(4):
+            table[slot, w] = old[j, w]
+    return table
+
+
+@_inline  # type: ignore[misc]
+def _hash_words(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
+    """FNV-1a hash of data[start:end] and its first 16 bytes packed in two words."""
+    h = np.uint64(14695981039346656037)
+    w0 = np.uint64(0)
+    w1 = np.uint64(0)
+    for j in range(start, end):
+        b = np.uint64(data[j])
+        h ^= b
+        h *= np.uint64(1099511628211)
+        p = j - start
+        if p < 8:
+            w0 |= b << np.uint64(8 * p)
+        elif p < 16:
+            w1 |= b << np.uint64(8 * (p - 8))
+    return h ^ (h >> np.uint64(29)), w0, w1
+
+
+if numba.config.DISABLE_JIT:  # pragma: no cover - exercised by the no-JIT CI job
+
+    def _hash_words(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:  # type: ignore[misc]
+        # Interpreted numpy scalars warn on wrap-around; do the same arithmetic on ints.
+        h, w0, w1 = 14695981039346656037, 0, 0
+        for j in range(start, end):
+            b = int(data[j])
+            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+            p = j - start
+            if p < 8:
+                w0 |= b << (8 * p)
+            elif p < 16:
+                w1 |= b << (8 * (p - 8))
+        return np.uint64(h ^ (h >> 29)), np.uint64(w0), np.uint64(w1)
+
+
+@_inline  # type: ignore[misc]
+def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
+    if a1 - a0 != b1 - b0:
+        return False
+    for j in range(a1 - a0):
+        if data[a0 + j] != data[b0 + j]:
+            return False
+    return True
+
+
+@_inline  # type: ignore[misc]
+def _luhn(d: Any) -> int:
+    total = 0
+    for i in range(14):
+        v = d[i] - 48
+        if i % 2 == 1:
+            v *= 2
+            if v > 9:
+                v -= 9
+        total += v
+    return (10 - total % 10) % 10
+
+
+@_inline  # type: ignore[misc]
+def _put(out: Any, base: int, d: Any, start: int, end: int, plus: bool, prefix: int) -> int:
+    """Write '+'? + prefix digit? + d[start:end] at out[base:]; return the length."""
+    n = 0
+    if plus:
+        out[base] = 43
+        n = 1
+    if prefix >= 0:
+        out[base + n] = prefix
+        n += 1
+    for j in range(start, end):
+        out[base + n] = d[j]
+        n += 1
+    return n
+
+
+@_inline  # type: ignore[misc]
+def _device(
+    d: Any, nd: int, mode: int, rbi: Any, mcc_ok: Any, out: Any, base: int
+) -> tuple[int, int, int, int]:
+    """Decide a 14-16 digit value: returns (kind, status, reason, length)."""
+    check = _luhn(d)
+    luhn_ok = nd == 15 and d[14] - 48 == check
+    modern = rbi[(d[0] - 48) * 10 + d[1] - 48]
+    mcc = mcc_ok[(d[0] - 48) * 100 + (d[1] - 48) * 10 + d[2] - 48]
+    if mode == MODE_AUTO and nd in (14, 15) and not (nd == 14 and modern):
+        if not (nd == 15 and luhn_ok and modern):
+            if mcc:
+                return _K_IMSI, _S_OK, 0, _put(out, base, d, 0, nd, False, -1)
+            if nd == 15 and not luhn_ok:
+                return 0, _S_REJECTED, _R_AMBIGUOUS, 0
+    n = _put(out, base, d, 0, 14, False, -1)
+    out[base + 14] = 48 + check
+    n += 1
+    if nd == 15 and not luhn_ok:
+        return _K_IMEI, _S_REPAIRED, _R_CHECK_DIGIT, n
+    return _K_IMEI, _S_OK, 0, n
+
+
+@_inline  # type: ignore[misc]
+def _intl(
+    d: Any,
+    k: int,
+    nd: int,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    out: Any,
+    base: int,
+) -> int:
+    """Decide d[k:] as country code + national number; return the length, or 0 to fall back."""
+    if k >= nd or d[k] == 48:
+        return 0
+    cc = 0
+    cc_end = -1
+    for j in range(k, min(k + 3, nd)):
+        cc = cc * 10 + d[j] - 48
+        if cc_known[cc]:
+            cc_end = j + 1
+            break
+    if cc_end < 0 or not cc_fast[cc]:
+        return 0
+    nl = nd - cc_end
+    if nl < 2 or nl > 17 or not (cc_lengths[cc] >> nl) & 1:
+        return 0
+    for p in range(cc_np.shape[1]):
+        plen = cc_np_len[cc, p]
+        if plen == 0 or plen > nl:
+            continue
+        hit = True
+        for j in range(plen):
+            if d[cc_end + j] != cc_np[cc, p, j]:
+                hit = False
+                break
+        if hit:
+            return 0
+    if cc == 1 and (d[cc_end] < 50 or d[cc_end + 3] < 50):
+        return 0
+    return _put(out, base, d, k, nd, True, -1)
+
+
+@_jit  # type: ignore[misc]
+def phone_kernel(  # noqa: PLR0913
+    offsets: Any,
+    data: Any,
+    valid: Any,
+    mode: int,
+    nanp: bool,
+    idd: Any,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    rbi: Any,
+    mcc_ok: Any,
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays."""
+    n = offsets.shape[0] - 1
+    kind = np.zeros(n, dtype=np.uint8)
+    status = np.full(n, FALLBACK, dtype=np.uint8)
+    reason = np.zeros(n, dtype=np.uint8)
+    out = np.empty(n * SLOT, dtype=np.uint8)
+    out_len = np.zeros(n, dtype=np.uint8)
+    d = np.empty(_MAX_DIGITS, dtype=np.int64)
+    for i in range(n):
+        if not valid[i]:
+            status[i] = _S_EMPTY
+            continue
+        s, e = offsets[i], offsets[i + 1]
+        while s < e and (data[s] == 32 or 9 <= data[s] <= 13):
+            s += 1
+        while e > s and (data[e - 1] == 32 or 9 <= data[e - 1] <= 13):
+            e -= 1
+        if s == e:
+            status[i] = _S_EMPTY
+            continue
+        repaired = _spreadsheet_end(data, s, e)
+        if repaired > 0:
+            e = repaired
+        nd, plus, dots, ok = _digits(data, s, e, d)
+        if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
+            continue
+        base = i * SLOT
+        k, st, rs, ln = 0, FALLBACK, 0, 0
+        if mode == MODE_IMEI:
+            if not plus and 14 <= nd <= 16:
+                k, st, rs, ln = _device(d, nd, mode, rbi, mcc_ok, out, base)
+        else:
+            k, st, rs, ln = _phone(
+                d, nd, plus, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+                cc_np_len, rbi, mcc_ok, out, base,
+            )  # fmt: skip
+        if st == FALLBACK:
+            continue
+        if repaired > 0 and st == _S_OK:
+            st, rs = _S_REPAIRED, _R_SPREADSHEET
+        kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
+    return kind, status, reason, out, out_len
+
+
+@_inline  # type: ignore[misc]
+def _phone(  # noqa: PLR0913
+    d: Any,
+    nd: int,
+    plus: bool,
+    mode: int,
+    nanp: bool,
+    idd: Any,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    rbi: Any,
+    mcc_ok: Any,
+    out: Any,
+    base: int,
+) -> tuple[int, int, int, int]:
+    if plus:
+        ln = _intl(d, 0, nd, cc_known, cc_fast, cc_lengths, cc_np, cc_np_len, out, base)
+        return (_K_PHONE, _S_OK, 0, ln) if ln else (0, FALLBACK, 0, 0)
+    ni = idd.shape[0]
+    if ni and nd > ni:
+        starts = True
+        for j in range(ni):
+            if d[j] != idd[j]:
+                starts = False
+                break
+        if starts:
+            ln = _intl(d, ni, nd, cc_known, cc_fast, cc_lengths, cc_np, cc_np_len, out, base)
+            return (_K_PHONE, _S_OK, 0, ln) if ln else (0, FALLBACK, 0, 0)
+    if mode == MODE_AUTO and 14 <= nd <= 16:
+        return _device(d, nd, mode, rbi, mcc_ok, out, base)
+    if not nanp:
+        return 0, FALLBACK, 0, 0
+    if 3 <= nd <= 6:
+        return _K_SERVICE, _S_OK, 0, _put(out, base, d, 0, nd, False, -1)
+    if nd == 10 and d[0] >= 50 and d[3] >= 50:
+        return _K_PHONE, _S_OK, 0, _put(out, base, d, 0, 10, True, 49)
+    if nd == 11 and d[0] == 49 and d[1] >= 50 and d[4] >= 50:
+        return _K_PHONE, _S_OK, 0, _put(out, base, d, 0, 11, True, -1)
+    return 0, FALLBACK, 0, 0
+
+
+@_inline  # type: ignore[misc]
+def _spreadsheet_end(data: Any, s: int, e: int) -> int:
+    """Return the end of the integer part if data[s:e] is ``digits.0+``, else 0."""
+    dot = -1
+    for j in range(s, e):
+        c = data[j]
+        if c == 46:
+            if dot >= 0:
+                return 0
+            dot = j
+        elif c < 48 or c > 57 or (dot >= 0 and c != 48):
+            return 0
+    if dot <= s or dot == e - 1:
+        return 0
+    return dot
+
+
+@_inline  # type: ignore[misc]
+def _digits(data: Any, s: int, e: int, d: Any) -> tuple[int, bool, int, bool]:
+    """Collect digits of data[s:e]; returns (count, leading plus, dots, shape is simple)."""
+    nd = 0
+    dots = 0
+    plus = data[s] == 43
+    for j in range(s + 1 if plus else s, e):
+        c = data[j]
+        if 48 <= c <= 57:
+            if nd >= _MAX_DIGITS:
+                return nd, plus, dots, False
+            d[nd] = c
+            nd += 1
+        elif c == 46:
+            dots += 1
+        elif not (c == 32 or c == 45 or c == 47 or c == 40 or c == 41 or c == 9):
+            return nd, plus, dots, False
+    return nd, plus, dots, True
+
+
+@_jit  # type: ignore[misc]
+def pack_kernel(out: Any, out_len: Any) -> tuple[Any, Any]:
+    """Pack fixed-width output slots into Arrow (int64 offsets, data) buffers."""
+    n = out_len.shape[0]
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + out_len[i]
+    data = np.empty(offsets[n], dtype=np.uint8)
+    for i in range(n):
+        base = i * SLOT
+        o = offsets[i]
+        for j in range(out_len[i]):
+            data[o + j] = out[base + j]
+    return offsets, data
