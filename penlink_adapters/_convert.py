@@ -58,7 +58,7 @@ def convert_calls(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.D
     )
     df, warnings = apply_hooks(df, layout.hooks, layout_path=layout.path)
     ctx.warnings.extend(warnings)
-    df = df.with_columns(_event_expr(layout).alias("event_type"), _target_expr(layout, ctx))
+    df = df.with_columns(_event_expr(layout).alias("event_type"), *_target_exprs(layout, ctx))
     df = _start_columns(df, layout, ctx)
     df = df.with_columns(
         duration_expr(pl.col("duration"), layout.duration_format).alias("duration_s"),
@@ -163,18 +163,25 @@ def _event_expr(layout: Layout) -> pl.Expr:
     return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
 
 
-def _target_expr(layout: Layout, ctx: ConvertContext) -> pl.Expr:
+def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
+    """The target's raw value and normalization input, after the quirks ran."""
     rule = layout.target_rule
-    found: pl.Expr = pl.lit(None, _S)
+    given = pl.lit(ctx.target, _S)
+    raw: pl.Expr = pl.lit(None, _S)
+    value: pl.Expr = pl.lit(None, _S)
     if rule == "column":
-        found = pl.col("target")
+        raw, value = pl.col("target"), pl.col("target_input")
     elif rule == "self":
-        found = pl.col("self")
+        raw, value = pl.col("self"), pl.col("self")
     elif rule == "by_direction":
-        found = pl.lit(None, _S)
         for direction, party in reversed(list(layout.target_by_direction.items())):
-            found = pl.when(pl.col("direction") == direction).then(pl.col(party)).otherwise(found)
-    return pl.coalesce(found, pl.lit(ctx.target, _S)).alias("target")
+            hit = pl.col("direction") == direction
+            raw = pl.when(hit).then(pl.col(party)).otherwise(raw)
+            value = pl.when(hit).then(pl.col(f"{party}_input")).otherwise(value)
+    return [
+        pl.coalesce(raw, given).alias("target"),
+        pl.when(raw.is_null()).then(given).otherwise(value).alias("target_input"),
+    ]
 
 
 def _start_raw(layout: Layout) -> pl.Expr:

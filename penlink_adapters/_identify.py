@@ -32,13 +32,9 @@ def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> 
         if len(df)
         else pl.Series([], dtype=pl.String)
     )
-    try:
-        from tls_core.identifiers import normalize  # type: ignore[import-not-found]
-    except ImportError:  # TEMPORARY until tls_core.identifiers lands on main
-        n = len(values)
-        result = pa.table({k: pa.nulls(n, pa.string()) for k in ("kind", "canonical", "reason")})
-    else:
-        result = normalize(values.to_arrow(), "auto", default_region=region)
+    from tls_core.identifiers import normalize
+
+    result = normalize(values.to_arrow(), "auto", default_region=region)
     cols = {
         name: pl.Series(name, result.column(name).cast(pa.string()).to_pylist(), dtype=pl.String)
         for name in ("kind", "canonical", "reason")
