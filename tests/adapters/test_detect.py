@@ -15,7 +15,10 @@ TMOBILE_HEADER = (
     "Date,(UTC) Time,Duration,Call Type,Direction,Calling Number,Dialed Number,Called Number,"
     "Destination Number,IMSI,IMEI,Completion Code,Service Code,Switch Name"
 )
-ROW = "03/14/2021,10:00:00,60,mSTerminating,Incoming,2125550004,,2125550001,2125550001,,,completed,,SW"
+ROW = (
+    "03/14/2021,10:00:00,60,mSTerminating,Incoming,2125550004,,2125550001,2125550001,,,"
+    "completed,,SW"
+)
 
 
 def test_unknown_file_names_closest_layouts(tmp_path: Path) -> None:
@@ -27,7 +30,8 @@ def test_unknown_file_names_closest_layouts(tmp_path: Path) -> None:
     assert err.reason == "unknown_layout"
     assert "closest" in err.message
     assert "missing" in err.message
-    assert err.hint and "--layout" in err.hint
+    assert err.hint
+    assert "--layout" in err.hint
 
 
 def test_renamed_column_is_drift_warning(tmp_path: Path) -> None:

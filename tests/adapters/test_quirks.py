@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import penlink_adapters as pla
@@ -54,7 +55,7 @@ def test_tmobile_lossy_number_is_rejected(io_files_path: Path) -> None:
 
 def test_att_dialed_line_and_legs(io_files_path: Path) -> None:
     records = _read(io_files_path / "att" / "att_records_key.csv")
-    row = records.filter(pa.compute.equal(records.column("leg"), 3)).to_pylist()[0]
+    row = records.filter(pc.equal(records.column("leg"), 3)).to_pylist()[0]
     assert row["orig_canonical"] == "+12125550101"
     assert row["dialed_raw"] == "2125550199(D)"
     assert row["dialed_canonical"] == "+12125550199"
@@ -65,22 +66,22 @@ def test_att_dialed_line_and_legs(io_files_path: Path) -> None:
 
 def test_sprint_voicemail_prefix_and_sector(io_files_path: Path) -> None:
     records = _read(io_files_path / "sprint_cdma" / "sprint_cdma.csv", source_tz="America/Chicago")
-    rolled = records.filter(pa.compute.equal(records.column("event_type"), "forwarded"))
+    rolled = records.filter(pc.equal(records.column("event_type"), "forwarded"))
     assert rolled.column("term_raw").to_pylist() == ["112125550201"]
     assert rolled.column("term_canonical").to_pylist() == ["+12125550201"]
     first = records.to_pylist()[0]
     assert (first["first_sector"], first["first_cell"]) == ("2", "083")
-    sms = records.filter(pa.compute.equal(records.column("duration_s"), 0)).to_pylist()[0]
+    sms = records.filter(pc.equal(records.column("duration_s"), 0)).to_pylist()[0]
     assert sms["first_cell"] is None  # 0 is a null sentinel in Sprint cell columns
 
 
 def test_cucm_bridge_ports_are_not_normalized(io_files_path: Path) -> None:
     records = _read(io_files_path / "cucm_cdr" / "cdr_Cluster1_01_202103140200_1")
-    bridge = records.filter(pa.compute.equal(records.column("term_raw"), "b0019901001"))
+    bridge = records.filter(pc.equal(records.column("term_raw"), "b0019901001"))
     assert bridge.num_rows == 2
     assert bridge.column("term_canonical").null_count == 2
     assert set(bridge.column("call_group").to_pylist()) == {"1-1002"}
-    ip_row = records.filter(pa.compute.equal(records.column("orig_raw"), "192.168.18.188"))
+    ip_row = records.filter(pc.equal(records.column("orig_raw"), "192.168.18.188"))
     assert ip_row.column("orig_kind").to_pylist() == ["ip"]
 
 
