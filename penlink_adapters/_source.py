@@ -66,6 +66,11 @@ def inspect_source(path: str | Path) -> SourceInfo:
                         decoder = None
                         encoding = "cp1252"
                 block = fh.read(_BLOCK)
+            if decoder is not None:
+                try:
+                    decoder.decode(b"", final=True)  # a truncated last character
+                except UnicodeDecodeError:
+                    encoding = "cp1252"
             size = fh.tell()
     except OSError as exc:
         raise ReadError(f"cannot read file: {exc.strerror}", file=str(p), reason="io") from None
@@ -92,8 +97,10 @@ def sample_text(info: SourceInfo, *, max_chars: int = 65536) -> str:
     """Return the first ``max_chars`` characters of a text file, decoded."""
     if info.encoding == "xlsx":
         return ""
-    with _open_text(info) as fh:
-        return fh.read(max_chars)
+    with open(info.path, "rb") as fh:
+        head = fh.read(max_chars * 4)
+    # bytes.decode replaces a character cut at the end; a text stream would raise.
+    return head.decode(info.encoding, errors="replace")[:max_chars]
 
 
 def iter_rows(info: SourceInfo, delimiter: str) -> Iterator[Row]:
