@@ -43,7 +43,7 @@ def _values(layout: Layout, call: Call) -> dict[str, str]:
     v["target"] = TARGET
     v["duration"] = _duration(call.duration, layout.duration_format)
     direction = _inverse(dict(layout.direction_map), call.direction)
-    events = {k: e for k, e in layout.event_map.items()}
+    events = dict(layout.event_map)
     by_direction = [
         k
         for k, e in events.items()
@@ -75,8 +75,6 @@ def header(layout: Layout) -> list[str]:
 def render(layout: Layout, calls: list[Call], *, delimiter: str, quoting: int, newline: str) -> str:
     cols = header(layout)
     source = {aliases[0]: field for field, aliases in layout.columns.items()}
-    if not layout.header:
-        source = {aliases[0]: field for field, aliases in layout.columns.items()}
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator=newline)
     if layout.header:
