@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import xlsxwriter
 
 import penlink_adapters as pla
 from tls_core.errors import ConfigError, DetectionError, ReadError
@@ -58,7 +59,6 @@ def test_cp1252_is_chosen_when_bytes_are_not_utf8(tmp_path: Path) -> None:
 
 
 def test_xlsx_with_preamble_keeps_identifiers_as_text(tmp_path: Path) -> None:
-    xlsxwriter = pytest.importorskip("xlsxwriter")
     rows = list(csv.reader(io.StringIO(TMOBILE.read_text(encoding="utf-8"))))
     path = tmp_path / "tmo.xlsx"
     book = xlsxwriter.Workbook(str(path))
