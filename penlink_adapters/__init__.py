@@ -10,6 +10,9 @@ from __future__ import annotations
 from penlink_adapters._detect import MIN_CONFIDENCE as MIN_CONFIDENCE
 from penlink_adapters._detect import Candidate as Candidate
 from penlink_adapters._detect import detect as detect
+from penlink_adapters._interchange import InterchangeFile as InterchangeFile
+from penlink_adapters._interchange import read_interchange as read_interchange
+from penlink_adapters._interchange import write_interchange as write_interchange
 from penlink_adapters._layout import Layout as Layout
 from penlink_adapters._layout import load_layout as load_layout
 from penlink_adapters._read import ReturnScan as ReturnScan
@@ -25,6 +28,7 @@ __all__ = [
     "MIN_CONFIDENCE",
     "REJECT_REASONS",
     "Candidate",
+    "InterchangeFile",
     "Layout",
     "ReadReport",
     "RejectReason",
@@ -33,6 +37,8 @@ __all__ = [
     "get_layout_or_raise",
     "list_layouts",
     "load_layout",
+    "read_interchange",
     "read_return",
     "scan_return",
+    "write_interchange",
 ]
