@@ -51,28 +51,29 @@ def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> 
     return df.with_columns(out)
 
 
-def _key_text(value: object) -> str:
-    if value is None:
-        return "\x00"
-    if isinstance(value, datetime):
-        # Microseconds since the epoch: independent of how the file wrote the time.
-        return str(round(value.timestamp() * 1_000_000))
-    return str(value)
-
-
 def content_id(values: Sequence[object]) -> str:
-    """Hex SHA-256 (first 32 digits) of values joined by the unit separator.
+    """Hex SHA-256 (first 32 digits) of values joined by U+001F (null as U+0000).
+
+    Datetimes count as integer microseconds since the epoch, so the id does not depend on how
+    the file wrote the time.
 
     Examples:
         >>> len(content_id(["+12135550142", None, 42]))
         32
     """
-    text = "\x1f".join(_key_text(v) for v in values)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("\x00")
+        elif isinstance(value, datetime):
+            parts.append(str(round(value.timestamp() * 1_000_000)))
+        else:
+            parts.append(str(value))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
-    """Content-hash ids of the rows of ``df`` over the ``key`` columns.
+    """Content-hash ids of the rows of ``df`` over the ``key`` columns (see :func:`content_id`).
 
     A canonical identifier column that is null while its raw value is not (a hashed or
     otherwise unrecognized id) contributes ``raw:`` plus the raw value, so that distinct
@@ -80,14 +81,18 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     """
     exprs = []
     for name in key:
-        if name.endswith("_canonical"):
-            raw = name.removesuffix("_canonical") + "_raw"
-            exprs.append(
-                pl.coalesce(pl.col(name), pl.lit("raw:") + pl.col(raw)).alias(name)
-                if raw in df.columns
-                else pl.col(name)
-            )
-        else:
-            exprs.append(pl.col(name))
-    rows = df.select(exprs).iter_rows()
-    return pl.Series("record_id", [content_id(r) for r in rows], dtype=pl.String)
+        col = pl.col(name)
+        raw = name.removesuffix("_canonical") + "_raw"
+        if name.endswith("_canonical") and raw in df.columns:
+            col = pl.coalesce(col, pl.lit("raw:") + pl.col(raw))
+        dtype = df.schema[name]
+        if isinstance(dtype, pl.Datetime):
+            col = col.dt.cast_time_unit("us").dt.epoch("us")
+        elif dtype == pl.Date:
+            col = col.cast(pl.Int32)
+        exprs.append(col.cast(pl.String).fill_null("\x00"))
+    if not len(df):
+        return pl.Series("record_id", [], dtype=pl.String)
+    joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
+    ids = [hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] for text in joined]
+    return pl.Series("record_id", ids, dtype=pl.String)

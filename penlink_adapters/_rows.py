@@ -7,6 +7,7 @@ duplicate rows (a re-export pasted twice) are skipped as ``duplicate``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -161,23 +162,27 @@ class RowSorter:
                 return "preamble"
             if position < plan.header_index + plan.layout.header_lines:
                 return "header"
-        cells = [f.strip() for f in fields]
-        nonempty = [c for c in cells if c]
-        if not nonempty:
-            return "blank"
-        if plan.header_index is not None and [norm_name(c) for c in fields] == [
-            norm_name(h) for h in plan.header
-        ]:
+        first = fields[0].strip() if fields else ""
+        if not first:
+            rest = [f for f in fields if f and not f.isspace()]
+            if not rest:
+                return "blank"
+            first = rest[0].strip()
+        if plan.header and first == plan.header[0].strip() and _folded(fields) == self._header:
             return "header"
-        if len(nonempty) <= 2 and any(_PAGE.match(c) for c in nonempty):
+        if _PAGE.match(first) and _filled(fields) <= 2:
             return "page"
-        if _TOTAL.match(nonempty[0]) and len(nonempty) <= max(3, len(cells) // 2):
+        if _TOTAL.match(first) and _filled(fields) <= max(3, len(fields) // 2):
             return "total"
         digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
         if digest in self._seen:
             return "duplicate"
         self._seen.add(digest)
         return None
+
+    @functools.cached_property
+    def _header(self) -> list[str]:
+        return _folded(list(self.plan.header))
 
     def _scan_preamble(self, fields: list[str]) -> None:
         if self.preamble_target is None:
@@ -205,3 +210,11 @@ class RowSorter:
         for name, i in self.plan.index.items():
             columns[name] = [f[i] if i < len(f) else None for _, f in batch]
         return Chunk(columns, [line for line, _ in batch], [f for _, f in batch])
+
+
+def _folded(fields: list[str]) -> list[str]:
+    return [norm_name(f) for f in fields]
+
+
+def _filled(fields: list[str]) -> int:
+    return sum(1 for f in fields if f.strip())
