@@ -15,10 +15,22 @@ import pytest
 
 import penlink_adapters as pla
 
-HEADER = (
-    "Date,(UTC) Time,Duration,Call Type,Direction,Calling Number,Dialed Number,Called Number,"
-    "Destination Number,IMSI,IMEI,Completion Code,Service Code,Switch Name"
-).split(",")
+HEADER = [
+    "Date",
+    "(UTC) Time",
+    "Duration",
+    "Call Type",
+    "Direction",
+    "Calling Number",
+    "Dialed Number",
+    "Called Number",
+    "Destination Number",
+    "IMSI",
+    "IMEI",
+    "Completion Code",
+    "Service Code",
+    "Switch Name",
+]
 
 
 @pytest.fixture(scope="session")
