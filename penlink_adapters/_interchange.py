@@ -127,7 +127,7 @@ def _manifest(root: Path) -> dict[str, Any]:
 
 def _schema_name(table: pa.Table) -> str:
     meta = table.schema.metadata or {}
-    name = meta.get(b"tls.schema", b"").decode()
+    name = str(meta.get(b"tls.schema", b"").decode())
     if name not in SCHEMAS:
         raise ReadError(f"table has no canonical schema metadata (found {name!r})")
     return name

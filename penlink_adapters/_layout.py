@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, cast, get_args
 
@@ -198,8 +198,6 @@ class Layout:
     """The TOML file the layout came from."""
     notes: str = ""
     """Free text: sources, caveats."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Unused keys kept for forward compatibility of user layouts."""
 
     @property
     def label(self) -> str:
@@ -239,6 +237,7 @@ def parse_layout(data: Mapping[str, Any], *, source: str = "<memory>") -> Layout
         LayoutError: naming the offending key.
     """
     r = _Reader(data, source)
+    _check_keys(r)
     meta = r.table("layout")
     fmt = r.table("format")
     fp = r.table("fingerprint")
@@ -426,3 +425,37 @@ def _event_default(r: _Reader) -> str | None:
     if value and value not in _CANONICAL_EVENTS:
         raise r.error("event_type.default", f"{value!r} is not one of {sorted(_CANONICAL_EVENTS)}")
     return str(value) or None
+
+
+_KEYS: Final[dict[str, frozenset[str]]] = {
+    "layout": frozenset(
+        {"name", "version", "title", "record_type", "verified", "confidence", "refuse", "notes"}
+    ),
+    "format": frozenset(
+        {"delimiters", "header", "header_lines", "max_preamble", "names", "field_counts"}
+        | {"list_separator"}
+    ),
+    "fingerprint": frozenset({"required", "optional", "known", "open", "probes"}),
+    "columns": frozenset(CALL_FIELDS + PARTY_FIELDS),
+    "call_group": frozenset({"columns"}),
+    "time": frozenset({"zone", "formats", "epoch", "date_formats"}),
+    "duration": frozenset({"format"}),
+    "nulls": frozenset({"values", "columns"}),
+    "direction": frozenset({"map"}),
+    "event_type": frozenset({"map", "direction", "default"}),
+    "target": frozenset({"rule", "by_direction"}),
+    "numbers": frozenset({"region", "service_events"}),
+    "quirks": frozenset({"hooks"}),
+    "content": frozenset({"columns"}),
+}
+
+
+def _check_keys(r: _Reader) -> None:
+    """A misspelt key would silently change a layout: refuse unknown tables and keys."""
+    for table, value in r.data.items():
+        if table not in _KEYS:
+            raise r.error(table, f"unknown table; expected one of {', '.join(_KEYS)}")
+        if isinstance(value, Mapping):
+            for key in value:
+                if key not in _KEYS[table]:
+                    raise r.error(f"{table}.{key}", "unknown key")

@@ -101,6 +101,8 @@ def test_unknown_layout_name() -> None:
             {"layout": {"name": "x", "version": "1"}, "format": {"header": False}},
             "format.names",
         ),
+        ({"layout": {"name": "x", "version": "1"}, "colums": {}}, "colums"),
+        ({"layout": {"name": "x", "version": "1"}, "time": {"zone": "utc", "fmt": []}}, "time.fmt"),
     ],
 )
 def test_invalid_layouts_name_the_key(data: dict[str, object], key: str) -> None:

@@ -1,0 +1,42 @@
+"""Pin the public surface of penlink_adapters."""
+
+from __future__ import annotations
+
+import penlink_adapters
+
+
+def test_exported_members() -> None:
+    assert sorted(penlink_adapters.__all__) == sorted(
+        [
+            "MIN_CONFIDENCE",
+            "REJECT_REASONS",
+            "Candidate",
+            "InterchangeFile",
+            "Layout",
+            "ReadReport",
+            "RejectReason",
+            "ReturnScan",
+            "detect",
+            "get_layout_or_raise",
+            "list_layouts",
+            "load_layout",
+            "read_interchange",
+            "read_return",
+            "scan_return",
+            "write_interchange",
+        ]
+    )
+    for name in penlink_adapters.__all__:
+        assert getattr(penlink_adapters, name) is not None
+
+
+def test_reject_reasons_are_the_documented_closed_set() -> None:
+    assert set(penlink_adapters.REJECT_REASONS) == {
+        "bad_date",
+        "dst_ambiguous",
+        "dst_nonexistent",
+        "lossy_number",
+        "missing_identifier",
+        "bad_value",
+        "bad_row",
+    }
