@@ -100,9 +100,7 @@ def _provenance() -> list[pa.Field]:
 
 
 def _schema(name: str, fields: list[pa.Field]) -> pa.Schema:
-    return pa.schema(
-        fields, metadata={"tls.schema": name, "tls.schema_version": SCHEMA_VERSION}
-    )
+    return pa.schema(fields, metadata={"tls.schema": name, "tls.schema_version": SCHEMA_VERSION})
 
 
 CALL_RECORDS: Final = _schema(

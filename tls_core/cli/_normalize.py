@@ -35,5 +35,7 @@ def normalize_command(
         return
     table = Table("input", "kind", "canonical", "status", "reason")
     for row in rows:
-        table.add_row(*(str(row[c] or "") for c in ("input", "kind", "canonical", "status", "reason")))
+        table.add_row(
+            *(str(row[c] or "") for c in ("input", "kind", "canonical", "status", "reason"))
+        )
     Console().print(table)

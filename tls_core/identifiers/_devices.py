@@ -47,8 +47,34 @@ MCCS: Final[frozenset[str]] = frozenset(_MCC_TEXT.split())
 # MCCs whose networks use three-digit MNCs (North America and the Caribbean, some of Latin
 # America and India's 405 block); elsewhere MNCs have two digits.
 _MNC3_MCCS: Final = frozenset(
-    "302 310 311 312 313 314 315 316 334 338 342 344 346 348 352 354 356 358 360 365 366 376 "
-    "405 708 722 732".split()
+    [
+        "302",
+        "310",
+        "311",
+        "312",
+        "313",
+        "314",
+        "315",
+        "316",
+        "334",
+        "338",
+        "342",
+        "344",
+        "346",
+        "348",
+        "352",
+        "354",
+        "356",
+        "358",
+        "360",
+        "365",
+        "366",
+        "376",
+        "405",
+        "708",
+        "722",
+        "732",
+    ]
 )
 
 _SEPARATORS: Final = re.compile(r"[\s\-./:]")

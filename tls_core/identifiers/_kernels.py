@@ -46,7 +46,7 @@ _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
-@_jit  # type: ignore[misc]
+@_jit
 def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     """Return (codes, first): ``codes[i]`` indexes the distinct value of row ``i``.
 
@@ -84,7 +84,7 @@ def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
                 and table[slot, 1] == w0
                 and table[slot, 2] == w1
             ):
-                k = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
+                k = int(meta & np.uint64(0xFFFFFFFF)) - 1
                 r = first[k]
                 if e - s <= 16 or _same_row(data, s, e, offsets[r], offsets[r + 1]):
                     break
@@ -103,7 +103,7 @@ def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     return codes, first[:count]
 
 
-@_jit  # type: ignore[misc]
+@_jit
 def _rehash(old: Any, cap: int) -> Any:
     table = np.zeros((cap, 4), dtype=np.uint64)
     mask = np.uint64(cap - 1)
@@ -118,8 +118,8 @@ def _rehash(old: Any, cap: int) -> Any:
     return table
 
 
-@_inline  # type: ignore[misc]
-def _hash_words(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
+@_inline
+def _hash_words_compiled(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
     """FNV-1a hash of data[start:end] and its first 16 bytes packed in two words."""
     h = np.uint64(14695981039346656037)
     w0 = np.uint64(0)
@@ -136,23 +136,26 @@ def _hash_words(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
     return h ^ (h >> np.uint64(29)), w0, w1
 
 
-if numba.config.DISABLE_JIT:  # pragma: no cover - exercised by the no-JIT CI job
-
-    def _hash_words(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:  # type: ignore[misc]
-        # Interpreted numpy scalars warn on wrap-around; do the same arithmetic on ints.
-        h, w0, w1 = 14695981039346656037, 0, 0
-        for j in range(start, end):
-            b = int(data[j])
-            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-            p = j - start
-            if p < 8:
-                w0 |= b << (8 * p)
-            elif p < 16:
-                w1 |= b << (8 * (p - 8))
-        return np.uint64(h ^ (h >> 29)), np.uint64(w0), np.uint64(w1)
+def _hash_words_interpreted(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
+    """The same hash for NUMBA_DISABLE_JIT=1: numpy scalars would warn on wrap-around."""
+    h, w0, w1 = 14695981039346656037, 0, 0
+    for j in range(start, end):
+        b = int(data[j])
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+        p = j - start
+        if p < 8:
+            w0 |= b << (8 * p)
+        elif p < 16:
+            w1 |= b << (8 * (p - 8))
+    return np.uint64(h ^ (h >> 29)), np.uint64(w0), np.uint64(w1)
 
 
-@_inline  # type: ignore[misc]
+_hash_words = (
+    _hash_words_interpreted if getattr(numba.config, "DISABLE_JIT", False) else _hash_words_compiled
+)
+
+
+@_inline
 def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
     if a1 - a0 != b1 - b0:
         return False
@@ -162,7 +165,7 @@ def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
     return True
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _luhn(d: Any) -> int:
     total = 0
     for i in range(14):
@@ -175,7 +178,7 @@ def _luhn(d: Any) -> int:
     return (10 - total % 10) % 10
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _put(out: Any, base: int, d: Any, start: int, end: int, plus: bool, prefix: int) -> int:
     """Write '+'? + prefix digit? + d[start:end] at out[base:]; return the length."""
     n = 0
@@ -191,7 +194,7 @@ def _put(out: Any, base: int, d: Any, start: int, end: int, plus: bool, prefix: 
     return n
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _device(
     d: Any, nd: int, mode: int, rbi: Any, mcc_ok: Any, out: Any, base: int
 ) -> tuple[int, int, int, int]:
@@ -214,7 +217,7 @@ def _device(
     return _K_IMEI, _S_OK, 0, n
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _intl(
     d: Any,
     k: int,
@@ -258,8 +261,8 @@ def _intl(
     return _put(out, base, d, k, nd, True, -1)
 
 
-@_jit  # type: ignore[misc]
-def phone_kernel(  # noqa: PLR0913
+@_jit
+def phone_kernel(
     offsets: Any,
     data: Any,
     valid: Any,
@@ -318,8 +321,8 @@ def phone_kernel(  # noqa: PLR0913
     return kind, status, reason, out, out_len
 
 
-@_inline  # type: ignore[misc]
-def _phone(  # noqa: PLR0913
+@_inline
+def _phone(
     d: Any,
     nd: int,
     plus: bool,
@@ -362,7 +365,7 @@ def _phone(  # noqa: PLR0913
     return 0, FALLBACK, 0, 0
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _spreadsheet_end(data: Any, s: int, e: int) -> int:
     """Return the end of the integer part if data[s:e] is ``digits.0+``, else 0."""
     dot = -1
@@ -379,7 +382,7 @@ def _spreadsheet_end(data: Any, s: int, e: int) -> int:
     return dot
 
 
-@_inline  # type: ignore[misc]
+@_inline
 def _digits(data: Any, s: int, e: int, d: Any) -> tuple[int, bool, int, bool]:
     """Collect digits of data[s:e]; returns (count, leading plus, dots, shape is simple)."""
     nd = 0
@@ -399,7 +402,7 @@ def _digits(data: Any, s: int, e: int, d: Any) -> tuple[int, bool, int, bool]:
     return nd, plus, dots, True
 
 
-@_jit  # type: ignore[misc]
+@_jit
 def pack_kernel(out: Any, out_len: Any) -> tuple[Any, Any]:
     """Pack fixed-width output slots into Arrow (int64 offsets, data) buffers."""
     n = out_len.shape[0]

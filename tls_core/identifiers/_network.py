@@ -55,7 +55,7 @@ def canon_url(raw: str) -> Canon:
     except ValueError:
         return None, "rejected", "bad_url"
     host = (parts.hostname or "").rstrip(".")
-    if not host or " " in s or "." not in host and host != "localhost":
+    if not host or " " in s or ("." not in host and host != "localhost"):
         return None, "rejected", "bad_url"
     scheme = parts.scheme.lower()
     netloc = host if ":" not in host else f"[{host}]"

@@ -1,0 +1,115 @@
+"""The numba fast path against the phonenumbers reference, on every value the kernel decides."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from tls_core.identifiers import normalize, normalize_value
+from tls_core.identifiers._normalize import kernel_decisions
+
+pytestmark = pytest.mark.nojit
+
+REGIONS_SAMPLE = ["US", "CA", "JM", "PR", "GB", "DE", "FR", "MX", "BR", "IN", "JP", "AU", "SE"]
+
+
+def _assert_agree(values, kind="auto", region="US"):
+    fast = kernel_decisions(values, kind, default_region=region)
+    decided = 0
+    for value, got in zip(values, fast, strict=True):
+        if got is None:
+            continue
+        decided += 1
+        assert got == normalize_value(value, kind, default_region=region), value
+    return decided
+
+
+def _example_renderings():
+    """Every region's example numbers, written four or five ways each."""
+    rows = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for ntype in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE):
+            number = phonenumbers.example_number_for_type(region, ntype)
+            if number is None:
+                continue
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            intl = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+            national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+            rows += [
+                (e164, region, e164),
+                (intl, region, e164),
+                (national, region, e164),
+                ("011 " + e164[1:], "US", e164),
+                ("00" + e164[1:], "DE", e164),
+            ]
+    return rows
+
+
+EXAMPLES = _example_renderings()
+
+
+def test_example_numbers_fast_path_equals_reference():
+    by_region: dict[str, list[str]] = {}
+    for value, region, _ in EXAMPLES:
+        by_region.setdefault(region, []).append(value)
+    decided = sum(_assert_agree(values, "phone", region) for region, values in by_region.items())
+    # The fast path must carry most of the work, or the differential test proves little.
+    assert decided > 0.6 * len(EXAMPLES)
+
+
+def test_example_numbers_normalize_to_their_e164():
+    mismatches = []
+    for value, region, e164 in EXAMPLES:
+        kind, canonical, status, reason = normalize_value(value, "phone", default_region=region)
+        if status != "rejected":
+            if canonical != e164:
+                mismatches.append((value, region, canonical, e164))
+        elif reason not in ("invalid_nanp", "local_only_number", "impossible_number"):
+            mismatches.append((value, region, reason, e164))
+    assert mismatches == []
+
+
+def test_vectorized_equals_reference_on_examples():
+    values = [v for v, region, _ in EXAMPLES if region == "US"] + [v for v, *_ in EXAMPLES[:400]]
+    table = normalize(values, "phone").to_pylist()
+    for value, row in zip(values, table, strict=True):
+        assert tuple(row.values()) == normalize_value(value, "phone"), value
+
+
+_CHARS = st.sampled_from(list("0123456789+ -./()*#xE@:abcf") + ["011", "00", ".0", "1", "\t"])
+noise = st.lists(_CHARS, max_size=22).map("".join)
+digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=19)
+
+
+@given(st.lists(st.one_of(noise, digit_strings), max_size=30), st.sampled_from(REGIONS_SAMPLE))
+def test_fast_path_equals_reference_on_arbitrary_text(values, region):
+    _assert_agree(values, "auto", region)
+    _assert_agree(values, "phone", region)
+
+
+@given(st.lists(digit_strings, max_size=30))
+def test_fast_path_equals_reference_for_imei(values):
+    _assert_agree(values, "imei")
+
+
+@given(
+    st.lists(st.one_of(noise, digit_strings, st.none()), max_size=40),
+    st.sampled_from(REGIONS_SAMPLE),
+)
+def test_normalize_equals_reference_row_by_row(values, region):
+    table = normalize(values, "auto", default_region=region).to_pylist()
+    for value, row in zip(values, table, strict=True):
+        assert tuple(row.values()) == normalize_value(value, "auto", default_region=region)
+
+
+def test_kernels_run_compiled_or_interpreted_as_the_job_asks():
+    import os
+
+    from tls_core.identifiers import _kernels
+
+    interpreted = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+    assert hasattr(_kernels.phone_kernel, "py_func") is not interpreted
+    assert hasattr(_kernels.dedup_kernel, "py_func") is not interpreted
