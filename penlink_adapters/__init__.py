@@ -23,6 +23,8 @@ from penlink_adapters._registry import list_layouts as list_layouts
 from penlink_adapters._report import REJECT_REASONS as REJECT_REASONS
 from penlink_adapters._report import ReadReport as ReadReport
 from penlink_adapters._report import RejectReason as RejectReason
+from penlink_adapters._synth import Scenario as Scenario
+from penlink_adapters._synth import write_scenario as write_scenario
 
 __all__ = [
     "MIN_CONFIDENCE",
@@ -33,6 +35,7 @@ __all__ = [
     "ReadReport",
     "RejectReason",
     "ReturnScan",
+    "Scenario",
     "detect",
     "get_layout_or_raise",
     "list_layouts",
@@ -41,4 +44,5 @@ __all__ = [
     "read_return",
     "scan_return",
     "write_interchange",
+    "write_scenario",
 ]

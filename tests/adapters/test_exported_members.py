@@ -16,6 +16,7 @@ def test_exported_members() -> None:
             "ReadReport",
             "RejectReason",
             "ReturnScan",
+            "Scenario",
             "detect",
             "get_layout_or_raise",
             "list_layouts",
@@ -24,6 +25,7 @@ def test_exported_members() -> None:
             "read_return",
             "scan_return",
             "write_interchange",
+            "write_scenario",
         ]
     )
     for name in penlink_adapters.__all__:
