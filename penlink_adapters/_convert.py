@@ -41,8 +41,8 @@ class ConvertContext:
     """Declared zone of local times (``--tz``), validated."""
     target: str | None
     """The target identifier given by the user or found in the preamble."""
-    warnings: list[str] = field(default_factory=list)
-    """Warnings for the report (deduplicated by the caller)."""
+    quirks: Counter[str] = field(default_factory=Counter)
+    """What the layout's quirk hooks did: message -> rows, over all chunks."""
     unknown_codes: Counter[str] = field(default_factory=Counter)
     """``field: code`` of direction/event codes missing from the layout's tables."""
 
@@ -56,8 +56,8 @@ def convert_calls(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.D
     df = df.with_columns(
         *(pl.col(p).alias(f"{p}_input") for p in PARTIES), pl.lit(None, _S).alias("_event")
     )
-    df, warnings = apply_hooks(df, layout.hooks, layout_path=layout.path)
-    ctx.warnings.extend(warnings)
+    df, done = apply_hooks(df, layout.hooks, layout_path=layout.path)
+    ctx.quirks.update(done)
     df = df.with_columns(_event_expr(layout).alias("event_type"), *_target_exprs(layout, ctx))
     df = _start_columns(df, layout, ctx)
     df = df.with_columns(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections import Counter
 from collections.abc import Callable
 from typing import Final
 
@@ -20,13 +21,13 @@ from tls_core.errors import LayoutError
 
 __all__ = ["HOOKS", "Hook", "apply_hooks", "ip_from_signed_int"]
 
-Hook = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[str]]]
-"""A quirk: chunk in, chunk and report warnings out."""
+Hook = Callable[[pl.DataFrame], tuple[pl.DataFrame, dict[str, int]]]
+"""A quirk: chunk in, chunk and counts of what it did (message -> rows) out."""
 
 PARTIES: Final = ("orig", "term", "dialed", "target")
 
 
-def _att_dialed_line(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _att_dialed_line(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """AT&T: a party cell may hold a second line ``<digits>(D)``, the digits dialed.
 
     The first line without a ``(D)`` suffix is the party; the ``(D)`` line fills ``dialed``
@@ -34,7 +35,7 @@ def _att_dialed_line(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     kept in the raw value and removed from the normalization input.
     """
     if "orig" not in df.columns:
-        return df, []
+        return df, {}
     lines = pl.col("orig").str.split("\n")
     dialed_line = lines.list.eval(
         pl.element().filter(pl.element().str.contains(r"\(D\)"))
@@ -59,13 +60,13 @@ def _att_dialed_line(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
         )
     ).drop("_att_dialed")
     n = int(df["dialed"].is_not_null().sum()) if "dialed" in df.columns else 0
-    return df, ([f"{n} rows carried a (D) dialed-digits line"] if n else [])
+    return df, {"rows carried a (D) dialed-digits line": n}
 
 
-def _sprint_voicemail_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _sprint_voicemail_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """Sprint: ``11`` before a 10-digit called number = rolled to voicemail, not answered."""
     if "term" not in df.columns:
-        return df, []
+        return df, {}
     rolled = pl.col("term").str.contains(r"^11[2-9]\d{9}$")
     df = df.with_columns(
         pl.when(rolled)
@@ -75,10 +76,10 @@ def _sprint_voicemail_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]
         pl.when(rolled).then(pl.lit("forwarded")).otherwise(pl.col("_event")).alias("_event"),
     )
     n = int(df.select(rolled.sum()).item() or 0)
-    return df, ([f"{n} calls rolled to voicemail (Sprint 11 prefix stripped)"] if n else [])
+    return df, {"calls rolled to voicemail (Sprint 11 prefix stripped)": n}
 
 
-def _sprint_sector(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _sprint_sector(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """Sprint: a cell like ``2083`` is sector ``2`` of cell ``083``."""
     out = []
     for side in ("first", "last"):
@@ -93,10 +94,10 @@ def _sprint_sector(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
             .alias(f"{side}_sector"),
             pl.when(split).then(pl.col(cell).str.slice(1)).otherwise(pl.col(cell)).alias(cell),
         ]
-    return df.with_columns(out), []
+    return df.with_columns(out), {}
 
 
-def _cucm_bridge_ports(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _cucm_bridge_ports(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """CUCM: ``b00…`` party numbers are conference-bridge ports, not phones: never normalized."""
     n = 0
     for p in PARTIES:
@@ -107,10 +108,10 @@ def _cucm_bridge_ports(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
         df = df.with_columns(
             pl.when(port).then(None).otherwise(pl.col(f"{p}_input")).alias(f"{p}_input")
         )
-    return df, ([f"{n} conference-bridge port ids kept raw, not normalized"] if n else [])
+    return df, {"conference-bridge port ids kept raw, not normalized": n}
 
 
-def _intl_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _intl_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """Switch exports: ``00``/``000`` international prefixes become ``+`` before normalization."""
     return (
         df.with_columns(
@@ -118,7 +119,7 @@ def _intl_prefix(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
             for p in PARTIES
             if f"{p}_input" in df.columns
         ),
-        [],
+        {},
     )
 
 
@@ -140,10 +141,10 @@ def ip_from_signed_int(value: str | None) -> str | None:
     return str(ipaddress.IPv4Address(struct.pack("<i", number)))
 
 
-def _cucm_ip_party(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def _cucm_ip_party(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """CUCM: a leg with no calling number is identified by its decoded origin IP address."""
     if "orig_ip" not in df.columns:
-        return df, []
+        return df, {}
     ips = pl.Series([ip_from_signed_int(v) for v in df["orig_ip"].to_list()], dtype=pl.String)
     missing = pl.col("orig").is_null()
     df = df.with_columns(ips.alias("orig_ip")).with_columns(
@@ -153,7 +154,7 @@ def _cucm_ip_party(df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
         .otherwise(pl.col("orig_input"))
         .alias("orig_input"),
     )
-    return df, []
+    return df, {}
 
 
 HOOKS: Final[dict[str, Hook]] = {
@@ -169,13 +170,13 @@ HOOKS: Final[dict[str, Hook]] = {
 
 def apply_hooks(
     df: pl.DataFrame, names: tuple[str, ...], *, layout_path: str
-) -> tuple[pl.DataFrame, list[str]]:
+) -> tuple[pl.DataFrame, Counter[str]]:
     """Run the named hooks in order.
 
     Raises:
         LayoutError: a layout names a hook that does not exist.
     """
-    warnings: list[str] = []
+    counts: Counter[str] = Counter()
     for name in names:
         hook = HOOKS.get(name)
         if hook is None:
@@ -186,5 +187,5 @@ def apply_hooks(
                 hint=f"known hooks: {', '.join(sorted(HOOKS))}",
             )
         df, more = hook(df)
-        warnings += more
-    return df, warnings
+        counts.update({k: v for k, v in more.items() if v})
+    return df, counts

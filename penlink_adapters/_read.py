@@ -18,7 +18,13 @@ from penlink_adapters._assemble import (
     schema_for,
 )
 from penlink_adapters._convert import ConvertContext, convert_calls, convert_parties
-from penlink_adapters._detect import Candidate, best_candidate, detect, score_layout
+from penlink_adapters._detect import (
+    MIN_CONFIDENCE,
+    Candidate,
+    best_candidate,
+    detect,
+    score_layout,
+)
 from penlink_adapters._layout import Layout
 from penlink_adapters._registry import get_layout_or_raise
 from penlink_adapters._report import ReadReport, TargetSource
@@ -101,6 +107,11 @@ class ReturnScan:
         self.plan = make_plan(self.layout, self.candidate)
         self._zone = _check_zone(self.info, self.layout, source_tz)
         self._warnings = list(self.plan.warnings)
+        if self.candidate.confidence < MIN_CONFIDENCE:
+            self._warnings.append(
+                f"the file does not look like layout {self.layout.label} "
+                f"(confidence {self.candidate.confidence:.2f}); check `tls detect`"
+            )
         if source_tz and self._zone is None:
             self._warnings.append(f"--tz {source_tz} ignored: the layout's times are UTC")
         self._given = target
@@ -155,10 +166,9 @@ class ReturnScan:
         if not self._done:
             raise ReadError("the scan has not been read to the end", file=self.info.path)
         target, source = self._target()
-        warnings = list(
-            dict.fromkeys([*self._warnings, *(self._ctx.warnings if self._ctx else [])])
-        )
-        if self._ctx and self._ctx.unknown_codes:
+        warnings = list(self._warnings)
+        if self._ctx is not None:
+            warnings += [f"{n} {what}" for what, n in self._ctx.quirks.items()]
             warnings += [
                 f"unknown code {code!r} in {n} rows (not in the layout's table)"
                 for code, n in sorted(self._ctx.unknown_codes.items())
@@ -183,15 +193,17 @@ class ReturnScan:
             rejected=dict(sorted(self._rejected.items())),
             warnings=tuple(warnings),
             dropped_columns=self.plan.dropped,
-            tz_source="carrier_utc"
-            if utc
-            else (
-                "data_offset"
-                if self.layout.zone == "offset"
-                else ("declared_zone" if self._zone else None)
-            ),
+            tz_source=self._tz_source(),
             tz_name="UTC" if utc else self._zone,
         )
+
+    def _tz_source(self) -> str | None:
+        if self.layout.epoch or self.layout.zone == "utc":
+            return "carrier_utc"
+        if self.layout.zone == "offset":
+            return "data_offset"
+        # offset_or_local: rows say which, per row; the report names the declared zone if any.
+        return "declared_zone" if self._zone else None
 
     def _target(self) -> tuple[str | None, TargetSource | None]:
         if self._given:

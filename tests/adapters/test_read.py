@@ -163,3 +163,25 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_target_inferred_from_rows_when_not_given(io_files_path: Path) -> None:
     _, _, report = pla.read_return(io_files_path / "orange_d4d" / "A_orange.csv", source_tz="UTC")
     assert (report.target, report.target_source) == ("A_orange", "rows")
+
+
+@pytest.mark.parametrize(
+    ("folder", "file", "tz"),
+    [("att", "att_records_key.csv", None), ("sprint_cdma", "sprint_cdma.csv", "America/Chicago")],
+)
+def test_report_does_not_depend_on_chunking(
+    io_files_path: Path, folder: str, file: str, tz: str | None
+) -> None:
+    path = io_files_path / folder / file
+    _, _, whole = pla.read_return(path, source_tz=tz)
+    scan = pla.scan_return(path, source_tz=tz, chunk_rows=1)
+    records = pa.concat_tables([p[0] for p in scan])
+    assert scan.report() == whole
+    assert records.num_rows == whole.loaded
+
+
+def test_wrong_explicit_layout_warns(io_files_path: Path) -> None:
+    path = io_files_path / "att" / "att_records_key.csv"
+    _, _, report = pla.read_return(path, layout="tmobile")
+    assert any("does not look like layout tmobile" in w for w in report.warnings)
+    assert report.balanced
