@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pyarrow as pa
 
 from penlink_adapters._assemble import (
@@ -140,15 +139,11 @@ class ReturnScan:
     def _convert(self, chunk: Chunk, prov: Provenance) -> tuple[pa.Table, pa.Table]:
         if self._ctx is None:
             self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
-        frame = pl.DataFrame(
-            {**chunk.columns, "_row": chunk.rows},
-            schema={**dict.fromkeys(chunk.columns, pl.String), "_row": pl.Int64},
-        )
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
-        records, bad = assemble(convert(frame, self.layout, self._ctx), prov, self._region)
-        line_pos = {line: i for i, line in enumerate(chunk.rows)} if len(bad) else {}
+        records, bad = assemble(convert(chunk.frame, self.layout, self._ctx), prov, self._region)
+        fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
-            (line, reason, column, detail, self._sorter.raw_line(chunk.fields[line_pos[line]]))
+            (line, reason, column, detail, self._sorter.raw_line(fields[line]))
             for line, reason, column, detail in bad.iter_rows()
         ]
         self._loaded += records.num_rows

@@ -11,9 +11,11 @@ import functools
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
+
+import polars as pl
 
 from penlink_adapters._detect import Candidate
 from penlink_adapters._layout import Layout, norm_name
@@ -110,11 +112,11 @@ def make_plan(layout: Layout, candidate: Candidate) -> Plan:
 
 @dataclass
 class Chunk:
-    """A batch of record rows as text columns, with their line numbers and fields."""
+    """A batch of record rows: text columns named after canonical fields, and ``_row``."""
 
-    columns: dict[str, list[str | None]]
-    rows: list[int]
-    fields: list[list[str]]
+    frame: pl.DataFrame
+    fields_of: Callable[[list[int]], dict[int, list[str]]]
+    """Row numbers -> the rows' fields (only called for rejected rows)."""
 
 
 @dataclass
@@ -154,7 +156,8 @@ class RowSorter:
             f for i, f in enumerate(fields) if i not in self.plan.content
         )
 
-    def _skip_kind(self, position: int, fields: list[str]) -> SkipKind | None:
+    def head_kind(self, position: int, fields: list[str]) -> SkipKind | None:
+        """``preamble`` or ``header`` for the rows up to the end of the header."""
         plan = self.plan
         if plan.header_index is not None:
             if position < plan.header_index:
@@ -162,6 +165,21 @@ class RowSorter:
                 return "preamble"
             if position < plan.header_index + plan.layout.header_lines:
                 return "header"
+        return None
+
+    def _skip_kind(self, position: int, fields: list[str]) -> SkipKind | None:
+        kind = self.head_kind(position, fields) or self.nonrecord_kind(fields)
+        if kind is not None:
+            return kind
+        digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
+        if digest in self._seen:
+            return "duplicate"
+        self._seen.add(digest)
+        return None
+
+    def nonrecord_kind(self, fields: list[str]) -> SkipKind | None:
+        """``blank``, repeated ``header``, ``page`` or ``total`` rows; None for a record."""
+        plan = self.plan
         first = fields[0].strip() if fields else ""
         if not first:
             rest = [f for f in fields if f and not f.isspace()]
@@ -174,10 +192,6 @@ class RowSorter:
             return "page"
         if _TOTAL.match(first) and _filled(fields) <= max(3, len(fields) // 2):
             return "total"
-        digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
-        if digest in self._seen:
-            return "duplicate"
-        self._seen.add(digest)
         return None
 
     @functools.cached_property
@@ -192,24 +206,39 @@ class RowSorter:
 
     def _fields_ok(self, row: Row) -> bool:
         line, fields = row
-        layout = self.plan.layout
         n = len(fields)
-        if layout.header:
+        if not self.count_ok(n, fields[-1] if fields else ""):
+            self.bad_rows.append((line, self.count_detail(n), self.raw_line(fields)))
+            return False
+        return True
+
+    def count_ok(self, n: int, last: str) -> bool:
+        """Whether a row of ``n`` fields (last one ``last``) fits the header or layout."""
+        if self.plan.layout.header:
             want = len(self.plan.header)
-            ok = n == want or (n == want + 1 and not fields[-1].strip())
-            expected = str(want)
-        else:
-            ok = n in layout.field_counts
-            expected = "/".join(map(str, layout.field_counts))
-        if not ok:
-            self.bad_rows.append((line, f"{n} fields, expected {expected}", self.raw_line(fields)))
-        return ok
+            return n == want or (n == want + 1 and not last.strip())
+        return n in self.plan.layout.field_counts
+
+    def count_detail(self, n: int) -> str:
+        """The reject detail of a row of ``n`` fields."""
+        if self.plan.layout.header:
+            return f"{n} fields, expected {len(self.plan.header)}"
+        return f"{n} fields, expected {'/'.join(map(str, self.plan.layout.field_counts))}"
 
     def _chunk(self, batch: list[Row]) -> Chunk:
         columns: dict[str, list[str | None]] = {}
         for name, i in self.plan.index.items():
             columns[name] = [f[i] if i < len(f) else None for _, f in batch]
-        return Chunk(columns, [line for line, _ in batch], [f for _, f in batch])
+        frame = pl.DataFrame(
+            {**columns, "_row": [line for line, _ in batch]},
+            schema={**dict.fromkeys(columns, pl.String), "_row": pl.Int64},
+        )
+        by_line = dict(batch)
+
+        def fields_of(lines: list[int]) -> dict[int, list[str]]:
+            return {line: by_line[line] for line in lines}
+
+        return Chunk(frame, fields_of)
 
 
 def _folded(fields: list[str]) -> list[str]:
