@@ -36,7 +36,7 @@ def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> 
 
     result = normalize(values.to_arrow(), "auto", default_region=region)
     cols = {
-        name: pl.Series(name, result.column(name).cast(pa.string()).to_pylist(), dtype=pl.String)
+        name: pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
         for name in ("kind", "canonical", "reason")
     }
     n = len(df)

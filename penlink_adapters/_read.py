@@ -24,6 +24,7 @@ from penlink_adapters._detect import (
     detect,
     score_layout,
 )
+from penlink_adapters._fast import iter_plain_chunks
 from penlink_adapters._layout import Layout
 from penlink_adapters._registry import get_layout_or_raise
 from penlink_adapters._report import ReadReport, TargetSource
@@ -98,6 +99,7 @@ class ReturnScan:
         target: str | None,
         region: str | None,
         chunk_rows: int,
+        fast: bool = True,
     ) -> None:
         self.info: SourceInfo = inspect_source(path)
         self.candidate = _choose(self.info, layout)
@@ -121,12 +123,12 @@ class ReturnScan:
         self._targets: set[str | None] = set()
         self._ctx: ConvertContext | None = None
         self._done = False
+        self._fast = fast
 
     def __iter__(self) -> Iterator[tuple[pa.Table, pa.Table]]:
         """Yield ``(records, rejects)`` per chunk of rows."""
         prov = Provenance(self.info.path, self.info.sha256, self.layout)
-        rows = iter_rows(self.info, self.plan.delimiter)
-        for chunk in self._sorter.chunks(rows):
+        for chunk in self._chunks():
             yield self._convert(chunk, prov)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
@@ -135,6 +137,11 @@ class ReturnScan:
             self._rejected["bad_row"] += len(bad)
             yield self.schema.empty_table(), rejects_table(bad, prov)
         self._done = True
+
+    def _chunks(self) -> Iterator[Chunk]:
+        if self.info.plain and self._fast:
+            return iter_plain_chunks(self.info, self._sorter)
+        return self._sorter.chunks(iter_rows(self.info, self.plan.delimiter))
 
     def _convert(self, chunk: Chunk, prov: Provenance) -> tuple[pa.Table, pa.Table]:
         if self._ctx is None:

@@ -41,6 +41,8 @@ class SourceInfo:
     """Size in bytes."""
     encoding: str
     """Python codec used to decode it (``xlsx`` for workbooks)."""
+    plain: bool = False
+    """UTF-8 text without quote characters, NUL bytes or lone CRs: one row is one line."""
 
 
 def inspect_source(path: str | Path) -> SourceInfo:
@@ -56,9 +58,13 @@ def inspect_source(path: str | Path) -> SourceInfo:
             head = fh.read(_BLOCK)
             encoding = _bom_encoding(head)
             decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
-            block = head
+            plain = encoding in (None, "utf-8-sig")
+            block, cr = head, False
             while block:
                 digest.update(block)
+                if plain:
+                    plain = _plain(block, cr)
+                    cr = block.endswith(b"\r")
                 if decoder is not None:
                     try:
                         decoder.decode(block)
@@ -76,7 +82,16 @@ def inspect_source(path: str | Path) -> SourceInfo:
         raise ReadError(f"cannot read file: {exc.strerror}", file=str(p), reason="io") from None
     if encoding is None:
         encoding = "utf-8"
-    return SourceInfo(str(p), digest.hexdigest(), size, encoding)
+    plain = plain and encoding in ("utf-8", "utf-8-sig")
+    return SourceInfo(str(p), digest.hexdigest(), size, encoding, plain)
+
+
+def _plain(block: bytes, after_cr: bool) -> bool:
+    """No quote, no NUL and no CR outside CRLF (``after_cr``: the last block ended with CR)."""
+    if b'"' in block or b"\x00" in block or (after_cr and not block.startswith(b"\n")):
+        return False
+    lone = block.count(b"\r") - block.count(b"\r\n")
+    return lone == (1 if block.endswith(b"\r") else 0)
 
 
 def _bom_encoding(head: bytes) -> str | None:
