@@ -187,7 +187,11 @@ def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
 def _start_raw(layout: Layout) -> pl.Expr:
     if "start" in layout.columns:
         return pl.col("start")
-    return pl.concat_str([pl.col("date"), pl.col("time")], separator=" ")
+    # A workbook's date cell reads as "2021-03-14 00:00:00" and its time cell as
+    # "1899-12-31 10:00:05" (Excel's day zero): keep the date part and the time part.
+    date = pl.col("date").str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
+    time = pl.col("time").str.replace(r"^1899-12-3[01] ", "")
+    return pl.concat_str([date, time], separator=" ")
 
 
 def _utc_expr(raw: pl.Expr, layout: Layout, ctx: ConvertContext) -> pl.Expr:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pyarrow as pa
@@ -185,3 +186,24 @@ def test_wrong_explicit_layout_warns(io_files_path: Path) -> None:
     _, _, report = pla.read_return(path, layout="tmobile")
     assert any("does not look like layout tmobile" in w for w in report.warnings)
     assert report.balanced
+
+
+def test_xlsx_date_and_time_cells(tmp_path: Path) -> None:
+    path = tmp_path / "tmo.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    date_fmt = book.add_format({"num_format": "mm/dd/yyyy"})
+    time_fmt = book.add_format({"num_format": "hh:mm:ss"})
+    sheet.write_row(0, 0, ["T-Mobile USA"])
+    sheet.write_row(1, 0, TMOBILE.read_text(encoding="utf-8").splitlines()[4].split(","))
+    sheet.write_datetime(2, 0, datetime(2021, 3, 14), date_fmt)
+    sheet.write_datetime(2, 1, time(10, 0, 5), time_fmt)
+    sheet.write_row(2, 2, [60, "mSOriginating", "Outgoing"])
+    sheet.write_number(2, 5, 2125550001)
+    sheet.write_number(2, 7, 2125550002)
+    book.close()
+    records, rejects, report = pla.read_return(path)
+    assert report.layout == "tmobile"
+    assert rejects.num_rows == 0
+    assert records.column("start_utc")[0].as_py() == datetime(2021, 3, 14, 10, 0, 5, tzinfo=UTC)
+    assert records.column("orig_canonical").to_pylist() == ["+12125550001"]
