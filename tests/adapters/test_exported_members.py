@@ -42,3 +42,26 @@ def test_reject_reasons_are_the_documented_closed_set() -> None:
         "bad_value",
         "bad_row",
     }
+
+
+def test_importing_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, penlink_adapters;"
+        "heavy = [m for m in ('polars', 'pyarrow', 'numba', 'duckdb') if m in sys.modules];"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_docstring_examples() -> None:
+    import doctest
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(penlink_adapters.__path__, "penlink_adapters."):
+        module = importlib.import_module(info.name)
+        assert doctest.testmod(module).failed == 0, info.name
