@@ -38,3 +38,14 @@ def test_bad_option_is_one_line_on_stderr_and_nonzero_exit():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("tls: error: unknown identifier kind 'msisdn'")
+
+
+def test_human_output_never_cuts_a_value():
+    url = "https://www.example.com/a/really/long/path/that/goes/on/and/on?with=query&and=more"
+    done = _tls("normalize", url)
+    assert done.returncode == 0
+    assert "…" not in done.stdout
+    flat = "".join(
+        line.split("│")[3].strip() for line in done.stdout.splitlines() if line.count("│") > 4
+    )
+    assert flat == url

@@ -33,9 +33,11 @@ def normalize_command(
     if json_out:
         emit_json(rows)
         return
-    table = Table("input", "kind", "canonical", "status", "reason")
+    columns = ("input", "kind", "canonical", "status", "reason")
+    table = Table()
+    for name in columns:
+        # Never cut a value: an analyst copies these.
+        table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(
-            *(str(row[c] or "") for c in ("input", "kind", "canonical", "status", "reason"))
-        )
+        table.add_row(*(str(row[c] or "") for c in columns))
     Console().print(table)

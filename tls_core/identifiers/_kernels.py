@@ -24,14 +24,15 @@ __all__ = [
     "MODE_PHONE",
     "SLOT",
     "dedup_kernel",
+    "expand_kernel",
     "pack_kernel",
     "phone_kernel",
 ]
 
 FALLBACK: Final = 255
 """Status written by :func:`phone_kernel` for values the reference must decide."""
-SLOT: Final = 16
-"""Bytes reserved per canonical output value ('+' and at most 15 digits)."""
+SLOT: Final = 24
+"""Bytes reserved per canonical output value: "+", a 3-digit country code, 17 national digits."""
 MODE_AUTO: Final = 0
 MODE_PHONE: Final = 1
 MODE_IMEI: Final = 2
@@ -39,83 +40,198 @@ MODE_IMEI: Final = 2
 # Codes mirrored from _codes (kept literal here so the kernels compile without Python objects).
 _K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
 _S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
-_R_SPREADSHEET, _R_CHECK_DIGIT, _R_AMBIGUOUS = 1, 2, 11
+_R_SPREADSHEET, _R_CHECK_DIGIT, _R_LOSSY, _R_AMBIGUOUS = 1, 2, 5, 11
 _MAX_DIGITS = 20
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
-@_jit
+_PART_BITS: Final = 8
+
+
 def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     """Return (codes, first): ``codes[i]`` indexes the distinct value of row ``i``.
 
     ``first[k]`` is a row holding distinct value ``k``; all null rows share one code whose
-    ``first`` entry is ``-1``. An open-addressing table keeps, in one cache line per slot, the
-    hash, the first 16 bytes, the length and the code: a lookup of a short value touches one
-    line. Longer values are confirmed byte by byte, so no two values ever merge.
+    ``first`` entry is ``-1``.
+
+    Cache-conscious: a streaming pass hashes every row; rows are then grouped by the top bits
+    of their hash with their key (hash, first 16 bytes, length) copied beside them, and each
+    group is deduplicated with a small table that stays in cache (groups run on all cores).
+    Values must agree on hash, length and first 16 bytes, and longer values are compared byte
+    by byte, so no two values ever merge.
     """
+    hashes = _row_hashes(offsets, data, valid)
+    order, keys, starts = _partition(offsets, data, valid, hashes, numba.get_num_threads())
+    local, counts, firsts = _dedup_groups(offsets, data, keys, order, starts)
+    return _globalize(local, counts, firsts, order, starts, valid.shape[0])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _row_hashes(offsets: Any, data: Any, valid: Any) -> Any:
     n = offsets.shape[0] - 1
-    cap = 1 << 12
-    table = np.zeros((cap, 4), dtype=np.uint64)  # hash, bytes 0-7, bytes 8-15, len<<32|code+1
-    codes = np.empty(n, dtype=np.int32)
-    first = np.empty(n + 1, dtype=np.int64)
-    count = 0
-    null_code = -1
-    for i in range(n):
-        if not valid[i]:
-            if null_code < 0:
-                null_code = count
-                first[count] = -1
+    hashes = np.zeros(n, dtype=np.uint64)
+    for i in numba.prange(n):
+        if valid[i]:
+            hashes[i] = _hash_words(data, offsets[i], offsets[i + 1])[0]
+    return hashes
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _partition(
+    offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int
+) -> tuple[Any, Any, Any]:
+    """Rows grouped by the top bits of their hash (stable), with their keys in that order.
+
+    Each of a few row chunks counts, then scatters, its rows in parallel; chunk order keeps
+    rows in ascending order within a group.
+    """
+    parts = 1 << _PART_BITS
+    shift = np.uint64(64 - _PART_BITS)
+    n = hashes.shape[0]
+    step = (n + chunks - 1) // chunks
+    counts = np.zeros((chunks, parts), dtype=np.int64)
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                counts[c, np.int64(hashes[i] >> shift)] += 1
+    starts = np.zeros(parts + 1, dtype=np.int64)
+    pos = np.zeros((chunks, parts), dtype=np.int64)
+    total = 0
+    for p in range(parts):
+        starts[p] = total
+        for c in range(chunks):
+            pos[c, p] = total
+            total += counts[c, p]
+    starts[parts] = total
+    order = np.empty(total, dtype=np.int64)
+    keys = np.empty((total, 4), dtype=np.uint64)
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                part = np.int64(hashes[i] >> shift)
+                j = pos[c, part]
+                pos[c, part] += 1
+                order[j] = i
+                s, e = offsets[i], offsets[i + 1]
+                w0, w1 = _words(data, s, e)
+                keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3] = hashes[i], w0, w1, e - s + 1
+    return order, keys, starts
+
+
+@_inline
+def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
+    """The first 16 bytes of data[s:e], packed little-endian in two words."""
+    w0 = np.uint64(0)
+    w1 = np.uint64(0)
+    for p in range(min(e - s, 16)):
+        b = np.uint64(data[s + p])
+        if p < 8:
+            w0 |= b << np.uint64(8 * p)
+        else:
+            w1 |= b << np.uint64(8 * (p - 8))
+    return w0, w1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _dedup_groups(
+    offsets: Any, data: Any, keys: Any, order: Any, starts: Any
+) -> tuple[Any, Any, Any]:
+    """Deduplicate each hash group; local codes per row position, first rows per group."""
+    parts = starts.shape[0] - 1
+    local = np.empty(order.shape[0], dtype=np.int32)
+    firsts = np.empty(order.shape[0], dtype=np.int64)
+    counts = np.zeros(parts, dtype=np.int64)
+    for p in numba.prange(parts):
+        a, b = starts[p], starts[p + 1]
+        cap = 256
+        table = np.zeros((cap, 4), dtype=np.uint64)
+        codes_of = np.zeros(cap, dtype=np.int64)
+        count = 0
+        for j in range(a, b):
+            slot = _slot(keys[j, 0], cap)
+            k = -1
+            while table[slot, 3] != 0:
+                if (
+                    table[slot, 0] == keys[j, 0]
+                    and table[slot, 1] == keys[j, 1]
+                    and table[slot, 2] == keys[j, 2]
+                    and table[slot, 3] == keys[j, 3]
+                ):
+                    c = codes_of[slot]
+                    i, r = order[j], firsts[a + c]
+                    if keys[j, 3] <= 17 or _same_row(
+                        data, offsets[i], offsets[i + 1], offsets[r], offsets[r + 1]
+                    ):
+                        k = c
+                        break
+                slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
+            if k < 0:
+                k = count
+                firsts[a + count] = order[j]
                 count += 1
-            codes[i] = null_code
-            continue
-        s, e = offsets[i], offsets[i + 1]
-        h, w0, w1 = _hash_words(data, s, e)
-        meta_len = np.uint64(e - s) << np.uint64(32)
-        mask = np.uint64(cap - 1)
-        slot = h & mask
-        k = -1
-        while table[slot, 3] != 0:
-            meta = table[slot, 3]
-            if (
-                table[slot, 0] == h
-                and meta >> np.uint64(32) == meta_len >> np.uint64(32)
-                and table[slot, 1] == w0
-                and table[slot, 2] == w1
-            ):
-                k = int(meta & np.uint64(0xFFFFFFFF)) - 1
-                r = first[k]
-                if e - s <= 16 or _same_row(data, s, e, offsets[r], offsets[r + 1]):
-                    break
-                k = -1
-            slot = (slot + np.uint64(1)) & mask
-        if k < 0:
-            k = count
-            first[count] = i
-            count += 1
-            table[slot, 0], table[slot, 1], table[slot, 2] = h, w0, w1
-            table[slot, 3] = meta_len | np.uint64(k + 1)
-            if 2 * count > cap:
-                cap *= 4
-                table = _rehash(table, cap)
-        codes[i] = k
-    return codes, first[:count]
+                for w in range(4):
+                    table[slot, w] = keys[j, w]
+                codes_of[slot] = k
+                if 2 * count > cap:
+                    cap *= 4
+                    table, codes_of = _grow(table, codes_of, cap)
+            local[j] = k
+        counts[p] = count
+    return local, counts, firsts
+
+
+@_inline
+def _slot_compiled(h: Any, cap: int) -> Any:
+    """Slot of a hash in a table of ``cap`` (a power of two) slots: Fibonacci hashing."""
+    return ((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & np.uint64(cap - 1)
+
+
+def _slot_interpreted(h: Any, cap: int) -> Any:
+    """The same slot for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
+    product = (int(h) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return np.uint64((product >> 40) & (cap - 1))
 
 
 @_jit
-def _rehash(old: Any, cap: int) -> Any:
+def _grow(old: Any, old_codes: Any, cap: int) -> tuple[Any, Any]:
     table = np.zeros((cap, 4), dtype=np.uint64)
-    mask = np.uint64(cap - 1)
+    codes_of = np.zeros(cap, dtype=np.int64)
     for j in range(old.shape[0]):
         if old[j, 3] == 0:
             continue
-        slot = old[j, 0] & mask
+        slot = _slot(old[j, 0], cap)
         while table[slot, 3] != 0:
-            slot = (slot + np.uint64(1)) & mask
+            slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
         for w in range(4):
             table[slot, w] = old[j, w]
-    return table
+        codes_of[slot] = old_codes[j]
+    return table, codes_of
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _globalize(
+    local: Any, counts: Any, firsts: Any, order: Any, starts: Any, n: int
+) -> tuple[Any, Any]:
+    """Turn per-group codes into global ones; nulls share one code after all values."""
+    parts = counts.shape[0]
+    base = np.zeros(parts + 1, dtype=np.int64)
+    for p in range(parts):
+        base[p + 1] = base[p] + counts[p]
+    total = base[parts]
+    has_null = order.shape[0] < n
+    first = np.empty(total + (1 if has_null else 0), dtype=np.int64)
+    codes = np.full(n, total, dtype=np.int32)
+    for p in numba.prange(parts):
+        a = starts[p]
+        for c in range(counts[p]):
+            first[base[p] + c] = firsts[a + c]
+        for j in range(a, starts[p + 1]):
+            codes[order[j]] = base[p] + local[j]
+    if has_null:
+        first[total] = -1
+    return codes, first
 
 
 @_inline
@@ -150,9 +266,9 @@ def _hash_words_interpreted(data: Any, start: int, end: int) -> tuple[Any, Any, 
     return np.uint64(h ^ (h >> 29)), np.uint64(w0), np.uint64(w1)
 
 
-_hash_words = (
-    _hash_words_interpreted if getattr(numba.config, "DISABLE_JIT", False) else _hash_words_compiled
-)
+_INTERPRETED: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
+_hash_words = _hash_words_interpreted if _INTERPRETED else _hash_words_compiled
+_slot = _slot_interpreted if _INTERPRETED else _slot_compiled
 
 
 @_inline
@@ -163,6 +279,32 @@ def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
         if data[a0 + j] != data[b0 + j]:
             return False
     return True
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def expand_kernel(
+    codes: Any, canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Map per-distinct answers to every row in one pass.
+
+    Returns the dictionary indices of canonical (int32), kind, status and reason (int8), and
+    the rows whose canonical value is null.
+    """
+    n = codes.shape[0]
+    canon = np.empty(n, dtype=np.int32)
+    kind = np.empty(n, dtype=np.int8)
+    status = np.empty(n, dtype=np.int8)
+    reason = np.empty(n, dtype=np.int8)
+    null = np.empty(n, dtype=np.bool_)
+    for i in numba.prange(n):
+        c = codes[i]
+        cc = canon_codes[c]
+        canon[i] = cc
+        null[i] = canon_null[cc]
+        kind[i] = kinds[c]
+        status[i] = statuses[c]
+        reason[i] = reasons[c]
+    return canon, kind, status, reason, null
 
 
 @_inline
@@ -297,6 +439,18 @@ def phone_kernel(
         if s == e:
             status[i] = _S_EMPTY
             continue
+        lossy = _e_notation(data, s, e)
+        if lossy == 1:
+            kind[i] = _K_IMEI if mode == MODE_IMEI else _K_PHONE
+            status[i], reason[i] = _S_REJECTED, _R_LOSSY
+            continue
+        if lossy == 2:
+            continue
+        if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
+            ln = _star_code(data, s, e, out, i * SLOT)
+            if ln > 0:
+                kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
+            continue
         repaired = _spreadsheet_end(data, s, e)
         if repaired > 0:
             e = repaired
@@ -363,6 +517,61 @@ def _phone(
     if nd == 11 and d[0] == 49 and d[1] >= 50 and d[4] >= 50:
         return _K_PHONE, _S_OK, 0, _put(out, base, d, 0, 11, True, -1)
     return 0, FALLBACK, 0, 0
+
+
+@_inline
+def _e_notation(data: Any, s: int, e: int) -> int:
+    """0: not E-notation; 1: E-notation that lost digits; 2: E-notation holding every digit.
+
+    The shape is ``+?digits(.digits)?[eE]+?digits``; digits are lost unless the exponent equals
+    the number of fraction digits.
+    """
+    j = s + 1 if data[s] == 43 else s
+    whole = 0
+    while j < e and 48 <= data[j] <= 57:
+        whole += 1
+        j += 1
+    if whole == 0:
+        return 0
+    frac = 0
+    if j < e and data[j] == 46:
+        j += 1
+        while j < e and 48 <= data[j] <= 57:
+            frac += 1
+            j += 1
+        if frac == 0:
+            return 0
+    if j >= e or (data[j] != 69 and data[j] != 101):
+        return 0
+    j += 1
+    if j < e and data[j] == 43:
+        j += 1
+    exp = 0
+    exp_digits = 0
+    while j < e and 48 <= data[j] <= 57:
+        if exp < 1000:
+            exp = exp * 10 + int(data[j]) - 48
+        exp_digits += 1
+        j += 1
+    if exp_digits == 0 or j != e:
+        return 0
+    return 2 if exp == frac else 1
+
+
+@_inline
+def _star_code(data: Any, s: int, e: int, out: Any, base: int) -> int:
+    """Write a ``*``/``#`` feature code without separators; 0 when it is not one (fall back)."""
+    n = 0
+    for j in range(s, e):
+        c = data[j]
+        if (48 <= c <= 57) or c == 42 or c == 35:
+            if n >= SLOT:
+                return 0
+            out[base + n] = c
+            n += 1
+        elif not (c == 32 or c == 45 or c == 46 or c == 47 or c == 40 or c == 41 or c == 9):
+            return 0
+    return n if n >= 2 else 0
 
 
 @_inline

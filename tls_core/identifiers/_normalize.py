@@ -175,19 +175,16 @@ def _expand(
 
     c_offsets, c_data, c_valid = _buffers(canonical)
     c_codes, c_first = k.dedup_kernel(c_offsets, c_data, c_valid)
-    row_canon = c_codes[codes]
     canon_dict = canonical.take(pa.array(c_first, mask=c_first < 0))
-    canon_null = c_first[row_canon] < 0 if (c_first < 0).any() else None
-    row_kind = kinds[codes].astype(np.int8)
-    row_reason = reasons[codes].astype(np.int8)
+    row_canon, row_kind, row_status, row_reason, row_null = k.expand_kernel(
+        codes, c_codes, c_first < 0, kinds, statuses, reasons
+    )
     columns = [
         pa.DictionaryArray.from_arrays(
             pa.array(row_kind, mask=row_kind == 0), pa.array(KINDS, pa.string())
         ),
-        pa.DictionaryArray.from_arrays(pa.array(row_canon, mask=canon_null), canon_dict),
-        pa.DictionaryArray.from_arrays(
-            pa.array(statuses[codes].astype(np.int8)), pa.array(STATUSES, pa.string())
-        ),
+        pa.DictionaryArray.from_arrays(pa.array(row_canon, mask=row_null), canon_dict),
+        pa.DictionaryArray.from_arrays(pa.array(row_status), pa.array(STATUSES, pa.string())),
         pa.DictionaryArray.from_arrays(
             pa.array(row_reason, mask=row_reason == 0), pa.array(REASONS, pa.string())
         ),

@@ -112,4 +112,62 @@ def test_kernels_run_compiled_or_interpreted_as_the_job_asks():
 
     interpreted = os.environ.get("NUMBA_DISABLE_JIT") == "1"
     assert hasattr(_kernels.phone_kernel, "py_func") is not interpreted
-    assert hasattr(_kernels.dedup_kernel, "py_func") is not interpreted
+    assert hasattr(_kernels._dedup_groups, "py_func") is not interpreted
+
+
+@given(
+    st.lists(
+        st.builds(
+            lambda sign, whole, frac, e, sep, exp: (
+                f"{sign}{whole}{'.' + frac if frac else ''}{e}{sep}{exp}"
+            ),
+            st.sampled_from(["", "+"]),
+            st.text("0123456789", min_size=1, max_size=3),
+            st.text("0123456789", max_size=12),
+            st.sampled_from(["E", "e"]),
+            st.sampled_from(["", "+", "-"]),
+            st.text("0123456789", min_size=0, max_size=3),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["auto", "phone", "imei"]),
+)
+def test_fast_path_equals_reference_on_e_notation(values, kind):
+    _assert_agree(values, kind)
+
+
+@given(
+    st.lists(st.text(alphabet="*#0123456789 -.()x", max_size=20), max_size=30),
+    st.sampled_from(["auto", "phone"]),
+)
+def test_fast_path_equals_reference_on_feature_codes(values, kind):
+    _assert_agree(values, kind)
+
+
+def test_every_country_code_and_length_agrees_with_the_reference():
+    """Systematic sweep: each calling code, each national length 2-17, each leading digit."""
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    plus, idd = [], []
+    for cc in sorted(COUNTRY_CODE_TO_REGION_CODE):
+        for length in range(2, 18):
+            for lead in "0123456789":
+                nsn = (lead + "23456789" * 3)[:length]
+                plus.append(f"+{cc} {nsn}")
+                idd.append(f"011{cc}{nsn}")
+    decided = _assert_agree(plus, "phone") + _assert_agree(idd, "phone", "US")
+    # Most lengths are impossible for most codes (the reference rejects those); the rest agree.
+    assert decided > 0.1 * (len(plus) + len(idd))
+
+
+def test_every_nanp_region_agrees_on_national_numbers():
+    nanp_regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]
+    values = [
+        f"{prefix}{a}{b}5550142"[: 3 + length]
+        for prefix in ("", "1")
+        for a in "0123456789"
+        for b in "0123456789"
+        for length in range(10)
+    ]
+    decided = sum(_assert_agree(values, "auto", region) for region in nanp_regions)
+    assert decided > 0

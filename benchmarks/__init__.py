@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic data, pytest-benchmark suites and scale scripts (not shipped)."""

@@ -1,0 +1,66 @@
+"""Architecture rules from ARCHITECTURE.md and STYLE.md, checked on the source tree."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("tls_core", "penlink_adapters", "icm_bridge")
+
+# Engines stay in their stage.
+ENGINE_HOMES = {
+    "numba": ("tls_core/identifiers/_kernels.py",),
+    "duckdb": (
+        "tls_core/store",
+        "tls_core/link",
+        "tls_core/search",
+        "tls_core/_store",
+        "tls_core/_link",
+        "tls_core/_search",
+    ),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_engines_are_imported_only_in_their_stage(path):
+    rel = path.relative_to(ROOT).as_posix()
+    for name in _imports(path):
+        engine = name.split(".")[0]
+        if engine in ENGINE_HOMES:
+            assert rel.startswith(ENGINE_HOMES[engine]), f"{rel} imports {engine}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_data_flows_one_way(path):
+    rel = path.relative_to(ROOT).as_posix()
+    imported = {name.split(".")[0] for name in _imports(path)}
+    if rel.startswith("tls_core/") and not rel.startswith("tls_core/cli/"):
+        # tls_core declares Protocols; icm_bridge implements them; only the CLI wires them.
+        assert not imported & {"icm_bridge", "penlink_adapters"}, rel
+    if rel.startswith("penlink_adapters/"):
+        assert "icm_bridge" not in imported, rel
+
+
+def test_no_star_imports():
+    for path in SOURCES:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert all(alias.name != "*" for alias in node.names), path
