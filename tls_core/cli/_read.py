@@ -54,12 +54,12 @@ def detect_command(file: FileArg, json: JsonOpt = False) -> None:
     """Score every layout against FILE and print the candidates, best first."""
     from penlink_adapters import detect
 
-    candidates = [c.as_dict() for c in detect(file)[:5]]
+    candidates = detect(file)[:5]
     if json:
-        emit_json(candidates)
+        emit_json([c.as_dict() for c in candidates])
         return
     for c in candidates:
-        typer.echo(f"{c['layout']:<22} {c['confidence']:.2f}  {'; '.join(c['reasons'])}")  # type: ignore[arg-type]
+        typer.echo(f"{c.layout.name:<22} {c.confidence:.2f}  {'; '.join(c.reasons)}")
 
 
 @app.command("read")
