@@ -1,0 +1,154 @@
+"""Converted chunks to canonical Arrow tables (records and rejects) with provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from penlink_adapters._identify import normalize_columns, record_ids
+from penlink_adapters._layout import Layout
+from tls_core.schema import (
+    CALL_NATURAL_KEY,
+    CALL_RECORDS,
+    MISC_RECORDS,
+    REJECTS,
+    SUBSCRIBER_RECORDS,
+    check_table,
+)
+
+__all__ = ["Provenance", "RejectRow", "assemble", "rejects_table", "schema_for"]
+
+_CALL_PARTIES = ("orig", "term", "dialed", "target")
+_PARTY_KEY = (
+    "identifier_canonical",
+    "subscriber_name",
+    "account_id",
+    "imei",
+    "imsi",
+    "activated_utc",
+    "deactivated_utc",
+    "legal_process_ref",
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where records come from."""
+
+    path: str
+    sha256: str
+    layout: Layout
+
+
+def schema_for(layout: Layout) -> pa.Schema:
+    """The canonical schema of a layout's records."""
+    return {"call": CALL_RECORDS, "subscriber": SUBSCRIBER_RECORDS, "misc": MISC_RECORDS}[
+        layout.record_type
+    ]
+
+
+def assemble(df: pl.DataFrame, prov: Provenance, region: str) -> tuple[pa.Table, pl.DataFrame]:
+    """Normalize identifiers and build the canonical table of the good rows.
+
+    Returns:
+        The canonical records, and the rejected rows (``_row``, ``_reason``, ``_column``,
+        ``_detail``) including those rejected for a lossy identifier.
+    """
+    call = prov.layout.record_type == "call"
+    parties = _CALL_PARTIES if call else ("identifier",)
+    df = normalize_columns(df, parties, region)
+    lossy = pl.coalesce(
+        *(pl.when(pl.col(f"{p}_lossy")).then(pl.lit(p)) for p in parties), pl.lit(None, pl.String)
+    )
+    df = df.with_columns(
+        pl.when(pl.col("_reason").is_null() & lossy.is_not_null())
+        .then(pl.lit("lossy_number"))
+        .otherwise(pl.col("_reason"))
+        .alias("_reason"),
+        pl.when(pl.col("_reason").is_null())
+        .then(lossy)
+        .otherwise(pl.col("_column"))
+        .alias("_column"),
+        pl.when(pl.col("_reason").is_null() & lossy.is_not_null())
+        .then(pl.lit("identifier digits were lost before the carrier wrote the file"))
+        .otherwise(pl.col("_detail"))
+        .alias("_detail"),
+    )
+    bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason", "_column", "_detail")
+    good = df.filter(pl.col("_reason").is_null())
+    good = good.rename({p: f"{p}_raw" for p in parties})
+    body = _call_columns(good) if call else _party_columns(good)
+    key = CALL_NATURAL_KEY if call else _PARTY_KEY
+    body = body.with_columns(
+        record_ids(body, key),
+        pl.lit(prov.sha256).alias("source_sha256"),
+        pl.col("_row").cast(pl.Int64).alias("source_row"),
+        pl.lit(prov.layout.name).alias("layout_name"),
+        pl.lit(prov.layout.version).alias("layout_version"),
+    )
+    schema = schema_for(prov.layout)
+    table = body.select(schema.names).to_arrow()
+    table = pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in schema], schema=schema)
+    return check_table(table, schema, file=prov.path), bad
+
+
+def _call_columns(df: pl.DataFrame) -> pl.DataFrame:
+    inferred = (
+        pl.when(pl.col("direction").is_not_null())
+        .then(pl.col("direction"))
+        .when(
+            pl.col("target_canonical").is_not_null()
+            & (pl.col("orig_canonical") == pl.col("target_canonical"))
+        )
+        .then(pl.lit("outgoing"))
+        .when(
+            pl.col("target_canonical").is_not_null()
+            & (pl.col("term_canonical") == pl.col("target_canonical"))
+        )
+        .then(pl.lit("incoming"))
+        .otherwise(pl.lit("unknown"))
+    )
+    return df.with_columns(
+        inferred.alias("direction"),
+        pl.col("leg_i").alias("leg"),
+        *(
+            pl.col(f"{s}_{c}_f").alias(f"{s}_{c}")
+            for s in ("first", "last")
+            for c in ("lat", "lon")
+        ),
+    )
+
+
+def _party_columns(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_columns(
+        pl.col("birth_date_d").alias("birth_date"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("created_utc"),
+        pl.lit(None, pl.Datetime("us", "UTC")).alias("updated_utc"),
+    )
+
+
+RejectRow = tuple[int, str, str | None, str | None, str | None]
+"""A reject: line, reason code, column, detail, raw line."""
+
+
+def rejects_table(rows: Sequence[RejectRow], prov: Provenance) -> pa.Table:
+    """Build the rejects table from (line, reason, column, detail, raw line) tuples."""
+    columns: list[Sequence[object]] = (
+        [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+    )
+    n = len(rows)
+    arrays = [
+        pa.array([prov.path] * n, pa.string()),
+        pa.array([prov.sha256] * n, pa.string()),
+        pa.array(columns[0], pa.int64()),
+        pa.array(columns[2], pa.string()),
+        pa.array(columns[1], pa.string()),
+        pa.array(columns[3], pa.string()),
+        pa.array(columns[4], pa.string()),
+        pa.array([prov.layout.name] * n, pa.string()),
+        pa.array([prov.layout.version] * n, pa.string()),
+    ]
+    return check_table(pa.Table.from_arrays(arrays, schema=REJECTS), REJECTS, file=prov.path)

@@ -1,0 +1,292 @@
+"""One chunk of raw text columns to canonical values, with a reject reason per row.
+
+The chunk arrives as a polars frame of strings named after canonical fields (see
+:data:`penlink_adapters._layout.CALL_FIELDS`) plus ``_row`` and ``_raw``. The result holds the
+canonical non-identifier columns, the identifier ``*_raw``/``*_input`` columns, and
+``_reason``/``_column``/``_detail`` (null for good rows). Identifier normalization happens
+afterwards, in one place (:mod:`penlink_adapters._identify`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from penlink_adapters._layout import CALL_FIELDS, PARTY_FIELDS, Layout
+from penlink_adapters._quirks import PARTIES, apply_hooks
+from penlink_adapters._values import (
+    dst_reason_expr,
+    duration_expr,
+    epoch_expr,
+    float_expr,
+    int_expr,
+    local_to_utc_expr,
+    null_expr,
+    parse_naive_expr,
+    parse_offset_expr,
+)
+
+__all__ = ["ConvertContext", "convert_calls", "convert_parties"]
+
+_S = pl.String
+
+
+@dataclass
+class ConvertContext:
+    """What the conversion needs beyond the layout, and what it learns across chunks."""
+
+    zone: str | None
+    """Declared zone of local times (``--tz``), validated."""
+    target: str | None
+    """The target identifier given by the user or found in the preamble."""
+    quirks: Counter[str] = field(default_factory=Counter)
+    """What the layout's quirk hooks did: message -> rows, over all chunks."""
+    unknown_codes: Counter[str] = field(default_factory=Counter)
+    """``field: code`` of direction/event codes missing from the layout's tables."""
+
+
+def convert_calls(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
+    """Convert one chunk of call-record rows (see the module docstring)."""
+    df = _with_fields(df, layout, CALL_FIELDS)
+    _count_unknown(df, layout, ctx)
+    df = df.with_columns(_direction_expr(layout).alias("direction"))
+    df = _assign_parties(df, layout, ctx)
+    df = df.with_columns(
+        *(pl.col(p).alias(f"{p}_input") for p in PARTIES), pl.lit(None, _S).alias("_event")
+    )
+    df, done = apply_hooks(df, layout.hooks, layout_path=layout.path)
+    ctx.quirks.update(done)
+    df = df.with_columns(_event_expr(layout).alias("event_type"), *_target_exprs(layout, ctx))
+    df = _start_columns(df, layout, ctx)
+    df = df.with_columns(
+        duration_expr(pl.col("duration"), layout.duration_format).alias("duration_s"),
+        int_expr(pl.col("leg"), pl.Int32()).alias("leg_i"),
+        *(
+            float_expr(pl.col(f"{s}_{c}"), -lim, lim).alias(f"{s}_{c}_f")
+            for s in ("first", "last")
+            for c, lim in (("lat", 90.0), ("lon", 180.0))
+        ),
+        _call_group_expr(layout, df.columns),
+    )
+    return df.with_columns(_call_reasons()).with_columns(
+        pl.col("_reason").struct.field("reason").alias("_reason"),
+        pl.col("_reason").struct.field("column").alias("_column"),
+        pl.col("_reason").struct.field("detail").alias("_detail"),
+    )
+
+
+def convert_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
+    """Convert one chunk of subscriber or miscellaneous rows."""
+    df = _with_fields(df, layout, PARTY_FIELDS)
+    df = df.with_columns(pl.col("identifier").alias("identifier_input"))
+    sep = layout.list_separator
+    birth = parse_naive_expr(pl.col("birth_date"), layout.date_formats).dt.date()
+    df = df.with_columns(
+        pl.col("aliases").str.split(sep).list.eval(pl.element().str.strip_chars()).alias("aliases"),
+        birth.alias("birth_date_d"),
+        *(
+            _utc_expr(pl.col(c), layout, ctx).alias(f"{c}_utc")
+            for c in ("activated", "deactivated")
+        ),
+    )
+    return df.with_columns(
+        _first_reason(
+            [
+                (
+                    pl.col("identifier").is_null(),
+                    "missing_identifier",
+                    "identifier",
+                    "no identifier",
+                ),
+                (_failed("birth_date", "birth_date_d"), "bad_date", "birth_date", "unparsed date"),
+                (_failed("activated", "activated_utc"), "bad_date", "activated", "unparsed time"),
+                (_failed("deactivated", "deactivated_utc"), "bad_date", "deactivated", "unparsed"),
+            ]
+        )
+    ).with_columns(
+        pl.col("_reason").struct.field("reason").alias("_reason"),
+        pl.col("_reason").struct.field("column").alias("_column"),
+        pl.col("_reason").struct.field("detail").alias("_detail"),
+    )
+
+
+def _with_fields(df: pl.DataFrame, layout: Layout, fields: tuple[str, ...]) -> pl.DataFrame:
+    present = [f for f in fields if f in df.columns]
+    df = df.with_columns(null_expr(f, layout) for f in present)
+    return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
+
+
+def _fold(name: str) -> pl.Expr:
+    return pl.col(name).str.strip_chars().str.to_lowercase()
+
+
+def _direction_expr(layout: Layout) -> pl.Expr:
+    mapped = _fold("direction").replace_strict(layout.direction_map, default=None, return_dtype=_S)
+    from_event = _fold("event_type").replace_strict(
+        layout.event_direction, default=None, return_dtype=_S
+    )
+    return pl.coalesce(mapped, from_event)
+
+
+def _assign_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
+    if "self" not in layout.columns and "other" not in layout.columns:
+        return df
+    me = pl.col("self") if "self" in layout.columns else pl.lit(ctx.target, _S)
+    incoming = pl.col("direction") == "incoming"
+    return df.with_columns(
+        pl.when(incoming).then(pl.col("other")).otherwise(me).alias("orig"),
+        pl.when(incoming).then(me).otherwise(pl.col("other")).alias("term"),
+        me.alias("self"),
+    )
+
+
+def _count_unknown(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> None:
+    for name, table in (("direction", layout.direction_map), ("event_type", layout.event_map)):
+        if not table or name not in layout.columns:
+            continue
+        extra = set(layout.event_direction) if name == "event_type" else set()
+        codes = df.select(_fold(name).alias("c")).filter(
+            pl.col("c").is_not_null() & ~pl.col("c").is_in([*table, *extra])
+        )
+        for code, n in codes["c"].value_counts().iter_rows():
+            ctx.unknown_codes[f"{name}: {code}"] += n
+
+
+def _event_expr(layout: Layout) -> pl.Expr:
+    mapped = _fold("event_type").replace_strict(layout.event_map, default=None, return_dtype=_S)
+    service: pl.Expr = pl.lit(None, _S)
+    if layout.service_events:
+        digits = pl.col("term_input").str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
+        service = digits.replace_strict(layout.service_events, default=None, return_dtype=_S)
+    return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
+
+
+def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
+    """The target's raw value and normalization input, after the quirks ran."""
+    rule = layout.target_rule
+    given = pl.lit(ctx.target, _S)
+    raw: pl.Expr = pl.lit(None, _S)
+    value: pl.Expr = pl.lit(None, _S)
+    if rule == "column":
+        raw, value = pl.col("target"), pl.col("target_input")
+    elif rule == "self":
+        raw, value = pl.col("self"), pl.col("self")
+    elif rule == "by_direction":
+        for direction, party in reversed(list(layout.target_by_direction.items())):
+            hit = pl.col("direction") == direction
+            raw = pl.when(hit).then(pl.col(party)).otherwise(raw)
+            value = pl.when(hit).then(pl.col(f"{party}_input")).otherwise(value)
+    return [
+        pl.coalesce(raw, given).alias("target"),
+        pl.when(raw.is_null()).then(given).otherwise(value).alias("target_input"),
+    ]
+
+
+def _start_raw(layout: Layout) -> pl.Expr:
+    if "start" in layout.columns:
+        return pl.col("start")
+    # A workbook's date cell reads as "2021-03-14 00:00:00" and its time cell as
+    # "1899-12-31 10:00:05" (Excel's day zero): keep the date part and the time part.
+    date = pl.col("date").str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
+    time = pl.col("time").str.replace(r"^1899-12-3[01] ", "")
+    return pl.concat_str([date, time], separator=" ")
+
+
+def _utc_expr(raw: pl.Expr, layout: Layout, ctx: ConvertContext) -> pl.Expr:
+    if layout.epoch:
+        return epoch_expr(raw)
+    if layout.zone == "utc":
+        return parse_naive_expr(raw, layout.time_formats).dt.replace_time_zone("UTC")
+    if layout.zone == "offset":
+        return parse_offset_expr(raw, layout.time_formats)
+    local: pl.Expr = pl.lit(None, pl.Datetime("us", "UTC"))
+    if ctx.zone is not None:
+        local = local_to_utc_expr(parse_naive_expr(raw, layout.time_formats), ctx.zone)
+    if layout.zone == "local":
+        return local
+    return pl.coalesce(parse_offset_expr(raw, layout.time_formats), local)
+
+
+def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
+    df = df.with_columns(_start_raw(layout).alias("start_raw"))
+    df = df.with_columns(_utc_expr(pl.col("start_raw"), layout, ctx).alias("start_utc"))
+    if layout.epoch or layout.zone == "utc":
+        source, name = pl.lit("carrier_utc"), pl.lit("UTC")
+    elif layout.zone == "offset":
+        source, name = pl.lit("data_offset"), pl.lit(None, _S)
+    else:
+        has_offset = parse_offset_expr(pl.col("start_raw"), layout.time_formats).is_not_null()
+        if layout.zone == "local":
+            has_offset = pl.lit(False)
+        source = pl.when(has_offset).then(pl.lit("data_offset")).otherwise(pl.lit("declared_zone"))
+        name = pl.when(has_offset).then(pl.lit(None, _S)).otherwise(pl.lit(ctx.zone, _S))
+    dst: pl.Expr = pl.lit("bad_date")
+    if ctx.zone is not None and layout.zone in ("local", "offset_or_local") and not layout.epoch:
+        naive = parse_naive_expr(pl.col("start_raw"), layout.time_formats)
+        dst = pl.when(naive.is_not_null()).then(dst_reason_expr(naive, ctx.zone)).otherwise(dst)
+    return df.with_columns(
+        pl.when(pl.col("start_utc").is_not_null()).then(source).alias("tz_source"),
+        pl.when(pl.col("start_utc").is_not_null()).then(name).cast(_S).alias("tz_name"),
+        dst.alias("_time_reason"),
+    )
+
+
+def _call_group_expr(layout: Layout, present: list[str]) -> pl.Expr:
+    parts = [f"_g{i}" for i in range(len(layout.call_group))]
+    if not parts or not all(p in present for p in parts):
+        return pl.lit(None, _S).alias("call_group")
+    return pl.concat_str([pl.col(p).str.strip_chars() for p in parts], separator="-").alias(
+        "call_group"
+    )
+
+
+def _failed(raw: str, parsed: str) -> pl.Expr:
+    return pl.col(raw).is_not_null() & pl.col(parsed).is_null()
+
+
+def _first_reason(checks: list[tuple[pl.Expr, str, str, str]]) -> pl.Expr:
+    out: pl.Expr = pl.lit(None, pl.Struct({"reason": _S, "column": _S, "detail": _S}))
+    for cond, reason, column, detail in reversed(checks):
+        value = pl.struct(
+            pl.lit(reason).alias("reason"),
+            pl.lit(column).alias("column"),
+            pl.lit(detail).alias("detail"),
+        )
+        out = pl.when(cond).then(value).otherwise(out)
+    return out.alias("_reason")
+
+
+def _call_reasons() -> pl.Expr:
+    no_party = pl.all_horizontal(pl.col(p).is_null() for p in ("orig", "term", "target"))
+    time = pl.struct(
+        pl.col("_time_reason").alias("reason"),
+        pl.lit("start").alias("column"),
+        pl.concat_str(
+            pl.lit("cannot place "), pl.col("start_raw").fill_null("(empty)"), pl.lit(" in UTC")
+        ).alias("detail"),
+    )
+    checks = _first_reason(
+        [
+            (no_party, "missing_identifier", "orig", "no originating, terminating or target id"),
+            (_failed("duration", "duration_s"), "bad_value", "duration", "unparsed duration"),
+            (_failed("leg", "leg_i"), "bad_value", "leg", "leg is not an integer"),
+            *(
+                (
+                    _failed(f"{s}_{c}", f"{s}_{c}_f"),
+                    "bad_value",
+                    f"{s}_{c}",
+                    "coordinate out of range",
+                )
+                for s in ("first", "last")
+                for c in ("lat", "lon")
+            ),
+        ]
+    )
+    return (
+        pl.when(pl.col("start_utc").is_null() & ~no_party)
+        .then(time)
+        .otherwise(checks)
+        .alias("_reason")
+    )

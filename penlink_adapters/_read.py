@@ -1,0 +1,259 @@
+"""Reading a carrier return into the canonical schema: :func:`read_return`, :func:`scan_return`."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from penlink_adapters._assemble import (
+    Provenance,
+    RejectRow,
+    assemble,
+    rejects_table,
+    schema_for,
+)
+from penlink_adapters._convert import ConvertContext, convert_calls, convert_parties
+from penlink_adapters._detect import (
+    MIN_CONFIDENCE,
+    Candidate,
+    best_candidate,
+    detect,
+    score_layout,
+)
+from penlink_adapters._fast import iter_plain_chunks
+from penlink_adapters._layout import Layout
+from penlink_adapters._registry import get_layout_or_raise
+from penlink_adapters._report import ReadReport, TargetSource
+from penlink_adapters._rows import Chunk, RowSorter, make_plan
+from penlink_adapters._source import SourceInfo, inspect_source, iter_rows, sample_rows
+from tls_core.errors import ConfigError, ReadError
+from tls_core.schema import REJECTS
+
+__all__ = ["ReturnScan", "read_return", "scan_return"]
+
+
+def read_return(
+    path: str | Path,
+    *,
+    layout: str | Path | Layout = "auto",
+    source_tz: str | None = None,
+    target: str | None = None,
+    region: str | None = None,
+) -> tuple[pa.Table, pa.Table, ReadReport]:
+    """Read one carrier return file into canonical records.
+
+    Args:
+        path: The return (CSV, TXT or XLSX).
+        layout: ``"auto"`` to detect, a shipped layout name, a path to a layout TOML file,
+            or a :class:`~penlink_adapters.Layout`.
+        source_tz: IANA zone of the file's local times; required by local-time layouts.
+        target: The target identifier of the legal process, as written.
+        region: Region of national numbers, overriding the layout's (ISO alpha-2).
+
+    Returns:
+        The canonical table (``CALL_RECORDS``, ``SUBSCRIBER_RECORDS`` or ``MISC_RECORDS``),
+        the ``REJECTS`` table and the :class:`ReadReport`.
+
+    Raises:
+        DetectionError: no layout fits, or the file is a refused kind (a CUCM CMR file).
+        ReadError: the layout needs a zone and none was given, or the file is malformed.
+        ConfigError: an unknown layout name or zone.
+    """
+    scan = scan_return(path, layout=layout, source_tz=source_tz, target=target, region=region)
+    parts = list(scan)
+    records = pa.concat_tables([p[0] for p in parts]) if parts else scan.schema.empty_table()
+    rejects = pa.concat_tables([p[1] for p in parts]) if parts else REJECTS.empty_table()
+    return records, rejects, scan.report()
+
+
+def scan_return(
+    path: str | Path,
+    *,
+    layout: str | Path | Layout = "auto",
+    source_tz: str | None = None,
+    target: str | None = None,
+    region: str | None = None,
+    chunk_rows: int = 100_000,
+) -> ReturnScan:
+    """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
+
+    Memory follows ``chunk_rows``, not the file size. Arguments are those of
+    :func:`read_return`; the report is available from :meth:`ReturnScan.report` once
+    iteration is over.
+    """
+    return ReturnScan(path, layout, source_tz, target, region, chunk_rows)
+
+
+class ReturnScan:
+    """A streaming read of one return file (see :func:`scan_return`)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        layout: str | Path | Layout,
+        source_tz: str | None,
+        target: str | None,
+        region: str | None,
+        chunk_rows: int,
+        fast: bool = True,
+    ) -> None:
+        self.info: SourceInfo = inspect_source(path)
+        self.candidate = _choose(self.info, layout)
+        self.layout: Layout = self.candidate.layout
+        self.schema: pa.Schema = schema_for(self.layout)
+        self.plan = make_plan(self.layout, self.candidate)
+        self._zone = _check_zone(self.info, self.layout, source_tz)
+        self._warnings = list(self.plan.warnings)
+        if self.candidate.confidence < MIN_CONFIDENCE:
+            self._warnings.append(
+                f"the file does not look like layout {self.layout.label} "
+                f"(confidence {self.candidate.confidence:.2f}); check `tls detect`"
+            )
+        if source_tz and self._zone is None:
+            self._warnings.append(f"--tz {source_tz} ignored: the layout's times are UTC")
+        self._given = target
+        self._region = region or self.layout.region
+        self._sorter = RowSorter(self.plan, chunk_rows=chunk_rows)
+        self._loaded = 0
+        self._rejected: Counter[str] = Counter()
+        self._targets: set[str | None] = set()
+        self._ctx: ConvertContext | None = None
+        self._done = False
+        self._fast = fast
+
+    def __iter__(self) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """Yield ``(records, rejects)`` per chunk of rows."""
+        prov = Provenance(self.info.path, self.info.sha256, self.layout)
+        for chunk in self._chunks():
+            yield self._convert(chunk, prov)
+        bad: list[RejectRow] = [
+            (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
+        ]
+        if bad:
+            self._rejected["bad_row"] += len(bad)
+            yield self.schema.empty_table(), rejects_table(bad, prov)
+        self._done = True
+
+    def _chunks(self) -> Iterator[Chunk]:
+        if self.info.plain and self._fast:
+            return iter_plain_chunks(self.info, self._sorter)
+        return self._sorter.chunks(iter_rows(self.info, self.plan.delimiter))
+
+    def _convert(self, chunk: Chunk, prov: Provenance) -> tuple[pa.Table, pa.Table]:
+        if self._ctx is None:
+            self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
+        convert = convert_calls if self.layout.record_type == "call" else convert_parties
+        records, bad = assemble(convert(chunk.frame, self.layout, self._ctx), prov, self._region)
+        fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
+        rejects: list[RejectRow] = [
+            (line, reason, column, detail, self._sorter.raw_line(fields[line]))
+            for line, reason, column, detail in bad.iter_rows()
+        ]
+        self._loaded += records.num_rows
+        self._rejected.update(r[1] for r in rejects)
+        if self.layout.record_type == "call" and records.num_rows:
+            self._targets.update(records.column("target_raw").unique().to_pylist())
+        return records, rejects_table(rejects, prov)
+
+    def report(self) -> ReadReport:
+        """The read report.
+
+        Raises:
+            ReadError: the scan has not been iterated to the end.
+        """
+        if not self._done:
+            raise ReadError("the scan has not been read to the end", file=self.info.path)
+        target, source = self._target()
+        warnings = list(self._warnings)
+        if self._ctx is not None:
+            warnings += [f"{n} {what}" for what, n in self._ctx.quirks.items()]
+            warnings += [
+                f"unknown code {code!r} in {n} rows (not in the layout's table)"
+                for code, n in sorted(self._ctx.unknown_codes.items())
+            ]
+        skipped = self._sorter.skipped
+        utc = self.layout.epoch or self.layout.zone == "utc"
+        return ReadReport(
+            path=self.info.path,
+            sha256=self.info.sha256,
+            layout=self.layout.name,
+            layout_version=self.layout.version,
+            record_type=self.layout.record_type,
+            confidence=self.candidate.confidence,
+            encoding=self.info.encoding,
+            target=target,
+            target_source=source,
+            rows_total=self._sorter.total,
+            loaded=self._loaded,
+            duplicates=skipped["duplicate"],
+            skipped=sum(skipped.values()),
+            skipped_by=dict(sorted(skipped.items())),
+            rejected=dict(sorted(self._rejected.items())),
+            warnings=tuple(warnings),
+            dropped_columns=self.plan.dropped,
+            tz_source=self._tz_source(),
+            tz_name="UTC" if utc else self._zone,
+        )
+
+    def _tz_source(self) -> str | None:
+        if self.layout.epoch or self.layout.zone == "utc":
+            return "carrier_utc"
+        if self.layout.zone == "offset":
+            return "data_offset"
+        # offset_or_local: rows say which, per row; the report names the declared zone if any.
+        return "declared_zone" if self._zone else None
+
+    def _target(self) -> tuple[str | None, TargetSource | None]:
+        if self._given:
+            return self._given, "given"
+        if self._sorter.preamble_target:
+            return self._sorter.preamble_target, "preamble"
+        if len(self._targets) == 1 and None not in self._targets:
+            return next(iter(self._targets)), "rows"
+        return None, None
+
+
+def _choose(info: SourceInfo, layout: str | Path | Layout) -> Candidate:
+    if isinstance(layout, str) and layout == "auto":
+        return best_candidate(info, detect(info.path))
+    resolved = get_layout_or_raise(layout)
+    best = max(
+        (score_layout(resolved, sample_rows(info, d), d) for d in resolved.delimiters),
+        key=lambda c: c.confidence,
+    )
+    if resolved.header and best.header_index is None:
+        raise ReadError(
+            f"no header row of layout {resolved.label} found in the first rows",
+            file=info.path,
+            reason="no_header",
+            hint="check the layout, or run `tls detect` on the file",
+        )
+    return best_candidate(info, [best]) if resolved.refuse else best
+
+
+def _check_zone(info: SourceInfo, layout: Layout, source_tz: str | None) -> str | None:
+    if layout.epoch or layout.zone in ("utc", "offset"):
+        return None
+    if source_tz is None:
+        if layout.zone == "offset_or_local":
+            return None
+        raise ReadError(
+            f"layout {layout.label} writes local times and no zone was declared",
+            file=info.path,
+            reason="zone_required",
+            hint="pass source_tz (CLI: --tz ZONE), e.g. --tz America/Chicago",
+        )
+    try:
+        zoneinfo.ZoneInfo(source_tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {source_tz!r}",
+            value=source_tz,
+            reason="unknown_zone",
+            hint="use an IANA zone name such as America/New_York or UTC",
+        ) from None
+    return source_tz

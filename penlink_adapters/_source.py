@@ -1,0 +1,199 @@
+"""Opening a return file: fingerprint (SHA-256), encoding, and a stream of raw rows.
+
+Text files are decoded as UTF-8 (with or without BOM), UTF-16 (with BOM, or without one when
+NUL bytes betray it) or, when the bytes are not UTF-8, cp1252. Rows come from the standard
+``csv`` module, which handles quoted multi-line cells, ``""`` escapes and CRLF/LF alike; each row
+carries the 1-based physical line where it starts. XLSX workbooks are read through polars with
+fastexcel, every cell as text, so that identifiers keep their leading zeros.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from tls_core.errors import ReadError
+
+__all__ = ["Row", "SourceInfo", "inspect_source", "iter_rows", "sample_text"]
+
+Row = tuple[int, list[str]]
+"""A raw row: the 1-based line (or sheet row) where it starts, and its fields as text."""
+
+_BLOCK: Final = 1 << 20
+_ZIP_MAGIC: Final = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a first pass over the bytes of a file tells."""
+
+    path: str
+    """The file."""
+    sha256: str
+    """Hex SHA-256 of the file's bytes."""
+    size: int
+    """Size in bytes."""
+    encoding: str
+    """Python codec used to decode it (``xlsx`` for workbooks)."""
+    plain: bool = False
+    """UTF-8 text without quote characters, NUL bytes or lone CRs: one row is one line."""
+
+
+def inspect_source(path: str | Path) -> SourceInfo:
+    """Hash the file and choose its encoding in one streaming pass.
+
+    Raises:
+        ReadError: the file cannot be opened.
+    """
+    p = Path(path)
+    digest = hashlib.sha256()
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(_BLOCK)
+            encoding = _bom_encoding(head)
+            decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
+            plain = encoding in (None, "utf-8-sig")
+            block, cr = head, False
+            while block:
+                digest.update(block)
+                if plain:
+                    plain = _plain(block, cr)
+                    cr = block.endswith(b"\r")
+                if decoder is not None:
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError:
+                        decoder = None
+                        encoding = "cp1252"
+                block = fh.read(_BLOCK)
+            if decoder is not None:
+                try:
+                    decoder.decode(b"", final=True)  # a truncated last character
+                except UnicodeDecodeError:
+                    encoding = "cp1252"
+            size = fh.tell()
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror}", file=str(p), reason="io") from None
+    if encoding is None:
+        encoding = "utf-8"
+    plain = plain and encoding in ("utf-8", "utf-8-sig")
+    return SourceInfo(str(p), digest.hexdigest(), size, encoding, plain)
+
+
+def _plain(block: bytes, after_cr: bool) -> bool:
+    """No quote, no NUL and no CR outside CRLF (``after_cr``: the last block ended with CR)."""
+    if b'"' in block or b"\x00" in block or (after_cr and not block.startswith(b"\n")):
+        return False
+    lone = block.count(b"\r") - block.count(b"\r\n")
+    return lone == (1 if block.endswith(b"\r") else 0)
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[:4096]
+    if len(sample) >= 4 and sample.count(b"\x00") >= len(sample) // 3:
+        # UTF-16 without a BOM: every other byte of ASCII text is NUL.
+        return "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
+    return None
+
+
+def sample_text(info: SourceInfo, *, max_chars: int = 65536) -> str:
+    """Return the first ``max_chars`` characters of a text file, decoded."""
+    if info.encoding == "xlsx":
+        return ""
+    with open(info.path, "rb") as fh:
+        head = fh.read(max_chars * 4)
+    # bytes.decode replaces a character cut at the end; a text stream would raise.
+    return head.decode(info.encoding, errors="replace")[:max_chars]
+
+
+def iter_rows(info: SourceInfo, delimiter: str) -> Iterator[Row]:
+    """Yield every row of the file with the line (or sheet row) where it starts.
+
+    Raises:
+        ReadError: the file is not well-formed delimited text (or a readable workbook).
+    """
+    if info.encoding == "xlsx":
+        yield from _iter_xlsx(info)
+        return
+    with _open_text(info) as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        start = 1
+        try:
+            for fields in reader:
+                yield start, fields
+                start = reader.line_num + 1
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ReadError(
+                f"malformed delimited text: {exc}",
+                file=info.path,
+                row=start,
+                reason="bad_file",
+                hint="check the delimiter and quoting, or pass --layout",
+            ) from None
+
+
+def sample_rows(info: SourceInfo, delimiter: str, *, limit: int = 80) -> list[Row]:
+    """Return up to ``limit`` rows from the start of the file (for detection)."""
+    if info.encoding == "xlsx":
+        out = []
+        for row in _iter_xlsx(info):
+            out.append(row)
+            if len(out) >= limit:
+                break
+        return out
+    text = sample_text(info)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    rows: list[Row] = []
+    start = 1
+    try:
+        for fields in reader:
+            rows.append((start, fields))
+            start = reader.line_num + 1
+            if len(rows) >= limit:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def _open_text(info: SourceInfo) -> io.TextIOWrapper:
+    # newline="" lets csv see the CRLF/LF inside quoted cells as written.
+    errors = "replace" if info.encoding == "cp1252" else "strict"
+    return open(info.path, encoding=info.encoding, errors=errors, newline="")
+
+
+def _iter_xlsx(info: SourceInfo) -> Iterator[Row]:
+    try:
+        import polars as pl
+
+        frame = pl.read_excel(
+            info.path,
+            sheet_id=1,
+            has_header=False,
+            infer_schema_length=0,
+            raise_if_empty=False,
+        )
+    except ImportError as exc:
+        raise ReadError(
+            f"reading XLSX needs the fastexcel package ({exc})",
+            file=info.path,
+            reason="missing_dependency",
+            hint="pip install fastexcel",
+        ) from None
+    except Exception as exc:  # fastexcel raises its own untyped errors
+        raise ReadError(f"cannot read workbook: {exc}", file=info.path, reason="bad_file") from None
+    frame = frame.select(frame.columns).cast(pl.String)
+    for i, values in enumerate(frame.iter_rows(), start=1):
+        yield i, ["" if v is None else str(v) for v in values]

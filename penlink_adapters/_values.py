@@ -1,0 +1,149 @@
+"""Vectorized parsing of raw text columns: null sentinels, times to UTC, durations, numbers.
+
+Each parser returns polars expressions; a value that cannot be parsed becomes null, and the
+caller compares raw and parsed columns to write a reject with its reason code. Times are
+never shifted silently: a local time that falls in a DST gap or overlap is null here and
+classified by :func:`dst_reason_expr`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from penlink_adapters._layout import DurationFormat, Layout
+
+__all__ = [
+    "DEFAULT_TIME_FORMATS",
+    "dst_reason_expr",
+    "duration_expr",
+    "epoch_expr",
+    "float_expr",
+    "int_expr",
+    "local_to_utc_expr",
+    "null_expr",
+    "parse_naive_expr",
+    "parse_offset_expr",
+]
+
+DEFAULT_TIME_FORMATS: Final = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+)
+"""Formats tried when a layout lists none."""
+
+_US: Final = pl.Datetime("us")
+_UTC: Final = pl.Datetime("us", "UTC")
+
+
+def null_expr(name: str, layout: Layout) -> pl.Expr:
+    """Strip blanks and turn the layout's null sentinels into nulls."""
+    sentinels = list(dict.fromkeys([*layout.nulls, *layout.column_nulls.get(name, ())]))
+    col = pl.col(name).str.strip_chars()
+    return pl.when(col.is_in(sentinels)).then(None).otherwise(col).alias(name)
+
+
+def parse_naive_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    """Parse text as a naive datetime with the first format that fits."""
+    fmts = [f for f in (formats or DEFAULT_TIME_FORMATS) if "%z" not in f and "%Z" not in f]
+    if not fmts:
+        return pl.lit(None, dtype=_US)
+    return pl.coalesce([col.str.strptime(_US, f, strict=False, exact=True) for f in fmts])
+
+
+def parse_offset_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    """Parse text carrying its own UTC offset (``%z``) to a UTC datetime."""
+    fmts = [f for f in formats if "%z" in f] or [
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ]
+    parsed = [
+        col.str.strptime(
+            pl.Datetime("us", "UTC"), f, strict=False, exact=True
+        ).dt.convert_time_zone("UTC")
+        for f in fmts
+    ]
+    # A trailing "Z" means UTC.
+    zulu = col.str.replace(r"Z$", "+0000")
+    parsed += [
+        zulu.str.strptime(
+            pl.Datetime("us", "UTC"), f, strict=False, exact=True
+        ).dt.convert_time_zone("UTC")
+        for f in fmts
+    ]
+    return pl.coalesce(parsed)
+
+
+def local_to_utc_expr(naive: pl.Expr, zone: str) -> pl.Expr:
+    """Interpret naive local times in ``zone`` and convert to UTC; DST gaps/overlaps -> null."""
+    return naive.dt.replace_time_zone(
+        zone, ambiguous="null", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def dst_reason_expr(naive: pl.Expr, zone: str) -> pl.Expr:
+    """``dst_nonexistent`` or ``dst_ambiguous`` for a naive time that has no single UTC instant."""
+    earliest = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    return (
+        pl.when(earliest.is_null())
+        .then(pl.lit("dst_nonexistent"))
+        .otherwise(pl.lit("dst_ambiguous"))
+    )
+
+
+def epoch_expr(col: pl.Expr) -> pl.Expr:
+    """UTC epoch seconds (unsigned 32-bit, ``0`` = never) to a UTC datetime."""
+    secs = col.cast(pl.Int64, strict=False)
+    secs = pl.when((secs > 0) & (secs < 2**32)).then(secs).otherwise(None)
+    return pl.from_epoch(secs, time_unit="s").dt.replace_time_zone("UTC").cast(_UTC)
+
+
+_SECONDS = r"^\d+(?:\.0+)?$"
+_MMSS = r"^(\d+):([0-5]?\d)$"
+_HHMMSS = r"^(\d+):([0-5]?\d):([0-5]?\d)$"
+
+
+def duration_expr(col: pl.Expr, fmt: DurationFormat) -> pl.Expr:
+    """Parse a duration to whole seconds (null when it does not fit the format)."""
+    seconds = (
+        pl.when(col.str.contains(_SECONDS))
+        .then(col.str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False))
+        .otherwise(None)
+    )
+    mmss = col.str.extract(_MMSS, 1).cast(pl.Int64, strict=False) * 60 + col.str.extract(
+        _MMSS, 2
+    ).cast(pl.Int64, strict=False)
+    hhmmss = (
+        col.str.extract(_HHMMSS, 1).cast(pl.Int64, strict=False) * 3600
+        + col.str.extract(_HHMMSS, 2).cast(pl.Int64, strict=False) * 60
+        + col.str.extract(_HHMMSS, 3).cast(pl.Int64, strict=False)
+    )
+    if fmt == "seconds":
+        return seconds
+    if fmt == "mm:ss":
+        return mmss
+    if fmt == "hh:mm:ss":
+        return hhmmss
+    return pl.coalesce([seconds, mmss, hhmmss])
+
+
+def int_expr(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Parse an integer column (``12`` or ``12.0``), null when it is not one."""
+    return (
+        pl.when(col.str.contains(r"^-?\d+(?:\.0+)?$"))
+        .then(col.str.extract(r"^(-?\d+)", 1).cast(dtype, strict=False))
+        .otherwise(None)
+    )
+
+
+def float_expr(col: pl.Expr, low: float, high: float) -> pl.Expr:
+    """Parse a float within ``[low, high]``, null otherwise."""
+    value = col.cast(pl.Float64, strict=False)
+    return pl.when(value.is_between(low, high)).then(value).otherwise(None)

@@ -1,0 +1,88 @@
+"""The vectorized path for plain files agrees with the row-by-row path, row for row."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import penlink_adapters as pla
+from penlink_adapters._source import inspect_source
+from tests.adapters._expected import cases, load_case
+
+READABLE = [c for c in cases() if not load_case(c).get("refused")]
+
+
+def _both(path: Path, chunk_rows: int = 100_000, **kw: str | None) -> list[object]:
+    out: list[object] = []
+    for fast in (True, False):
+        scan = pla.ReturnScan(
+            path,
+            kw.get("layout") or "auto",
+            kw.get("tz"),
+            kw.get("target"),
+            kw.get("region"),
+            chunk_rows,
+            fast=fast,
+        )
+        parts = list(scan)
+        records = pa.concat_tables([p[0] for p in parts]) if parts else None
+        rejects = pa.concat_tables([p[1] for p in parts]) if parts else None
+        out.append((records, rejects, scan.report()))
+    return out
+
+
+@pytest.mark.parametrize("folder", READABLE, ids=[c.name for c in READABLE])
+@pytest.mark.parametrize("chunk_rows", [3, 100_000])
+def test_fast_path_matches_row_path_on_fixtures(folder: Path, chunk_rows: int) -> None:
+    case = load_case(folder)
+    fast, slow = _both(
+        folder / case["file"],
+        chunk_rows,
+        tz=case.get("tz"),
+        target=case.get("target"),
+        region=case.get("region"),
+    )
+    assert fast == slow
+
+
+def test_plain_files_take_the_fast_path(io_files_path: Path) -> None:
+    assert inspect_source(io_files_path / "tmobile" / "tmobile_v170711.csv").plain
+    assert not inspect_source(io_files_path / "att" / "att_records_key.csv").plain  # quotes
+
+
+HEADER = "start,from,to,target,duration,type,direction"
+GOOD = "2021-03-0{d} 1{h}:00:00,212555010{d},646555012{h},212555010{d},{h}{d},voice,outgoing"
+NOISE = ["", ",,,,,,", "Page 1 of 3", "Total records: 4", HEADER, "a,b", "x,y,z,1,2,3,4,5", "   "]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picks=st.lists(
+        st.one_of(
+            st.tuples(st.just("good"), st.integers(1, 9), st.integers(0, 9)),
+            st.tuples(st.just("noise"), st.integers(0, len(NOISE) - 1), st.just(0)),
+        ),
+        max_size=30,
+    ),
+    crlf=st.booleans(),
+    chunk_rows=st.integers(1, 7),
+)
+def test_fast_path_matches_row_path_on_noisy_files(
+    picks: list[tuple[str, int, int]], crlf: bool, chunk_rows: int
+) -> None:
+    lines = ["Analyst export", HEADER]
+    for kind, a, b in picks:
+        lines.append(GOOD.format(d=a, h=b) if kind == "good" else NOISE[a])
+    text = ("\r\n" if crlf else "\n").join(lines) + "\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generic.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        assert inspect_source(path).plain
+        fast, slow = _both(path, chunk_rows, layout="generic", tz="UTC")
+    assert fast == slow
+    assert fast[2].balanced  # type: ignore[index]

@@ -1,0 +1,209 @@
+"""Reading: encodings, XLSX, zones, streaming, accounting, content columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+import xlsxwriter
+
+import penlink_adapters as pla
+from tls_core.errors import ConfigError, DetectionError, ReadError
+
+TMOBILE = Path(__file__).parent / "files" / "tmobile" / "tmobile_v170711.csv"
+
+
+def _rows(table: pa.Table) -> list[dict[str, object]]:
+    drop = {"source_sha256"}
+    return [{k: v for k, v in r.items() if k not in drop} for r in table.to_pylist()]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "newline"),
+    [
+        ("utf-8", "\n"),
+        ("utf-8-sig", "\r\n"),
+        ("utf-16", "\r\n"),
+        ("utf-16", "\n"),
+        ("cp1252", "\n"),
+    ],
+)
+def test_encodings_and_line_endings_read_the_same(
+    tmp_path: Path, encoding: str, newline: str
+) -> None:
+    text = TMOBILE.read_text(encoding="utf-8").replace("SWITCH01", "SWITCH-Zürich")
+    path = tmp_path / "tmo.csv"
+    path.write_bytes(text.replace("\r\n", "\n").replace("\n", newline).encode(encoding))
+    expected, expected_rejects, _ = pla.read_return(TMOBILE)
+    records, rejects, report = pla.read_return(path)
+    assert report.encoding in {encoding, "utf-8" if encoding == "utf-8-sig" else encoding}
+    assert _rows(records) == _rows(expected)
+    assert rejects.num_rows == expected_rejects.num_rows
+    assert report.balanced
+
+
+def test_cp1252_is_chosen_when_bytes_are_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "phonebook.csv"
+    path.write_bytes(
+        "identifier,name,source_description\n2125550901,Café Olé,Seized phone book\n".encode(
+            "cp1252"
+        )
+    )
+    records, _, report = pla.read_return(path)
+    assert report.encoding == "cp1252"
+    assert records.column("subscriber_name").to_pylist() == ["Café Olé"]
+
+
+def test_xlsx_with_preamble_keeps_identifiers_as_text(tmp_path: Path) -> None:
+    rows = list(csv.reader(io.StringIO(TMOBILE.read_text(encoding="utf-8"))))
+    path = tmp_path / "tmo.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            # Carriers' workbooks hold numbers as numbers: identifiers must come back as text.
+            if value.isdigit() and len(value) < 16:
+                sheet.write_number(i, j, int(value))
+            elif value:
+                sheet.write_string(i, j, value)
+    book.close()
+    records, _, report = pla.read_return(path)
+    expected, _, expected_report = pla.read_return(TMOBILE)
+    assert report.encoding == "xlsx"
+    assert report.layout == "tmobile"
+    assert records.column("orig_raw").to_pylist() == expected.column("orig_raw").to_pylist()
+    assert records.column("target_imsi").to_pylist() == expected.column("target_imsi").to_pylist()
+    assert report.loaded == expected_report.loaded
+
+
+def test_local_layout_without_zone_is_refused(io_files_path: Path) -> None:
+    with pytest.raises(ReadError) as info:
+        pla.read_return(io_files_path / "sprint_cdma" / "sprint_cdma.csv")
+    assert info.value.reason == "zone_required"
+
+
+def test_unknown_zone_is_a_config_error(io_files_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        pla.read_return(io_files_path / "sprint_cdma" / "sprint_cdma.csv", source_tz="Mars/Base")
+
+
+def test_tz_is_ignored_with_a_warning_for_utc_layouts() -> None:
+    _, _, report = pla.read_return(TMOBILE, source_tz="America/Chicago")
+    assert report.tz_source == "carrier_utc"
+    assert any("--tz America/Chicago ignored" in w for w in report.warnings)
+
+
+def test_dst_rejections_are_never_shifted(io_files_path: Path) -> None:
+    _, rejects, report = pla.read_return(
+        io_files_path / "generic" / "analyst.csv", source_tz="America/New_York"
+    )
+    assert report.rejected["dst_nonexistent"] == 1
+    assert report.rejected["dst_ambiguous"] == 1
+    reasons = dict(
+        zip(
+            rejects.column("source_row").to_pylist(),
+            rejects.column("reason").to_pylist(),
+            strict=True,
+        )
+    )
+    assert reasons[4] == "dst_nonexistent"
+    assert reasons[5] == "dst_ambiguous"
+
+
+def test_streaming_in_small_chunks_equals_one_read() -> None:
+    whole, whole_rejects, whole_report = pla.read_return(TMOBILE)
+    scan = pla.scan_return(TMOBILE, chunk_rows=2)
+    parts = list(scan)
+    assert len(parts) > 3
+    records = pa.concat_tables([p[0] for p in parts])
+    rejects = pa.concat_tables([p[1] for p in parts])
+    assert records.equals(whole)
+    assert rejects.num_rows == whole_rejects.num_rows
+    assert scan.report() == whole_report
+
+
+def test_report_before_the_end_is_an_error() -> None:
+    scan = pla.scan_return(TMOBILE)
+    with pytest.raises(ReadError):
+        scan.report()
+
+
+def test_content_column_never_survives() -> None:
+    records, rejects, report = pla.read_return(TMOBILE)
+    assert report.dropped_columns == ("Message Text",)
+    text = str(records.to_pylist()) + str(rejects.to_pylist())
+    assert "hello there" not in text
+
+
+def test_wrong_field_count_is_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "tmo.csv"
+    lines = TMOBILE.read_text(encoding="utf-8").splitlines()
+    lines.insert(6, "03/14/2021,07:31:00,0,SMSc")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, rejects, report = pla.read_return(path)
+    assert report.rejected["bad_row"] == 1
+    assert (
+        "4 fields, expected 15"
+        in rejects.filter(pc.equal(rejects.column("reason"), "bad_row")).column("detail")[0].as_py()
+    )
+    assert report.balanced
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(DetectionError, match="no known layout"):
+        pla.read_return(path)
+
+
+def test_target_inferred_from_rows_when_not_given(io_files_path: Path) -> None:
+    _, _, report = pla.read_return(io_files_path / "orange_d4d" / "A_orange.csv", source_tz="UTC")
+    assert (report.target, report.target_source) == ("A_orange", "rows")
+
+
+@pytest.mark.parametrize(
+    ("folder", "file", "tz"),
+    [("att", "att_records_key.csv", None), ("sprint_cdma", "sprint_cdma.csv", "America/Chicago")],
+)
+def test_report_does_not_depend_on_chunking(
+    io_files_path: Path, folder: str, file: str, tz: str | None
+) -> None:
+    path = io_files_path / folder / file
+    _, _, whole = pla.read_return(path, source_tz=tz)
+    scan = pla.scan_return(path, source_tz=tz, chunk_rows=1)
+    records = pa.concat_tables([p[0] for p in scan])
+    assert scan.report() == whole
+    assert records.num_rows == whole.loaded
+
+
+def test_wrong_explicit_layout_warns(io_files_path: Path) -> None:
+    path = io_files_path / "att" / "att_records_key.csv"
+    _, _, report = pla.read_return(path, layout="tmobile")
+    assert any("does not look like layout tmobile" in w for w in report.warnings)
+    assert report.balanced
+
+
+def test_xlsx_date_and_time_cells(tmp_path: Path) -> None:
+    path = tmp_path / "tmo.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    date_fmt = book.add_format({"num_format": "mm/dd/yyyy"})
+    time_fmt = book.add_format({"num_format": "hh:mm:ss"})
+    sheet.write_row(0, 0, ["T-Mobile USA"])
+    sheet.write_row(1, 0, TMOBILE.read_text(encoding="utf-8").splitlines()[4].split(","))
+    sheet.write_datetime(2, 0, datetime(2021, 3, 14), date_fmt)
+    sheet.write_datetime(2, 1, time(10, 0, 5), time_fmt)
+    sheet.write_row(2, 2, [60, "mSOriginating", "Outgoing"])
+    sheet.write_number(2, 5, 2125550001)
+    sheet.write_number(2, 7, 2125550002)
+    book.close()
+    records, rejects, report = pla.read_return(path)
+    assert report.layout == "tmobile"
+    assert rejects.num_rows == 0
+    assert records.column("start_utc")[0].as_py() == datetime(2021, 3, 14, 10, 0, 5, tzinfo=UTC)
+    assert records.column("orig_canonical").to_pylist() == ["+12125550001"]
