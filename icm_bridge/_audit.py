@@ -21,7 +21,9 @@ import hmac
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,6 +153,8 @@ class AuditLog:
         self._clock = clock
         self._host = socket.gethostname()
         self._writer = Writer(engine)
+        self._deferred = threading.local()
+        self._stale_anchor: tuple[int, str] | None = None
 
     def create(self) -> None:
         """Create the audit tables and the chain head if they do not exist."""
@@ -178,11 +182,44 @@ class AuditLog:
             AuditUnavailable: The audit store cannot be written; nothing was appended.
         """
         with self._guard():
+            stale = self._stale_anchor
+            if stale is not None:  # a deferred anchor write failed: nothing more until it works
+                self._write_anchor(*stale)
+                self._stale_anchor = None
             with self._writer.transaction() as conn:
                 seqs, marks = self._append(conn, events)
             if marks:
-                self._write_anchor(*marks[-1])
+                if getattr(self._deferred, "active", False):
+                    self._deferred.mark = marks[-1]
+                else:
+                    self._write_anchor(*marks[-1])
             return seqs
+
+    @contextmanager
+    def anchor_deferred(self) -> Iterator[None]:
+        """Write the anchor file when the block ends instead of inside it (this thread).
+
+        :class:`CaseStore` appends inside its own writer lock; the anchor write (an
+        ``fsync`` every :data:`CHECKPOINT_EVERY` events) waits until that lock is released.
+        The checkpoint row itself is committed with its event, as always; the anchor is
+        written even if the block fails after the append. If that write fails, the action
+        (audited and committed) stands, and every later append first retries the anchor and
+        fails closed (:class:`AuditUnavailable`) until it succeeds.
+        """
+        state = self._deferred
+        outer = getattr(state, "active", False)
+        state.active = True
+        try:
+            yield
+        finally:
+            if not outer:
+                state.active = False
+                mark, state.mark = getattr(state, "mark", None), None
+                if mark is not None:
+                    try:
+                        self._write_anchor(*mark)
+                    except OSError:
+                        self._stale_anchor = mark
 
     def seal(self) -> int:
         """Write a signed checkpoint at the current head and mirror it to the anchor file."""
@@ -378,7 +415,9 @@ class _FailClosed:
             ) from err
 
 
-def _canon(value: object) -> str:
+def _canon(value: list[str] | dict[str, str]) -> str:
+    if not value:
+        return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

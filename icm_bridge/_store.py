@@ -197,7 +197,7 @@ class CaseStore:
         queued = 0
         audit: list[tuple[AuditEvent, str]] = []
         lookups = Lookups()  # one transaction under the write lock: lookups cannot go stale
-        with self._begin() as conn:
+        with self.audit.anchor_deferred(), self._begin() as conn:
             for notice in notices:
                 outcome: Outcome = "ok"
                 try:
@@ -444,7 +444,7 @@ class CaseStore:
             return AuditEvent(actor, name, outcome, case_numbers, dict(ids), criteria or {})
 
         try:
-            with self._begin() as conn:
+            with self.audit.anchor_deferred(), self._begin() as conn:
                 result = body(conn)
                 role = (role_of or _role_of)(conn, actor)
                 # The audit commits first, then the case store: docs/audit.md, "Commit order".

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from icm_bridge import CaseStore, create_store_engine
+from icm_bridge import CHECKPOINT_EVERY, CaseStore, create_store_engine
 from icm_bridge._db import Writer
 from icm_bridge._schema import events, notifications
 from tests.icm_bridge.conftest import Clock, make_store
@@ -173,3 +173,30 @@ def test_kept_writer_connection_replaced_after_failure_and_closed_on_dispose(
     engine.dispose()  # closes the kept connection too: the WAL is checkpointed and removed
     assert not Path(f"{db}-wal").exists()
     assert sqlite3.connect(db).execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("backend_urls", [None])
+def test_anchor_written_after_the_case_commit_and_failure_closes_later_appends(
+    office: CaseStore, tmp_path: Path
+) -> None:
+    _cases(office)
+    anchor = office.audit.anchor
+    assert anchor is not None
+    office.audit.checkpoint_every = 1  # every event is a checkpoint: every action writes it
+    office.notify_query(NOTICE)
+    size = office.audit.seal()
+    assert f'"size": {size}' in anchor.read_text()
+    blocked = tmp_path / "anchor-dir"
+    blocked.mkdir()
+    office.audit.anchor = blocked  # the anchor cannot be written now
+    assert office.notify_query(NOTICE) == 2  # committed and audited; the anchor write failed
+    with pytest.raises(AuditUnavailable):
+        office.notify_query(NOTICE)  # refused until the anchor is written
+    assert len(office.notifications("alice")) == 2
+    blocked.rmdir()
+    office.audit.anchor = anchor
+    assert office.notify_query(NOTICE) == 2
+    assert len(office.notifications("alice")) == 3
+    assert f'"size": {office.audit.seal()}' in anchor.read_text()
+    office.audit.checkpoint_every = CHECKPOINT_EVERY  # the interval the log began with
+    assert office.audit.verify().ok
