@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -109,7 +110,16 @@ class Writer:
         self.engine = engine
         self._kept: dict[int, tuple[int, sa.Connection]] = {}  # thread id: (pid, connection)
         if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "engine_disposed", self._on_dispose)
+            # A weak reference: the engine's listener must not keep this writer (and the
+            # connections it keeps) alive after its store is gone.
+            ref = weakref.ref(self)
+
+            def on_dispose(_engine: Engine) -> None:
+                writer = ref()
+                if writer is not None:
+                    writer.close()
+
+            sa.event.listen(engine, "engine_disposed", on_dispose)
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -141,9 +151,6 @@ class Writer:
                 self._kept.pop(thread, None)
                 conn.invalidate()  # closes the driver connection (its pool may be gone)
                 conn.close()
-
-    def _on_dispose(self, _engine: Engine) -> None:
-        self.close()
 
 
 _LOCKS: dict[str, tuple[int, threading.Lock, int]] = {}
