@@ -16,7 +16,15 @@ from icm_bridge._schema import case_team, cases, users
 from tls_core.errors import AccessDenied, TrainingLapsed
 from tls_core.protocols import Action
 
-__all__ = ["Actor", "check_case", "check_global", "denied", "load_actor", "relations_to"]
+__all__ = [
+    "Actor",
+    "check_case",
+    "check_global",
+    "denied",
+    "load_actor",
+    "relations_to",
+    "require_training",
+]
 
 MAX_CHAIN = 64
 """Longest supervisor chain followed (a cycle in bad data cannot loop forever)."""
@@ -54,19 +62,24 @@ def load_actor(conn: sa.Connection, policy: Policy, actor: str, today: date) -> 
         AccessDenied: No such user (reads like any denial).
         TrainingLapsed: The annual privacy training is older than the policy allows.
     """
-    row = conn.execute(
-        sa.select(users.c.role, users.c.trained_on).where(users.c.id == actor)
-    ).one_or_none()
+    row = conn.execute(_ACTOR, {"uid": actor}).one_or_none()
     if row is None:
         raise denied(actor, "act", None)
-    trained_on = date.fromisoformat(row.trained_on)
+    require_training(policy, actor, date.fromisoformat(row.trained_on), today)
+    return Actor(actor, row.role)
+
+
+def require_training(policy: Policy, actor: str, trained_on: date, today: date) -> None:
+    """Raise :class:`TrainingLapsed` if the annual privacy training is older than allowed."""
     if today > trained_on + timedelta(days=policy.training_valid_days):
         raise TrainingLapsed(
             f"user {actor!r} last completed privacy training on {trained_on.isoformat()}",
             reason="training_lapsed",
             hint="complete the annual privacy training; an admin then records the date",
         )
-    return Actor(actor, row.role)
+
+
+_ACTOR = sa.select(users.c.role, users.c.trained_on).where(users.c.id == sa.bindparam("uid"))
 
 
 def check_global(

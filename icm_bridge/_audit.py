@@ -21,7 +21,9 @@ import hmac
 import json
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from icm_bridge._db import from_us, to_us, write_lock
+from icm_bridge import _driver as driver
+from icm_bridge._db import Writer, from_us, to_us
 from icm_bridge._schema import (
     AUDIT_METADATA,
     audit_checkpoints,
@@ -149,6 +152,9 @@ class AuditLog:
         self.checkpoint_every = checkpoint_every
         self._clock = clock
         self._host = socket.gethostname()
+        self._writer = Writer(engine)
+        self._deferred = threading.local()
+        self._stale_anchor: tuple[int, str] | None = None
 
     def create(self) -> None:
         """Create the audit tables and the chain head if they do not exist."""
@@ -176,16 +182,49 @@ class AuditLog:
             AuditUnavailable: The audit store cannot be written; nothing was appended.
         """
         with self._guard():
-            with write_lock(self.engine), self.engine.begin() as conn:
+            stale = self._stale_anchor
+            if stale is not None:  # a deferred anchor write failed: nothing more until it works
+                self._write_anchor(*stale)
+                self._stale_anchor = None
+            with self._writer.transaction() as conn:
                 seqs, marks = self._append(conn, events)
             if marks:
-                self._write_anchor(*marks[-1])
+                if getattr(self._deferred, "active", False):
+                    self._deferred.mark = marks[-1]
+                else:
+                    self._write_anchor(*marks[-1])
             return seqs
+
+    @contextmanager
+    def anchor_deferred(self) -> Iterator[None]:
+        """Write the anchor file when the block ends instead of inside it (this thread).
+
+        :class:`CaseStore` appends inside its own writer lock; the anchor write (an
+        ``fsync`` every :data:`CHECKPOINT_EVERY` events) waits until that lock is released.
+        The checkpoint row itself is committed with its event, as always; the anchor is
+        written even if the block fails after the append. If that write fails, the action
+        (audited and committed) stands, and every later append first retries the anchor and
+        fails closed (:class:`AuditUnavailable`) until it succeeds.
+        """
+        state = self._deferred
+        outer = getattr(state, "active", False)
+        state.active = True
+        try:
+            yield
+        finally:
+            if not outer:
+                state.active = False
+                mark, state.mark = getattr(state, "mark", None), None
+                if mark is not None:
+                    try:
+                        self._write_anchor(*mark)
+                    except OSError:
+                        self._stale_anchor = mark
 
     def seal(self) -> int:
         """Write a signed checkpoint at the current head and mirror it to the anchor file."""
         with self._guard():
-            with write_lock(self.engine), self.engine.begin() as conn:
+            with self._writer.transaction() as conn:
                 head = conn.execute(sa.select(audit_head).with_for_update()).one()
                 if head.seq > 0:
                     self._checkpoint(conn, head.seq, head.hash)
@@ -232,7 +271,7 @@ class AuditLog:
     def expire(self, *, now: datetime | None = None) -> int:
         """Drop events older than :data:`RETENTION` behind a signed tombstone; return how many."""
         cutoff = to_us((now or self._clock()) - RETENTION)
-        with self._guard(), write_lock(self.engine), self.engine.begin() as conn:
+        with self._guard(), self._writer.transaction() as conn:
             through = conn.execute(
                 sa.select(sa.func.max(audit_events.c.seq)).where(audit_events.c.at_us < cutoff)
             ).scalar_one_or_none()
@@ -255,37 +294,35 @@ class AuditLog:
     def _append(
         self, conn: sa.Connection, events: Sequence[tuple[AuditEvent, str]]
     ) -> tuple[list[int], list[tuple[int, str]]]:
-        head = conn.execute(sa.select(audit_head).with_for_update()).one()
-        seq, digest = int(head.seq), str(head.hash)
-        at_us, pid = to_us(self._clock()), os.getpid()
-        rows: list[dict[str, object]] = []
+        # The hot path (one call per audited action): three driver-level statements.
+        lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+        cur = driver.execute(conn, "SELECT seq, hash FROM {t}audit_head WHERE id = 1" + lock)
+        head_seq, digest = cur.fetchone()
+        cur.close()
+        first = int(head_seq) + 1
+        seq, digest = first - 1, str(digest)
+        at_us, pid, host = to_us(self._clock()), os.getpid(), self._host
+        key, every = self._key, self.checkpoint_every
+        rows: list[tuple[object, ...]] = []
         marks: list[tuple[int, str]] = []
         for event, role in events:
             seq += 1
-            values: dict[str, object] = {
-                "seq": seq,
-                "at_us": at_us,
-                "actor": event.actor,
-                "role": role,
-                "action": event.action,
-                "case_numbers": _canon(list(event.case_numbers)),
-                "object_ids": _canon(dict(event.object_ids)),
-                "criteria": _canon(dict(event.criteria)),
-                "outcome": event.outcome,
-                "host": self._host,
-                "pid": pid,
-            }
-            digest = chain_hash(digest, values)
-            rows.append({**values, "hash": digest, "mac": self._mac(digest)})
-            if seq % self.checkpoint_every == 0:
+            fields = (seq, at_us, event.actor, role, event.action,
+                      _canon(list(event.case_numbers)), _canon(dict(event.object_ids)),
+                      _canon(dict(event.criteria)), event.outcome, host, pid)  # fmt: skip
+            digest = _chain(digest, fields)
+            rows.append((*fields, digest, hmac.digest(key, digest.encode(), "sha256").hex()))
+            if seq % every == 0:
                 marks.append((seq, digest))
         if not rows:
             return [], []
-        conn.execute(audit_events.insert(), rows)
-        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+        if len(rows) == 1:
+            driver.execute(conn, _INSERT_EVENT, rows[0]).close()
+        else:
+            driver.executemany(conn, _INSERT_EVENT, rows)
+        driver.execute(conn, _UPDATE_HEAD, (seq, digest)).close()
         for size, head_hash in marks:
             self._checkpoint(conn, size, head_hash)
-        first = int(head.seq) + 1
         return list(range(first, seq + 1)), marks
 
     def _checkpoint(self, conn: sa.Connection, size: int, head_hash: str) -> None:
@@ -327,9 +364,16 @@ class AuditLog:
 
 
 def chain_hash(prev_hash: str, values: Mapping[Any, Any]) -> str:
-    """Return the chained SHA-256 of one event's stored fields (without ``hash``/``mac``)."""
-    parts = [prev_hash, *(str(values[name]) for name in HASHED)]  # same as the verify loop
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    """Return the chained SHA-256 of one event's stored fields (without ``hash``/``mac``).
+
+    The fields of :data:`HASHED`, in that order, as text, after the previous hash, joined by
+    U+001F.
+    """
+    return _chain(prev_hash, tuple(values[name] for name in HASHED))
+
+
+def _chain(prev_hash: str, fields: tuple[object, ...]) -> str:
+    return hashlib.sha256("\x1f".join([prev_hash, *map(str, fields)]).encode()).hexdigest()
 
 
 HASHED = (
@@ -345,6 +389,13 @@ HASHED = (
     "host",
     "pid",
 )
+
+
+_INSERT_EVENT = (
+    "INSERT INTO {t}audit_events (seq, at_us, actor, role, action, case_numbers, object_ids, "
+    "criteria, outcome, host, pid, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_HEAD = "UPDATE {t}audit_head SET seq = ?, hash = ? WHERE id = 1"
 
 
 class _FailClosed:
@@ -364,7 +415,9 @@ class _FailClosed:
             ) from err
 
 
-def _canon(value: object) -> str:
+def _canon(value: list[str] | dict[str, str]) -> str:
+    if not value:
+        return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -8,6 +8,9 @@ conversion happens here, at the boundary, and refuses naive datetimes.
 from __future__ import annotations
 
 import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -21,6 +24,7 @@ from tls_core.errors import ConfigError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "Writer",
     "audit_store_url",
     "case_store_url",
     "create_store_engine",
@@ -81,12 +85,93 @@ def write_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
-    with open(f"{database}-writer.lock", "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    guard, fd = _lock_file(f"{database}-writer.lock")
+    # flock excludes other open files, not other threads sharing this one: a thread lock first.
+    with guard:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class Writer:
+    """Write transactions on one store under :func:`write_lock`.
+
+    On SQLite the connection is checked out before the lock is taken and then kept for this
+    thread's next write (per process): pool checkout and return cost more than the statements
+    of a typical audited action, and everything done under the lock bounds the throughput of
+    concurrent writers. A connection whose transaction failed is closed and replaced;
+    ``engine.dispose()`` closes the kept ones too. Other databases check a connection out of
+    their pool (with its pre-ping) every time.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._kept: dict[int, tuple[int, sa.Connection]] = {}  # thread id: (pid, connection)
+        if engine.dialect.name == "sqlite":
+            # A weak reference: the engine's listener must not keep this writer (and the
+            # connections it keeps) alive after its store is gone.
+            ref = weakref.ref(self)
+
+            def on_dispose(_engine: Engine) -> None:
+                writer = ref()
+                if writer is not None:
+                    writer.close()
+
+            sa.event.listen(engine, "engine_disposed", on_dispose)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """Begin a write transaction; commit when the block ends normally, else roll back."""
+        engine = self.engine
+        if engine.dialect.name != "sqlite":
+            with engine.connect() as pooled, write_lock(engine), pooled.begin():
+                yield pooled
+            return
+        thread, pid = threading.get_ident(), os.getpid()
+        kept = self._kept.get(thread)
+        if kept is None or kept[0] != pid or kept[1].closed or kept[1].invalidated:
+            kept = (pid, engine.connect())
+            self._kept[thread] = kept
+        conn = kept[1]
+        try:
+            with write_lock(engine), conn.begin():
+                yield conn
+        except BaseException:
+            self._kept.pop(thread, None)
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connections this process keeps (``engine.dispose()`` calls this)."""
+        pid = os.getpid()
+        for thread, (owner, conn) in list(self._kept.items()):
+            if owner == pid:
+                self._kept.pop(thread, None)
+                conn.invalidate()  # closes the driver connection (its pool may be gone)
+                conn.close()
+
+
+_LOCKS: dict[str, tuple[int, threading.Lock, int]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_file(path: str) -> tuple[threading.Lock, int]:
+    """Return this process's thread lock and open descriptor for a writer lock file.
+
+    The descriptor stays open for the life of the process (opening it per transaction cost
+    more than the lock itself); a forked child opens its own, since a descriptor inherited
+    across ``fork`` shares the parent's lock.
+    """
+    pid = os.getpid()
+    with _LOCKS_GUARD:
+        entry = _LOCKS.get(path)
+        if entry is None or entry[0] != pid:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+            entry = (pid, threading.Lock(), fd)
+            _LOCKS[path] = entry
+        return entry[1], entry[2]
 
 
 def case_store_url(repo: Path) -> str:
@@ -152,6 +237,7 @@ def _sqlite_engine(url: str) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: this runs once per transaction on the hot path.
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
     return engine

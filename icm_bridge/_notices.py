@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
 from icm_bridge import _access as access
+from icm_bridge import _driver as driver
 from icm_bridge._outbox import queue_notifications, record_event
 from icm_bridge._policy import Policy
-from icm_bridge._records import User, read_user
-from icm_bridge._schema import cases
+from icm_bridge._records import User
 from tls_core.protocols import QueryNotice
 
 __all__ = ["Lookups", "case_owners", "query_messages", "queue_query"]
@@ -31,13 +32,22 @@ class Lookups:
         self.looked_up: set[str] = set()
 
     def role(self, conn: sa.Connection, policy: Policy, actor: str, today: date) -> str:
+        """Return the actor's role; raise as :func:`access.load_actor` does (one query)."""
         if actor not in self.roles:
-            self.roles[actor] = access.load_actor(conn, policy, actor, today).role
+            who = self.user(conn, actor)
+            if who is None:
+                raise access.denied(actor, "act", None)
+            access.require_training(policy, actor, who.trained_on, today)
+            self.roles[actor] = who.role
         return self.roles[actor]
 
     def user(self, conn: sa.Connection, user_id: str) -> User | None:
+        """Return the account or None (one driver-level query, then memoized)."""
         if user_id not in self.users:
-            self.users[user_id] = read_user(conn, user_id)
+            cur = driver.execute(conn, _USER, (user_id,))
+            row = cur.fetchone()
+            cur.close()
+            self.users[user_id] = None if row is None else _user(row)
         return self.users[user_id]
 
     def owners_of(self, conn: sa.Connection, numbers: Iterable[str]) -> dict[str, str]:
@@ -61,10 +71,34 @@ def queue_query(conn: sa.Connection, notice: QueryNotice, role: str, lookups: Lo
 
 def case_owners(conn: sa.Connection, numbers: Iterable[str]) -> dict[str, str]:
     """Return ``{case number: owner id}`` for the cases that exist among ``numbers``."""
-    rows = conn.execute(
-        sa.select(cases.c.number, cases.c.owner_id).where(cases.c.number.in_(sorted(set(numbers))))
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    query = "SELECT number, owner_id FROM {t}cases WHERE number IN (%s)"
+    cur = driver.execute(conn, query % driver.placeholders(wanted), wanted)
+    owners = {str(number): str(owner) for number, owner in cur.fetchall()}
+    cur.close()
+    return owners
+
+
+_USER = (
+    "SELECT id, name, role, trained_on, phone, email, office, supervisor_id "
+    "FROM {t}users WHERE id = ?"
+)
+
+
+def _user(row: tuple[Any, ...]) -> User:
+    uid, name, role, trained_on, phone, email, office, supervisor = row
+    return User(
+        user_id=uid,
+        name=name,
+        role=role,
+        trained_on=date.fromisoformat(trained_on),
+        phone=phone,
+        email=email,
+        office=office,
+        supervisor=supervisor,
     )
-    return {row.number: row.owner_id for row in rows}
 
 
 def query_messages(

@@ -19,8 +19,9 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from icm_bridge import _driver as driver
 from icm_bridge._db import from_us, now_us
-from icm_bridge._schema import events, notifications, users
+from icm_bridge._schema import notifications, users
 from tls_core.errors import CaseStoreError
 
 __all__ = [
@@ -65,12 +66,11 @@ class SmtpSettings:
 
 def record_event(conn: sa.Connection, kind: str, actor: str, detail: Mapping[str, object]) -> int:
     """Insert an event row in the caller's transaction and return its id."""
-    result = conn.execute(
-        events.insert().values(
-            kind=kind, actor_id=actor, at_us=now_us(), detail=json.dumps(detail, sort_keys=True)
-        )
+    cur = driver.execute(
+        conn, _INSERT_EVENT, (kind, actor, now_us(), json.dumps(detail, sort_keys=True))
     )
-    key = result.inserted_primary_key
+    key = cur.fetchone()
+    cur.close()
     if key is None:
         raise CaseStoreError("the event row was not inserted", reason="event_not_inserted")
     return int(key[0])
@@ -81,13 +81,23 @@ def queue_notifications(
 ) -> int:
     """Queue ``{recipient: (subject, body)}`` for an event in the caller's transaction."""
     at = now_us()
-    for recipient, (subject, body) in sorted(messages.items()):
-        conn.execute(
-            notifications.insert().values(
-                event_id=event_id, recipient_id=recipient, subject=subject, body=body, created_us=at
-            )
-        )
-    return len(messages)
+    rows = [
+        (event_id, recipient, subject, body, at)
+        for recipient, (subject, body) in sorted(messages.items())
+    ]
+    if rows:
+        driver.executemany(conn, _INSERT_NOTIFICATION, rows)
+    return len(rows)
+
+
+# Driver-level (icm_bridge._driver): these run once per audited event.
+_INSERT_EVENT = (
+    "INSERT INTO {t}events (kind, actor_id, at_us, detail) VALUES (?, ?, ?, ?) RETURNING id"
+)
+_INSERT_NOTIFICATION = (
+    "INSERT INTO {t}notifications (event_id, recipient_id, subject, body, created_us) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 
 
 def list_notifications(

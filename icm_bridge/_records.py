@@ -104,7 +104,7 @@ def insert_user(conn: sa.Connection, user: NewUser, created_us: int) -> None:
 
 def read_user(conn: sa.Connection, user_id: str) -> User | None:
     """Return the account or None."""
-    row = conn.execute(sa.select(users).where(users.c.id == user_id)).one_or_none()
+    row = conn.execute(_USER, {"uid": user_id}).one_or_none()
     if row is None:
         return None
     return User(
@@ -117,6 +117,9 @@ def read_user(conn: sa.Connection, user_id: str) -> User | None:
         office=row.office,
         supervisor=row.supervisor_id,
     )
+
+
+_USER = sa.select(users).where(users.c.id == sa.bindparam("uid"))
 
 
 def read_case(conn: sa.Connection, number: str) -> Case | None:

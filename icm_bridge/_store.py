@@ -30,11 +30,11 @@ from icm_bridge._case_ops import (
     set_status,
 )
 from icm_bridge._db import (
+    Writer,
     audit_store_url,
     case_store_url,
     create_store_engine,
     to_us,
-    write_lock,
 )
 from icm_bridge._notices import Lookups, queue_query
 from icm_bridge._outbox import (
@@ -77,6 +77,7 @@ class CaseStore:
         self.audit = audit
         self.policy = policy if policy is not None else load_policy()
         self._clock = clock
+        self._writer = Writer(engine)
 
     @classmethod
     def open(
@@ -173,12 +174,19 @@ class CaseStore:
 
     def notify_query(self, notice: QueryNotice) -> int:
         """Queue notices to the other owners of matched cases (none for OPR searches)."""
+        lookups = Lookups()
 
         def body(conn: sa.Connection) -> int:
-            who = access.load_actor(conn, self.policy, notice.actor, self.today())
-            return queue_query(conn, notice, who.role, Lookups())
+            role = lookups.role(conn, self.policy, notice.actor, self.today())
+            return queue_query(conn, notice, role, lookups)
 
-        return self.run_audited(notice.actor, "notify-query", notice.case_numbers, body)
+        def role_of(conn: sa.Connection, actor: str) -> str:
+            known = lookups.roles.get(actor)
+            return known if known is not None else _role_of(conn, actor)
+
+        return self.run_audited(
+            notice.actor, "notify-query", notice.case_numbers, body, role_of=role_of
+        )
 
     def notify_queries(self, notices: Sequence[QueryNotice]) -> int:
         """Batch form of :meth:`notify_query`: one transaction and one audit append for all.
@@ -189,7 +197,7 @@ class CaseStore:
         queued = 0
         audit: list[tuple[AuditEvent, str]] = []
         lookups = Lookups()  # one transaction under the write lock: lookups cannot go stale
-        with self._begin() as conn:
+        with self.audit.anchor_deferred(), self._begin() as conn:
             for notice in notices:
                 outcome: Outcome = "ok"
                 try:
@@ -376,7 +384,7 @@ class CaseStore:
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        with _store_errors(), write_lock(self.engine), self.engine.begin() as conn:
+        with _store_errors(), self._writer.transaction() as conn:
             yield conn
 
     def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
@@ -419,6 +427,7 @@ class CaseStore:
         objects: dict[str, str] | None = None,
         criteria: dict[str, str] | None = None,
         after: Callable[[sa.Connection, int], None] | None = None,
+        role_of: Callable[[sa.Connection, str], str] | None = None,
     ) -> _T:
         """Run ``body`` and its audit event in one transaction; audit refusals too.
 
@@ -426,7 +435,8 @@ class CaseStore:
         ``body`` runs in a case-store transaction under the writer lock and does its own access
         check; the audit event named ``name`` is appended before the commit (fail closed).
         ``body`` may add ids it creates to ``objects`` before the event is written; ``after``
-        receives the event's sequence number inside the same transaction.
+        receives the event's sequence number inside the same transaction. ``role_of`` returns
+        the actor's role for the event (default: read from the users table).
         """
         ids = objects if objects is not None else {}
 
@@ -434,9 +444,11 @@ class CaseStore:
             return AuditEvent(actor, name, outcome, case_numbers, dict(ids), criteria or {})
 
         try:
-            with self._begin() as conn:
+            with self.audit.anchor_deferred(), self._begin() as conn:
                 result = body(conn)
-                seq = self.audit.append(event("ok"), role=_role_of(conn, actor))
+                role = (role_of or _role_of)(conn, actor)
+                # The audit commits first, then the case store: docs/audit.md, "Commit order".
+                seq = self.audit.append(event("ok"), role=role)
                 if after is not None:
                     after(conn, seq)
         except CaseStoreError as err:
@@ -463,8 +475,11 @@ def _store_errors() -> Iterator[None]:
         ) from err
 
 
+_ROLE = sa.select(users.c.role).where(users.c.id == sa.bindparam("uid"))
+
+
 def _role_of(conn: sa.Connection, actor: str) -> str:
-    role = conn.execute(sa.select(users.c.role).where(users.c.id == actor)).scalar_one_or_none()
+    role = conn.execute(_ROLE, {"uid": actor}).scalar_one_or_none()
     return "unknown" if role is None else str(role)
 
 
