@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tls_core.store._commit import CommitStep as CommitStep
 from tls_core.store._commit import IntoRecords as IntoRecords
+from tls_core.store._commit import PurgeStep as PurgeStep
 from tls_core.store._commit import StepHook as StepHook
 from tls_core.store._files import DataFile as DataFile
 from tls_core.store._gc import GcReport as GcReport
@@ -37,6 +38,7 @@ __all__ = [
     "IntoRecords",
     "LinkReport",
     "PurgeReport",
+    "PurgeStep",
     "RecordType",
     "Repository",
     "Snapshot",

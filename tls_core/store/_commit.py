@@ -31,7 +31,7 @@ from tls_core.store._files import DataFile, FileChecker, publish, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
 from tls_core.store._snapshot import Snapshot
 
-__all__ = ["BatchSpec", "CommitStep", "IntoRecords", "StepHook", "commit_new_batch", "op_row"]
+__all__ = ["BatchSpec", "CommitStep", "IntoRecords", "PurgeStep", "StepHook", "commit_new_batch", "op_row"]
 
 CommitStep = Literal[
     "staged",
@@ -44,8 +44,11 @@ CommitStep = Literal[
 ]
 """The named steps of a commit, in order."""
 
-StepHook = Callable[[CommitStep], None]
-"""Called after each step; tests use it to kill the process there."""
+PurgeStep = Literal["records_rewritten", "rejects_dropped", "purge_marked"]
+"""The named steps of a retention purge, in order."""
+
+StepHook = Callable[[CommitStep | PurgeStep], None]
+"""Called after each named step; tests use it to kill the process there."""
 
 IntoRecords = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
 """A canonical table, or a stream of record batches of the canonical schema."""

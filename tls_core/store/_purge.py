@@ -9,7 +9,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from tls_core.store._commit import BatchSpec, op_row, publish_table
+from tls_core.store._commit import BatchSpec, StepHook, op_row, publish_table
 from tls_core.store._delta import commit_files
 from tls_core.store._files import DataFile
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, TableName
@@ -53,6 +53,7 @@ def purge_batches(
     *,
     today: date,
     actor: str,
+    hook: StepHook,
 ) -> PurgeReport:
     """Purge every batch all of whose cases are past retention (idempotent, rerunnable)."""
     import pyarrow.compute as pc
@@ -67,9 +68,12 @@ def purge_batches(
     for table in RECORD_TABLES.values():
         r, k = _rewrite(layout, snap, table, doomed, keep)
         removed, kept = removed + r, kept + k
+    hook("records_rewritten")
     rejects_removed = _drop(layout, snap, "rejects", doomed)
     _drop(layout, snap, "record_refs", doomed)
+    hook("rejects_dropped")
     _mark(layout, snap, doomed, actor)
+    hook("purge_marked")
     return PurgeReport(tuple(sorted(doomed)), removed, kept, rejects_removed)
 
 

@@ -14,6 +14,7 @@ from tls_core.store._commit import (
     BatchSpec,
     CommitStep,
     IntoRecords,
+    PurgeStep,
     StepHook,
     case_rows,
     commit_new_batch,
@@ -248,7 +249,9 @@ class Repository:
         """
         with commit_lock(self._layout.lock_file, timeout=self._lock_timeout):
             snap = self._clean_snapshot()
-            report = purge_batches(self._layout, snap, case_facts, today=today, actor=actor)
+            report = purge_batches(
+                self._layout, snap, case_facts, today=today, actor=actor, hook=self._hook or _no_hook
+            )
             collect_garbage(self._layout, take_snapshot(self._layout, self._checker))
         return report
 
@@ -301,7 +304,7 @@ class Repository:
         )
 
 
-def _no_hook(step: CommitStep) -> None:
+def _no_hook(step: CommitStep | PurgeStep) -> None:
     del step
 
 

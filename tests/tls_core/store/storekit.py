@@ -91,6 +91,20 @@ def child_commit(root: str, source: str, n: int) -> None:
     commit(Repository.open(root), source, n)
 
 
+def race_commit(root: str, source: str, n: int, barrier, results) -> None:
+    """Target of the race tests: wait for the other process, then commit."""
+    from tls_core.errors import ConflictError
+    from tls_core.store import Repository
+
+    repo = Repository.open(root)
+    barrier.wait(30)
+    try:
+        report = commit(repo, source, n)
+        results.put(("ok", report.batch_id, report.loaded, report.noop, report.version))
+    except ConflictError as err:
+        results.put(("conflict", str(err), 0, False, -1))
+
+
 if __name__ == "__main__":
     # Child process: commit one source, optionally killing itself at a named step.
     import os
@@ -98,12 +112,26 @@ if __name__ == "__main__":
 
     from tls_core.store import Repository
 
-    root, source, n, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    if sys.argv[1] == "purge":
+        # purge ROOT FACTS_JSON TODAY STEP
+        import json
+        from datetime import date
+
+        root, facts_json, today, step = sys.argv[2:6]
+    else:
+        root, source, n, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
     def hook(name: str) -> None:
         if name == step:
             os.kill(os.getpid(), signal.SIGKILL)
 
     repo = Repository.open(root, step_hook=hook)
-    report = commit(repo, source, n)
-    print(report.batch_id, report.loaded, report.noop, flush=True)
+    if sys.argv[1] == "purge":
+        facts = {
+            c: (None if d is None else date.fromisoformat(d), hold, is_open)
+            for c, (d, hold, is_open) in json.loads(facts_json).items()
+        }
+        print(repo.purge(facts, today=date.fromisoformat(today), actor="tester"), flush=True)
+    else:
+        report = commit(repo, source, n)
+        print(report.batch_id, report.loaded, report.noop, flush=True)
