@@ -8,6 +8,7 @@ imported below; conventions shared by every command are in :mod:`tls_core.cli._c
 from __future__ import annotations
 
 from tls_core.cli import _normalize as _normalize
+from tls_core.cli import _store as _store
 from tls_core.cli._app import app as app
 from tls_core.cli._app import main as main
 

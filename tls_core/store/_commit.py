@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 
@@ -31,7 +31,15 @@ from tls_core.store._files import DataFile, FileChecker, publish, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
 from tls_core.store._snapshot import Snapshot
 
-__all__ = ["BatchSpec", "CommitStep", "IntoRecords", "PurgeStep", "StepHook", "commit_new_batch", "op_row"]
+__all__ = [
+    "BatchSpec",
+    "CommitStep",
+    "IntoRecords",
+    "PurgeStep",
+    "StepHook",
+    "commit_new_batch",
+    "op_row",
+]
 
 CommitStep = Literal[
     "staged",
@@ -50,7 +58,7 @@ PurgeStep = Literal["records_rewritten", "rejects_dropped", "purge_marked"]
 StepHook = Callable[[CommitStep | PurgeStep], None]
 """Called after each named step; tests use it to kill the process there."""
 
-IntoRecords = pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+IntoRecords: TypeAlias = "pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]"
 """A canonical table, or a stream of record batches of the canonical schema."""
 
 CANONICAL: dict[RecordType, pa.Schema] = {

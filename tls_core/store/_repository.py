@@ -184,10 +184,11 @@ class Repository:
         """
         spec = _spec(source_sha256, source_name, case_ids, record_type, actor)
         with commit_lock(self._layout.lock_file, timeout=self._lock_timeout):
-            snap = self._clean_snapshot()
+            snap = take_snapshot(self._layout, self._checker)
             earlier = _earlier_batch(snap, spec)
             if earlier is not None:
                 return self._associate(snap, earlier, spec)
+            snap = self._clean_snapshot(snap)
             hook = self._hook or _no_hook
             batch_id, counts, versions = commit_new_batch(
                 self._layout, self._checker, snap, records, rejects, spec, hook
@@ -250,13 +251,18 @@ class Repository:
         with commit_lock(self._layout.lock_file, timeout=self._lock_timeout):
             snap = self._clean_snapshot()
             report = purge_batches(
-                self._layout, snap, case_facts, today=today, actor=actor, hook=self._hook or _no_hook
+                self._layout,
+                snap,
+                case_facts,
+                today=today,
+                actor=actor,
+                hook=self._hook or _no_hook,
             )
             collect_garbage(self._layout, take_snapshot(self._layout, self._checker))
         return report
 
-    def _clean_snapshot(self) -> Snapshot:
-        snap = take_snapshot(self._layout, self._checker)
+    def _clean_snapshot(self, snap: Snapshot | None = None) -> Snapshot:
+        snap = snap or take_snapshot(self._layout, self._checker)
         report = collect_garbage(self._layout, snap)
         if report.uncommitted_batches:
             snap = take_snapshot(self._layout, self._checker)
@@ -333,7 +339,7 @@ def _spec(
         )
     if not actor:
         raise ConfigError("an actor is required", reason="no_actor")
-    return BatchSpec(check_sha256(source_sha256), str(source_name), cases, record_type, actor)  # type: ignore[arg-type]
+    return BatchSpec(check_sha256(source_sha256), str(source_name), cases, record_type, actor)
 
 
 def _earlier_batch(snap: Snapshot, spec: BatchSpec) -> str | None:

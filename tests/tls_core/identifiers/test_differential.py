@@ -167,7 +167,7 @@ def test_every_nanp_region_agrees_on_national_numbers():
         for prefix in ("", "1")
         for a in "0123456789"
         for b in "0123456789"
-        for length in range(0, 10)
+        for length in range(10)
     ]
     decided = sum(_assert_agree(values, "auto", region) for region in nanp_regions)
     assert decided > 0

@@ -34,11 +34,23 @@ def calls(source: str, n: int, *, first: int | None = None, orig: str = "+120255
     for i in range(first, first + n):
         row = {f.name: None for f in CALL_RECORDS}
         row.update(
-            orig_raw=orig, orig_kind="phone", orig_canonical=orig,
-            term_raw=f"202555{i % 10000:04d}", term_kind="phone", term_canonical=f"+1202555{i % 10000:04d}",
-            start_utc=T0 + timedelta(seconds=i), start_raw=str(i), tz_source="carrier_utc",
-            duration_s=i % 600, event_type="voice", direction="outgoing", leg=0,
-            source_sha256=sha, source_row=i + 2, layout_name="test", layout_version="1",
+            orig_raw=orig,
+            orig_kind="phone",
+            orig_canonical=orig,
+            term_raw=f"202555{i % 10000:04d}",
+            term_kind="phone",
+            term_canonical=f"+1202555{i % 10000:04d}",
+            start_utc=T0 + timedelta(seconds=i),
+            start_raw=str(i),
+            tz_source="carrier_utc",
+            duration_s=i % 600,
+            event_type="voice",
+            direction="outgoing",
+            leg=0,
+            source_sha256=sha,
+            source_row=i + 2,
+            layout_name="test",
+            layout_version="1",
         )
         row["record_id"] = record_id(row)
         rows.append(row)
@@ -51,9 +63,16 @@ def subscribers(source: str, n: int) -> pa.Table:
     for i in range(n):
         row = {f.name: None for f in SUBSCRIBER_RECORDS}
         row.update(
-            record_id=sha_of(f"sub{i}")[:32], identifier_raw=f"202555{i:04d}", identifier_kind="phone",
-            identifier_canonical=f"+1202555{i:04d}", subscriber_name=f"Person {i}", aliases=["x"],
-            source_sha256=sha, source_row=i + 2, layout_name="test", layout_version="1",
+            record_id=sha_of(f"sub{i}")[:32],
+            identifier_raw=f"202555{i:04d}",
+            identifier_kind="phone",
+            identifier_canonical=f"+1202555{i:04d}",
+            subscriber_name=f"Person {i}",
+            aliases=["x"],
+            source_sha256=sha,
+            source_row=i + 2,
+            layout_name="test",
+            layout_version="1",
         )
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=SUBSCRIBER_RECORDS)
@@ -61,9 +80,17 @@ def subscribers(source: str, n: int) -> pa.Table:
 
 def rejects(source: str, n: int) -> pa.Table:
     rows = [
-        {"source_path": source, "source_sha256": sha_of(source), "source_row": 1000 + i,
-         "column": "duration", "reason": "bad_duration", "detail": None, "raw_line": f"x,{i}",
-         "layout_name": "test", "layout_version": "1"}
+        {
+            "source_path": source,
+            "source_sha256": sha_of(source),
+            "source_row": 1000 + i,
+            "column": "duration",
+            "reason": "bad_duration",
+            "detail": None,
+            "raw_line": f"x,{i}",
+            "layout_name": "test",
+            "layout_version": "1",
+        }
         for i in range(n)
     ]
     return pa.Table.from_pylist(rows, schema=REJECTS)
@@ -71,8 +98,14 @@ def rejects(source: str, n: int) -> pa.Table:
 
 def commit(repo, source: str, n: int, case: str = "C1", **kw):
     return repo.commit_batch(
-        calls(source, n), rejects(source, 2), source_sha256=sha_of(source), source_name=source,
-        case_ids=[case], record_type="call", actor="tester", **kw,
+        calls(source, n),
+        rejects(source, 2),
+        source_sha256=sha_of(source),
+        source_name=source,
+        case_ids=[case],
+        record_type="call",
+        actor="tester",
+        **kw,
     )
 
 

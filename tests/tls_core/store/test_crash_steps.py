@@ -19,7 +19,10 @@ KIT = str(Path(k.__file__))
 def _child(root, source, n, step):
     return subprocess.run(
         [sys.executable, KIT, str(root), source, str(n), step],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

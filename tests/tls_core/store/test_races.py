@@ -16,7 +16,9 @@ N = 40
 
 def _race(root, sources):
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["storekit", "tls_core.store", "deltalake", "duckdb", "pyarrow.parquet"])
+    ctx.set_forkserver_preload(
+        ["storekit", "tls_core.store", "deltalake", "duckdb", "pyarrow.parquet"]
+    )
     barrier, results = ctx.Barrier(len(sources)), ctx.Queue()
     children = [
         ctx.Process(target=k.race_commit, args=(str(root), s, N, barrier, results)) for s in sources

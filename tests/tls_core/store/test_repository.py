@@ -19,9 +19,23 @@ from tls_core.store import Repository
 def test_exports():
     assert sorted(tls_core.store.__all__) == sorted(
         [
-            "CaseFacts", "CommitReport", "CommitStep", "DataFile", "GcReport", "IntoCaseFacts",
-            "IntoRecords", "LinkReport", "PurgeReport", "PurgeStep", "RecordType", "Repository", "Snapshot",
-            "StepHook", "TableName", "VerifyReport", "retention_end",
+            "CaseFacts",
+            "CommitReport",
+            "CommitStep",
+            "DataFile",
+            "GcReport",
+            "IntoCaseFacts",
+            "IntoRecords",
+            "LinkReport",
+            "PurgeReport",
+            "PurgeStep",
+            "RecordType",
+            "Repository",
+            "Snapshot",
+            "StepHook",
+            "TableName",
+            "VerifyReport",
+            "retention_end",
         ]
     )
     for name in tls_core.store.__all__:
@@ -60,7 +74,9 @@ def test_commit_then_read(repo):
 def test_same_file_same_case_is_a_noop(repo):
     first = k.commit(repo, "a.csv", 10)
     again = k.commit(repo, "a.csv", 10)
-    assert again.noop and again.batch_id == first.batch_id and again.loaded == 0
+    assert again.noop
+    assert again.batch_id == first.batch_id
+    assert again.loaded == 0
     assert again.version == first.version
     assert k.count(repo) == 10
 
@@ -68,7 +84,9 @@ def test_same_file_same_case_is_a_noop(repo):
 def test_same_file_other_case_adds_the_association(repo):
     first = k.commit(repo, "a.csv", 10)
     other = k.commit(repo, "a.csv", 10, case="C2")
-    assert not other.noop and other.linked_cases == ("C2",) and other.batch_id == first.batch_id
+    assert not other.noop
+    assert other.linked_cases == ("C2",)
+    assert other.batch_id == first.batch_id
     assert k.count(repo) == 10
     con = repo.snapshot().connect()
     assert con.execute("SELECT case_id FROM case_links ORDER BY 1").fetchall() == [("C1",), ("C2",)]
@@ -96,8 +114,11 @@ def test_natural_key_dedup_across_files(repo):
         pa.array([k.sha_of("a2.csv")] * 10),
     )
     report = repo.commit_batch(
-        reexport, source_sha256=k.sha_of("a2.csv"), source_name="a2.csv",
-        case_ids=["C2"], actor="t",
+        reexport,
+        source_sha256=k.sha_of("a2.csv"),
+        source_name="a2.csv",
+        case_ids=["C2"],
+        actor="t",
     )
     assert (report.loaded, report.duplicates) == (0, 10)
     assert k.count(repo) == 10
@@ -106,7 +127,9 @@ def test_natural_key_dedup_across_files(repo):
 
 def test_duplicates_within_a_batch_and_legs(repo):
     table = k.calls("a.csv", 5)
-    legs = table.set_column(table.schema.get_field_index("leg"), "leg", pa.array([1] * 5, pa.int32()))
+    legs = table.set_column(
+        table.schema.get_field_index("leg"), "leg", pa.array([1] * 5, pa.int32())
+    )
     ids = [k.record_id(r) for r in legs.to_pylist()]
     legs = legs.set_column(0, "record_id", pa.array(ids)).cast(table.schema)
     data = pa.concat_tables([table, table, legs])
@@ -119,8 +142,11 @@ def test_duplicates_within_a_batch_and_legs(repo):
 def test_streaming_input(repo):
     table = k.calls("big.csv", 3000)
     report = repo.commit_batch(
-        iter(table.to_batches(max_chunksize=128)), source_sha256=k.sha_of("big.csv"),
-        source_name="big.csv", case_ids=["C1"], actor="t",
+        iter(table.to_batches(max_chunksize=128)),
+        source_sha256=k.sha_of("big.csv"),
+        source_name="big.csv",
+        case_ids=["C1"],
+        actor="t",
     )
     assert report.loaded == 3000
     assert k.count(repo) == 3000
@@ -128,8 +154,12 @@ def test_streaming_input(repo):
 
 def test_subscriber_records(repo):
     report = repo.commit_batch(
-        k.subscribers("subs.csv", 4), source_sha256=k.sha_of("subs.csv"), source_name="subs.csv",
-        case_ids=["C1", "C2"], record_type="subscriber", actor="t",
+        k.subscribers("subs.csv", 4),
+        source_sha256=k.sha_of("subs.csv"),
+        source_name="subs.csv",
+        case_ids=["C1", "C2"],
+        record_type="subscriber",
+        actor="t",
     )
     assert report.loaded == 4
     assert k.count(repo, "subscriber_records") == 4
@@ -149,8 +179,11 @@ def test_subscriber_records(repo):
 )
 def test_bad_arguments_are_refused(repo, kwargs, error):
     args = {
-        "source_sha256": k.sha_of("a.csv"), "source_name": "a.csv", "case_ids": ["C1"],
-        "record_type": "call", "actor": "t",
+        "source_sha256": k.sha_of("a.csv"),
+        "source_name": "a.csv",
+        "case_ids": ["C1"],
+        "record_type": "call",
+        "actor": "t",
     }
     args.update(kwargs)
     with pytest.raises(error):
@@ -161,7 +194,9 @@ def test_bad_arguments_are_refused(repo, kwargs, error):
 def test_schema_mismatch_is_refused(repo):
     bad = k.calls("a.csv", 3).drop_columns(["leg"])
     with pytest.raises(SchemaError):
-        repo.commit_batch(bad, source_sha256=k.sha_of("a.csv"), source_name="a", case_ids=["C"], actor="t")
+        repo.commit_batch(
+            bad, source_sha256=k.sha_of("a.csv"), source_name="a", case_ids=["C"], actor="t"
+        )
 
 
 def test_open_without_create(tmp_path):
@@ -180,7 +215,9 @@ def test_connection_is_locked_down(repo, tmp_path):
         con.execute("SET enable_external_access = true")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 8)), min_size=1, max_size=5))
 def test_stored_records_are_the_distinct_union(tmp_path_factory, commits):
     # Each commit is (file number, rows); files overlap on their first records.

@@ -42,8 +42,11 @@ def _fill(root):
     old = k.commit(repo, "old.csv", 10, case="OLD")
     hold = k.commit(repo, "hold.csv", 10, case="HOLD")
     both = repo.commit_batch(
-        k.calls("both.csv", 10), source_sha256=k.sha_of("both.csv"), source_name="both.csv",
-        case_ids=["OLD2", "OPEN"], actor="t",
+        k.calls("both.csv", 10),
+        source_sha256=k.sha_of("both.csv"),
+        source_name="both.csv",
+        case_ids=["OLD2", "OPEN"],
+        actor="t",
     )
     # The open case also holds 3 of the old case's records (stored once, in the old batch).
     shared = k.calls("old.csv", 3).to_pylist()
@@ -55,7 +58,10 @@ def _fill(root):
 
     opened = repo.commit_batch(
         pa.Table.from_pylist(shared + k.calls("open.csv", 5).to_pylist(), schema=CALL_RECORDS),
-        source_sha256=k.sha_of("open.csv"), source_name="open.csv", case_ids=["OPEN"], actor="t",
+        source_sha256=k.sha_of("open.csv"),
+        source_name="open.csv",
+        case_ids=["OPEN"],
+        actor="t",
     )
     assert (opened.loaded, opened.duplicates) == (5, 3)
     return repo, old, hold, both
@@ -65,7 +71,8 @@ def test_purge_day_before_and_day_after(tmp_path):
     repo, old, _, _ = _fill(tmp_path / "repo")
     before = k.count(repo)
     nothing = repo.purge(FACTS, today=date(2020, 9, 30), actor="t")
-    assert nothing.batch_ids == () and k.count(repo) == before
+    assert nothing.batch_ids == ()
+    assert k.count(repo) == before
     report = repo.purge(FACTS, today=date(2020, 10, 1), actor="t")
     assert report.batch_ids == (old.batch_id,)
     assert (report.records_removed, report.records_kept, report.rejects_removed) == (7, 3, 2)
@@ -77,7 +84,8 @@ def test_purge_day_before_and_day_after(tmp_path):
     assert left == 3  # the records the open case also holds
     assert k.count(repo, "rejects") == 2  # only the held batch keeps its rejects
     verify = repo.verify()
-    assert verify.ok and verify.orphans == ()  # old files are physically gone
+    assert verify.ok
+    assert verify.orphans == ()
     again = repo.purge(FACTS, today=date(2020, 10, 1), actor="t")
     assert (again.records_removed, again.rejects_removed) == (0, 0)
 
@@ -86,7 +94,12 @@ def test_unknown_cases_are_never_purged(tmp_path):
     repo, *_ = _fill(tmp_path / "repo")
     before = k.count(repo)
     assert repo.purge({}, today=date(2100, 1, 1), actor="t").batch_ids == ()
-    assert repo.purge({"OLD": CaseFacts(None, False, True)}, today=date(2100, 1, 1), actor="t").batch_ids == ()
+    assert (
+        repo.purge(
+            {"OLD": CaseFacts(None, False, True)}, today=date(2100, 1, 1), actor="t"
+        ).batch_ids
+        == ()
+    )
     assert k.count(repo) == before
 
 
@@ -98,7 +111,10 @@ def test_purge_killed_at_each_step_is_rerunnable(tmp_path, step):
     facts = {c: (None if d is None else d.isoformat(), h, o) for c, (d, h, o) in FACTS.items()}
     done = subprocess.run(
         [sys.executable, KIT, "purge", str(root), json.dumps(facts), "2030-01-01", step],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == -9, done.stderr
     assert Repository.open(root).verify().ok
