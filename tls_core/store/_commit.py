@@ -69,11 +69,13 @@ CANONICAL: dict[RecordType, pa.Schema] = {
 _READ_ROWS = 65_536
 
 _DEDUP_SQL = """
-SELECT * EXCLUDE (_pos)
+WITH firsts AS (
+    SELECT min(_pos) AS _pos FROM staged GROUP BY record_id
+)
+SELECT s.* EXCLUDE (_pos)
 FROM staged AS s
-WHERE NOT EXISTS (SELECT 1 FROM existing AS e WHERE e.record_id = s.record_id)
-QUALIFY row_number() OVER (PARTITION BY s.record_id ORDER BY s._pos) = 1
-ORDER BY s._pos
+SEMI JOIN firsts AS f ON s._pos = f._pos
+ANTI JOIN existing AS e ON s.record_id = e.record_id
 """
 
 _REFS_SQL = """
