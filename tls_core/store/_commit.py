@@ -27,7 +27,7 @@ import pyarrow as pa
 from tls_core.errors import SchemaError
 from tls_core.schema import CALL_RECORDS, MISC_RECORDS, REJECTS, SUBSCRIBER_RECORDS, check_table
 from tls_core.store._delta import commit_files
-from tls_core.store._files import DataFile, FileChecker, publish, write_staged
+from tls_core.store._files import DataFile, publish, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
 from tls_core.store._snapshot import Snapshot
 
@@ -109,62 +109,68 @@ class _Counts:
     rejected: int
 
 
+_COMMIT_ORDER: tuple[tuple[TableName | None, CommitStep], ...] = (
+    (None, "records_committed"),  # the record table of the batch's record type
+    ("rejects", "rejects_committed"),
+    ("record_refs", "refs_committed"),
+    ("case_batches", "cases_committed"),
+    ("registry", "marker_committed"),
+)
+
+
 def commit_new_batch(
     layout: Layout,
-    checker: FileChecker,
     snap: Snapshot,
     records: IntoRecords,
     rejects: IntoRecords | None,
     spec: BatchSpec,
     hook: StepHook,
 ) -> tuple[str, _Counts, dict[TableName, int]]:
-    """Run steps 1-4 for a new batch; return its id, counts and the new table versions."""
+    """Run the steps for a new batch; return its id, counts and the new table versions."""
     batch_id = uuid.uuid4().hex
+    files, counts = _write_batch(layout, snap, records, rejects, spec, batch_id, hook)
+    versions: dict[TableName, int] = {}
+    for key, step in _COMMIT_ORDER:
+        table = RECORD_TABLES[spec.record_type] if key is None else key
+        versions[table] = commit_files(
+            layout, table, add=files[table], metadata={"tls.batch_id": batch_id}
+        )
+        hook(step)
+    return batch_id, counts, versions
+
+
+def _write_batch(
+    layout: Layout,
+    snap: Snapshot,
+    records: IntoRecords,
+    rejects: IntoRecords | None,
+    spec: BatchSpec,
+    batch_id: str,
+    hook: StepHook,
+) -> tuple[dict[TableName, list[DataFile]], _Counts]:
+    """Steps ``staged`` and ``published``: every file of the batch, none committed."""
     table = RECORD_TABLES[spec.record_type]
     staged = write_staged(layout, _staged_batches(records, spec, batch_id), _staged_schema(table))
     hook("staged")
-    received = sum(rows for _, rows in staged)
-    out = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
+    kept, refs = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
     rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
     reject_files = _publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
     for path, _ in staged:
         path.unlink()
-    hook("published")
-    versions: dict[TableName, int] = {}
-    versions[table] = commit_files(layout, table, add=out[0], metadata=_meta(batch_id))
-    hook("records_committed")
-    versions["rejects"] = commit_files(
-        layout, "rejects", add=reject_files, metadata=_meta(batch_id)
-    )
-    hook("rejects_committed")
-    versions["record_refs"] = commit_files(
-        layout, "record_refs", add=out[1], metadata=_meta(batch_id)
-    )
-    hook("refs_committed")
+    received = sum(rows for _, rows in staged)
+    loaded = sum(f.rows for f in kept)
+    counts = _Counts(received, loaded, sum(f.rows for f in reject_files))
     cases = case_rows(batch_id, spec.case_ids, linked=True, op_id=batch_id)
-    versions["case_batches"] = commit_files(
-        layout, "case_batches", add=[_publish_table(layout, "case_batches", cases, batch_id)]
-    )
-    hook("cases_committed")
-    counts = _Counts(
-        received=received,
-        loaded=sum(f.rows for f in out[0]),
-        rejected=sum(f.rows for f in reject_files),
-    )
-    marker = op_row(
-        batch_id,
-        "commit",
-        batch_id,
-        spec,
-        counts.loaded,
-        counts.received - counts.loaded,
-        counts.rejected,
-    )
-    versions["registry"] = commit_files(
-        layout, "registry", add=[_publish_table(layout, "registry", marker, batch_id)]
-    )
-    hook("marker_committed")
-    return batch_id, counts, versions
+    marker = op_row(batch_id, "commit", batch_id, spec, loaded, received - loaded, counts.rejected)
+    files: dict[TableName, list[DataFile]] = {
+        table: kept,
+        "rejects": reject_files,
+        "record_refs": refs,
+        "case_batches": [publish_table(layout, "case_batches", cases, batch_id)],
+        "registry": [publish_table(layout, "registry", marker, batch_id)],
+    }
+    hook("published")
+    return files, counts
 
 
 def op_row(

@@ -130,6 +130,13 @@ class Repository:
                 raise StoreError(
                     "not a TLS repository", file=str(layout.root), reason="no_repository"
                 )
+            if any(p.name not in ("_tls", "tables") for p in layout.root.iterdir()):
+                raise StoreError(
+                    "refusing to turn a non-empty directory into a TLS repository",
+                    file=str(layout.root),
+                    reason="not_empty",
+                    hint="name a new or empty directory",
+                )
             _initialize(layout, lock_timeout)
         found = layout.format_file.read_text().strip()
         if found != FORMAT_VERSION:
@@ -191,7 +198,7 @@ class Repository:
             snap = self._clean_snapshot(snap)
             hook = self._hook or _no_hook
             batch_id, counts, versions = commit_new_batch(
-                self._layout, self._checker, snap, records, rejects, spec, hook
+                self._layout, snap, records, rejects, spec, hook
             )
         return CommitReport(
             batch_id,

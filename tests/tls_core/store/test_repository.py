@@ -204,6 +204,13 @@ def test_open_without_create(tmp_path):
         Repository.open(tmp_path / "nothing", create=False)
 
 
+def test_a_non_empty_directory_is_not_turned_into_a_repository(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="non-empty"):
+        Repository.open(tmp_path)
+    assert not (tmp_path / "_tls").exists()
+
+
 def test_connection_is_locked_down(repo, tmp_path):
     k.commit(repo, "a.csv", 3)
     secret = tmp_path / "secret.csv"
