@@ -16,6 +16,8 @@ writer removes them from the logs and deletes them, under the lock, before doing
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
 
-from tls_core.errors import SchemaError
+from tls_core.errors import SchemaError, StoreError
 from tls_core.schema import CALL_RECORDS, MISC_RECORDS, REJECTS, SUBSCRIBER_RECORDS, check_table
 from tls_core.store._delta import commit_files
 from tls_core.store._files import DataFile, publish, write_staged
@@ -150,11 +152,15 @@ def _write_batch(
 ) -> tuple[dict[TableName, list[DataFile]], _Counts]:
     """Steps ``staged`` and ``published``: every file of the batch, none committed."""
     table = RECORD_TABLES[spec.record_type]
-    staged = write_staged(layout, _staged_batches(records, spec, batch_id), _staged_schema(table))
+    with _phase("staging the records"):
+        batches = _staged_batches(records, spec, batch_id)
+        staged = write_staged(layout, batches, _staged_schema(table))
     hook("staged")
-    kept, refs = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
-    rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
-    reject_files = _publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
+    with _phase("deduplicating the records"):
+        kept, refs = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
+    with _phase("writing the rejects"):
+        rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
+        reject_files = _publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
     for path, _ in staged:
         path.unlink()
     received = sum(rows for _, rows in staged)
@@ -162,15 +168,36 @@ def _write_batch(
     counts = _Counts(received, loaded, sum(f.rows for f in reject_files))
     cases = case_rows(batch_id, spec.case_ids, linked=True, op_id=batch_id)
     marker = op_row(batch_id, "commit", batch_id, spec, loaded, received - loaded, counts.rejected)
-    files: dict[TableName, list[DataFile]] = {
-        table: kept,
-        "rejects": reject_files,
-        "record_refs": refs,
-        "case_batches": [publish_table(layout, "case_batches", cases, batch_id)],
-        "registry": [publish_table(layout, "registry", marker, batch_id)],
-    }
+    with _phase("writing the batch marker"):
+        files: dict[TableName, list[DataFile]] = {
+            table: kept,
+            "rejects": reject_files,
+            "record_refs": refs,
+            "case_batches": [publish_table(layout, "case_batches", cases, batch_id)],
+            "registry": [publish_table(layout, "registry", marker, batch_id)],
+        }
     hook("published")
     return files, counts
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Turn I/O, Arrow and DuckDB failures of a commit phase into a :class:`StoreError`."""
+    import duckdb
+
+    try:
+        yield
+    except (OSError, pa.ArrowException, duckdb.Error) as err:
+        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG) or any(
+            text in str(err) for text in ("No space left", "File too large")
+        )
+        raise StoreError(
+            f"the commit failed while {name}: {err}",
+            reason="disk_full" if full else "write_failed",
+            hint="free disk space, then commit again (nothing of this batch is visible)"
+            if full
+            else "nothing of this batch is visible; commit again",
+        ) from err
 
 
 def op_row(
