@@ -201,18 +201,18 @@ class Repository:
                 self._layout, snap, records, rejects, spec, hook
             )
         return CommitReport(
-            batch_id,
-            spec.record_type,
-            spec.source_sha256,
-            spec.case_ids,
-            spec.case_ids,
-            counts.received,
-            counts.loaded,
-            counts.received - counts.loaded,
-            counts.rejected,
-            False,
-            versions["registry"],
-            versions,
+            batch_id=batch_id,
+            record_type=spec.record_type,
+            source_sha256=spec.source_sha256,
+            case_ids=spec.case_ids,
+            linked_cases=spec.case_ids,
+            received=counts.received,
+            loaded=counts.loaded,
+            duplicates=counts.received - counts.loaded,
+            rejected=counts.rejected,
+            noop=False,
+            version=versions["registry"],
+            table_versions=versions,
         )
 
     def unlink(self, batch_id: str, case_id: str, *, actor: str) -> LinkReport:
@@ -282,18 +282,18 @@ class Repository:
         if missing:
             version = self._link_op(batch_id, missing, spec, linked=True)
         return CommitReport(
-            batch_id,
-            spec.record_type,
-            spec.source_sha256,
-            spec.case_ids,
-            missing,
-            0,
-            0,
-            0,
-            0,
-            not missing,
-            version,
-            {},
+            batch_id=batch_id,
+            record_type=spec.record_type,
+            source_sha256=spec.source_sha256,
+            case_ids=spec.case_ids,
+            linked_cases=missing,
+            received=0,
+            loaded=0,
+            duplicates=0,
+            rejected=0,
+            noop=not missing,
+            version=version,
+            table_versions={},
         )
 
     def _link_op(
@@ -350,11 +350,15 @@ def _spec(
 
 
 def _earlier_batch(snap: Snapshot, spec: BatchSpec) -> str | None:
-    for row in snap.registry.to_pylist():
+    """The committed, not purged batch of the same source and record type, if any."""
+    rows = snap.registry.to_pylist()
+    purged = {r["batch_id"] for r in rows if r["op"] == "purge"}
+    for row in rows:
         if (
             row["op"] == "commit"
             and row["source_sha256"] == spec.source_sha256
             and row["record_type"] == spec.record_type
+            and row["batch_id"] not in purged
         ):
             return str(row["batch_id"])
     return None

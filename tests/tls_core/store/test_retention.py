@@ -88,6 +88,11 @@ def test_purge_day_before_and_day_after(tmp_path):
     assert verify.orphans == ()
     again = repo.purge(FACTS, today=date(2020, 10, 1), actor="t")
     assert (again.records_removed, again.rejects_removed) == (0, 0)
+    # The purged file committed again for a new case is a new batch, not a no-op.
+    fresh = k.commit(repo, "old.csv", 10, case="NEW")
+    assert not fresh.noop
+    assert fresh.batch_id != old.batch_id
+    assert fresh.loaded == 7
 
 
 def test_unknown_cases_are_never_purged(tmp_path):
