@@ -39,7 +39,7 @@ def verify_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
             for item in items:
                 typer.echo(f"{label} (never read): {item}")
         for problem in report.problems:
-            typer.echo(f"problem: {problem}", err=True)
+            typer.echo(f"problem: {problem}")
     if not report.ok:
         raise IntegrityError(
             f"{len(report.problems)} integrity problem(s); first: {report.problems[0]}",

@@ -36,9 +36,11 @@ def test_verify_flipped_file_exits_1_with_one_line(tmp_path):
     path.write_bytes(bytes(data))
     done = _tls("--repo", str(root), "verify")
     assert done.returncode == 1
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("tls: error:")]
+    lines = done.stderr.splitlines()
     assert len(lines) == 1
+    assert lines[0].startswith("tls: error:")
     assert path.name in lines[0]
+    assert path.name in done.stdout
 
 
 def test_verify_without_repository(tmp_path):
