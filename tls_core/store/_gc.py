@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from tls_core.store._delta import commit_files, list_files
 from tls_core.store._layout import TABLES, Layout, TableName, is_store_file_name
 from tls_core.store._snapshot import Snapshot
 
-__all__ = ["GcReport", "collect_garbage", "unreferenced_files"]
+__all__ = ["REGISTRY_COMPACT_AT", "GcReport", "collect_garbage", "unreferenced_files"]
+
+REGISTRY_COMPACT_AT: Final = 64
+"""Registry files that trigger a compaction into one file."""
 
 
 @dataclass(frozen=True)
@@ -71,4 +76,23 @@ def collect_garbage(layout: Layout, snap: Snapshot) -> GcReport:
     for scratch in (layout.staging, layout.internal / "tmp"):
         if scratch.exists():
             shutil.rmtree(scratch)
+    _compact_registry(layout, snap)
     return GcReport(tuple(sorted(owners)), tuple(orphans))
+
+
+def _compact_registry(layout: Layout, snap: Snapshot) -> None:
+    """Rewrite the registry as one file once it has many, so a snapshot reads few files.
+
+    One Delta commit removes the old files and adds the new one: readers see the same rows
+    before and after. A reader that listed the old files just before finds one missing and
+    takes its snapshot again (see :func:`take_snapshot`).
+    """
+    from tls_core.store._commit import publish_table
+
+    old = snap.files["registry"]
+    if len(old) < REGISTRY_COMPACT_AT:
+        return
+    merged = publish_table(layout, "registry", snap.registry, uuid.uuid4().hex)
+    commit_files(layout, "registry", add=[merged], remove=old, metadata={"tls.op": "compact"})
+    for data_file in old:
+        (layout.table("registry") / data_file.name).unlink(missing_ok=True)

@@ -280,6 +280,7 @@ class Repository:
         missing = tuple(c for c in spec.case_ids if c not in linked)
         version = snap.version
         if missing:
+            self._clean_snapshot(snap)
             version = self._link_op(batch_id, missing, spec, linked=True)
         return CommitReport(
             batch_id=batch_id,

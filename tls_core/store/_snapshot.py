@@ -9,11 +9,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from tls_core.errors import IntegrityError
 from tls_core.store._delta import list_files
 from tls_core.store._files import DataFile, FileChecker, read_checked
 from tls_core.store._layout import STORED_SCHEMAS, TABLES, Layout, TableName
 
 __all__ = ["Snapshot", "take_snapshot"]
+
+_ATTEMPTS = 3
 
 _CASE_LINKS_SQL = """
 CREATE VIEW case_links AS
@@ -115,10 +118,25 @@ def _committed_batches(registry: pa.Table) -> list[str]:
 
 
 def take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
-    """Read the registry first, then list each table and keep the files of committed owners."""
+    """Read the registry first, then list each table and keep the files of committed owners.
+
+    A registry file can vanish between listing and reading when a writer compacts the registry
+    and a later collection deletes the old files; the snapshot is then taken again.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _take_snapshot(layout, checker)
+        except IntegrityError as err:
+            if err.reason != "missing_file" or attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
     version, registry_files = list_files(layout, "registry")
     batches = list(read_checked(checker, registry_files))
     registry = pa.Table.from_batches(batches, schema=STORED_SCHEMAS["registry"])
+    registry = registry.sort_by([("at_utc", "ascending"), ("op_id", "ascending")])
     op_ids = set(registry.column("op_id").to_pylist())
     visible = set(_committed_batches(registry))
     versions: dict[TableName, int] = {"registry": version}

@@ -239,3 +239,18 @@ def test_stored_records_are_the_distinct_union(tmp_path_factory, commits):
         seen |= set(table.column("record_id").to_pylist())
     assert k.count(repo) == len(seen)
     assert repo.verify().ok
+
+
+def test_registry_is_compacted(repo):
+    from tls_core.store._gc import REGISTRY_COMPACT_AT
+
+    for i in range(REGISTRY_COMPACT_AT + 2):
+        k.commit(repo, "a.csv", 2, case=f"C{i}")  # one link operation each
+    snap = repo.snapshot()
+    assert len(snap.files["registry"]) < REGISTRY_COMPACT_AT
+    assert len(snap.registry) == REGISTRY_COMPACT_AT + 2
+    con = snap.connect()
+    assert con.execute("SELECT count(*) FROM case_links").fetchone()[0] == REGISTRY_COMPACT_AT + 2
+    report = repo.verify()
+    assert report.ok
+    assert report.orphans == ()
