@@ -9,7 +9,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from tls_core.store._commit import BatchSpec, StepHook, op_row, publish_table
+from tls_core.store._commit import BatchSpec, StepHook, case_rows, op_row, publish_table
 from tls_core.store._delta import commit_files
 from tls_core.store._files import DataFile
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, TableName
@@ -24,7 +24,8 @@ class PurgeReport:
     """What a retention purge removed."""
 
     batch_ids: tuple[str, ...]
-    """Batches whose every case is past retention (purged now or by an earlier run)."""
+    """Batches whose every linked case is past retention, purged by this run (a purged batch
+    is unlinked from its cases, so a later run does not list it again)."""
     records_removed: int
     """Record rows physically removed by this run."""
     records_kept: int
@@ -72,7 +73,7 @@ def purge_batches(
     rejects_removed = _drop(layout, snap, "rejects", doomed)
     _drop(layout, snap, "record_refs", doomed)
     hook("rejects_dropped")
-    _mark(layout, snap, doomed, actor)
+    _mark(layout, snap, doomed, current_links(snap), actor)
     hook("purge_marked")
     return PurgeReport(tuple(sorted(doomed)), removed, kept, rejects_removed)
 
@@ -109,7 +110,10 @@ def _drop(layout: Layout, snap: Snapshot, table: TableName, doomed: set[str]) ->
     return rows
 
 
-def _mark(layout: Layout, snap: Snapshot, doomed: set[str], actor: str) -> None:
+def _mark(
+    layout: Layout, snap: Snapshot, doomed: set[str], links: dict[str, set[str]], actor: str
+) -> None:
+    """Unlink each purged batch from its cases, then commit the ``purge`` marker (last)."""
     registry = snap.registry.to_pylist()
     done = {r["batch_id"] for r in registry if r["op"] == "purge"}
     commits = {r["batch_id"]: r for r in registry if r["op"] == "commit"}
@@ -125,4 +129,10 @@ def _mark(layout: Layout, snap: Snapshot, doomed: set[str], actor: str) -> None:
         )
         rows.append(op_row(op_id, "purge", batch_id, spec))
     marker = pa.concat_tables(rows)
+    unlinks = pa.concat_tables(
+        [case_rows(b, sorted(links[b]), linked=False, op_id=op_id) for b in todo]
+    )
+    if len(unlinks):
+        cases_file = publish_table(layout, "case_batches", unlinks, op_id)
+        commit_files(layout, "case_batches", add=[cases_file], metadata={"tls.op": "purge"})
     commit_files(layout, "registry", add=[publish_table(layout, "registry", marker, op_id)])
