@@ -1,0 +1,335 @@
+"""The commit protocol of one batch (see ``docs/storage.md``, "Commit protocol").
+
+Steps, in order, each named so tests can kill a process exactly there:
+
+1. ``staged``: the input records are streamed into staging files (bounded memory).
+2. ``published``: deduplicated records, rejects and record references are written, hashed and
+   renamed into their table directories. Nothing is committed yet.
+3. ``records_committed``, ``rejects_committed``, ``refs_committed``, ``cases_committed``: one
+   Delta commit per table. The rows are in the logs but invisible: readers keep only files
+   whose owner (batch or operation id) has a registry row.
+4. ``marker_committed``: the registry row is committed, last. The batch is now visible.
+
+A process killed before step 4 leaves files of an owner the registry does not know; the next
+writer removes them from the logs and deletes them, under the lock, before doing anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias
+
+import pyarrow as pa
+
+from tls_core.errors import SchemaError, StoreError
+from tls_core.schema import CALL_RECORDS, MISC_RECORDS, REJECTS, SUBSCRIBER_RECORDS, check_table
+from tls_core.store._delta import commit_files
+from tls_core.store._files import DataFile, publish, write_staged
+from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
+from tls_core.store._snapshot import Snapshot
+
+__all__ = [
+    "BatchSpec",
+    "CommitStep",
+    "IntoRecords",
+    "PurgeStep",
+    "StepHook",
+    "commit_new_batch",
+    "op_row",
+]
+
+CommitStep = Literal[
+    "staged",
+    "published",
+    "records_committed",
+    "rejects_committed",
+    "refs_committed",
+    "cases_committed",
+    "marker_committed",
+]
+"""The named steps of a commit, in order."""
+
+PurgeStep = Literal["records_rewritten", "rejects_dropped", "purge_marked"]
+"""The named steps of a retention purge, in order."""
+
+StepHook = Callable[[CommitStep | PurgeStep], None]
+"""Called after each named step; tests use it to kill the process there."""
+
+IntoRecords: TypeAlias = "pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]"
+"""A canonical table, or a stream of record batches of the canonical schema."""
+
+CANONICAL: dict[RecordType, pa.Schema] = {
+    "call": CALL_RECORDS,
+    "subscriber": SUBSCRIBER_RECORDS,
+    "misc": MISC_RECORDS,
+}
+_READ_ROWS = 65_536
+
+_DEDUP_SQL = """
+WITH firsts AS (
+    SELECT min(_pos) AS _pos FROM staged GROUP BY record_id
+)
+SELECT s.* EXCLUDE (_pos)
+FROM staged AS s
+SEMI JOIN firsts AS f ON s._pos = f._pos
+ANTI JOIN existing AS e ON s.record_id = e.record_id
+"""
+
+_REFS_SQL = """
+SELECT DISTINCT s.record_id, $1 AS batch_id
+FROM staged AS s
+WHERE EXISTS (SELECT 1 FROM existing AS e WHERE e.record_id = s.record_id)
+ORDER BY s.record_id
+"""
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What a commit was asked to do (validated by the caller)."""
+
+    source_sha256: str
+    """SHA-256 of the source file the records were read from."""
+    source_name: str
+    """Display name of the source file (never used as a path)."""
+    case_ids: tuple[str, ...]
+    """Cases the batch belongs to."""
+    record_type: RecordType
+    """Which record table receives the records."""
+    actor: str
+    """Who commits."""
+
+
+@dataclass(frozen=True)
+class _Counts:
+    received: int
+    loaded: int
+    rejected: int
+
+
+_COMMIT_ORDER: tuple[tuple[TableName | None, CommitStep], ...] = (
+    (None, "records_committed"),  # the record table of the batch's record type
+    ("rejects", "rejects_committed"),
+    ("record_refs", "refs_committed"),
+    ("case_batches", "cases_committed"),
+    ("registry", "marker_committed"),
+)
+
+
+def commit_new_batch(
+    layout: Layout,
+    snap: Snapshot,
+    records: IntoRecords,
+    rejects: IntoRecords | None,
+    spec: BatchSpec,
+    hook: StepHook,
+) -> tuple[str, _Counts, dict[TableName, int]]:
+    """Run the steps for a new batch; return its id, counts and the new table versions."""
+    batch_id = uuid.uuid4().hex
+    files, counts = _write_batch(layout, snap, records, rejects, spec, batch_id, hook)
+    versions: dict[TableName, int] = {}
+    for key, step in _COMMIT_ORDER:
+        table = RECORD_TABLES[spec.record_type] if key is None else key
+        versions[table] = commit_files(
+            layout, table, add=files[table], metadata={"tls.batch_id": batch_id}
+        )
+        hook(step)
+    return batch_id, counts, versions
+
+
+def _write_batch(
+    layout: Layout,
+    snap: Snapshot,
+    records: IntoRecords,
+    rejects: IntoRecords | None,
+    spec: BatchSpec,
+    batch_id: str,
+    hook: StepHook,
+) -> tuple[dict[TableName, list[DataFile]], _Counts]:
+    """Steps ``staged`` and ``published``: every file of the batch, none committed."""
+    table = RECORD_TABLES[spec.record_type]
+    with _phase("staging the records"):
+        batches = _staged_batches(records, spec, batch_id)
+        staged = write_staged(layout, batches, _staged_schema(table))
+    hook("staged")
+    with _phase("deduplicating the records"):
+        kept, refs = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
+    with _phase("writing the rejects"):
+        rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
+        reject_files = _publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
+    for path, _ in staged:
+        path.unlink()
+    received = sum(rows for _, rows in staged)
+    loaded = sum(f.rows for f in kept)
+    counts = _Counts(received, loaded, sum(f.rows for f in reject_files))
+    cases = case_rows(batch_id, spec.case_ids, linked=True, op_id=batch_id)
+    marker = op_row(batch_id, "commit", batch_id, spec, loaded, received - loaded, counts.rejected)
+    with _phase("writing the batch marker"):
+        files: dict[TableName, list[DataFile]] = {
+            table: kept,
+            "rejects": reject_files,
+            "record_refs": refs,
+            "case_batches": [publish_table(layout, "case_batches", cases, batch_id)],
+            "registry": [publish_table(layout, "registry", marker, batch_id)],
+        }
+    hook("published")
+    return files, counts
+
+
+@contextlib.contextmanager
+def _phase(name: str) -> Iterator[None]:
+    """Turn I/O, Arrow and DuckDB failures of a commit phase into a :class:`StoreError`."""
+    import duckdb
+
+    try:
+        yield
+    except (OSError, pa.ArrowException, duckdb.Error) as err:
+        full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EFBIG) or any(
+            text in str(err) for text in ("No space left", "File too large")
+        )
+        raise StoreError(
+            f"the commit failed while {name}: {err}",
+            reason="disk_full" if full else "write_failed",
+            hint="free disk space, then commit again (nothing of this batch is visible)"
+            if full
+            else "nothing of this batch is visible; commit again",
+        ) from err
+
+
+def op_row(
+    op_id: str,
+    op: str,
+    batch_id: str,
+    spec: BatchSpec,
+    loaded: int | None = None,
+    duplicates: int | None = None,
+    rejected: int | None = None,
+) -> pa.Table:
+    """One registry row (the marker of an operation)."""
+    row: dict[str, Any] = {
+        "op_id": op_id,
+        "op": op,
+        "batch_id": batch_id,
+        "record_type": spec.record_type,
+        "source_sha256": spec.source_sha256,
+        "source_name": spec.source_name,
+        "case_ids": list(spec.case_ids),
+        "actor": spec.actor,
+        "at_utc": datetime.now(UTC),
+        "loaded": loaded,
+        "duplicates": duplicates,
+        "rejected": rejected,
+    }
+    return pa.Table.from_pylist([row], schema=STORED_SCHEMAS["registry"])
+
+
+def case_rows(batch_id: str, case_ids: Iterable[str], *, linked: bool, op_id: str) -> pa.Table:
+    """Rows of ``case_batches`` that link (or unlink) one batch and some cases."""
+    now = datetime.now(UTC)
+    rows = [
+        {"batch_id": batch_id, "case_id": c, "linked": linked, "op_id": op_id, "at_utc": now}
+        for c in case_ids
+    ]
+    return pa.Table.from_pylist(rows, schema=STORED_SCHEMAS["case_batches"])
+
+
+def publish_table(layout: Layout, table: TableName, data: pa.Table, owner_id: str) -> DataFile:
+    """Write a small table as one published (not yet committed) file of ``table``."""
+    return _publish_table(layout, table, data, owner_id)
+
+
+def _publish_table(layout: Layout, table: TableName, data: pa.Table, owner_id: str) -> DataFile:
+    staged = write_staged(layout, data.to_batches(), STORED_SCHEMAS[table])
+    if len(staged) != 1:
+        raise SchemaError(f"refusing to write an empty {table} file", reason="empty_file")
+    ((path, rows),) = staged
+    return publish(layout, table, path, owner_id, rows)
+
+
+def _meta(batch_id: str) -> dict[str, str]:
+    return {"tls.batch_id": batch_id}
+
+
+def _staged_schema(table: TableName) -> pa.Schema:
+    return STORED_SCHEMAS[table].append(pa.field("_pos", pa.int64(), nullable=False))
+
+
+def _as_batches(data: IntoRecords) -> Iterator[pa.RecordBatch]:
+    if isinstance(data, pa.Table):
+        yield from data.to_batches(max_chunksize=_READ_ROWS)
+    else:
+        yield from data
+
+
+def _canonical_batches(
+    data: IntoRecords, schema: pa.Schema, spec: BatchSpec
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow.compute as pc
+
+    for batch in _as_batches(data):
+        table = check_table(pa.Table.from_batches([batch]), schema)
+        sha = table.column("source_sha256")
+        if len(table) and not pc.all(pc.equal(sha, spec.source_sha256)).as_py():
+            raise SchemaError(
+                "rows come from another source file than the batch says",
+                column="source_sha256",
+                value=spec.source_sha256,
+                reason="source_mismatch",
+            )
+        yield from table.to_batches()
+
+
+def _owned(batches: Iterable[pa.RecordBatch], batch_id: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        owner = pa.array([batch_id] * batch.num_rows, pa.string())
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, owner], names=[*batch.schema.names, "batch_id"]
+        )
+
+
+def _staged_batches(
+    records: IntoRecords, spec: BatchSpec, batch_id: str
+) -> Iterator[pa.RecordBatch]:
+    pos = 0
+    for batch in _owned(_canonical_batches(records, CANONICAL[spec.record_type], spec), batch_id):
+        positions = pa.array(range(pos, pos + batch.num_rows), pa.int64())
+        pos += batch.num_rows
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, positions], names=[*batch.schema.names, "_pos"]
+        )
+
+
+def _publish_stream(
+    layout: Layout, table: TableName, batches: Iterable[pa.RecordBatch], owner_id: str
+) -> list[DataFile]:
+    schema = STORED_SCHEMAS[table]
+    cast = (pa.Table.from_batches([b]).cast(schema).to_batches() for b in batches)
+    staged = write_staged(layout, (b for bs in cast for b in bs), schema)
+    return [publish(layout, table, path, owner_id, rows) for path, rows in staged]
+
+
+def _dedup(
+    layout: Layout, snap: Snapshot, table: TableName, staged: list[Any], batch_id: str
+) -> tuple[list[DataFile], list[DataFile]]:
+    """Drop records already stored (natural key = ``record_id``) or repeated in the batch."""
+    from tls_core.store._duck import connect_locked
+
+    if not staged:
+        return [], []
+    views: dict[str, Any] = {"staged": staged, "existing": snap.paths(table)}
+    schemas = {"staged": _staged_schema(table), "existing": STORED_SCHEMAS[table]}
+    con = connect_locked(
+        views, empty_schemas=schemas, temp_dir=layout.internal / "tmp", memory_limit="1GB"
+    )
+    try:
+        reader = con.sql(_DEDUP_SQL).to_arrow_reader(_READ_ROWS)
+        records = _publish_stream(layout, table, reader, batch_id)
+        refs = con.sql(_REFS_SQL, params=[batch_id]).to_arrow_reader(_READ_ROWS)
+        ref_files = _publish_stream(layout, "record_refs", refs, batch_id)
+    finally:
+        con.close()
+    return records, ref_files

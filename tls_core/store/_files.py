@@ -1,0 +1,186 @@
+"""Data files: streamed writes into staging, content hashing, publishing, and checks before reads.
+
+A data file is written under ``_tls/staging``, fsynced, hashed, then renamed into its table
+directory as ``<owner>-<sha256>.parquet``: the name records the hash, so the record of the
+hash is committed in the same Delta commit that adds the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+
+from tls_core.errors import IntegrityError, StoreError
+from tls_core.store._layout import Layout, TableName, file_name, parse_file_name
+
+__all__ = ["DataFile", "FileChecker", "publish", "sha256_file", "write_staged"]
+
+ROWS_PER_FILE: Final = 1_000_000
+_CHUNK: Final = 1 << 20
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One committed (or about to be committed) data file of a table."""
+
+    table: TableName
+    """The table it belongs to."""
+    name: str
+    """``<owner>-<sha256>.parquet``."""
+    size: int
+    """Size in bytes as recorded in the log."""
+    rows: int = -1
+    """Row count when known (-1 otherwise)."""
+
+    @property
+    def owner_id(self) -> str:
+        """The batch or operation the file belongs to."""
+        return parse_file_name(self.name, table=self.table)[0]
+
+    @property
+    def sha256(self) -> str:
+        """The recorded SHA-256 of the file's bytes."""
+        return parse_file_name(self.name, table=self.table)[1]
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_staged(
+    layout: Layout,
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    *,
+    rows_per_file: int = ROWS_PER_FILE,
+) -> list[tuple[Path, int]]:
+    """Write record batches of ``schema`` into staging files, rolling every ``rows_per_file``.
+
+    Returns:
+        ``(path, rows)`` of each staged file (none for an empty input).
+    """
+    import pyarrow.parquet as pq
+
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    out: list[tuple[Path, int]] = []
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                path = layout.staging / f"{uuid.uuid4().hex}.parquet"
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+                out.append((path, 0))
+            if not batch.schema.equals(schema):
+                # Same columns and types; only nullability and metadata differ.
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+            out[-1] = (out[-1][0], rows)
+            if rows >= rows_per_file:
+                _close(writer, out[-1][0])
+                writer, rows = None, 0
+    finally:
+        if writer is not None:
+            _close(writer, out[-1][0])
+    return out
+
+
+def _close(writer: object, path: Path) -> None:
+    writer.close()  # type: ignore[attr-defined]
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(layout: Layout, table: TableName, staged: Path, owner_id: str, rows: int) -> DataFile:
+    """Hash a staged file and move it into ``table`` under its content name (not committed)."""
+    digest = sha256_file(staged)
+    name = file_name(owner_id, digest)
+    target = layout.table(table) / name
+    os.replace(staged, target)
+    _fsync(layout.table(table))
+    return DataFile(table=table, name=name, size=target.stat().st_size, rows=rows)
+
+
+@dataclass
+class FileChecker:
+    """Checks data files against their recorded size and SHA-256 before anything reads them.
+
+    A file's result is remembered for as long as its inode, size, mtime and ctime stay the same
+    (ctime cannot be set back by a user), so a long-lived repository hashes each file once.
+    """
+
+    layout: Layout
+    """The repository the files belong to."""
+    _ok: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def check(self, data_file: DataFile) -> Path:
+        """Return the file's path after checking it.
+
+        Raises:
+            IntegrityError: naming the file when it is missing, a symlink, of another size, or
+                its bytes do not hash to the recorded SHA-256.
+        """
+        path = self.layout.data_file(data_file.table, data_file.name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise IntegrityError(
+                "a committed data file is missing", file=str(path), reason="missing_file"
+            ) from None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._ok.get(data_file.name) == key:
+            return path
+        if st.st_size != data_file.size:
+            raise IntegrityError(
+                f"the file has {st.st_size} bytes, the log recorded {data_file.size}",
+                file=str(path),
+                reason="size_mismatch",
+                hint="the file was truncated or replaced; restore it from a backup",
+            )
+        if sha256_file(path) != data_file.sha256:
+            raise IntegrityError(
+                "the file's bytes do not match its recorded SHA-256",
+                file=str(path),
+                reason="hash_mismatch",
+                hint="the file was altered; restore it from a backup",
+            )
+        self._ok[data_file.name] = key
+        return path
+
+    def check_all(self, files: Iterable[DataFile]) -> list[Path]:
+        """Check every file (see :meth:`check`) and return their paths in order."""
+        return [self.check(f) for f in files]
+
+
+def read_checked(checker: FileChecker, files: Iterable[DataFile]) -> Iterator[pa.RecordBatch]:
+    """Yield the record batches of files, each file checked before its first row is read."""
+    import pyarrow.parquet as pq
+
+    for data_file in files:
+        path = checker.check(data_file)
+        try:
+            yield from pq.ParquetFile(path).iter_batches()
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"cannot read a data file: {err}", file=str(path)) from err
