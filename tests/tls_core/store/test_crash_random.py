@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
+import time
 
 import pytest
 import storekit as k
@@ -21,13 +22,23 @@ def _loop(tmp_path, iterations, seed, rerun_sample=None):
     root = tmp_path / "repo"
     repo = Repository.open(root)
     rng = random.Random(seed)
+    # Calibrate: how long does one whole commit take here (child start included)? Kill times
+    # are drawn up to 1.5x that, so some kills land inside commits and some commits complete
+    # whatever the machine's load.
+    start = time.perf_counter()
+    calibration = ctx.Process(target=k.child_commit, args=(str(root), "calibration.csv", N))
+    calibration.start()
+    calibration.join(120)
+    span = 1.5 * (time.perf_counter() - start)
+    assert calibration.exitcode == 0
     expected = {}
-    before = 0
+    before = repo.snapshot().row_count("call_records")
+    assert before == N
     for i in range(iterations):
         source = f"s{i}.csv"
         child = ctx.Process(target=k.child_commit, args=(str(root), source, N))
         child.start()
-        child.join(rng.uniform(0.0, 0.35))
+        child.join(rng.uniform(0.0, span))
         if child.is_alive():
             child.kill()
         child.join(30)
@@ -52,7 +63,7 @@ def _loop(tmp_path, iterations, seed, rerun_sample=None):
         report = k.commit(repo, source, N)
         assert report.loaded == (0 if expected[source] else N)
         assert report.noop is expected[source]
-    assert k.count(repo) == N * (sum(expected.values()) + len(killed))
+    assert k.count(repo) == N * (1 + sum(expected.values()) + len(killed))
     report = repo.verify()
     assert report.ok, report.problems
     assert report.orphans == ()
