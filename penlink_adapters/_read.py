@@ -21,7 +21,7 @@ from penlink_adapters._detect import (
     MIN_CONFIDENCE,
     Candidate,
     best_candidate,
-    detect,
+    detect_source,
     score_layout,
 )
 from penlink_adapters._fast import iter_plain_chunks
@@ -219,7 +219,7 @@ class ReturnScan:
 
 def _choose(info: SourceInfo, layout: str | Path | Layout) -> Candidate:
     if isinstance(layout, str) and layout == "auto":
-        return best_candidate(info, detect(info.path))
+        return best_candidate(info, detect_source(info))
     resolved = get_layout_or_raise(layout)
     best = max(
         (score_layout(resolved, sample_rows(info, d), d) for d in resolved.delimiters),
