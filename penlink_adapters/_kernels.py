@@ -7,6 +7,7 @@ digits, ``h1`` then ``h2``, each little-endian: the same bytes as the reference 
 implementation's output buffer (and ``mmh3.hash_bytes``). The pure-Python reference is
 :func:`penlink_adapters._identify.murmur3_128`; the tests check that both agree.
 
+:func:`split_lines_kernel` cuts a block of a plain file into lines in one pass, and
 :func:`set_insert_kernel` keeps the 128-bit hashes of the lines seen so far in an
 open-addressing table, so that exact duplicate lines are found in one pass per chunk,
 whatever the number of lines already seen.
@@ -19,7 +20,12 @@ from typing import Any, Final
 import numba
 import numpy as np
 
-__all__ = ["murmur3_hex_kernel", "murmur3_kernel", "rehash_kernel", "set_insert_kernel"]
+__all__ = [
+    "murmur3_hex_kernel",
+    "rehash_kernel",
+    "set_insert_kernel",
+    "split_lines_kernel",
+]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -126,15 +132,34 @@ def murmur3_hex_kernel(offsets: Any, data: Any) -> Any:
 
 
 @_jit
-def murmur3_kernel(offsets: Any, data: Any) -> tuple[Any, Any]:
-    """``(h1, h2)`` (``uint64`` arrays): MurmurHash3 x64 128 of each value."""
-    n = len(offsets) - 1
-    h1s = np.empty(n, dtype=np.uint64)
-    h2s = np.empty(n, dtype=np.uint64)
+def split_lines_kernel(buf: Any) -> tuple[Any, Any]:
+    """Lines of a plain text block: ``(data, offsets)`` of an Arrow string array, one pass.
+
+    A line ends at LF; the line ends (LF, and every CR: in a plain file a CR only ever comes
+    before LF or ends the file) are left out of ``data``. A last line without LF counts.
+    """
+    n = len(buf)
+    lines = 0
     for i in range(n):
-        start = offsets[i]
-        h1s[i], h2s[i] = _murmur3(data, start, offsets[i + 1] - start)
-    return h1s, h2s
+        if buf[i] == 10:
+            lines += 1
+    data = np.empty(n, dtype=np.uint8)
+    offsets = np.empty(lines + 2, dtype=np.int64)
+    offsets[0] = 0
+    j = 0
+    k = 0
+    for i in range(n):
+        b = buf[i]
+        if b == 10:
+            k += 1
+            offsets[k] = j
+        elif b != 13:
+            data[j] = b
+            j += 1
+    if n > 0 and buf[n - 1] != 10:
+        k += 1
+        offsets[k] = j
+    return data[:j], offsets[: k + 1]
 
 
 @_jit
@@ -176,3 +201,58 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new_used[slot] = True
             new1[slot] = keys1[i]
             new2[slot] = keys2[i]
+
+
+@_jit
+def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tuple[Any, ...]:
+    """Cut lines into fields and copy the ``wanted`` ones (sorted indexes) out, one column each.
+
+    Returns ``(counts, present, col_offsets, col_data)``: the number of fields of each line,
+    whether line ``i`` has field ``wanted[c]`` (``present[c, i]``), and per wanted field the
+    Arrow offsets (``col_offsets[c]``) into one shared data buffer (``col_data``; a missing
+    field is empty there, and null by ``present``). ``delim`` is one byte (``uint8``).
+    """
+    n = len(offsets) - 1
+    k = len(wanted)
+    counts = np.empty(n, dtype=np.int64)
+    starts = np.empty((k, n), dtype=np.int64)
+    ends = np.empty((k, n), dtype=np.int64)
+    total = 0
+    for i in range(n):
+        begin = offsets[i]
+        stop = offsets[i + 1]
+        field = 0
+        c = 0
+        at = begin
+        for p in range(begin, stop):
+            if data[p] == delim:
+                if c < k and wanted[c] == field:
+                    starts[c, i] = at
+                    ends[c, i] = p
+                    total += p - at
+                    c += 1
+                field += 1
+                at = p + 1
+        if c < k and wanted[c] == field:
+            starts[c, i] = at
+            ends[c, i] = stop
+            total += stop - at
+            c += 1
+        counts[i] = field + 1
+        for rest in range(c, k):
+            starts[rest, i] = -1
+    present = np.empty((k, n), dtype=np.bool_)
+    col_offsets = np.empty((k, n + 1), dtype=np.int64)
+    col_data = np.empty(max(1, total), dtype=np.uint8)
+    base = 0
+    for c in range(k):
+        col_offsets[c, 0] = base
+        for i in range(n):
+            start = starts[c, i]
+            present[c, i] = start >= 0
+            if start >= 0:
+                for p in range(start, ends[c, i]):
+                    col_data[base] = data[p]
+                    base += 1
+            col_offsets[c, i + 1] = base
+    return counts, present, col_offsets, col_data

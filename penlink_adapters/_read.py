@@ -139,7 +139,7 @@ class ReturnScan:
         self._done = True
 
     def _chunks(self) -> Iterator[Chunk]:
-        if self.info.plain and self._fast:
+        if self.info.plain and self._fast and len(self.plan.delimiter.encode()) == 1:
             return iter_plain_chunks(self.info, self._sorter)
         return self._sorter.chunks(iter_rows(self.info, self.plan.delimiter))
 
@@ -147,7 +147,8 @@ class ReturnScan:
         if self._ctx is None:
             self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
-        records, bad = assemble(convert(chunk.frame, self.layout, self._ctx), prov, self._region)
+        converted = convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed)
+        records, bad = assemble(converted, prov, self._region)
         fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(fields[line]))
