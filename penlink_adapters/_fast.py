@@ -28,7 +28,7 @@ _BLOCK: Final = 1 << 24
 
 
 class LineSet:
-    """The 128-bit hashes of the lines seen so far: 17 bytes a slot, load <= 1/2.
+    """The 128-bit hashes of the lines seen so far: 17 bytes a slot, load <= 3/4.
 
     One pass per chunk whatever the number of lines already seen (a numba open-addressing
     table, :mod:`penlink_adapters._kernels`).
@@ -49,7 +49,7 @@ class LineSet:
 
         n = len(h1)
         capacity = len(self.used)
-        while 2 * (self.count + n) > capacity:
+        while 4 * (self.count + n) > 3 * capacity:
             capacity *= 2
         if capacity > len(self.used):
             old = self.keys1, self.keys2, self.used

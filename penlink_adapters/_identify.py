@@ -26,23 +26,34 @@ def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> 
     """Add ``<p>_kind``, ``<p>_canonical`` and ``<p>_lossy`` for each party ``p``.
 
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
+    The distinct values of all party columns (a return repeats its target and contacts on
+    every row) go through one ``normalize`` call and are joined back.
     """
     values = (
         pl.concat([df[f"{p}_input"] for p in parties])
         if len(df)
         else pl.Series([], dtype=pl.String)
-    )
+    ).alias("_value")
+    distinct = values.unique()
     from tls_core.identifiers import normalize
 
-    result = normalize(values.to_arrow(), "auto", default_region=region)
-    cols = {
-        name: pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
-        for name in ("kind", "canonical", "reason")
-    }
+    result = normalize(distinct.to_arrow(), "auto", default_region=region)
+    table = pl.DataFrame(
+        [
+            distinct,
+            *(
+                pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
+                for name in ("kind", "canonical", "reason")
+            ),
+        ]
+    )
+    cols = values.to_frame().join(
+        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
+    )
     n = len(df)
     out = []
     for i, p in enumerate(parties):
-        part = {k: v.slice(i * n, n) for k, v in cols.items()}
+        part = cols.slice(i * n, n)
         out += [
             part["kind"].alias(f"{p}_kind"),
             part["canonical"].alias(f"{p}_canonical"),
