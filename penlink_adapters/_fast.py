@@ -1,11 +1,12 @@
 """The vectorized path for *plain* text files: UTF-8, no quote character, LF or CRLF.
 
 Without quotes a row is exactly one line and a field is exactly the text between delimiters,
-so lines can be split by polars in bulk while every accounting rule of the row-by-row path
-(:class:`penlink_adapters._rows.RowSorter`) still holds: the same line numbers, the same
-non-record rules (candidates are found vectorized, then decided by the same Python function),
-the same duplicate rule (identical lines) and the same field-count rule. Files that are not
-plain take the row-by-row path.
+so lines and fields can be cut out of the bytes in bulk (numba kernels in
+:mod:`penlink_adapters._kernels`: no Python object per line) while every accounting rule of the
+row-by-row path (:class:`penlink_adapters._rows.RowSorter`) still holds: the same line numbers,
+the same non-record rules (candidates are found vectorized, then decided by the same Python
+function), the same duplicate rule (identical lines) and the same field-count rule. Files that
+are not plain, or whose delimiter is not one byte, take the row-by-row path.
 """
 
 from __future__ import annotations
