@@ -16,37 +16,90 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["content_id", "content_key", "hex_ids", "murmur3_128", "normalize_columns", "record_ids"]
+__all__ = [
+    "IdentifierMemo",
+    "content_id",
+    "content_key",
+    "hex_ids",
+    "murmur3_128",
+    "normalize_columns",
+    "record_ids",
+]
 
 _REJECTING: Final = frozenset({"lossy_number"})
 """Normalization reasons that reject the row rather than leave the identifier unrecognized."""
 
 
-def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> pl.DataFrame:
-    """Add ``<p>_kind``, ``<p>_canonical`` and ``<p>_lossy`` for each party ``p``.
+_RESULT_SCHEMA: Final = {
+    "_value": pl.String,
+    "kind": pl.String,
+    "canonical": pl.String,
+    "reason": pl.String,
+}
 
-    Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
-    The distinct values of all party columns (a return repeats its target and contacts on
-    every row) go through one ``normalize`` call and are joined back.
+
+class IdentifierMemo:
+    """Normalization results of the distinct values met so far in one read (one region).
+
+    A return repeats its target and its contacts from chunk to chunk: each distinct value is
+    normalized once per read. Bounded: past ``limit`` values the memo starts afresh.
     """
-    values = (
-        pl.concat([df[f"{p}_input"] for p in parties])
-        if len(df)
-        else pl.Series([], dtype=pl.String)
-    ).alias("_value")
-    distinct = values.unique()
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
+
+    def remember(self, new: pl.DataFrame) -> None:
+        """Add newly normalized values."""
+        if len(self.table) + len(new) > self.limit:
+            self.table = new.head(self.limit)
+        else:
+            self.table = pl.concat([self.table, new])
+
+
+def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
+    """``_value`` and its normalization (``kind``, ``canonical``, ``reason``), one call."""
+    if not len(values):
+        return pl.DataFrame(schema=_RESULT_SCHEMA)
     from tls_core.identifiers import normalize
 
-    result = normalize(distinct.to_arrow(), "auto", default_region=region)
-    table = pl.DataFrame(
+    result = normalize(values.to_arrow(), "auto", default_region=region)
+    return pl.DataFrame(
         [
-            distinct,
+            values.alias("_value"),
             *(
                 pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
                 for name in ("kind", "canonical", "reason")
             ),
         ]
     )
+
+
+def normalize_columns(
+    df: pl.DataFrame, parties: Sequence[str], region: str, memo: IdentifierMemo | None = None
+) -> pl.DataFrame:
+    """Add ``<p>_kind``, ``<p>_canonical`` and ``<p>_lossy`` for each party ``p``.
+
+    Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
+    The distinct values of all party columns (a return repeats its target and contacts on
+    every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
+    and are joined back.
+    """
+    values = (
+        pl.concat([df[f"{p}_input"] for p in parties])
+        if len(df)
+        else pl.Series([], dtype=pl.String)
+    ).alias("_value")
+    distinct = values.unique().to_frame()
+    if memo is not None and len(memo.table):
+        known = distinct.join(memo.table, on="_value", how="inner", nulls_equal=True)
+        fresh = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
+        new = _normalized(fresh["_value"], region)
+        table = pl.concat([known, new])
+    else:
+        table = new = _normalized(distinct["_value"], region)
+    if memo is not None:
+        memo.remember(new)
     cols = values.to_frame().join(
         table, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )

@@ -25,6 +25,7 @@ from penlink_adapters._detect import (
     score_layout,
 )
 from penlink_adapters._fast import iter_plain_chunks
+from penlink_adapters._identify import IdentifierMemo
 from penlink_adapters._layout import Layout
 from penlink_adapters._registry import get_layout_or_raise
 from penlink_adapters._report import ReadReport, TargetSource
@@ -122,6 +123,7 @@ class ReturnScan:
         self._rejected: Counter[str] = Counter()
         self._targets: set[str | None] = set()
         self._ctx: ConvertContext | None = None
+        self._memo = IdentifierMemo()
         self._done = False
         self._fast = fast
 
@@ -148,7 +150,7 @@ class ReturnScan:
             self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
         converted = convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed)
-        records, bad = assemble(converted, prov, self._region)
+        records, bad = assemble(converted, prov, self._region, self._memo)
         fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(fields[line]))

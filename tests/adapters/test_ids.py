@@ -63,3 +63,17 @@ def test_record_ids_match_content_id_row_by_row() -> None:
     assert ids == [content_id(r) for r in rows]
     assert content_key(rows[2]) == b"+12125550101\x1f\x00\x1f0\x1f\x00"
     assert len(set(ids)) == 3
+
+
+def test_normalize_memo_changes_nothing() -> None:
+    from penlink_adapters._identify import IdentifierMemo, normalize_columns
+
+    chunks = [
+        pl.DataFrame({"a_input": ["(212) 555-0142", None, "1.21355E+10"], "b_input": ["911"] * 3}),
+        pl.DataFrame({"a_input": ["2125550142", "x", None], "b_input": ["911", "1.21355E+10", ""]}),
+    ]
+    memo = IdentifierMemo(limit=4)  # small: the memo also starts afresh on the way
+    for df in chunks * 2:
+        with_memo = normalize_columns(df, ("a", "b"), "US", memo)
+        assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
+    assert 0 < len(memo.table) <= 4
