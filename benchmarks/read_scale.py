@@ -157,6 +157,7 @@ def main() -> None:
     t = time.perf_counter()
     path = synth_file(args.rows, args.seed)
     made = time.perf_counter() - t
+    written = f"written in {made:.0f} s" if made >= 1 else "written by an earlier run"
     warm = synth_file(2_000, args.seed)
     size = path.stat().st_size
     runs: dict[str, list[dict[str, float]]] = {w: [] for w in _WHAT}
@@ -200,7 +201,7 @@ warm-up read). Machine: {machine()}.
 
 Input: {args.rows:,} calls ({rows_total:,} lines with the header, {size / 2**20:,.0f} MiB) in the
 T-Mobile layout, written by the adapters' synthetic renderer (seed {args.seed}; one target,
-50,000 correspondents, voice and SMS, both directions, CRLF; written in {made:.0f} s or reused).
+50,000 correspondents, voice and SMS, both directions, CRLF; {written}).
 Peak memory is the child process's peak RSS (`ru_maxrss`); CPU time is the child's user +
 system time over the timed read (less sensitive than wall time to other work on a shared
 machine; load average when the run started: {load}).
