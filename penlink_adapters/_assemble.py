@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._identify import normalize_columns, record_ids
+from penlink_adapters._identify import IdentifierMemo, normalize_columns, record_ids
 from penlink_adapters._layout import Layout
 from tls_core.schema import (
     CALL_NATURAL_KEY,
@@ -50,8 +50,12 @@ def schema_for(layout: Layout) -> pa.Schema:
     ]
 
 
-def assemble(df: pl.DataFrame, prov: Provenance, region: str) -> tuple[pa.Table, pl.DataFrame]:
+def assemble(
+    df: pl.DataFrame, prov: Provenance, region: str, memo: IdentifierMemo | None = None
+) -> tuple[pa.Table, pl.DataFrame]:
     """Normalize identifiers and build the canonical table of the good rows.
+
+    ``memo`` carries normalized identifiers from chunk to chunk of one read.
 
     Returns:
         The canonical records, and the rejected rows (``_row``, ``_reason``, ``_column``,
@@ -59,7 +63,7 @@ def assemble(df: pl.DataFrame, prov: Provenance, region: str) -> tuple[pa.Table,
     """
     call = prov.layout.record_type == "call"
     parties = _CALL_PARTIES if call else ("identifier",)
-    df = normalize_columns(df, parties, region)
+    df = normalize_columns(df, parties, region, memo)
     lossy = pl.coalesce(
         *(pl.when(pl.col(f"{p}_lossy")).then(pl.lit(p)) for p in parties), pl.lit(None, pl.String)
     )

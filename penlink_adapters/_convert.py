@@ -9,6 +9,7 @@ afterwards, in one place (:mod:`penlink_adapters._identify`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import polars as pl
 from penlink_adapters._layout import CALL_FIELDS, PARTY_FIELDS, Layout
 from penlink_adapters._quirks import PARTIES, apply_hooks
 from penlink_adapters._values import (
+    DEFAULT_TIME_FORMATS,
     dst_reason_expr,
     duration_expr,
     epoch_expr,
@@ -47,9 +49,14 @@ class ConvertContext:
     """``field: code`` of direction/event codes missing from the layout's tables."""
 
 
-def convert_calls(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
-    """Convert one chunk of call-record rows (see the module docstring)."""
-    df = _with_fields(df, layout, CALL_FIELDS)
+def convert_calls(
+    df: pl.DataFrame, layout: Layout, ctx: ConvertContext, *, trimmed: bool = False
+) -> pl.DataFrame:
+    """Convert one chunk of call-record rows (see the module docstring).
+
+    ``trimmed``: the caller knows that no field has leading or trailing blanks.
+    """
+    df = _with_fields(df, layout, CALL_FIELDS, trimmed)
     _count_unknown(df, layout, ctx)
     df = df.with_columns(_direction_expr(layout).alias("direction"))
     df = _assign_parties(df, layout, ctx)
@@ -77,9 +84,11 @@ def convert_calls(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.D
     )
 
 
-def convert_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
-    """Convert one chunk of subscriber or miscellaneous rows."""
-    df = _with_fields(df, layout, PARTY_FIELDS)
+def convert_parties(
+    df: pl.DataFrame, layout: Layout, ctx: ConvertContext, *, trimmed: bool = False
+) -> pl.DataFrame:
+    """Convert one chunk of subscriber or miscellaneous rows (``trimmed``: as above)."""
+    df = _with_fields(df, layout, PARTY_FIELDS, trimmed)
     df = df.with_columns(pl.col("identifier").alias("identifier_input"))
     sep = layout.list_separator
     birth = parse_naive_expr(pl.col("birth_date"), layout.date_formats).dt.date()
@@ -112,14 +121,17 @@ def convert_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl
     )
 
 
-def _with_fields(df: pl.DataFrame, layout: Layout, fields: tuple[str, ...]) -> pl.DataFrame:
+def _with_fields(
+    df: pl.DataFrame, layout: Layout, fields: tuple[str, ...], trimmed: bool
+) -> pl.DataFrame:
     present = [f for f in fields if f in df.columns]
-    df = df.with_columns(null_expr(f, layout) for f in present)
+    df = df.with_columns(null_expr(f, layout, strip=not trimmed) for f in present)
     return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
 
 
 def _fold(name: str) -> pl.Expr:
-    return pl.col(name).str.strip_chars().str.to_lowercase()
+    # Fields are already stripped (null_expr).
+    return pl.col(name).str.to_lowercase()
 
 
 def _direction_expr(layout: Layout) -> pl.Expr:
@@ -209,8 +221,29 @@ def _utc_expr(raw: pl.Expr, layout: Layout, ctx: ConvertContext) -> pl.Expr:
     return pl.coalesce(parse_offset_expr(raw, layout.time_formats), local)
 
 
+def _first_format_fits(df: pl.DataFrame, layout: Layout) -> Layout:
+    """The layout with only its first naive time format when that one parses every time.
+
+    Parsing tries the formats in order and keeps the first fit, so when the first format
+    parses every time of the chunk the others change nothing and need not run.
+    """
+    if layout.epoch or layout.zone == "offset":
+        return layout
+    formats = layout.time_formats or DEFAULT_TIME_FORMATS
+    naive = [f for f in formats if "%z" not in f and "%Z" not in f]
+    if len(naive) < 2:
+        return layout
+    raw = pl.col("start_raw")
+    parsed = raw.str.strptime(pl.Datetime("us"), naive[0], strict=False, exact=True)
+    if df.select((raw.is_not_null() & parsed.is_null()).any()).item():
+        return layout
+    offset = tuple(f for f in formats if f not in naive)
+    return dataclasses.replace(layout, time_formats=(naive[0], *offset))
+
+
 def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
     df = df.with_columns(_start_raw(layout).alias("start_raw"))
+    layout = _first_format_fits(df, layout)
     df = df.with_columns(_utc_expr(pl.col("start_raw"), layout, ctx).alias("start_utc"))
     if layout.epoch or layout.zone == "utc":
         source, name = pl.lit("carrier_utc"), pl.lit("UTC")

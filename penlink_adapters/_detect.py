@@ -18,7 +18,14 @@ from penlink_adapters._registry import builtin_layouts
 from penlink_adapters._source import Row, SourceInfo, inspect_source, sample_rows
 from tls_core.errors import DetectionError
 
-__all__ = ["MIN_CONFIDENCE", "Candidate", "best_candidate", "detect", "score_layout"]
+__all__ = [
+    "MIN_CONFIDENCE",
+    "Candidate",
+    "best_candidate",
+    "detect",
+    "detect_source",
+    "score_layout",
+]
 
 MIN_CONFIDENCE: Final = 0.6
 """Below this confidence a candidate is not taken as the file's layout."""
@@ -73,7 +80,11 @@ def detect(path: str | Path, *, layouts: Iterable[Layout] | None = None) -> list
     Raises:
         ReadError: the file cannot be read.
     """
-    info = inspect_source(path)
+    return detect_source(inspect_source(path), layouts=layouts)
+
+
+def detect_source(info: SourceInfo, *, layouts: Iterable[Layout] | None = None) -> list[Candidate]:
+    """:func:`detect` for a file already inspected (no second pass over its bytes)."""
     pool = list(layouts) if layouts is not None else list(builtin_layouts().values())
     samples: dict[str, list[Row]] = {}
     scored = []

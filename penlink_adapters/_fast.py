@@ -1,36 +1,74 @@
 """The vectorized path for *plain* text files: UTF-8, no quote character, LF or CRLF.
 
 Without quotes a row is exactly one line and a field is exactly the text between delimiters,
-so lines can be split by polars in bulk while every accounting rule of the row-by-row path
-(:class:`penlink_adapters._rows.RowSorter`) still holds: the same line numbers, the same
-non-record rules (candidates are found vectorized, then decided by the same Python function),
-the same duplicate rule (identical lines) and the same field-count rule. Files that are not
-plain take the row-by-row path.
+so lines and fields can be cut out of the bytes in bulk (numba kernels in
+:mod:`penlink_adapters._kernels`: no Python object per line) while every accounting rule of the
+row-by-row path (:class:`penlink_adapters._rows.RowSorter`) still holds: the same line numbers,
+the same non-record rules (candidates are found vectorized, then decided by the same Python
+function), the same duplicate rule (identical lines) and the same field-count rule. Files that
+are not plain, or whose delimiter is not one byte, take the row-by-row path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from penlink_adapters._rows import _PAGE, _TOTAL, Chunk, RowSorter
 from penlink_adapters._source import SourceInfo
 
-__all__ = ["iter_plain_chunks"]
+__all__ = ["LineSet", "iter_plain_chunks"]
 
 _BLOCK: Final = 1 << 24
+
+
+class LineSet:
+    """The 128-bit hashes of the lines seen so far: 17 bytes a slot, load <= 3/4.
+
+    One pass per chunk whatever the number of lines already seen (a numba open-addressing
+    table, :mod:`penlink_adapters._kernels`).
+    """
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        self.count = 0
+        self._alloc(capacity)
+
+    def _alloc(self, capacity: int) -> None:
+        self.keys1: Any = np.zeros(capacity, dtype=np.uint64)
+        self.keys2: Any = np.zeros(capacity, dtype=np.uint64)
+        self.used: Any = np.zeros(capacity, dtype=np.bool_)
+
+    def fresh(self, h1: Any, h2: Any) -> Any:
+        """Record 128-bit hashes; True for each one not seen before (in the file or this batch)."""
+        from penlink_adapters._kernels import rehash_kernel, set_insert_kernel
+
+        n = len(h1)
+        capacity = len(self.used)
+        while 4 * (self.count + n) > 3 * capacity:
+            capacity *= 2
+        if capacity > len(self.used):
+            old = self.keys1, self.keys2, self.used
+            self._alloc(capacity)
+            rehash_kernel(*old, self.keys1, self.keys2, self.used)
+        fresh, added = set_insert_kernel(h1, h2, self.keys1, self.keys2, self.used)
+        self.count += added
+        return fresh
 
 
 def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
     """Yield record chunks of a plain file, counting every other line on ``sorter``."""
     position = 0
-    seen = pl.DataFrame(schema={"h1": pl.UInt64, "h2": pl.UInt64})
+    seen = LineSet()
     for first_line, lines in _line_blocks(info, sorter.chunk_rows):
         head = 0
         header_end = _header_end(sorter)
-        heads = lines.head(max(0, header_end - position)).to_list()
+        heads = lines.text.head(max(0, header_end - position)).to_list()
         while head < len(heads):
             fields = heads[head].removesuffix("\r").split(sorter.plan.delimiter)
             kind = sorter.head_kind(position + head, fields)
@@ -39,9 +77,9 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
             head += 1
         sorter.total += head
         position += head
-        body = lines.slice(head)
+        body = lines.slice(head, len(lines) - head)
         if len(body):
-            chunk, seen = _sort_block(sorter, body, first_line + head, seen)
+            chunk = _sort_block(sorter, body, first_line + head, seen)
             position += len(body)
             if chunk is not None:
                 yield chunk
@@ -54,7 +92,25 @@ def _header_end(sorter: RowSorter) -> int:
     return plan.header_index + plan.layout.header_lines
 
 
-def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, pl.Series]]:
+@dataclass(frozen=True)
+class _Lines:
+    """Lines as a polars column and as the Arrow buffers under it (absolute offsets)."""
+
+    text: pl.Series
+    data: Any
+    offsets: Any
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def slice(self, start: int, length: int) -> _Lines:
+        length = max(0, min(length, len(self) - start))
+        return _Lines(
+            self.text.slice(start, length), self.data, self.offsets[start : start + length + 1]
+        )
+
+
+def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, _Lines]]:
     """Blocks of whole lines (1-based number of the first), decoded, without line ends."""
     line = 1
     carry = b""
@@ -74,10 +130,7 @@ def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, pl.Ser
                 carry, buf = buf[cut + 1 :], buf[: cut + 1]
             else:
                 carry = b""
-            # One string split by polars: no Python object per line.
-            lines = pl.Series("line", [buf.decode("utf-8")]).str.split("\n").explode()
-            if lines[-1] == "":
-                lines = lines.head(len(lines) - 1)
+            lines = _split_lines(buf)
             for start in range(0, len(lines), max_lines):
                 yield line + start, lines.slice(start, max_lines)
             line += len(lines)
@@ -85,36 +138,46 @@ def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, pl.Ser
                 return
 
 
-def _sort_block(
-    sorter: RowSorter, lines: pl.Series, first_line: int, seen: pl.DataFrame
-) -> tuple[Chunk | None, pl.DataFrame]:
+def _split_lines(buf: bytes) -> _Lines:
+    """The lines of a block, without line ends (one numba pass; no Python object per line).
+
+    Raises:
+        UnicodeDecodeError: the bytes are not UTF-8 (the file changed since it was inspected).
+    """
+    from penlink_adapters._kernels import split_lines_kernel
+
+    data, offsets = split_lines_kernel(np.frombuffer(buf, dtype=np.uint8))
+    n = len(offsets) - 1
+    array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        array.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise UnicodeDecodeError("utf-8", buf, 0, len(buf), str(exc)) from None
+    return _Lines(pl.Series("line", array, dtype=pl.String), data, offsets)
+
+
+def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet) -> Chunk | None:
     plan = sorter.plan
     delim = plan.delimiter
     n = len(lines)
     sorter.total += n
-    text = lines.str.strip_suffix("\r").alias("line")
-    df = pl.DataFrame({"line": text, "_row": pl.int_range(first_line, first_line + n, eager=True)})
-    df = df.with_columns(
-        pl.col("_row").cast(pl.Int64),
-        pl.col("line").str.count_matches(delim, literal=True).add(1).alias("_n"),
+    wanted = sorted({0, *plan.index.values()})
+    counts, columns = _fields(lines, delim, wanted)
+    df = pl.DataFrame(
+        {
+            "line": lines.text,
+            "_row": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.Int64),
+            "_n": counts,
+            **{f"_f{i}": column for i, column in zip(wanted, columns, strict=True)},
+        }
     )
-    width: int = df.select(pl.col("_n").max()).item() - 1
-    df = df.with_columns(pl.col("line").str.split_exact(delim, width).alias("_parts"))
-    parts = pl.col("_parts")
-    df = df.with_columns(_first_filled(parts, width).alias("_first"))
     df = _drop_nonrecords(sorter, df)
-    df, seen = _drop_duplicates(sorter, df, seen)
+    df = _drop_duplicates(sorter, df, seen)
     df = _drop_bad_counts(sorter, df)
     if not len(df):
-        return None, seen
+        return None
     frame = df.select(
-        *(
-            (parts.struct.field(f"field_{i}") if i <= width else pl.lit(None, pl.String)).alias(
-                name
-            )
-            for name, i in plan.index.items()
-        ),
-        pl.col("_row"),
+        *(pl.col(f"_f{i}").alias(name) for name, i in plan.index.items()), pl.col("_row")
     )
     kept = df.select("_row", "line")
 
@@ -122,7 +185,29 @@ def _sort_block(
         hits = kept.filter(pl.col("_row").is_in(rows))
         return {r: line.split(delim) for r, line in hits.iter_rows()}
 
-    return Chunk(frame, fields_of), seen
+    blank_edge = rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)"
+    trimmed = not df.select(pl.col("line").str.contains(blank_edge).any()).item()
+    return Chunk(frame, fields_of, trimmed)
+
+
+def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, list[pl.Series]]:
+    """Field counts of the lines, and the ``wanted`` fields as text columns (null if missing)."""
+    from penlink_adapters._kernels import split_fields_kernel
+
+    n = len(lines)
+    counts, present, offsets, data = split_fields_kernel(
+        lines.offsets, lines.data, np.uint8(ord(delim)), np.array(wanted, dtype=np.int64)
+    )
+    buffer = pa.py_buffer(data)
+    columns = []
+    for c in range(len(wanted)):
+        missing = n - int(present[c].sum())
+        bitmap = pa.py_buffer(np.packbits(present[c], bitorder="little")) if missing else None
+        array = pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(offsets[c]), buffer, bitmap, missing
+        )
+        columns.append(pl.Series(array))
+    return counts, columns
 
 
 def _first_filled(parts: pl.Expr, width: int) -> pl.Expr:
@@ -131,17 +216,33 @@ def _first_filled(parts: pl.Expr, width: int) -> pl.Expr:
 
 
 def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
-    """Vectorized candidates, decided row by row by the same rules as the row path."""
-    first = pl.col("_first")
-    candidate = (
-        first.is_null() | first.str.contains(_PAGE.pattern) | first.str.contains(_TOTAL.pattern)
-    )
-    if sorter.plan.header:
-        candidate = candidate | (first == sorter.plan.header[0].strip())
-    hits = df.filter(candidate.fill_null(True)).select("_row", "line")
+    """Vectorized candidates, decided row by row by the same rules as the row path.
+
+    A row's first filled field decides whether it may be a non-record row; it is the first
+    field itself unless that one is blank, so the other fields are looked at only for the
+    (few) rows whose first field is blank.
+    """
+
+    def candidate(first: pl.Expr) -> pl.Expr:
+        hit = (
+            first.is_null() | first.str.contains(_PAGE.pattern) | first.str.contains(_TOTAL.pattern)
+        )
+        if sorter.plan.header:
+            hit = hit | (first == sorter.plan.header[0].strip())
+        return hit.fill_null(True)
+
     delim = sorter.plan.delimiter
+    first = pl.col("_f0").str.strip_chars()
+    hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
+    blank = df.filter(first == "").select("_row", "line", "_n")
+    if len(blank):
+        width = int(blank.select(pl.col("_n").max()).item()) - 1
+        parts = pl.col("line").str.split_exact(delim, width)
+        filled = _first_filled(parts, width).alias("_first")
+        blank = blank.with_columns(filled).filter(candidate(pl.col("_first")))
+        hits = pl.concat([hits, blank.select("_row", "line")])
     drop = []
-    for row, line in hits.iter_rows():
+    for row, line in hits.sort("_row").iter_rows():
         kind = sorter.nonrecord_kind(line.split(delim))
         if kind is not None:
             sorter.skipped[kind] += 1
@@ -149,19 +250,15 @@ def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(~pl.col("_row").is_in(drop)) if drop else df
 
 
-def _drop_duplicates(
-    sorter: RowSorter, df: pl.DataFrame, seen: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Identical lines after the first are exact duplicate rows (two 64-bit hashes)."""
-    df = df.with_columns(
-        pl.col("line").hash(seed=1).alias("h1"), pl.col("line").hash(seed=2).alias("h2")
-    )
-    first = df.select(pl.struct("h1", "h2").is_first_distinct())[:, 0]
-    fresh = df.filter(first).join(seen, on=["h1", "h2"], how="anti", maintain_order="left")
-    if len(df) > len(fresh):
-        sorter.skipped["duplicate"] += len(df) - len(fresh)
-    seen = pl.concat([seen, fresh.select("h1", "h2")])
-    return fresh.drop("h1", "h2"), seen
+def _drop_duplicates(sorter: RowSorter, df: pl.DataFrame, seen: LineSet) -> pl.DataFrame:
+    """Lines identical to an earlier line are exact duplicate rows (two 64-bit hashes)."""
+    line = df["line"]
+    fresh = seen.fresh(line.hash(seed=1).to_numpy(), line.hash(seed=2).to_numpy())
+    kept = int(fresh.sum())
+    if kept == len(df):
+        return df
+    sorter.skipped["duplicate"] += len(df) - kept
+    return df.filter(pl.Series(fresh))
 
 
 def _drop_bad_counts(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:

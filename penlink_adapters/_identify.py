@@ -8,41 +8,105 @@ kept beside its kind and canonical value. A value that normalization calls ``los
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["content_id", "normalize_columns", "record_ids"]
+__all__ = [
+    "IdentifierMemo",
+    "content_id",
+    "content_key",
+    "hex_ids",
+    "murmur3_128",
+    "normalize_columns",
+    "record_ids",
+]
 
 _REJECTING: Final = frozenset({"lossy_number"})
 """Normalization reasons that reject the row rather than leave the identifier unrecognized."""
 
 
-def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> pl.DataFrame:
+_RESULT_SCHEMA: Final = {
+    "_value": pl.String,
+    "kind": pl.String,
+    "canonical": pl.String,
+    "reason": pl.String,
+}
+
+
+class IdentifierMemo:
+    """Normalization results of the distinct values met so far in one read (one region).
+
+    A return repeats its target and its contacts from chunk to chunk: each distinct value is
+    normalized once per read. Bounded: past ``limit`` values the memo starts afresh.
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
+
+    def remember(self, new: pl.DataFrame) -> None:
+        """Add newly normalized values."""
+        if len(self.table) + len(new) > self.limit:
+            self.table = new.head(self.limit)
+        else:
+            self.table = pl.concat([self.table, new])
+
+
+def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
+    """``_value`` and its normalization (``kind``, ``canonical``, ``reason``), one call."""
+    if not len(values):
+        return pl.DataFrame(schema=_RESULT_SCHEMA)
+    from tls_core.identifiers import normalize
+
+    result = normalize(values.to_arrow(), "auto", default_region=region)
+    return pl.DataFrame(
+        [
+            values.alias("_value"),
+            *(
+                pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
+                for name in ("kind", "canonical", "reason")
+            ),
+        ]
+    )
+
+
+def normalize_columns(
+    df: pl.DataFrame, parties: Sequence[str], region: str, memo: IdentifierMemo | None = None
+) -> pl.DataFrame:
     """Add ``<p>_kind``, ``<p>_canonical`` and ``<p>_lossy`` for each party ``p``.
 
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
+    The distinct values of all party columns (a return repeats its target and contacts on
+    every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
+    and are joined back.
     """
     values = (
         pl.concat([df[f"{p}_input"] for p in parties])
         if len(df)
         else pl.Series([], dtype=pl.String)
+    ).alias("_value")
+    distinct = values.unique().to_frame()
+    if memo is not None and len(memo.table):
+        known = distinct.join(memo.table, on="_value", how="inner", nulls_equal=True)
+        fresh = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
+        new = _normalized(fresh["_value"], region)
+        table = pl.concat([known, new])
+    else:
+        table = new = _normalized(distinct["_value"], region)
+    if memo is not None:
+        memo.remember(new)
+    cols = values.to_frame().join(
+        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )
-    from tls_core.identifiers import normalize
-
-    result = normalize(values.to_arrow(), "auto", default_region=region)
-    cols = {
-        name: pl.Series(name, result.column(name).cast(pa.string())).cast(pl.String)
-        for name in ("kind", "canonical", "reason")
-    }
     n = len(df)
     out = []
     for i, p in enumerate(parties):
-        part = {k: v.slice(i * n, n) for k, v in cols.items()}
+        part = cols.slice(i * n, n)
         out += [
             part["kind"].alias(f"{p}_kind"),
             part["canonical"].alias(f"{p}_canonical"),
@@ -51,15 +115,64 @@ def normalize_columns(df: pl.DataFrame, parties: Sequence[str], region: str) -> 
     return df.with_columns(out)
 
 
-def content_id(values: Sequence[object]) -> str:
-    """Hex SHA-256 (first 32 digits) of values joined by U+001F (null as U+0000).
+def murmur3_128(data: bytes) -> bytes:
+    """MurmurHash3 x64 128 (seed 0) of ``data``: 16 bytes, ``h1`` then ``h2``, little-endian.
+
+    The pure-Python reference of :func:`penlink_adapters._kernels.murmur3_hex_kernel` (Austin
+    Appleby's public-domain ``MurmurHash3_x64_128``; equal to ``mmh3.hash_bytes(data)``).
+
+    Examples:
+        >>> murmur3_128(b"").hex()
+        '00000000000000000000000000000000'
+        >>> murmur3_128(b"hello").hex()
+        '029bbd41b3a7d8cb191dae486a901e5b'
+    """
+    mask = (1 << 64) - 1
+    c1, c2 = 0x87C37B91114253D5, 0x4CF5AD432745937F
+
+    def rotl(x: int, r: int) -> int:
+        return ((x << r) | (x >> (64 - r))) & mask
+
+    def fmix(k: int) -> int:
+        k ^= k >> 33
+        k = (k * 0xFF51AFD7ED558CCD) & mask
+        k ^= k >> 33
+        k = (k * 0xC4CEB9FE1A85EC53) & mask
+        return k ^ (k >> 33)
+
+    h1 = h2 = 0
+    blocks = len(data) // 16
+    for b in range(blocks):
+        k1 = int.from_bytes(data[16 * b : 16 * b + 8], "little")
+        k2 = int.from_bytes(data[16 * b + 8 : 16 * b + 16], "little")
+        h1 ^= (rotl((k1 * c1) & mask, 31) * c2) & mask
+        h1 = (rotl(h1, 27) + h2) & mask
+        h1 = (h1 * 5 + 0x52DCE729) & mask
+        h2 ^= (rotl((k2 * c2) & mask, 33) * c1) & mask
+        h2 = (rotl(h2, 31) + h1) & mask
+        h2 = (h2 * 5 + 0x38495AB5) & mask
+    tail = data[16 * blocks :]
+    if len(tail) > 8:
+        k2 = int.from_bytes(tail[8:], "little")
+        h2 ^= (rotl((k2 * c2) & mask, 33) * c1) & mask
+    if tail:
+        k1 = int.from_bytes(tail[:8], "little")
+        h1 ^= (rotl((k1 * c1) & mask, 31) * c2) & mask
+    h1 ^= len(data)
+    h2 ^= len(data)
+    h1 = (h1 + h2) & mask
+    h2 = (h2 + h1) & mask
+    h1, h2 = fmix(h1), fmix(h2)
+    h1 = (h1 + h2) & mask
+    h2 = (h2 + h1) & mask
+    return h1.to_bytes(8, "little") + h2.to_bytes(8, "little")
+
+
+def content_key(values: Sequence[object]) -> bytes:
+    """The bytes a content id hashes: values joined by U+001F (null as U+0000), UTF-8.
 
     Datetimes count as integer microseconds since the epoch, so the id does not depend on how
     the file wrote the time.
-
-    Examples:
-        >>> len(content_id(["+12135550142", None, 42]))
-        32
     """
     parts = []
     for value in values:
@@ -69,7 +182,19 @@ def content_id(values: Sequence[object]) -> str:
             parts.append(str(round(value.timestamp() * 1_000_000)))
         else:
             parts.append(str(value))
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+    return "\x1f".join(parts).encode("utf-8")
+
+
+def content_id(values: Sequence[object]) -> str:
+    """The 32 hex digits of the MurmurHash3 x64 128 of :func:`content_key` (one row, reference).
+
+    :func:`record_ids` computes the same ids vectorized.
+
+    Examples:
+        >>> content_id(["+12135550142", None, 42])
+        '612ac1288de51baa1135dfc3d03d4baa'
+    """
+    return murmur3_128(content_key(values)).hex()
 
 
 def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
@@ -77,7 +202,8 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
 
     A canonical identifier column that is null while its raw value is not (a hashed or
     otherwise unrecognized id) contributes ``raw:`` plus the raw value, so that distinct
-    correspondents do not collapse into one id.
+    correspondents do not collapse into one id. The key text is built by polars and hashed by
+    a numba kernel over its Arrow buffers (no Python object per row).
     """
     exprs = []
     for name in key:
@@ -94,5 +220,18 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     if not len(df):
         return pl.Series("record_id", [], dtype=pl.String)
     joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
-    ids = [hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] for text in joined]
-    return pl.Series("record_id", ids, dtype=pl.String)
+    return pl.Series("record_id", hex_ids(joined.to_arrow()), dtype=pl.String)
+
+
+def hex_ids(texts: pa.Array) -> pa.StringArray:
+    """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``."""
+    from penlink_adapters._kernels import murmur3_hex_kernel
+
+    array = texts.cast(pa.large_string())
+    n = len(array)
+    bufs = array.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    digits = murmur3_hex_kernel(offsets, data)
+    bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))

@@ -21,10 +21,11 @@ from penlink_adapters._detect import (
     MIN_CONFIDENCE,
     Candidate,
     best_candidate,
-    detect,
+    detect_source,
     score_layout,
 )
 from penlink_adapters._fast import iter_plain_chunks
+from penlink_adapters._identify import IdentifierMemo
 from penlink_adapters._layout import Layout
 from penlink_adapters._registry import get_layout_or_raise
 from penlink_adapters._report import ReadReport, TargetSource
@@ -122,6 +123,7 @@ class ReturnScan:
         self._rejected: Counter[str] = Counter()
         self._targets: set[str | None] = set()
         self._ctx: ConvertContext | None = None
+        self._memo = IdentifierMemo()
         self._done = False
         self._fast = fast
 
@@ -139,7 +141,7 @@ class ReturnScan:
         self._done = True
 
     def _chunks(self) -> Iterator[Chunk]:
-        if self.info.plain and self._fast:
+        if self.info.plain and self._fast and len(self.plan.delimiter.encode()) == 1:
             return iter_plain_chunks(self.info, self._sorter)
         return self._sorter.chunks(iter_rows(self.info, self.plan.delimiter))
 
@@ -147,7 +149,8 @@ class ReturnScan:
         if self._ctx is None:
             self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
-        records, bad = assemble(convert(chunk.frame, self.layout, self._ctx), prov, self._region)
+        converted = convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed)
+        records, bad = assemble(converted, prov, self._region, self._memo)
         fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(fields[line]))
@@ -219,7 +222,7 @@ class ReturnScan:
 
 def _choose(info: SourceInfo, layout: str | Path | Layout) -> Candidate:
     if isinstance(layout, str) and layout == "auto":
-        return best_candidate(info, detect(info.path))
+        return best_candidate(info, detect_source(info))
     resolved = get_layout_or_raise(layout)
     best = max(
         (score_layout(resolved, sample_rows(info, d), d) for d in resolved.delimiters),

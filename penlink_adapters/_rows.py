@@ -117,6 +117,8 @@ class Chunk:
     frame: pl.DataFrame
     fields_of: Callable[[list[int]], dict[int, list[str]]]
     """Row numbers -> the rows' fields (only called for rejected rows)."""
+    trimmed: bool = False
+    """True when no field has leading or trailing blanks (stripping them can be skipped)."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,6 +27,7 @@ Row = tuple[int, list[str]]
 """A raw row: the 1-based line (or sheet row) where it starts, and its fields as text."""
 
 _BLOCK: Final = 1 << 20
+_SCAN_BLOCK: Final = 1 << 22
 _ZIP_MAGIC: Final = b"PK\x03\x04"
 
 
@@ -60,18 +62,26 @@ def inspect_source(path: str | Path) -> SourceInfo:
             decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
             plain = encoding in (None, "utf-8-sig")
             block, cr = head, False
-            while block:
-                digest.update(block)
-                if plain:
-                    plain = _plain(block, cr)
-                    cr = block.endswith(b"\r")
-                if decoder is not None:
-                    try:
-                        decoder.decode(block)
-                    except UnicodeDecodeError:
-                        decoder = None
-                        encoding = "cp1252"
-                block = fh.read(_BLOCK)
+            # SHA-256 releases the GIL on large buffers: hash in a thread while this one
+            # checks the bytes (one block in flight, hashed in file order).
+            with ThreadPoolExecutor(max_workers=1) as hasher:
+                hashing: Future[None] | None = None
+                while block:
+                    if hashing is not None:
+                        hashing.result()
+                    hashing = hasher.submit(digest.update, block)
+                    if plain:
+                        plain = _plain(block, cr)
+                        cr = block.endswith(b"\r")
+                    if decoder is not None and not (block.isascii() and not decoder.getstate()[0]):
+                        try:
+                            decoder.decode(block)
+                        except UnicodeDecodeError:
+                            decoder = None
+                            encoding = "cp1252"
+                    block = fh.read(_SCAN_BLOCK)
+                if hashing is not None:
+                    hashing.result()
             if decoder is not None:
                 try:
                     decoder.decode(b"", final=True)  # a truncated last character

@@ -42,10 +42,13 @@ _US: Final = pl.Datetime("us")
 _UTC: Final = pl.Datetime("us", "UTC")
 
 
-def null_expr(name: str, layout: Layout) -> pl.Expr:
-    """Strip blanks and turn the layout's null sentinels into nulls."""
+def null_expr(name: str, layout: Layout, *, strip: bool = True) -> pl.Expr:
+    """Strip blanks and turn the layout's null sentinels into nulls.
+
+    ``strip=False`` when the caller knows no value has leading or trailing blanks.
+    """
     sentinels = list(dict.fromkeys([*layout.nulls, *layout.column_nulls.get(name, ())]))
-    col = pl.col(name).str.strip_chars()
+    col = pl.col(name).str.strip_chars() if strip else pl.col(name)
     return pl.when(col.is_in(sentinels)).then(None).otherwise(col).alias(name)
 
 

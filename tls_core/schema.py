@@ -149,8 +149,12 @@ CALL_NATURAL_KEY: Final[tuple[str, ...]] = (
 )
 """Columns whose values identify a call record whatever the file's formatting.
 
-``record_id`` is the hex SHA-256 (first 32 digits) of these values; a re-export of the same
-return with other formatting yields the same ids, and distinct legs of one call keep distinct ids.
+``record_id`` is the 32 hex digits of the MurmurHash3 x64 128 (seed 0; ``h1`` then ``h2``,
+little-endian, as ``mmh3.hash_bytes``) of these values as UTF-8 text joined by U+001F (null as
+U+0000, ``start_utc`` as integer microseconds since the epoch). A re-export of the same return
+with other formatting yields the same ids, and distinct legs of one call keep distinct ids.
+The id names a record; it is not an integrity proof (``source_sha256`` is): a fast,
+non-cryptographic 128-bit hash lets the readers hash millions of rows per second.
 """
 
 

@@ -1,0 +1,258 @@
+"""numba kernels of the adapters: 128-bit hashes over Arrow string buffers, and a set of them.
+
+Besides :mod:`tls_core.identifiers._kernels`, this is the only module that imports numba
+(``tests/test_architecture.py``). :func:`murmur3_hex_kernel` hashes every value of a string
+array with MurmurHash3 x64 128 (seed 0) and writes the 16-byte digest as 32 lowercase hex
+digits, ``h1`` then ``h2``, each little-endian: the same bytes as the reference C
+implementation's output buffer (and ``mmh3.hash_bytes``). The pure-Python reference is
+:func:`penlink_adapters._identify.murmur3_128`; the tests check that both agree.
+
+:func:`split_lines_kernel` cuts a block of a plain file into lines in one pass, and
+:func:`set_insert_kernel` keeps the 128-bit hashes of the lines seen so far in an
+open-addressing table, so that exact duplicate lines are found in one pass per chunk,
+whatever the number of lines already seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numba
+import numpy as np
+
+__all__ = [
+    "murmur3_hex_kernel",
+    "rehash_kernel",
+    "set_insert_kernel",
+    "split_lines_kernel",
+]
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
+
+_C1: Final = np.uint64(0x87C37B91114253D5)
+_C2: Final = np.uint64(0x4CF5AD432745937F)
+_F1: Final = np.uint64(0xFF51AFD7ED558CCD)
+_F2: Final = np.uint64(0xC4CEB9FE1A85EC53)
+_M5: Final = np.uint64(5)
+_N1: Final = np.uint64(0x52DCE729)
+_N2: Final = np.uint64(0x38495AB5)
+_HEX: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
+
+
+@_inline
+def _rotl(x: Any, r: int) -> Any:
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@_inline
+def _fmix(k: Any) -> Any:
+    k ^= k >> np.uint64(33)
+    k *= _F1
+    k ^= k >> np.uint64(33)
+    k *= _F2
+    k ^= k >> np.uint64(33)
+    return k
+
+
+@_inline
+def _le64(data: Any, start: int, count: int) -> Any:
+    """``count`` (<= 8) bytes from ``start`` as a little-endian 64-bit word."""
+    k = np.uint64(0)
+    for j in range(count - 1, -1, -1):
+        k = (k << np.uint64(8)) | np.uint64(data[start + j])
+    return k
+
+
+@_jit
+def _murmur3(data: Any, start: int, length: int) -> tuple[Any, Any]:
+    h1 = np.uint64(0)
+    h2 = np.uint64(0)
+    blocks = length // 16
+    for b in range(blocks):
+        at = start + 16 * b
+        k1 = _le64(data, at, 8)
+        k2 = _le64(data, at + 8, 8)
+        k1 *= _C1
+        k1 = _rotl(k1, 31)
+        k1 *= _C2
+        h1 ^= k1
+        h1 = _rotl(h1, 27)
+        h1 += h2
+        h1 = h1 * _M5 + _N1
+        k2 *= _C2
+        k2 = _rotl(k2, 33)
+        k2 *= _C1
+        h2 ^= k2
+        h2 = _rotl(h2, 31)
+        h2 += h1
+        h2 = h2 * _M5 + _N2
+    tail = start + 16 * blocks
+    rest = length - 16 * blocks
+    if rest > 8:
+        k2 = _le64(data, tail + 8, rest - 8)
+        k2 *= _C2
+        k2 = _rotl(k2, 33)
+        k2 *= _C1
+        h2 ^= k2
+    if rest > 0:
+        k1 = _le64(data, tail, min(rest, 8))
+        k1 *= _C1
+        k1 = _rotl(k1, 31)
+        k1 *= _C2
+        h1 ^= k1
+    n = np.uint64(length)
+    h1 ^= n
+    h2 ^= n
+    h1 += h2
+    h2 += h1
+    h1 = _fmix(h1)
+    h2 = _fmix(h2)
+    h1 += h2
+    h2 += h1
+    return h1, h2
+
+
+@_jit
+def murmur3_hex_kernel(offsets: Any, data: Any) -> Any:
+    """32 hex digits per value (``uint8``, ``32 * n``): MurmurHash3 x64 128 of each value."""
+    n = len(offsets) - 1
+    out = np.empty(32 * n, dtype=np.uint8)
+    for i in range(n):
+        start = offsets[i]
+        h1, h2 = _murmur3(data, start, offsets[i + 1] - start)
+        at = 32 * i
+        for word in (h1, h2):
+            for j in range(8):
+                byte = (word >> np.uint64(8 * j)) & np.uint64(0xFF)
+                out[at] = _HEX[byte >> np.uint64(4)]
+                out[at + 1] = _HEX[byte & np.uint64(0xF)]
+                at += 2
+    return out
+
+
+@_jit
+def split_lines_kernel(buf: Any) -> tuple[Any, Any]:
+    """Lines of a plain text block: ``(data, offsets)`` of an Arrow string array, one pass.
+
+    A line ends at LF; the line ends (LF, and every CR: in a plain file a CR only ever comes
+    before LF or ends the file) are left out of ``data``. A last line without LF counts.
+    """
+    n = len(buf)
+    lines = 0
+    for i in range(n):
+        if buf[i] == 10:
+            lines += 1
+    data = np.empty(n, dtype=np.uint8)
+    offsets = np.empty(lines + 2, dtype=np.int64)
+    offsets[0] = 0
+    j = 0
+    k = 0
+    for i in range(n):
+        b = buf[i]
+        if b == 10:
+            k += 1
+            offsets[k] = j
+        elif b != 13:
+            data[j] = b
+            j += 1
+    if n > 0 and buf[n - 1] != 10:
+        k += 1
+        offsets[k] = j
+    return data[:j], offsets[: k + 1]
+
+
+@_jit
+def set_insert_kernel(h1s: Any, h2s: Any, keys1: Any, keys2: Any, used: Any) -> tuple[Any, int]:
+    """Insert hashes into the table; ``fresh[i]`` is False for a hash already there.
+
+    The table (``keys1``, ``keys2``, ``used``; power-of-two size) must have room for every
+    hash: the caller grows it first (:func:`rehash_kernel`). Returns ``(fresh, added)``.
+    """
+    mask = len(used) - 1
+    fresh = np.ones(len(h1s), dtype=np.bool_)
+    added = 0
+    for i in range(len(h1s)):
+        a = h1s[i]
+        b = h2s[i]
+        slot = np.int64(b & np.uint64(mask))
+        while used[slot]:
+            if keys1[slot] == a and keys2[slot] == b:
+                fresh[i] = False
+                break
+            slot = (slot + 1) & mask
+        if fresh[i]:
+            used[slot] = True
+            keys1[slot] = a
+            keys2[slot] = b
+            added += 1
+    return fresh, added
+
+
+@_jit
+def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_used: Any) -> None:
+    """Move every hash of one table into a larger, empty one."""
+    mask = len(new_used) - 1
+    for i in range(len(used)):
+        if used[i]:
+            slot = np.int64(keys2[i] & np.uint64(mask))
+            while new_used[slot]:
+                slot = (slot + 1) & mask
+            new_used[slot] = True
+            new1[slot] = keys1[i]
+            new2[slot] = keys2[i]
+
+
+@_jit
+def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tuple[Any, ...]:
+    """Cut lines into fields and copy the ``wanted`` ones (sorted indexes) out, one column each.
+
+    Returns ``(counts, present, col_offsets, col_data)``: the number of fields of each line,
+    whether line ``i`` has field ``wanted[c]`` (``present[c, i]``), and per wanted field the
+    Arrow offsets (``col_offsets[c]``) into one shared data buffer (``col_data``; a missing
+    field is empty there, and null by ``present``). ``delim`` is one byte (``uint8``).
+    """
+    n = len(offsets) - 1
+    k = len(wanted)
+    counts = np.empty(n, dtype=np.int64)
+    starts = np.empty((k, n), dtype=np.int64)
+    ends = np.empty((k, n), dtype=np.int64)
+    total = 0
+    for i in range(n):
+        begin = offsets[i]
+        stop = offsets[i + 1]
+        field = 0
+        c = 0
+        at = begin
+        for p in range(begin, stop):
+            if data[p] == delim:
+                if c < k and wanted[c] == field:
+                    starts[c, i] = at
+                    ends[c, i] = p
+                    total += p - at
+                    c += 1
+                field += 1
+                at = p + 1
+        if c < k and wanted[c] == field:
+            starts[c, i] = at
+            ends[c, i] = stop
+            total += stop - at
+            c += 1
+        counts[i] = field + 1
+        for rest in range(c, k):
+            starts[rest, i] = -1
+    present = np.empty((k, n), dtype=np.bool_)
+    col_offsets = np.empty((k, n + 1), dtype=np.int64)
+    col_data = np.empty(max(1, total), dtype=np.uint8)
+    base = 0
+    for c in range(k):
+        col_offsets[c, 0] = base
+        for i in range(n):
+            start = starts[c, i]
+            present[c, i] = start >= 0
+            if start >= 0:
+                for p in range(start, ends[c, i]):
+                    col_data[base] = data[p]
+                    base += 1
+            col_offsets[c, i + 1] = base
+    return counts, present, col_offsets, col_data
