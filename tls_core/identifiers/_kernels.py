@@ -284,27 +284,41 @@ def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
 @numba.njit(cache=True, nogil=True, parallel=True)
 def expand_kernel(
     codes: Any, canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
-) -> tuple[Any, Any, Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
     """Map per-distinct answers to every row in one pass.
 
     Returns the dictionary indices of canonical (int32), kind, status and reason (int8), and
-    the rows whose canonical value is null.
+    Arrow validity bitmaps (LSB first) of canonical, kind and reason: a row's canonical value
+    is null when its distinct canonical is null, its kind and reason when their code is 0.
+    Threads own whole bitmap bytes (8 rows each), so no two write the same byte.
     """
     n = codes.shape[0]
     canon = np.empty(n, dtype=np.int32)
     kind = np.empty(n, dtype=np.int8)
     status = np.empty(n, dtype=np.int8)
     reason = np.empty(n, dtype=np.int8)
-    null = np.empty(n, dtype=np.bool_)
-    for i in numba.prange(n):
-        c = codes[i]
-        cc = canon_codes[c]
-        canon[i] = cc
-        null[i] = canon_null[cc]
-        kind[i] = kinds[c]
-        status[i] = statuses[c]
-        reason[i] = reasons[c]
-    return canon, kind, status, reason, null
+    nbytes = (n + 7) // 8
+    canon_valid = np.zeros(nbytes, dtype=np.uint8)
+    kind_valid = np.zeros(nbytes, dtype=np.uint8)
+    reason_valid = np.zeros(nbytes, dtype=np.uint8)
+    for byte in numba.prange(nbytes):
+        cv, kv, rv = 0, 0, 0
+        for bit in range(min(8, n - byte * 8)):
+            i = byte * 8 + bit
+            c = codes[i]
+            cc = canon_codes[c]
+            canon[i] = cc
+            kind[i] = kinds[c]
+            status[i] = statuses[c]
+            reason[i] = reasons[c]
+            if not canon_null[cc]:
+                cv |= 1 << bit
+            if kinds[c] != 0:
+                kv |= 1 << bit
+            if reasons[c] != 0:
+                rv |= 1 << bit
+        canon_valid[byte], kind_valid[byte], reason_valid[byte] = cv, kv, rv
+    return canon, kind, status, reason, canon_valid, kind_valid, reason_valid
 
 
 @_inline

@@ -176,20 +176,27 @@ def _expand(
     c_offsets, c_data, c_valid = _buffers(canonical)
     c_codes, c_first = k.dedup_kernel(c_offsets, c_data, c_valid)
     canon_dict = canonical.take(pa.array(c_first, mask=c_first < 0))
-    row_canon, row_kind, row_status, row_reason, row_null = k.expand_kernel(
+    canon, kind, status, reason, canon_ok, kind_ok, reason_ok = k.expand_kernel(
         codes, c_codes, c_first < 0, kinds, statuses, reasons
     )
     columns = [
-        pa.DictionaryArray.from_arrays(
-            pa.array(row_kind, mask=row_kind == 0), pa.array(KINDS, pa.string())
-        ),
-        pa.DictionaryArray.from_arrays(pa.array(row_canon, mask=row_null), canon_dict),
-        pa.DictionaryArray.from_arrays(pa.array(row_status), pa.array(STATUSES, pa.string())),
-        pa.DictionaryArray.from_arrays(
-            pa.array(row_reason, mask=row_reason == 0), pa.array(REASONS, pa.string())
-        ),
+        pa.DictionaryArray.from_arrays(_indices(pa.int8(), kind, kind_ok), _KIND_DICT),
+        pa.DictionaryArray.from_arrays(_indices(pa.int32(), canon, canon_ok), canon_dict),
+        pa.DictionaryArray.from_arrays(_indices(pa.int8(), status, None), _STATUS_DICT),
+        pa.DictionaryArray.from_arrays(_indices(pa.int8(), reason, reason_ok), _REASON_DICT),
     ]
     return pa.Table.from_arrays(columns, schema=RESULT_SCHEMA)
+
+
+_KIND_DICT: Final = pa.array(KINDS, pa.string())
+_STATUS_DICT: Final = pa.array(STATUSES, pa.string())
+_REASON_DICT: Final = pa.array(REASONS, pa.string())
+
+
+def _indices(type_: pa.DataType, values: Any, valid: Any) -> pa.Array:
+    """Wrap numpy dictionary indices (and an optional packed validity bitmap) without copies."""
+    bitmap = None if valid is None else pa.py_buffer(valid)
+    return pa.Array.from_buffers(type_, len(values), [bitmap, pa.py_buffer(values)])
 
 
 def _as_large_string(values: IntoValues) -> pa.LargeStringArray:
