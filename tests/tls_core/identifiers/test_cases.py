@@ -113,3 +113,16 @@ def test_bad_options_raise_typed_errors(kwargs, reason):
     with pytest.raises(ConfigError) as info:
         normalize(["1"], **kwargs)
     assert info.value.reason == reason
+
+
+def test_sliced_arrays_unicode_and_long_values_match_the_reference():
+    values = ["(213) 555-0142", None, "ünïcödé", "911", "x" * 5000, "", "+1 213 555 0142", "💥"] * 3
+    array = pa.array(values)
+    for part in (array.slice(1), array.slice(3, 10), array.slice(0, 0), array.slice(7)):
+        got = [tuple(row.values()) for row in normalize(part).to_pylist()]
+        assert got == [normalize_value(v) for v in part.to_pylist()]
+
+
+def test_all_null_input_is_empty_not_rejected():
+    rows = normalize(pa.array([None, None], pa.string())).to_pylist()
+    assert [r["status"] for r in rows] == ["empty", "empty"]
