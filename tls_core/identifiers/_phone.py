@@ -65,13 +65,13 @@ def canon_phone(s: str, region: str) -> Canon:
     the area code and exchange must not start with 0 or 1. A value of 3-6 digits that is not
     a possible number, or a ``*``/``#`` code, is a service code kept as dialed (never E.164).
     """
-    if _SERVICE_STAR.match(_SEPARATORS.sub("", s)):
-        return "service", _SEPARATORS.sub("", s), "ok", None
+    compact = _SEPARATORS.sub("", s)
+    if _SERVICE_STAR.match(compact):
+        return "service", compact, "ok", None
     kind, canonical, status, reason = _parse(s, region)
-    if status == "rejected" and not s.lstrip().startswith("+"):
-        digits = _SEPARATORS.sub("", s)
-        if digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 6:
-            return "service", digits, "ok", None
+    short = compact.isascii() and compact.isdigit() and 3 <= len(compact) <= 6
+    if status == "rejected" and short and not s.lstrip().startswith("+"):
+        return "service", compact, "ok", None
     return kind, canonical, status, reason
 
 
