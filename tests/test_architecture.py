@@ -23,6 +23,9 @@ ENGINE_HOMES = {
     ),
 }
 
+# tls_core modules allowed to import penlink_adapters (lazily, inside a function).
+ADAPTER_USERS = frozenset({"tls_core/store/_ingest.py"})
+
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -53,7 +56,9 @@ def test_data_flows_one_way(path):
     imported = {name.split(".")[0] for name in _imports(path)}
     if rel.startswith("tls_core/") and not rel.startswith("tls_core/cli/"):
         # tls_core declares Protocols; icm_bridge implements them; only the CLI wires them.
-        assert not imported & {"icm_bridge", "penlink_adapters"}, rel
+        # One allowance: Repository.ingest reads files with the adapters (ARCHITECTURE.md).
+        forbidden = {"icm_bridge"} if rel in ADAPTER_USERS else {"icm_bridge", "penlink_adapters"}
+        assert not imported & forbidden, rel
     if rel.startswith("penlink_adapters/"):
         assert "icm_bridge" not in imported, rel
 

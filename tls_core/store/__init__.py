@@ -1,9 +1,10 @@
 """The TLS repository: atomic, idempotent, verified Delta Lake tables of canonical records.
 
-Open a :class:`Repository`, commit already-read canonical tables with
-:meth:`Repository.commit_batch`, read a :class:`Snapshot` (exact committed file list, locked-down
-DuckDB connection), :meth:`Repository.verify` the files against their SHA-256, and purge
-records past retention. ``docs/storage.md`` describes the layout and the commit protocol.
+Open a :class:`Repository`, ingest carrier return files with :meth:`Repository.ingest` (or
+commit already-read canonical tables with :meth:`Repository.commit_batch`), read a
+:class:`Snapshot` (exact committed file list, locked-down DuckDB connection),
+:meth:`Repository.verify` the files against their SHA-256, and purge records past retention.
+``docs/storage.md`` describes the layout and the commit protocol.
 
 Importing this package is cheap: ``deltalake`` and ``duckdb`` are imported on first use.
 """
@@ -16,6 +17,11 @@ from tls_core.store._commit import PurgeStep as PurgeStep
 from tls_core.store._commit import StepHook as StepHook
 from tls_core.store._files import DataFile as DataFile
 from tls_core.store._gc import GcReport as GcReport
+from tls_core.store._ingest import IngestPhase as IngestPhase
+from tls_core.store._ingest import IngestProgress as IngestProgress
+from tls_core.store._ingest import IngestReport as IngestReport
+from tls_core.store._ingest import IntoPaths as IntoPaths
+from tls_core.store._ingest import ProgressCallback as ProgressCallback
 from tls_core.store._layout import RecordType as RecordType
 from tls_core.store._layout import TableName as TableName
 from tls_core.store._purge import PurgeReport as PurgeReport
@@ -34,9 +40,14 @@ __all__ = [
     "CommitStep",
     "DataFile",
     "GcReport",
+    "IngestPhase",
+    "IngestProgress",
+    "IngestReport",
     "IntoCaseFacts",
+    "IntoPaths",
     "IntoRecords",
     "LinkReport",
+    "ProgressCallback",
     "PurgeReport",
     "PurgeStep",
     "RecordType",

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from tls_core.errors import ConfigError, StoreError
+from tls_core.protocols import AccessPolicy, AuditSink
 from tls_core.store._commit import (
     BatchSpec,
     CommitStep,
@@ -24,6 +25,7 @@ from tls_core.store._commit import (
 from tls_core.store._delta import commit_files, create_tables
 from tls_core.store._files import FileChecker
 from tls_core.store._gc import GcReport, collect_garbage
+from tls_core.store._ingest import IngestReport, IntoPaths, ProgressCallback, ingest_files
 from tls_core.store._layout import (
     FORMAT_VERSION,
     RECORD_TABLES,
@@ -213,6 +215,68 @@ class Repository:
             noop=False,
             version=versions["registry"],
             table_versions=versions,
+        )
+
+    def ingest(
+        self,
+        paths: IntoPaths,
+        *,
+        case_ids: Iterable[str],
+        actor: str,
+        layout: str | os.PathLike[str] = "auto",
+        source_tz: str | None = None,
+        target: str | None = None,
+        record_type: RecordType | None = None,
+        access: AccessPolicy | None = None,
+        audit: AuditSink | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[IngestReport]:
+        """Read carrier return files and commit each as one atomic, idempotent batch.
+
+        Each file is hashed first; content already stored (same SHA-256) is a no-op, or only
+        adds the case association, without being read. Otherwise it is read with
+        :func:`penlink_adapters.scan_return` and streamed into :meth:`commit_batch` in
+        bounded memory. Files are ingested in order, each atomically: when one fails, the
+        error names it, the files before it stay committed and nothing of it is visible.
+
+        Args:
+            paths: One return file or several (CSV, TXT or XLSX).
+            case_ids: Cases the records belong to (one or more).
+            actor: Who ingests.
+            layout: ``"auto"`` to detect, a shipped layout name or a layout TOML path.
+            source_tz: IANA zone of the file's local times (local-time layouts need it).
+            target: Target identifier of the legal process (None: inferred as ``tls read``).
+            record_type: ``call``, ``subscriber`` or ``misc``; None takes the layout's
+                (a subscriber layout may be stored as ``misc``, for an unverified source).
+            access: When given, ``actor`` needs the ``ingest`` permission on every case,
+                checked before any file is opened.
+            audit: When given, each file's start and outcome (ok, failed; denied) is audited.
+            progress: Called with :class:`IngestProgress` events while files are hashed and
+                read.
+
+        Returns:
+            One report per file, in order.
+
+        Raises:
+            AccessDenied: ``access`` denies ``ingest`` on a case (nothing is read).
+            DetectionError: no layout fits a file.
+            ReadError: a file cannot be read (missing zone, malformed, unreadable).
+            ConfigError: an invalid case id, layout, zone or record type.
+            StoreError: the commit failed (disk full, conflict, ...); nothing of it is visible.
+        """
+        return ingest_files(
+            self,
+            self._layout,
+            paths,
+            case_ids=case_ids,
+            actor=actor,
+            layout_name=layout,
+            source_tz=source_tz,
+            target=target,
+            record_type=record_type,
+            access=access,
+            audit=audit,
+            progress=progress,
         )
 
     def unlink(self, batch_id: str, case_id: str, *, actor: str) -> LinkReport:

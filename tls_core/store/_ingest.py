@@ -1,0 +1,525 @@
+"""``Repository.ingest``: carrier return files in, one atomic, idempotent batch per file.
+
+For each file, in order: hash it (one streaming pass), look the hash up in the registry (an
+earlier batch of the same content is a no-op, or only a case association), and only then read
+it with :func:`penlink_adapters.scan_return`, streaming its chunks into
+:meth:`Repository.commit_batch`. Rejected rows are spilled to a scratch file of the repository
+while the records stream, so memory follows the chunk size, not the file size.
+
+Atomicity is per file: a failing file raises a typed error naming it, after the files before
+it in the same call were committed (each is its own batch); nothing of the failing file is
+visible. With an :class:`~tls_core.protocols.AccessPolicy`, the ``ingest`` permission is
+checked on every named case before any file is opened; with an
+:class:`~tls_core.protocols.AuditSink`, each file's start and outcome are audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import pyarrow as pa
+
+from tls_core.errors import AccessDenied, ConfigError, ReadError, StoreError, TlsError
+from tls_core.protocols import AccessPolicy, AuditEvent, AuditSink, Outcome
+from tls_core.schema import REJECTS
+from tls_core.store._layout import RECORD_TABLES, Layout, RecordType, check_case_id
+from tls_core.store._purge import current_links
+from tls_core.store._snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from penlink_adapters import ReturnScan
+    from tls_core.store._repository import CommitReport, Repository
+
+__all__ = [
+    "IngestPhase",
+    "IngestProgress",
+    "IngestReport",
+    "IntoPaths",
+    "ProgressCallback",
+    "ingest_files",
+]
+
+IngestPhase = Literal["hash", "read", "done"]
+"""Where an ingest of one file is: ``hash`` (the SHA-256 pass), ``read`` (parsing and
+staging), ``done`` (committed, or found already stored)."""
+
+IntoPaths: TypeAlias = "str | os.PathLike[str] | Iterable[str | os.PathLike[str]]"
+"""One path or several."""
+
+_BLOCK = 1 << 20
+_HASH_TICK = 64 << 20  # report hashing progress every 64 MiB
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Progress of the ingest of one file (for progress bars)."""
+
+    file: str
+    """The file."""
+    phase: IngestPhase
+    """What is being done."""
+    rows_read: int
+    """Record and reject rows read so far."""
+    bytes_done: int
+    """Bytes hashed (``hash``), or an estimate of bytes read from the line reached (``read``)."""
+    bytes_total: int
+    """Size of the file."""
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+"""Receives :class:`IngestProgress` events; must be quick and must not raise."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The outcome of ingesting one file (``tls ingest --json`` prints :meth:`to_json`).
+
+    For a file that was read, ``loaded + duplicates + skipped + sum(rejected) == rows_total``.
+    A file already stored is not read: its counts are zero and ``noop`` (or only the new case
+    association) says what happened.
+    """
+
+    file: str
+    """The file as given."""
+    sha256: str
+    """SHA-256 of its bytes."""
+    batch_id: str
+    """The batch holding its records (the earlier batch when it was already stored)."""
+    case_ids: tuple[str, ...]
+    """Cases named by the caller."""
+    linked_cases: tuple[str, ...]
+    """Cases newly associated with the batch by this call."""
+    target: str | None
+    """Target identifier used: given, or inferred as ``tls read`` does (None if unknown)."""
+    layout: str | None
+    """Layout name (None when the file was already stored and so not read)."""
+    record_type: RecordType
+    """Which record table holds the batch."""
+    rows_total: int
+    """Rows in the file (0 when not read)."""
+    loaded: int
+    """Records stored by this call."""
+    duplicates: int
+    """Exact duplicate rows of the file, plus records equal on their natural key to one
+    already stored or repeated in the file (not stored twice)."""
+    skipped: int
+    """Non-record rows: preamble, headers, blank, page and total lines."""
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    """Rejected rows by reason code (stored in the rejects table)."""
+    noop: bool = False
+    """True when the same content was already stored for every named case."""
+    version: int = 0
+    """Registry version after this file (the snapshot version that shows it)."""
+    warnings: tuple[str, ...] = ()
+    """Warnings of the read (drift, dropped content columns, unknown codes)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``tls ingest --json`` object of this file."""
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "batch_id": self.batch_id,
+            "case_ids": list(self.case_ids),
+            "target": self.target,
+            "layout": self.layout,
+            "record_type": self.record_type,
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "rejected": dict(self.rejected),
+            "noop": self.noop,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class _Options:
+    case_ids: tuple[str, ...]
+    actor: str
+    layout: str | os.PathLike[str]
+    source_tz: str | None
+    target: str | None
+    record_type: RecordType | None
+    audit: AuditSink | None
+    progress: ProgressCallback | None
+
+
+def ingest_files(
+    repo: Repository,
+    layout: Layout,
+    paths: IntoPaths,
+    *,
+    case_ids: Iterable[str],
+    actor: str,
+    layout_name: str | os.PathLike[str] = "auto",
+    source_tz: str | None = None,
+    target: str | None = None,
+    record_type: RecordType | None = None,
+    access: AccessPolicy | None = None,
+    audit: AuditSink | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[IngestReport]:
+    """Ingest ``paths`` one by one; see :meth:`Repository.ingest`."""
+    opts = _options(case_ids, actor, layout_name, source_tz, target, record_type, audit, progress)
+    files = _paths(paths)
+    _check_access(access, opts, files)
+    return [_ingest_one(repo, layout, path, opts) for path in files]
+
+
+def _paths(paths: IntoPaths) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        return [Path(paths)]
+    files = [Path(p) for p in paths]
+    if not files:
+        raise ConfigError("no file to ingest", reason="no_file")
+    return files
+
+
+def _options(
+    case_ids: Iterable[str],
+    actor: str,
+    layout: str | os.PathLike[str],
+    source_tz: str | None,
+    target: str | None,
+    record_type: RecordType | None,
+    audit: AuditSink | None,
+    progress: ProgressCallback | None,
+) -> _Options:
+    cases = tuple(dict.fromkeys(check_case_id(c) for c in case_ids))
+    if not cases:
+        raise ConfigError("an ingest needs at least one case", reason="no_case")
+    if not actor:
+        raise ConfigError("an actor is required", reason="no_actor")
+    if record_type is not None and record_type not in RECORD_TABLES:
+        raise ConfigError(
+            f"unknown record type, expected one of {sorted(RECORD_TABLES)}",
+            value=str(record_type),
+            reason="bad_record_type",
+        )
+    return _Options(cases, actor, layout, source_tz, target, record_type, audit, progress)
+
+
+def _check_access(access: AccessPolicy | None, opts: _Options, paths: Sequence[Path]) -> None:
+    """Every named case must allow ``ingest`` before any file is opened."""
+    if access is None:
+        return
+    for case in opts.case_ids:
+        try:
+            access.check(opts.actor, "ingest", case)
+        except AccessDenied:
+            files = {"files": "; ".join(p.name for p in paths)}
+            _audit(opts, "ingest", "denied", files)
+            raise
+
+
+def _audit(opts: _Options, action: str, outcome: Outcome, ids: Mapping[str, str]) -> None:
+    if opts.audit is not None:
+        opts.audit.append(
+            AuditEvent(opts.actor, action, outcome, opts.case_ids, dict(ids), _criteria(opts))
+        )
+
+
+def _criteria(opts: _Options) -> dict[str, str]:
+    given = {
+        "layout": str(opts.layout),
+        "source_tz": opts.source_tz,
+        "target": opts.target,
+        "record_type": opts.record_type,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _ingest_one(repo: Repository, layout: Layout, path: Path, opts: _Options) -> IngestReport:
+    _audit(opts, "ingest-start", "ok", {"file": path.name})
+    try:
+        report = _run(repo, layout, path, opts)
+    except Exception as err:
+        reason = err.reason if isinstance(err, TlsError) else type(err).__name__
+        _audit(opts, "ingest", "failed", {"file": path.name, "error": str(reason)})
+        if isinstance(err, TlsError) and err.file is None:
+            err.file = str(path)
+        raise
+    ids = {
+        "file": path.name,
+        "sha256": report.sha256,
+        "batch_id": report.batch_id,
+        "loaded": str(report.loaded),
+        "duplicates": str(report.duplicates),
+        "rejected": str(sum(report.rejected.values())),
+        "noop": str(report.noop).lower(),
+    }
+    _audit(opts, "ingest", "ok", ids)
+    return report
+
+
+def _run(repo: Repository, layout: Layout, path: Path, opts: _Options) -> IngestReport:
+    sha, size, lines = _hash_file(path, opts.progress)
+    snap = repo.snapshot()
+    earlier = _earlier(snap, sha, opts.record_type)
+    if earlier is not None:
+        report = _associate(repo, path, sha, earlier, opts)
+    else:
+        report = _read_and_commit(repo, layout, path, (sha, size, lines), opts)
+    if opts.progress is not None:
+        opts.progress(IngestProgress(str(path), "done", report.rows_total, size, size))
+    return report
+
+
+def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int, int]:
+    """SHA-256, size and line count of the file, in one streaming pass."""
+    digest = hashlib.sha256()
+    buf = bytearray(_BLOCK)
+    view = memoryview(buf)
+    done = lines = 0
+    try:
+        size = path.stat().st_size
+        with path.open("rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                digest.update(view[:n])
+                lines += buf.count(b"\n", 0, n)
+                done += n
+                if progress is not None and done % _HASH_TICK < _BLOCK:
+                    progress(IngestProgress(str(path), "hash", 0, done, size))
+    except OSError as err:
+        raise ReadError(
+            f"cannot read the file: {err.strerror or err}",
+            file=str(path),
+            reason="unreadable",
+            hint="check the path and its permissions",
+        ) from None
+    return digest.hexdigest(), done, lines
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    batch_id: str
+    record_type: RecordType
+    source_name: str
+
+
+def _earlier(snap: Snapshot, sha: str, record_type: RecordType | None) -> _Earlier | None:
+    """The committed, not purged batch of this content (and record type, when given)."""
+    import pyarrow.compute as pc
+
+    registry = snap.registry
+    rows = registry.filter(pc.equal(registry.column("source_sha256"), sha)).to_pylist()
+    purged = {r["batch_id"] for r in rows if r["op"] == "purge"}
+    for row in rows:
+        if row["op"] != "commit" or row["batch_id"] in purged:
+            continue
+        if record_type is None or row["record_type"] == record_type:
+            return _Earlier(row["batch_id"], row["record_type"], row["source_name"])
+    return None
+
+
+def _associate(
+    repo: Repository, path: Path, sha: str, earlier: _Earlier, opts: _Options
+) -> IngestReport:
+    """Already stored: a no-op, or the association of the batch with the cases missing."""
+    snap = repo.snapshot()
+    linked = current_links(snap).get(earlier.batch_id, set())
+    version = snap.version
+    added: tuple[str, ...] = ()
+    if not set(opts.case_ids) <= linked:
+        commit = repo.commit_batch(
+            iter(()),
+            source_sha256=sha,
+            source_name=earlier.source_name,
+            case_ids=opts.case_ids,
+            record_type=earlier.record_type,
+            actor=opts.actor,
+        )
+        version, added = commit.version, commit.linked_cases
+    return _stored_report(path, sha, earlier.batch_id, earlier.record_type, added, version, opts)
+
+
+def _stored_report(
+    path: Path,
+    sha: str,
+    batch_id: str,
+    record_type: RecordType,
+    added: tuple[str, ...],
+    version: int,
+    opts: _Options,
+) -> IngestReport:
+    return IngestReport(
+        file=str(path),
+        sha256=sha,
+        batch_id=batch_id,
+        case_ids=opts.case_ids,
+        linked_cases=added,
+        target=opts.target,
+        layout=None,
+        record_type=record_type,
+        rows_total=0,
+        loaded=0,
+        duplicates=0,
+        skipped=0,
+        noop=not added,
+        version=version,
+    )
+
+
+def _read_and_commit(
+    repo: Repository,
+    layout: Layout,
+    path: Path,
+    hashed: tuple[str, int, int],
+    opts: _Options,
+) -> IngestReport:
+    from penlink_adapters import scan_return
+
+    sha, size, lines = hashed
+    chosen = opts.layout if isinstance(opts.layout, str) else Path(opts.layout)
+    scan = scan_return(path, layout=chosen, source_tz=opts.source_tz, target=opts.target)
+    if scan.info.sha256 != sha:
+        raise StoreError(
+            "the file changed while it was being ingested",
+            file=str(path),
+            reason="source_changed",
+            hint="ingest a file that is no longer being written",
+        )
+    record_type = _record_type(scan, opts.record_type, path)
+    feed = _Feed(scan, layout, str(path), size, lines, opts.progress)
+    try:
+        commit = repo.commit_batch(
+            feed.records(),
+            feed.rejects(),
+            source_sha256=sha,
+            source_name=path.name,
+            case_ids=opts.case_ids,
+            record_type=record_type,
+            actor=opts.actor,
+        )
+    finally:
+        feed.close()
+    if not feed.finished:  # another process stored the same content meanwhile
+        return _stored_report(
+            path, sha, commit.batch_id, record_type, commit.linked_cases, commit.version, opts
+        )
+    return _read_report(path, scan, commit, opts)
+
+
+def _record_type(scan: ReturnScan, wanted: RecordType | None, path: Path) -> RecordType:
+    own = scan.layout.record_type
+    if wanted is None or wanted == own:
+        return own
+    if {wanted, own} == {"subscriber", "misc"}:
+        return wanted  # same fields; the kind says whether the source is verified
+    raise ConfigError(
+        f"layout {scan.layout.name} holds {own} records, not {wanted} records",
+        file=str(path),
+        value=wanted,
+        reason="record_type_mismatch",
+        hint="omit --kind to take it from the layout, or pass --layout",
+    )
+
+
+def _read_report(
+    path: Path, scan: ReturnScan, commit: CommitReport, opts: _Options
+) -> IngestReport:
+    read = scan.report()
+    return IngestReport(
+        file=str(path),
+        sha256=read.sha256,
+        batch_id=commit.batch_id,
+        case_ids=opts.case_ids,
+        linked_cases=commit.linked_cases,
+        target=read.target,
+        layout=read.layout,
+        record_type=commit.record_type,
+        rows_total=read.rows_total,
+        loaded=commit.loaded,
+        duplicates=read.duplicates + commit.duplicates,
+        skipped=read.skipped - read.duplicates,
+        rejected=dict(read.rejected),
+        noop=commit.noop,
+        version=commit.version,
+        warnings=read.warnings,
+    )
+
+
+class _Feed:
+    """Splits a scan into the record stream and the reject stream ``commit_batch`` takes.
+
+    The commit consumes every record before it asks for the rejects, so rejects are spilled
+    to an Arrow IPC file in the repository's scratch directory while the records stream. The
+    scratch file is created only once the commit holds the lock (after garbage collection,
+    which empties that directory); a killed process leaves it to the next collection.
+    """
+
+    def __init__(
+        self,
+        scan: ReturnScan,
+        layout: Layout,
+        file: str,
+        size: int,
+        lines: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self._scan = scan
+        self._layout = layout
+        self._file = file
+        self._size = size
+        self._lines = max(lines, 1)
+        self._progress = progress
+        self._spill: Path | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self.finished = False
+
+    def records(self) -> Iterator[pa.RecordBatch]:
+        """Yield the record batches of the file, spilling rejects on the way."""
+        rows = 0
+        for records, rejects in self._scan:
+            if rejects.num_rows:
+                self._spill_rejects(rejects)
+            rows += records.num_rows + rejects.num_rows
+            self._tick(rows, records, rejects)
+            yield from records.to_batches()
+        self.finished = True
+
+    def rejects(self) -> Iterator[pa.RecordBatch]:
+        """Yield the spilled rejects (call after :meth:`records` is exhausted)."""
+        if self._writer is None or self._spill is None:
+            return
+        self._writer.close()
+        self._writer = None
+        with pa.ipc.open_stream(pa.memory_map(str(self._spill))) as reader:
+            yield from reader
+
+    def close(self) -> None:
+        """Remove the scratch file."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._spill is not None:
+            self._spill.unlink(missing_ok=True)
+
+    def _spill_rejects(self, rejects: pa.Table) -> None:
+        if self._writer is None:
+            scratch = self._layout.internal / "tmp"
+            scratch.mkdir(parents=True, exist_ok=True)
+            self._spill = scratch / f"rejects-{uuid.uuid4().hex}.arrows"
+            self._writer = pa.ipc.new_stream(str(self._spill), REJECTS)
+        self._writer.write_table(rejects.cast(REJECTS))
+
+    def _tick(self, rows: int, records: pa.Table, rejects: pa.Table) -> None:
+        if self._progress is None:
+            return
+        line = max(_max_row(records), _max_row(rejects))
+        done = min(self._size, self._size * line // self._lines)
+        self._progress(IngestProgress(self._file, "read", rows, done, self._size))
+
+
+def _max_row(table: pa.Table) -> int:
+    import pyarrow.compute as pc
+
+    if not table.num_rows:
+        return 0
+    value = pc.max(table.column("source_row")).as_py()
+    return int(value) if value is not None else 0
