@@ -19,7 +19,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -145,6 +145,7 @@ class _Options:
     layout: str | os.PathLike[str]
     source_tz: str | None
     target: str | None
+    region: str | None
     record_type: RecordType | None
     audit: AuditSink | None
     progress: ProgressCallback | None
@@ -160,13 +161,15 @@ def ingest_files(
     layout_name: str | os.PathLike[str] = "auto",
     source_tz: str | None = None,
     target: str | None = None,
+    region: str | None = None,
     record_type: RecordType | None = None,
     access: AccessPolicy | None = None,
     audit: AuditSink | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[IngestReport]:
     """Ingest ``paths`` one by one; see :meth:`Repository.ingest`."""
-    opts = _options(case_ids, actor, layout_name, source_tz, target, record_type, audit, progress)
+    opts = _options(case_ids, actor, record_type, audit, progress)
+    opts = replace(opts, layout=layout_name, source_tz=source_tz, target=target, region=region)
     files = _paths(paths)
     _check_access(access, opts, files)
     return [_ingest_one(repo, layout, path, opts) for path in files]
@@ -184,9 +187,6 @@ def _paths(paths: IntoPaths) -> list[Path]:
 def _options(
     case_ids: Iterable[str],
     actor: str,
-    layout: str | os.PathLike[str],
-    source_tz: str | None,
-    target: str | None,
     record_type: RecordType | None,
     audit: AuditSink | None,
     progress: ProgressCallback | None,
@@ -202,7 +202,7 @@ def _options(
             value=str(record_type),
             reason="bad_record_type",
         )
-    return _Options(cases, actor, layout, source_tz, target, record_type, audit, progress)
+    return _Options(cases, actor, "auto", None, None, None, record_type, audit, progress)
 
 
 def _check_access(access: AccessPolicy | None, opts: _Options, paths: Sequence[Path]) -> None:
@@ -230,6 +230,7 @@ def _criteria(opts: _Options) -> dict[str, str]:
         "layout": str(opts.layout),
         "source_tz": opts.source_tz,
         "target": opts.target,
+        "region": opts.region,
         "record_type": opts.record_type,
     }
     return {k: v for k, v in given.items() if v is not None}
@@ -377,7 +378,9 @@ def _read_and_commit(
 
     sha, size, lines = hashed
     chosen = opts.layout if isinstance(opts.layout, str) else Path(opts.layout)
-    scan = scan_return(path, layout=chosen, source_tz=opts.source_tz, target=opts.target)
+    scan = scan_return(
+        path, layout=chosen, source_tz=opts.source_tz, target=opts.target, region=opts.region
+    )
     if scan.info.sha256 != sha:
         raise StoreError(
             "the file changed while it was being ingested",

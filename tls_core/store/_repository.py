@@ -132,7 +132,7 @@ class Repository:
                 raise StoreError(
                     "not a TLS repository", file=str(layout.root), reason="no_repository"
                 )
-            if any(p.name not in ("_tls", "tables") for p in layout.root.iterdir()):
+            if any(not _may_precede(p.name) for p in layout.root.iterdir()):
                 raise StoreError(
                     "refusing to turn a non-empty directory into a TLS repository",
                     file=str(layout.root),
@@ -226,6 +226,7 @@ class Repository:
         layout: str | os.PathLike[str] = "auto",
         source_tz: str | None = None,
         target: str | None = None,
+        region: str | None = None,
         record_type: RecordType | None = None,
         access: AccessPolicy | None = None,
         audit: AuditSink | None = None,
@@ -246,6 +247,7 @@ class Repository:
             layout: ``"auto"`` to detect, a shipped layout name or a layout TOML path.
             source_tz: IANA zone of the file's local times (local-time layouts need it).
             target: Target identifier of the legal process (None: inferred as ``tls read``).
+            region: Region of national numbers, overriding the layout's (ISO alpha-2).
             record_type: ``call``, ``subscriber`` or ``misc``; None takes the layout's
                 (a subscriber layout may be stored as ``misc``, for an unverified source).
             access: When given, ``actor`` needs the ``ingest`` permission on every case,
@@ -273,6 +275,7 @@ class Repository:
             layout_name=layout,
             source_tz=source_tz,
             target=target,
+            region=region,
             record_type=record_type,
             access=access,
             audit=audit,
@@ -380,6 +383,22 @@ class Repository:
         return commit_files(
             layout, "registry", add=[publish_table(layout, "registry", marker, op_id)]
         )
+
+
+_COMPANIONS = ("cases.sqlite", "audit.sqlite", "audit.key", "audit.key.anchor")
+"""Files the case store (``icm_bridge``) keeps in the repository directory by default."""
+_COMPANION_ENDS = ("", "-wal", "-shm", "-journal", "-writer.lock")
+
+
+def _may_precede(name: str) -> bool:
+    """Whether a file may already be in a directory that becomes a repository.
+
+    Our own directories, and the embedded case and audit stores (with their SQLite journals):
+    ``tls user add`` may create them before the first ``tls ingest`` creates the tables.
+    """
+    if name in ("_tls", "tables"):
+        return True
+    return any(name == c + end for c in _COMPANIONS for end in _COMPANION_ENDS)
 
 
 def _no_hook(step: CommitStep | PurgeStep) -> None:
