@@ -274,7 +274,7 @@ def _delta_cases(
     register(con, "case_known", _links_table(known))
     create_occurrences(con, scope="delta")
     materialize(con, "delta_identifier_cases", identifier_cases_sql())
-    row = con.execute("SELECT count(*) FROM occurrences").fetchone()
+    (row,) = con.execute("SELECT count(*) FROM occurrences").fetchall()
     return int(row[0])
 
 

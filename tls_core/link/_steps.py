@@ -24,7 +24,7 @@ def materialize(con: Any, step: str, sql: str, params: Sequence[object] = ()) ->
     Raises:
         LinkError: the SQL failed; carries ``step`` and ``sql``.
     """
-    run_sql(con, step, f"CREATE OR REPLACE TEMP TABLE {step} AS\n{sql}", params)
+    run_sql(con, step, f"CREATE OR REPLACE TEMP TABLE {step} AS\n{sql}", params).fetchall()
 
 
 def run_sql(con: Any, step: str, sql: str, params: Sequence[object] = ()) -> Any:
