@@ -36,7 +36,7 @@ from icm_bridge._db import (
     create_store_engine,
     to_us,
 )
-from icm_bridge._notices import Lookups, queue_query
+from icm_bridge._notices import Lookups, queue_link, queue_query
 from icm_bridge._outbox import (
     Notification,
     list_notifications,
@@ -47,7 +47,7 @@ from icm_bridge._policy import GlobalAction, Policy, load_policy
 from icm_bridge._records import Case, NewUser, User, insert_user, read_case, read_user
 from icm_bridge._schema import CASE_METADATA, cases, users
 from tls_core.errors import AccessDenied, CaseStoreError
-from tls_core.protocols import Action, AuditEvent, Contact, Outcome, QueryNotice
+from tls_core.protocols import Action, AuditEvent, Contact, LinkNotice, Outcome, QueryNotice
 
 __all__ = ["CaseStore"]
 
@@ -172,6 +172,24 @@ class CaseStore:
             raise access.denied(actor, "search-hit", case_number)
         return Contact(user.user_id, user.name, user.phone, user.email, user.office)
 
+    def restricted_contact(self, actor: str, case_number: str) -> Contact:
+        """Return the case owner's nearest supervisor: whom to ask about a hidden case.
+
+        The actor must exist and be trained. The contact names neither the case nor its owner.
+        A case that does not exist, or whose owner has no supervisor on file, is denied with
+        the same message as any denial (no existence oracle).
+        """
+        with self._connect() as conn:
+            access.load_actor(conn, self.policy, actor, self.today())
+            owner = conn.execute(
+                sa.select(cases.c.owner_id).where(cases.c.number == case_number)
+            ).scalar_one_or_none()
+            chain = [] if owner is None else access.supervisor_chain(conn, owner)
+            user = read_user(conn, chain[0]) if chain else None
+        if user is None:
+            raise access.denied(actor, "search-hit", case_number)
+        return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+
     def notify_query(self, notice: QueryNotice) -> int:
         """Queue notices to the other owners of matched cases (none for OPR searches)."""
         lookups = Lookups()
@@ -210,6 +228,25 @@ class CaseStore:
                 audit.append((event, role))
             self.audit.append_many(audit)
         return queued
+
+    def notify_link(self, notice: LinkNotice) -> int:
+        """Queue a link alert to the owners of both cases (``LinkNotifier``); audited.
+
+        Each owner learns the other case's number and owner only if the policy lets them see
+        it; otherwise a pointer naming whom to contact (see :func:`queue_link`).
+        """
+        lookups = Lookups()
+
+        def body(conn: sa.Connection) -> int:
+            return queue_link(conn, self.policy, notice, self.today(), lookups)
+
+        return self.run_audited(
+            notice.actor,
+            "notify-link",
+            (notice.case_a, notice.case_b),
+            body,
+            objects={"alert_id": notice.alert_id},
+        )
 
     def append(self, event: AuditEvent) -> int:
         """Append an event of another stage (search, ingest, link run) to the audit log."""

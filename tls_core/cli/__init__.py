@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tls_core.cli import _cases as _cases
 from tls_core.cli import _ingest as _ingest
+from tls_core.cli import _link as _link
 from tls_core.cli import _normalize as _normalize
 from tls_core.cli import _read as _read
 from tls_core.cli import _store as _store
