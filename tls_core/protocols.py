@@ -123,6 +123,15 @@ class CaseDirectory(Protocol):
         """Return the owner's contact if ``actor`` may see the case, else raise ``AccessDenied``."""
         ...
 
+    def restricted_contact(self, actor: str, case_number: str) -> Contact:
+        """Return whom ``actor`` should ask about a case they may not see: the owner's supervisor.
+
+        Used for pointer-only hits ("a restricted case holds this; contact ..."): the contact
+        never names the case or its owner. Raises ``AccessDenied`` (the same message whether
+        the case exists) when the actor is unknown or untrained, or there is no one to name.
+        """
+        ...
+
 
 @runtime_checkable
 class NotificationSink(Protocol):

@@ -129,6 +129,11 @@ class Layout:
         return self.internal / "staging"
 
     @property
+    def cache(self) -> Path:
+        """``_tls/cache/``: derived, rebuildable caches (search index); never store data."""
+        return self.internal / "cache"
+
+    @property
     def format_file(self) -> Path:
         """Says that this directory is a TLS repository, and of which format version."""
         return self.internal / "format"

@@ -1,0 +1,379 @@
+"""The identifier occurrence index: a sorted Parquet cache keyed by the snapshot it came from.
+
+One row per occurrence of an identifier in a record of a case (the linker's ``occurrences``
+step) plus its match key (:mod:`tls_core.search._keys`), sorted by match key and written in
+small row groups with min/max statistics, so a point lookup reads one row group (or a few, for
+the busiest identifiers).
+
+The index lives in ``_tls/cache/search/``: ``manifest.json`` (its key and the SHA-256 of every
+row group's bytes and of the footer) and ``<sha256>.parquet``. It is never trusted blindly:
+
+- its key (index format, occurrence step, registry version, every table version) must equal the
+  current snapshot's, else it is rebuilt (``stale``);
+- the footer and every row group are checked against their recorded SHA-256 before they are
+  read, else it is rebuilt (``corrupt``). A verified part is remembered while the file's inode,
+  size, mtime and ctime are unchanged, as the store's ``FileChecker`` does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import pyarrow as pa
+
+from tls_core.errors import IntegrityError, LinkError
+from tls_core.search._occurrences import OCCURRENCE_STEP, occurrences_sql
+from tls_core.store import Repository, Snapshot
+from tls_core.store._layout import Layout
+
+__all__ = [
+    "INDEX_SCHEMA",
+    "IndexState",
+    "OccurrenceIndex",
+    "index_dir",
+    "open_index",
+]
+
+INDEX_FORMAT: Final = "1"
+ROW_GROUP_ROWS: Final = 4096
+"""Rows per row group: a point lookup reads about this many rows."""
+
+IndexState = Literal["current", "built", "stale", "corrupt"]
+"""How the index was found: ``current`` (key and bytes checked), ``built`` (there was none),
+``stale`` (rebuilt: the snapshot changed), ``corrupt`` (rebuilt: a part failed its check)."""
+
+_UTC = pa.timestamp("us", tz="UTC")
+INDEX_SCHEMA: Final = pa.schema(
+    [
+        pa.field("match_key", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("canonical", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("case_id", pa.string(), nullable=False),
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("seen_utc", _UTC),
+        pa.field("target_canonical", pa.string()),
+    ]
+)
+"""Columns of the index file, in order."""
+
+_SQL = """
+SELECT
+    CASE
+        WHEN kind = 'phone' THEN 'phone:' || CASE
+            WHEN list_contains($cc1, substr(canonical, 2, 1)) THEN substr(canonical, 3)
+            WHEN list_contains($cc2, substr(canonical, 2, 2)) THEN substr(canonical, 4)
+            WHEN list_contains($cc3, substr(canonical, 2, 3)) THEN substr(canonical, 5)
+            ELSE substr(canonical, 2) END
+        WHEN kind = 'imei' THEN 'imei:' || substr(canonical, 1, 14)
+        WHEN kind = 'esn' THEN 'pesn:' || canonical
+        WHEN kind = 'meid' THEN 'pesn:80' || upper(right(sha1(unhex(canonical)), 6))
+        ELSE kind || ':' || canonical
+    END AS match_key,
+    kind, canonical, role, case_id, record_id, seen_utc, target_canonical
+FROM ({occurrences}) AS occurrences
+ORDER BY match_key, canonical, case_id, record_id, role
+"""
+
+
+def index_dir(repo: Repository) -> Path:
+    """The directory of the occurrence index of ``repo``."""
+    return Layout(repo.root).cache / "search"
+
+
+def index_key(snap: Snapshot) -> dict[str, Any]:
+    """What the index must have been built from to be served for ``snap``."""
+    step = hashlib.sha256(occurrences_sql().encode()).hexdigest()
+    return {
+        "format": INDEX_FORMAT,
+        "step": f"{OCCURRENCE_STEP}:{step}",
+        "version": snap.version,
+        "tables": {name: int(v) for name, v in sorted(snap.table_versions.items())},
+    }
+
+
+@dataclass(frozen=True)
+class _Part:
+    start: int
+    end: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class OccurrenceIndex:
+    """A checked, current occurrence index file (see the module docstring)."""
+
+    path: Path
+    """The index file."""
+    rows: int
+    """Occurrence rows."""
+    key: Mapping[str, Any]
+    """The snapshot key it was built from."""
+    row_groups: tuple[_Part, ...]
+    footer: _Part
+    mins: tuple[str, ...]
+    maxs: tuple[str, ...]
+
+    def lookup(self, key: str) -> pa.Table:
+        """Return the rows whose match key is ``key`` (reads only the row groups that hold it).
+
+        Raises:
+            IntegrityError: a row group read fails its SHA-256 check.
+        """
+        first = bisect.bisect_left(self.maxs, key)
+        groups = []
+        for i in range(first, len(self.mins)):
+            if self.mins[i] > key:
+                break
+            groups.append(i)
+        if not groups:
+            return INDEX_SCHEMA.empty_table()
+        table = self._read(groups, list(INDEX_SCHEMA.names))
+        import pyarrow.compute as pc
+
+        return table.filter(pc.equal(table.column("match_key"), key))
+
+    def read_all(self, columns: Sequence[str]) -> pa.Table:
+        """Return ``columns`` of every row, each row group checked first."""
+        if not self.row_groups:
+            return INDEX_SCHEMA.empty_table().select(list(columns))
+        return self._read(list(range(len(self.row_groups))), list(columns))
+
+    def _read(self, groups: list[int], columns: list[str]) -> pa.Table:
+        handle = _parquet(self.path, *_stat(self.path))
+        for i in groups:
+            _check_part(self.path, _stat(self.path), self.row_groups[i], f"row group {i}")
+        table = handle.read_row_groups(groups, columns=columns)
+        schema = pa.schema([INDEX_SCHEMA.field(c) for c in columns])
+        return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, IndexState]:
+    """Return the index for ``snap``, building or rebuilding it when it is missing or untrusted.
+
+    Raises:
+        IntegrityError: a store file fails its check while the index is built.
+        LinkError: the occurrence SQL failed (names the step and its SQL).
+    """
+    directory = index_dir(repo)
+    key = index_key(snap)
+    manifest = _read_manifest(directory)
+    state: IndexState = "built" if manifest is None else "stale"
+    if manifest is not None and manifest.get("key") == key:
+        try:
+            return _load(directory, manifest), "current"
+        except (IntegrityError, OSError, ValueError, KeyError, pa.ArrowException):
+            state = "corrupt"
+    manifest = _build(directory, snap, key)
+    return _load(directory, manifest), state
+
+
+def _read_manifest(directory: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _load(directory: Path, manifest: Mapping[str, Any]) -> OccurrenceIndex:
+    name = str(manifest["file"])
+    if not (len(name) == 72 and name.endswith(".parquet")):
+        raise IntegrityError(
+            "the index manifest names a foreign file", file=name, reason="foreign_path"
+        )
+    path = directory / name
+    if path.is_symlink():
+        raise IntegrityError("the index file is a symbolic link", file=str(path), reason="symlink")
+    stat = _stat(path)
+    if stat[1] != int(manifest["size"]):
+        raise IntegrityError(
+            "the index file has another size", file=str(path), reason="size_mismatch"
+        )
+    footer = _Part(*manifest["footer"])
+    _check_part(path, stat, footer, "footer")
+    parts = tuple(_Part(*p) for p in manifest["row_groups"])
+    return OccurrenceIndex(
+        path=path,
+        rows=int(manifest["rows"]),
+        key=manifest["key"],
+        row_groups=parts,
+        footer=footer,
+        mins=tuple(manifest["mins"]),
+        maxs=tuple(manifest["maxs"]),
+    )
+
+
+def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str, Any]:
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"tmp-{uuid.uuid4().hex}.parquet"
+    try:
+        rows = _write_sorted(snap, tmp)
+        manifest = _describe(tmp, rows, key)
+        final = directory / manifest["file"]
+        os.replace(tmp, final)
+        _fsync(directory)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_manifest(directory, manifest)
+    for old in directory.glob("*.parquet"):
+        if old.name != manifest["file"]:
+            old.unlink(missing_ok=True)
+    return manifest
+
+
+def _write_sorted(snap: Snapshot, path: Path) -> int:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from tls_core.search._keys import country_codes
+
+    codes = country_codes()
+    params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
+    sql = _SQL.format(occurrences=occurrences_sql())
+    con = snap.connect()
+    rows = 0
+    try:
+        reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
+        with pq.ParquetWriter(path, INDEX_SCHEMA, compression="zstd") as writer:
+            pending: list[pa.RecordBatch] = []
+            count = 0
+            for batch in reader:
+                pending.append(batch)
+                count += batch.num_rows
+                if count >= ROW_GROUP_ROWS:
+                    rows += _flush(writer, pending)
+                    pending, count = [], 0
+            rows += _flush(writer, pending)
+    except duckdb.Error as err:
+        raise LinkError(
+            f"the occurrence index step failed: {err}", step="occurrence_index", sql=sql
+        ) from err
+    finally:
+        con.close()
+    _fsync(path)
+    return rows
+
+
+def _flush(writer: Any, batches: list[pa.RecordBatch]) -> int:
+    if not batches:
+        return 0
+    table = pa.Table.from_batches(batches)
+    table = pa.Table.from_arrays(table.columns, schema=INDEX_SCHEMA)
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+    return int(table.num_rows)
+
+
+def _describe(path: Path, rows: int, key: Mapping[str, Any]) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    size = path.stat().st_size
+    footer_len = int.from_bytes(_pread(path, size - 8, 4), "little")
+    footer = (size - 8 - footer_len, size)
+    groups, mins, maxs = [], [], []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        start, end = _group_range(group)
+        groups.append([start, end, _sha(path, start, end)])
+        stats = group.column(0).statistics
+        mins.append(str(stats.min))
+        maxs.append(str(stats.max))
+    return {
+        "format": INDEX_FORMAT,
+        "key": dict(key),
+        "file": f"{_whole_sha(path)}.parquet",
+        "size": size,
+        "rows": rows,
+        "footer": [*footer, _sha(path, *footer)],
+        "row_groups": groups,
+        "mins": mins,
+        "maxs": maxs,
+    }
+
+
+def _group_range(group: Any) -> tuple[int, int]:
+    starts, ends = [], []
+    for j in range(group.num_columns):
+        col = group.column(j)
+        start = col.data_page_offset
+        if col.has_dictionary_page and col.dictionary_page_offset is not None:
+            start = min(start, col.dictionary_page_offset)
+        starts.append(start)
+        ends.append(start + col.total_compressed_size)
+    return min(starts), max(ends)
+
+
+def _write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
+    tmp = directory / f"manifest.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(manifest))
+    _fsync(tmp)
+    os.replace(tmp, directory / "manifest.json")
+    _fsync(directory)
+
+
+def _stat(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _check_part(path: Path, stat: tuple[int, ...], part: _Part, what: str) -> None:
+    _verified(str(path), stat, part.start, part.end, part.sha256, what)
+
+
+@lru_cache(maxsize=65536)
+def _verified(path: str, stat: tuple[int, ...], start: int, end: int, sha: str, what: str) -> bool:
+    # Memoized only on success (an exception is not cached): a part is hashed once per
+    # (inode, size, mtime, ctime) of its file, like the store's FileChecker.
+    if _sha(Path(path), start, end) != sha:
+        raise IntegrityError(
+            f"the occurrence index {what} does not match its recorded SHA-256",
+            file=path,
+            reason="hash_mismatch",
+            hint="the index is a cache: it is rebuilt from the repository",
+        )
+    return True
+
+
+@lru_cache(maxsize=4)
+def _parquet(path: Path, *stat: int) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path)
+
+
+def _pread(path: Path, start: int, length: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, start)
+    finally:
+        os.close(fd)
+
+
+def _sha(path: Path, start: int, end: int) -> str:
+    return hashlib.sha256(_pread(path, start, end - start)).hexdigest()
+
+
+def _whole_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
