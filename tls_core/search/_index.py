@@ -40,6 +40,7 @@ __all__ = [
     "IndexState",
     "OccurrenceIndex",
     "index_dir",
+    "lookup_checked",
     "open_index",
 ]
 
@@ -129,18 +130,23 @@ class OccurrenceIndex:
         Raises:
             IntegrityError: a row group read fails its SHA-256 check.
         """
+        groups = self.row_groups_for(key)
+        if not groups:
+            return INDEX_SCHEMA.empty_table()
+        table = self._read(groups, INDEX_SCHEMA.names)
+        import pyarrow.compute as pc
+
+        return table.filter(pc.equal(table.column("match_key"), key))
+
+    def row_groups_for(self, key: str) -> list[int]:
+        """Indexes of the row groups whose min/max statistics may hold ``key``."""
         first = bisect.bisect_left(self.maxs, key)
         groups = []
         for i in range(first, len(self.mins)):
             if self.mins[i] > key:
                 break
             groups.append(i)
-        if not groups:
-            return INDEX_SCHEMA.empty_table()
-        table = self._read(groups, list(INDEX_SCHEMA.names))
-        import pyarrow.compute as pc
-
-        return table.filter(pc.equal(table.column("match_key"), key))
+        return groups
 
     def read_all(self, columns: Sequence[str]) -> pa.Table:
         """Return ``columns`` of every row, each row group checked first."""
@@ -175,6 +181,20 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
             state = "corrupt"
     manifest = _build(directory, snap, key)
     return _load(directory, manifest), state
+
+
+def lookup_checked(repo: Repository, snap: Snapshot, key: str) -> tuple[pa.Table, IndexState]:
+    """Look ``key`` up in the index for ``snap``; a part failing its check means a rebuild.
+
+    Raises:
+        IntegrityError: the freshly rebuilt index fails its own check (a failing disk).
+    """
+    index, state = open_index(repo, snap)
+    try:
+        return index.lookup(key), state
+    except (IntegrityError, OSError, pa.ArrowException):
+        manifest = _build(index_dir(repo), snap, index_key(snap))
+        return _load(index_dir(repo), manifest).lookup(key), "corrupt"
 
 
 def _read_manifest(directory: Path) -> dict[str, Any] | None:

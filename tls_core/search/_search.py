@@ -21,7 +21,7 @@ from tls_core.protocols import (
     QueryNotice,
 )
 from tls_core.schema import MatchGrade
-from tls_core.search._index import IndexState, open_index
+from tls_core.search._index import IndexState, lookup_checked
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
 
@@ -138,8 +138,7 @@ def search(
         found_kind, canonical = _normalize(value, kind)
         criteria["canonical"] = canonical
         snap = repo.snapshot()
-        index, state = open_index(repo, snap)
-        rows = index.lookup(match_key(found_kind, canonical))
+        rows, state = lookup_checked(repo, snap, match_key(found_kind, canonical))
         hits = _graded(rows, Identifier(found_kind, canonical, value))
         cases = sorted({h.case_number for h in hits})
         visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors

@@ -1,0 +1,36 @@
+"""CaseStore.restricted_contact: whom to ask about a case one may not see (issue 6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from icm_bridge import CaseStore
+from tls_core.errors import AccessDenied, TrainingLapsed
+
+
+def test_names_the_owners_nearest_supervisor(office: CaseStore) -> None:
+    office.open_case("alice", "C-R", owner="alice", restricted=True)
+    contact = office.restricted_contact("bob", "C-R")
+    assert contact.user_id == "sup"  # alice's direct supervisor, not the chief
+    assert contact.name == "Sup"
+
+
+def test_no_supervisor_and_missing_case_read_the_same(office: CaseStore) -> None:
+    office.open_case("chief", "C-T", owner="chief", restricted=True)  # chief has no supervisor
+    texts = []
+    for number in ("C-T", "nope"):
+        with pytest.raises(AccessDenied) as info:
+            office.restricted_contact("bob", number)
+        texts.append(str(info.value).replace(number, "#"))
+    assert texts[0] == texts[1]
+
+
+def test_unknown_or_untrained_actor_is_refused(office: CaseStore, clock) -> None:
+    office.open_case("alice", "C-R", owner="alice", restricted=True)
+    with pytest.raises(AccessDenied):
+        office.restricted_contact("mallory", "C-R")
+    clock.now += timedelta(days=400)
+    with pytest.raises(TrainingLapsed):
+        office.restricted_contact("bob", "C-R")
