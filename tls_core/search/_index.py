@@ -31,7 +31,6 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError, LinkError
-from tls_core.search._occurrences import OCCURRENCE_STEP, occurrences_sql
 from tls_core.store import Repository, Snapshot
 from tls_core.store._layout import Layout
 
@@ -57,32 +56,34 @@ INDEX_SCHEMA: Final = pa.schema(
     [
         pa.field("match_key", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
-        pa.field("canonical", pa.string(), nullable=False),
+        pa.field("identifier", pa.string(), nullable=False),
         pa.field("role", pa.string(), nullable=False),
         pa.field("case_id", pa.string(), nullable=False),
         pa.field("record_id", pa.string(), nullable=False),
+        pa.field("record_type", pa.string(), nullable=False),
         pa.field("seen_utc", _UTC),
-        pa.field("target_canonical", pa.string()),
+        pa.field("target", pa.string()),
+        pa.field("variant", pa.string()),
     ]
 )
-"""Columns of the index file, in order."""
+"""Columns of the index file: the match key, then the linker's ``occurrences`` columns."""
 
 _SQL = """
 SELECT
     CASE
         WHEN kind = 'phone' THEN 'phone:' || CASE
-            WHEN list_contains($cc1, substr(canonical, 2, 1)) THEN substr(canonical, 3)
-            WHEN list_contains($cc2, substr(canonical, 2, 2)) THEN substr(canonical, 4)
-            WHEN list_contains($cc3, substr(canonical, 2, 3)) THEN substr(canonical, 5)
-            ELSE substr(canonical, 2) END
-        WHEN kind = 'imei' THEN 'imei:' || substr(canonical, 1, 14)
-        WHEN kind = 'esn' THEN 'pesn:' || canonical
-        WHEN kind = 'meid' THEN 'pesn:80' || upper(right(sha1(unhex(canonical)), 6))
-        ELSE kind || ':' || canonical
+            WHEN list_contains($cc1, substr(identifier, 2, 1)) THEN substr(identifier, 3)
+            WHEN list_contains($cc2, substr(identifier, 2, 2)) THEN substr(identifier, 4)
+            WHEN list_contains($cc3, substr(identifier, 2, 3)) THEN substr(identifier, 5)
+            ELSE substr(identifier, 2) END
+        WHEN kind = 'imei' THEN 'imei:' || substr(identifier, 1, 14)
+        WHEN kind = 'esn' THEN 'pesn:' || identifier
+        WHEN kind = 'meid' THEN 'pesn:80' || upper(right(sha1(unhex(identifier)), 6))
+        ELSE kind || ':' || identifier
     END AS match_key,
-    kind, canonical, role, case_id, record_id, seen_utc, target_canonical
-FROM ({occurrences}) AS occurrences
-ORDER BY match_key, canonical, case_id, record_id, role
+    kind, identifier, role, case_id, record_id, record_type, seen_utc, target, variant
+FROM occurrences
+ORDER BY match_key, identifier, case_id, record_id, role
 """
 
 
@@ -93,10 +94,12 @@ def index_dir(repo: Repository) -> Path:
 
 def index_key(snap: Snapshot) -> dict[str, Any]:
     """What the index must have been built from to be served for ``snap``."""
-    step = hashlib.sha256(occurrences_sql().encode()).hexdigest()
+    from tls_core.link import occurrences_sql
+
+    step = hashlib.sha256((occurrences_sql() + _SQL).encode()).hexdigest()
     return {
         "format": INDEX_FORMAT,
-        "step": f"{OCCURRENCE_STEP}:{step}",
+        "step": step,
         "version": snap.version,
         "tables": {name: int(v) for name, v in sorted(snap.table_versions.items())},
     }
@@ -259,10 +262,13 @@ def _write_sorted(snap: Snapshot, path: Path) -> int:
 
     codes = country_codes()
     params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
-    sql = _SQL.format(occurrences=occurrences_sql())
+    from tls_core.link import create_occurrences
+
+    sql = _SQL
     con = snap.connect()
     rows = 0
     try:
+        create_occurrences(con)
         reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
         with pq.ParquetWriter(path, INDEX_SCHEMA, compression="zstd") as writer:
             pending: list[pa.RecordBatch] = []

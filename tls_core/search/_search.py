@@ -45,7 +45,10 @@ class RecordHit:
     grade: MatchGrade
     """How it matches what was searched for."""
     role: str
-    """The role it plays in the record (``target``, ``contact``, ``subscriber`` ...)."""
+    """The role it plays in the record (``target``, ``contact``, ``device``, ``subscriber``,
+    ``misc``; see ``tls_core.link``)."""
+    record_type: str
+    """``call``, ``subscriber`` or ``misc``."""
     seen_utc: datetime | None
     """When (call start, or the record's time)."""
     target: str | None
@@ -182,9 +185,12 @@ def _graded(rows: pa.Table, query: Identifier) -> list[RecordHit]:
     grades: dict[tuple[str, str], MatchGrade | None] = {}
     hits: list[RecordHit] = []
     for row in rows.to_pylist():
-        pair = (row["kind"], row["canonical"])
+        pair = (row["kind"], row["identifier"], row["variant"] or "")
         if pair not in grades:
-            grades[pair] = match_grade(query, Identifier(*pair))
+            # The linker's variant: IMEI digits after TAC+SNR as written; '' when not known
+            # (identifier columns), in which case the canonical spelling stands for it.
+            raw = pair[1][:14] + pair[2] if pair[0] == "imei" and pair[2] else None
+            grades[pair] = match_grade(query, Identifier(pair[0], pair[1], raw))
         grade = grades[pair]
         if grade is None:
             continue
@@ -193,11 +199,12 @@ def _graded(rows: pa.Table, query: Identifier) -> list[RecordHit]:
                 case_number=row["case_id"],
                 record_id=row["record_id"],
                 kind=row["kind"],
-                canonical=row["canonical"],
+                canonical=row["identifier"],
                 grade=grade,
                 role=row["role"],
                 seen_utc=row["seen_utc"],
-                target=row["target_canonical"],
+                record_type=row["record_type"],
+                target=row["target"],
             )
         )
     hits.sort(key=lambda h: (h.case_number, h.seen_utc is None, h.seen_utc or 0, h.record_id))

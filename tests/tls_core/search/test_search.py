@@ -157,3 +157,12 @@ def test_unparseable_value_is_an_identifier_error(two_cases, office):
     with pytest.raises(IdentifierError) as info:
         _run(two_cases, office, "555-0142")
     assert info.value.reason == "local_only_number"
+
+
+def test_device_imei_written_with_another_check_digit_grades_tac_snr(repo, office):
+    office.open_case("alice", "SEA-1", owner="alice")
+    commit_calls(repo, "SEA-1", "sea.csv", [(TARGET_A, SHARED, 0)], target_imei="490154203237510")
+    result = _run(repo, office, "490154203237518", kind="imei")
+    (hit,) = result.records
+    assert (hit.role, hit.canonical, hit.grade) == ("device", "490154203237518", "imei_tac_snr")
+    assert hit.target == TARGET_A
