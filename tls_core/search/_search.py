@@ -182,7 +182,7 @@ def _normalize(value: str, kind: KindOption) -> tuple[str, str]:
 
 
 def _graded(rows: pa.Table, query: Identifier) -> list[RecordHit]:
-    grades: dict[tuple[str, str], MatchGrade | None] = {}
+    grades: dict[tuple[str, str, str], MatchGrade | None] = {}
     hits: list[RecordHit] = []
     for row in rows.to_pylist():
         pair = (row["kind"], row["identifier"], row["variant"] or "")
