@@ -10,6 +10,7 @@ from __future__ import annotations
 from tls_core.cli import _cases as _cases
 from tls_core.cli import _normalize as _normalize
 from tls_core.cli import _read as _read
+from tls_core.cli import _search as _search
 from tls_core.cli import _store as _store
 from tls_core.cli._app import app as app
 from tls_core.cli._app import main as main
