@@ -12,6 +12,14 @@ Importing this package is cheap: ``duckdb`` and ``pyarrow.parquet`` are imported
 from __future__ import annotations
 
 from tls_core.search._index import IndexState as IndexState
+from tls_core.search._path import CasePath as CasePath
+from tls_core.search._path import PathResult as PathResult
+from tls_core.search._path import path as path
+from tls_core.search._profile import CommonContact as CommonContact
+from tls_core.search._profile import ContactCount as ContactCount
+from tls_core.search._profile import TargetProfile as TargetProfile
+from tls_core.search._profile import TargetSummary as TargetSummary
+from tls_core.search._profile import target_profile as target_profile
 from tls_core.search._search import CaseHit as CaseHit
 from tls_core.search._search import RecordHit as RecordHit
 from tls_core.search._search import RestrictedHit as RestrictedHit
@@ -20,9 +28,17 @@ from tls_core.search._search import search as search
 
 __all__ = [
     "CaseHit",
+    "CasePath",
+    "CommonContact",
+    "ContactCount",
     "IndexState",
+    "PathResult",
     "RecordHit",
     "RestrictedHit",
     "SearchResult",
+    "TargetProfile",
+    "TargetSummary",
+    "path",
     "search",
+    "target_profile",
 ]

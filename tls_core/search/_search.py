@@ -17,10 +17,10 @@ from tls_core.protocols import (
     CaseDirectory,
     Contact,
     NotificationSink,
-    Outcome,
     QueryNotice,
 )
 from tls_core.schema import MatchGrade
+from tls_core.search._audit import outcome_of
 from tls_core.search._index import IndexState, lookup_checked
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
@@ -147,11 +147,8 @@ def search(
         visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors
         pointers = _pointers(directory, actor, [c for c in cases if c not in visible])
         notified = notifier.notify_query(QueryNotice(actor, criteria, tuple(cases))) if cases else 0
-    except TlsError as err:
-        outcome: Outcome = (
-            "denied" if err.reason in ("access_denied", "training_lapsed") else "failed"
-        )
-        audit.append(AuditEvent(actor, "search", outcome, criteria=criteria))
+    except Exception as err:
+        audit.append(AuditEvent(actor, "search", outcome_of(err), criteria=criteria))
         raise
     audit.append(AuditEvent(actor, "search", "ok", tuple(cases), criteria=criteria))
     shown = [h for h in hits if h.case_number in visible]
