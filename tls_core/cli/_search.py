@@ -18,9 +18,9 @@ from tls_core.cli._common import JsonOpt, emit_json, settings
 
 if TYPE_CHECKING:
     from tls_core.protocols import Contact
-    from tls_core.search import SearchResult
+    from tls_core.search import PathResult, SearchResult, TargetProfile
 
-__all__ = ["search_command"]
+__all__ = ["path_command", "profile_command", "search_command"]
 
 KindOpt = Annotated[
     str, typer.Option("--kind", help="auto, or the kind of the value (phone, imei, ...).")
@@ -61,6 +61,128 @@ def search_command(
         emit_json(payload)
         return
     _print_search(result)
+
+
+@app.command("path")
+def path_command(
+    ctx: typer.Context,
+    case_a: Annotated[str, typer.Argument(help="First case number.")],
+    case_b: Annotated[str, typer.Argument(help="Second case number.")],
+    max_hops: Annotated[int, typer.Option("--max-hops", help="Most case-to-case hops.")] = 3,
+    limit: Annotated[int, typer.Option("--limit", help="Most chains listed.")] = 100,
+    audit_key: AuditKeyOpt = None,
+    case_store: CaseStoreOpt = None,
+    audit_store: AuditStoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Shortest identifier chains between two cases (through cases you may see)."""
+    from tls_core.search import path
+    from tls_core.store import Repository
+
+    actor = _need(ctx)
+    repo = Repository.open(settings(ctx).repo, create=False)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        result = path(
+            repo, case_a, case_b, actor=actor, access=store, audit=store,
+            max_hops=max_hops, limit=limit,
+        )  # fmt: skip
+    if json_out:
+        emit_json(path_json(result))
+        return
+    if result.hops is None:
+        typer.echo(f"no chain of at most {max_hops} hop(s) between {case_a} and {case_b}")
+    for chain in result.paths:
+        steps = [chain.cases[0]]
+        for (kind, ident), case in zip(chain.identifiers, chain.cases[1:], strict=True):
+            steps += [f"[{kind} {ident}]", case]
+        typer.echo(" - ".join(steps))
+
+
+@app.command("profile")
+def profile_command(
+    ctx: typer.Context,
+    case: Annotated[str, typer.Argument(help="Case number.")],
+    top: Annotated[int, typer.Option("--top", help="Top contacts per target.")] = 10,
+    audit_key: AuditKeyOpt = None,
+    case_store: CaseStoreOpt = None,
+    audit_store: AuditStoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Per-target analysis of a case: activity, top contacts, contacts shared by targets."""
+    from tls_core.search import target_profile
+    from tls_core.store import Repository
+
+    actor = _need(ctx)
+    repo = Repository.open(settings(ctx).repo, create=False)
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        result = target_profile(repo, case, actor=actor, access=store, audit=store, top=top)
+    if json_out:
+        emit_json(profile_json(result))
+        return
+    for t in result.targets:
+        typer.echo(
+            f"target {t.target}: {t.records} record(s), "
+            f"{_time(t.first_activity_utc)} .. {_time(t.last_activity_utc)}"
+        )
+        for c in t.top_contacts:
+            typer.echo(f"  {c.identifier} ({c.kind}): {c.records}")
+    for c in result.common_contacts:
+        typer.echo(f"common contact {c.identifier}: {', '.join(c.targets)} ({c.records})")
+
+
+def path_json(result: PathResult) -> dict[str, Any]:
+    """The ``tls path --json`` document (see ``docs/cli.md``)."""
+    return {
+        "case_a": result.case_a,
+        "case_b": result.case_b,
+        "hops": result.hops,
+        "paths": [
+            {
+                "cases": list(chain.cases),
+                "identifiers": [{"kind": k, "identifier": i} for k, i in chain.identifiers],
+            }
+            for chain in result.paths
+        ],
+        "truncated": result.truncated,
+        "snapshot_version": result.snapshot_version,
+    }
+
+
+def profile_json(result: TargetProfile) -> dict[str, Any]:
+    """The ``tls profile --json`` document (see ``docs/cli.md``)."""
+    return {
+        "case": result.case_number,
+        "snapshot_version": result.snapshot_version,
+        "targets": [
+            {
+                "target": t.target,
+                "kind": t.kind,
+                "records": t.records,
+                "first_activity_utc": _time(t.first_activity_utc),
+                "last_activity_utc": _time(t.last_activity_utc),
+                "top_contacts": [
+                    {
+                        "identifier": c.identifier,
+                        "kind": c.kind,
+                        "records": c.records,
+                        "first_seen_utc": _time(c.first_seen_utc),
+                        "last_seen_utc": _time(c.last_seen_utc),
+                    }
+                    for c in t.top_contacts
+                ],
+            }
+            for t in result.targets
+        ],
+        "common_contacts": [
+            {
+                "identifier": c.identifier,
+                "kind": c.kind,
+                "targets": list(c.targets),
+                "records": c.records,
+            }
+            for c in result.common_contacts
+        ],
+    }
 
 
 def search_json(result: SearchResult) -> dict[str, Any]:

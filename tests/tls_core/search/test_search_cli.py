@@ -140,3 +140,47 @@ def test_search_needs_a_user_and_a_valid_kind(tls: Runner, root: Path) -> None:
     code, _, err = tls(root, "--as", "alice", "search", "555-0142")
     assert code == 1
     assert "local_only_number" in err
+
+
+def test_path_json_shape(tls: Runner, root: Path) -> None:
+    code, out, err = tls(root, "--as", "alice", "path", "SEA-1", "HOU-2", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["case_a"] == "SEA-1"
+    assert doc["case_b"] == "HOU-2"
+    assert doc["hops"] == 1
+    assert doc["truncated"] is False
+    assert isinstance(doc["snapshot_version"], int)
+    assert sorted(p["identifiers"][0]["identifier"] for p in doc["paths"]) == [X, B]
+    assert all(p["cases"] == ["SEA-1", "HOU-2"] for p in doc["paths"])
+    assert doc["paths"][0]["identifiers"][0]["kind"] == "phone"
+    code, out, _ = tls(root, "--as", "alice", "path", "SEA-1", "HOU-2")
+    assert code == 0
+    assert f"SEA-1 - [phone {X}] - HOU-2" in out
+
+
+def test_path_to_a_restricted_case_is_denied(tls: Runner, root: Path) -> None:
+    code, _, err = tls(root, "--as", "alice", "path", "SEA-1", "HOU-R")
+    assert code == 1
+    assert "not permitted" in err
+
+
+def test_profile_json_shape(tls: Runner, root: Path) -> None:
+    code, out, err = tls(root, "--as", "alice", "profile", "SEA-1", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["case"] == "SEA-1"
+    (target,) = doc["targets"]
+    assert target["target"] == A
+    assert target["records"] == 2
+    assert target["first_activity_utc"] == "2026-01-01T00:00:00+00:00"
+    assert target["last_activity_utc"] == "2026-01-01T00:01:00+00:00"
+    assert [c["identifier"] for c in target["top_contacts"]] == [X, B]
+    assert set(target["top_contacts"][0]) == {
+        "identifier",
+        "kind",
+        "records",
+        "first_seen_utc",
+        "last_seen_utc",
+    }
+    assert doc["common_contacts"] == []
