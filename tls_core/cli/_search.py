@@ -126,8 +126,9 @@ def profile_command(
         )
         for c in t.top_contacts:
             typer.echo(f"  {c.identifier} ({c.kind}): {c.records}")
-    for c in result.common_contacts:
-        typer.echo(f"common contact {c.identifier}: {', '.join(c.targets)} ({c.records})")
+    for common in result.common_contacts:
+        shared = ", ".join(common.targets)
+        typer.echo(f"common contact {common.identifier}: {shared} ({common.records})")
 
 
 def path_json(result: PathResult) -> dict[str, Any]:
