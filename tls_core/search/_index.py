@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from tls_core.errors import IntegrityError, LinkError
 from tls_core.store import Repository, Snapshot
-from tls_core.store._layout import Layout
+from tls_core.store._layout import TABLES, Layout
 
 __all__ = [
     "INDEX_SCHEMA",
@@ -94,15 +94,19 @@ def index_dir(repo: Repository) -> Path:
 
 def index_key(snap: Snapshot) -> dict[str, Any]:
     """What the index must have been built from to be served for ``snap``."""
-    from tls_core.link import occurrences_sql
-
-    step = hashlib.sha256((occurrences_sql() + _SQL).encode()).hexdigest()
     return {
         "format": INDEX_FORMAT,
-        "step": step,
+        "step": _step_hash(),
         "version": snap.version,
         "tables": {name: int(v) for name, v in sorted(snap.table_versions.items())},
     }
+
+
+@lru_cache(maxsize=1)
+def _step_hash() -> str:
+    from tls_core.link import occurrences_sql
+
+    return hashlib.sha256((occurrences_sql() + _SQL).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -180,31 +184,75 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
     if manifest is not None and manifest.get("key") == key:
         try:
             return _load(directory, manifest), "current"
-        except (IntegrityError, OSError, ValueError, KeyError, pa.ArrowException):
+        except _DAMAGE:
             state = "corrupt"
     manifest = _build(directory, snap, key)
     return _load(directory, manifest), state
 
 
-def lookup_checked(repo: Repository, snap: Snapshot, key: str) -> tuple[pa.Table, IndexState]:
-    """Look ``key`` up in the index for ``snap``; a part failing its check means a rebuild.
+def lookup_checked(repo: Repository, key: str) -> tuple[pa.Table, IndexState, int]:
+    """Look ``key`` up in the current index; returns rows, index state and registry version.
+
+    When every table's transaction log is still at the version the index was built from, the
+    index is served without taking a full snapshot (listing the logs is cheap; opening them is
+    not). Otherwise a snapshot is taken and the index rebuilt. A part failing its check means
+    a rebuild too.
 
     Raises:
-        IntegrityError: the freshly rebuilt index fails its own check (a failing disk).
+        IntegrityError: a store file fails its check while the index is rebuilt.
     """
-    index, state = open_index(repo, snap)
+    directory = index_dir(repo)
+    manifest = _read_manifest(directory)
+    if manifest is not None and _current(repo, manifest):
+        try:
+            index = _load(directory, manifest)
+            return index.lookup(key), "current", int(index.key["version"])
+        except _DAMAGE:
+            pass
+        state: IndexState = "corrupt"
+    else:
+        state = "built" if manifest is None else "stale"
+    snap = repo.snapshot()
+    index, found = open_index(repo, snap)
     try:
-        return index.lookup(key), state
-    except (IntegrityError, OSError, pa.ArrowException):
-        manifest = _build(index_dir(repo), snap, index_key(snap))
-        return _load(index_dir(repo), manifest).lookup(key), "corrupt"
+        return index.lookup(key), state if found == "current" else found, snap.version
+    except _DAMAGE:
+        index = _load(directory, _build(directory, snap, index_key(snap)))
+        return index.lookup(key), "corrupt", snap.version
+
+
+def log_versions(repo: Repository) -> dict[str, int]:
+    """Each table's latest Delta log version, from the log's file names (no log is parsed)."""
+    layout = Layout(repo.root)
+    versions: dict[str, int] = {}
+    for table in TABLES:
+        names = [n for n in os.listdir(layout.table(table) / "_delta_log") if n.endswith(".json")]
+        versions[table] = max((int(n[:-5]) for n in names if n[:-5].isdigit()), default=-1)
+    return dict(sorted(versions.items()))
+
+
+def _current(repo: Repository, manifest: Mapping[str, Any]) -> bool:
+    key = manifest.get("key")
+    if not isinstance(key, dict) or key.get("format") != INDEX_FORMAT:
+        return False
+    return key.get("step") == _step_hash() and key.get("tables") == log_versions(repo)
+
+
+_DAMAGE = (IntegrityError, OSError, ValueError, KeyError, TypeError, pa.ArrowException)
 
 
 def _read_manifest(directory: Path) -> dict[str, Any] | None:
+    path = directory / "manifest.json"
     try:
-        data = json.loads((directory / "manifest.json").read_text())
+        return _parse_manifest(path, *_stat(path))
     except (OSError, ValueError):
         return None
+
+
+@lru_cache(maxsize=8)
+def _parse_manifest(path: Path, *stat: int) -> dict[str, Any] | None:
+    # Memoized on (inode, size, mtime, ctime): the manifest is replaced, never edited in place.
+    data = json.loads(path.read_text())
     return data if isinstance(data, dict) else None
 
 

@@ -140,8 +140,7 @@ def search(
     try:
         found_kind, canonical = _normalize(value, kind)
         criteria["canonical"] = canonical
-        snap = repo.snapshot()
-        rows, state = lookup_checked(repo, snap, match_key(found_kind, canonical))
+        rows, state, version = lookup_checked(repo, match_key(found_kind, canonical))
         hits = _graded(rows, Identifier(found_kind, canonical, value))
         cases = sorted({h.case_number for h in hits})
         visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors
@@ -161,7 +160,7 @@ def search(
         truncated=len(shown) > limit,
         restricted=pointers,
         notified=notified,
-        snapshot_version=snap.version,
+        snapshot_version=version,
         index=state,
     )
 
