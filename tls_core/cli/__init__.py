@@ -12,6 +12,7 @@ from tls_core.cli import _ingest as _ingest
 from tls_core.cli import _link as _link
 from tls_core.cli import _normalize as _normalize
 from tls_core.cli import _read as _read
+from tls_core.cli import _search as _search
 from tls_core.cli import _store as _store
 from tls_core.cli._app import app as app
 from tls_core.cli._app import main as main

@@ -1,0 +1,110 @@
+"""The occurrence index: rebuilt when the snapshot changes, never served stale or corrupt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from searchkit import commit_calls
+
+from tls_core.search import search
+from tls_core.search._index import ROW_GROUP_ROWS, index_dir, open_index
+from tls_core.search._keys import match_key
+
+A = "+12065550101"
+X = "+12135550142"
+
+
+def _run(repo, office, value, actor="alice"):
+    return search(
+        repo, value, actor=actor, access=office, directory=office, notifier=office, audit=office
+    )
+
+
+@pytest.fixture
+def case(repo, office):
+    office.open_case("alice", "SEA-1", owner="alice")
+    office.open_case("bob", "HOU-2", owner="bob")
+    commit_calls(repo, "SEA-1", "one.csv", [(A, X, 0)])
+    return repo
+
+
+def test_built_then_current_then_rebuilt_after_a_commit(case, office):
+    first = _run(case, office, X)
+    assert first.index == "built"
+    assert [c.case_number for c in first.cases] == ["SEA-1"]
+    assert _run(case, office, X).index == "current"
+    commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
+    after = _run(case, office, X)
+    assert after.index == "stale"
+    assert [c.case_number for c in after.cases] == ["HOU-2", "SEA-1"]
+    assert after.snapshot_version > first.snapshot_version
+    assert _run(case, office, X).index == "current"
+
+
+def test_a_stale_index_is_never_served_even_if_its_file_is_intact(case, office):
+    _run(case, office, X)
+    directory = index_dir(case)
+    old = json.loads((directory / "manifest.json").read_text())
+    commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
+    _run(case, office, X)
+    # Put the old manifest (and its still valid file) back: its key names an older snapshot.
+    new = json.loads((directory / "manifest.json").read_text())
+    (directory / "manifest.json").write_text(json.dumps(old))
+    (directory / new["file"]).rename(directory / old["file"])
+    result = _run(case, office, X)
+    assert result.index == "stale"
+    assert [c.case_number for c in result.cases] == ["HOU-2", "SEA-1"]
+
+
+@pytest.mark.parametrize("damage", ["flip_row_group", "truncate", "flip_footer", "delete"])
+def test_a_corrupted_index_is_rebuilt_not_served(case, office, damage):
+    _run(case, office, X)
+    directory = index_dir(case)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    path = directory / manifest["file"]
+    data = bytearray(path.read_bytes())
+    if damage == "flip_row_group":
+        start, end, _ = manifest["row_groups"][0]
+        data[(start + end) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif damage == "flip_footer":
+        start, end, _ = manifest["footer"]
+        data[start + 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif damage == "truncate":
+        path.write_bytes(bytes(data[:-10]))
+    else:
+        path.unlink()
+    result = _run(case, office, X)
+    assert result.index == "corrupt"
+    assert [(c.case_number, c.records) for c in result.cases] == [("SEA-1", 1)]
+    assert _run(case, office, X).index == "current"
+
+
+def test_a_garbled_manifest_means_a_rebuild(case, office):
+    _run(case, office, X)
+    (index_dir(case) / "manifest.json").write_text("{not json")
+    assert _run(case, office, X).index == "built"
+
+
+def test_a_point_lookup_reads_one_row_group(repo, office):
+    calls = [(A, f"+1202555{i:04d}", i) for i in range(3 * ROW_GROUP_ROWS)]
+    commit_calls(repo, "SEA-1", "big.csv", calls)
+    index, _ = open_index(repo, repo.snapshot())
+    assert len(index.row_groups) >= 3
+    key = match_key("phone", "+12025551234")
+    assert len(index.row_groups_for(key)) == 1
+    rows = index.lookup(key)
+    assert rows.column("identifier").to_pylist() == ["+12025551234"]
+    # The busiest identifier (the target, in every record) spans several row groups.
+    busy = index.lookup(match_key("phone", A))
+    assert busy.num_rows == 3 * ROW_GROUP_ROWS
+    assert len(index.row_groups_for(match_key("phone", A))) >= 3
+
+
+def test_old_index_files_are_removed(case, office):
+    _run(case, office, X)
+    commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
+    _run(case, office, X)
+    assert len(list(index_dir(case).glob("*.parquet"))) == 1
