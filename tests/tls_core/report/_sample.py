@@ -176,3 +176,16 @@ def sample_data(*, synthetic: bool = True) -> ReportData:
         ),
         synthetic=synthetic,
     )
+
+
+def expected_edges(data: ReportData) -> set[tuple[str, str, str]]:
+    """Chart edges computed from the data, independently of the chart code."""
+    edges = set()
+    for link in data.links:
+        for row in link.evidence:
+            edges.add((link.case_a, row.identifier, row.link_type))
+            edges.add((link.case_b, row.identifier, row.link_type))
+    for ident in data.identifiers:
+        if ident.suppressed:
+            edges.update((case, ident.canonical, "suppressed") for case in ident.cases)
+    return edges

@@ -16,22 +16,9 @@ from tls_core.errors import ConfigError
 from tls_core.report import ReportCase, ReportData, ReportIdentifier, build_chart, write_report
 
 from ._parse import parse_page
-from ._sample import HOUSTON_TARGET, SHARED_CONTACT, sample_data
+from ._sample import HOUSTON_TARGET, SHARED_CONTACT, expected_edges, sample_data
 
 HOSTILE = "</script><script>alert(1)</script> \"quoted\" 'single' <b>&amp; ünï©ødé 📞 \u2028 \u202e"
-
-
-def expected_edges(data: ReportData) -> set[tuple[str, str, str]]:
-    """Edges computed from the data, independently of the chart code."""
-    edges = set()
-    for link in data.links:
-        for row in link.evidence:
-            edges.add((link.case_a, row.identifier, row.link_type))
-            edges.add((link.case_b, row.identifier, row.link_type))
-    for ident in data.identifiers:
-        if ident.suppressed:
-            edges.update((case, ident.canonical, "suppressed") for case in ident.cases)
-    return edges
 
 
 def drawn_edges(page) -> set[tuple[str, str, str]]:
