@@ -19,8 +19,9 @@ __all__ = ["Chart", "ChartEdge", "ChartNode", "NodeKind", "build_chart"]
 NodeKind: TypeAlias = Literal["case", "identifier", "hub"]
 """Node kinds: a case, a shared identifier, a suppressed hub."""
 
-WIDTH: Final = 960.0
+WIDTH: Final = 760.0  # main area at least; the hub band adds its own width
 HUB_BAND: Final = 200.0
+NODE_AREA: Final = 110.0 * 110.0  # room per node, in square user units
 TOP: Final = 92.0
 MARGIN: Final = 48.0
 X_MARGIN: Final = 96.0  # room for half a case box and an identifier label
@@ -43,6 +44,8 @@ class ChartNode:
     """Centre, in SVG user units."""
     y: float
     """Centre, in SVG user units."""
+    restricted: bool = False
+    """A restricted case (drawn with a red dashed border)."""
 
 
 @dataclass(frozen=True)
@@ -87,34 +90,42 @@ def build_chart(data: ReportData, *, seed: int = 0) -> Chart:
     hubs = sorted(
         (i for i in data.identifiers if i.suppressed), key=lambda i: (i.kind, i.canonical)
     )
-    height = max(560.0, TOP + MARGIN + HUB_SPACING * len(hubs))
-    main_right = WIDTH - (HUB_BAND if hubs else 0.0)
     nodes = _main_nodes(data)
+    main_right, main_height = _canvas(len(nodes))
+    height = max(main_height, TOP + MARGIN + HUB_SPACING * len(hubs))
+    width = main_right + (HUB_BAND if hubs else 0.0)
     placed = _force_layout(
         [n[0] for n in nodes],
         sorted({(e.source, e.target) for e in edges if e.link_type != "suppressed"}),
         box=(X_MARGIN, TOP, main_right - X_MARGIN, height - MARGIN),
         seed=seed,
     )
-    out = [ChartNode(i, k, lbl, det, *placed[i]) for i, k, lbl, det in nodes]
+    out = [ChartNode(i, k, lbl, det, *placed[i], r) for i, k, lbl, det, r in nodes]
     hub_x = main_right + HUB_BAND / 2
     for n, hub in enumerate(hubs):
         detail = f"{hub.kind} {hub.canonical}: suppressed hub ({hub.suppressed_reason or 'hub'})"
         y = TOP + HUB_SPACING / 2 + n * HUB_SPACING
         out.append(ChartNode(f"id:{hub.canonical}", "hub", hub.canonical, detail, hub_x, y))
-    return Chart(tuple(out), edges, WIDTH, height, main_right if hubs else None)
+    return Chart(tuple(out), edges, width, height, main_right if hubs else None)
 
 
-def _main_nodes(data: ReportData) -> list[tuple[str, NodeKind, str, str]]:
-    nodes: list[tuple[str, NodeKind, str, str]] = []
+def _canvas(nodes: int) -> tuple[float, float]:
+    """Width and height of the main area: the page width, growing with the node count."""
+    area = max(nodes, 1) * NODE_AREA
+    width = max(WIDTH, round(math.sqrt(area * 1.5)))
+    return float(width), max(560.0, round(area / width) + TOP + MARGIN)
+
+
+def _main_nodes(data: ReportData) -> list[tuple[str, NodeKind, str, str, bool]]:
+    nodes: list[tuple[str, NodeKind, str, str, bool]] = []
     for case in sorted(data.cases, key=lambda c: c.number):
         badge = " (restricted)" if case.restricted else ""
         detail = f"{case.number}{badge}: {case.title}. Owner {case.owner_name}, {case.owner_office}"
-        nodes.append((f"case:{case.number}", "case", case.number, detail))
+        nodes.append((f"case:{case.number}", "case", case.number, detail, case.restricted))
     for ident in sorted(data.identifiers, key=lambda i: (i.kind, i.canonical)):
         if not ident.suppressed:
             detail = f"{ident.kind} {ident.canonical}"
-            nodes.append((f"id:{ident.canonical}", "identifier", ident.canonical, detail))
+            nodes.append((f"id:{ident.canonical}", "identifier", ident.canonical, detail, False))
     return nodes
 
 
@@ -192,9 +203,10 @@ def _forces(
         disp[a][1] -= dy * pull
         disp[b][0] += dx * pull
         disp[b][1] += dy * pull
-    # Gravity (growing with the node count, as repulsion does) keeps unlinked cases near the
-    # middle instead of pinned to the border.
-    gravity = 0.6 * math.sqrt(n)
+    # Gravity keeps unlinked cases near the middle instead of pinned to the border. With
+    # k^2 proportional to area / n, the total repulsion on a node does not grow with n, so a
+    # constant pull balances it at any size.
+    gravity = 1.5
     for i in range(n):
         disp[i][0] -= (pos[i][0] - centre[0]) * gravity
         disp[i][1] -= (pos[i][1] - centre[1]) * gravity

@@ -61,6 +61,7 @@ def chart_dot(chart: Chart) -> str:
         '  graph [bgcolor="white", dpi=96, outputorder=edgesfirst];',
         '  node [fontname="DejaVu Sans", fontsize=9];',
     ]
+    lines.append(_legend(chart.height))
     lines += [_dot_node(n, chart.height) for n in chart.nodes]
     for edge in chart.edges:
         colour, dash, _label = EDGE_STYLES[edge.link_type]
@@ -74,11 +75,25 @@ def chart_dot(chart: Chart) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _legend(height: float) -> str:
+    # Static text only (no data): safe in an HTML-like label.
+    cells = "".join(
+        f'<td><font color="{colour}">&#9473;&#9473;</font> {label}</td>'
+        for colour, _dash, label in EDGE_STYLES.values()
+    )
+    return (
+        f'  legend [shape=plaintext, pos="8,{height - 24:.1f}!", fontsize=9,'
+        f' label=<<table border="0" cellspacing="4"><tr>{cells}</tr></table>>];'
+    )
+
+
 def _dot_node(node: ChartNode, height: float) -> str:
     pos = f'pos="{node.x:.1f},{height - node.y:.1f}!"'
     label = _quote(node.label if len(node.label) <= 22 else node.label[:21] + "…")
     if node.kind == "case":
         look = 'shape=box, style="rounded,filled", fillcolor="#1F2A44", fontcolor="white"'
+        if node.restricted:
+            look += ', color="#B00020", penwidth=3'
         return f"  {_quote(node.id)} [{pos}, label={label}, {look}];"
     fill = "#E4E4E4" if node.kind == "hub" else "white"
     look = f'shape=circle, width=0.2, fixedsize=true, style=filled, fillcolor="{fill}"'

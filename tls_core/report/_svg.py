@@ -29,6 +29,8 @@ EDGE_STYLES: Final[dict[str, tuple[str, str, str]]] = {
 """Colour, dash pattern and legend label of each chart edge type."""
 
 _FONT: Final = 'font-family="DejaVu Sans, Arial, sans-serif" font-size="11"'
+# A white outline behind identifier labels keeps them readable where edges cross them.
+_HALO: Final = 'stroke="#FFFFFF" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
 _CASE_FILL: Final = "#1F2A44"
 _ID_FILL: Final = "#FFFFFF"
 _HUB_FILL: Final = "#E4E4E4"
@@ -80,8 +82,8 @@ def _legend() -> str:
             f'<text x="{x + 40}" y="{y + 4}" fill="#222222">{label}</text></g>'
         )
     items.append(
-        f'<text x="{16 + 3 * 150}" y="62" fill="#444444">Wider edge = stronger link;'
-        " boxes are cases, circles shared identifiers.</text>"
+        '<text x="16" y="62" fill="#444444">Wider edge = stronger link;'
+        " boxes are cases (red dashed border: restricted), circles shared identifiers.</text>"
     )
     items.append("</g>")
     return "".join(items)
@@ -142,15 +144,21 @@ def _curve(a: ChartNode, b: ChartNode, offset: float) -> str:
 def _node(node: ChartNode) -> str:
     x, y = node.x, node.y
     label = text(clip(node.label, 22))
+    restricted = ' data-restricted="true"' if node.restricted else ""
     head = (
-        f'<g data-node="{node.kind}" data-id="{attr(node.id)}" tabindex="0" {_FONT}>'
-        f"<title>{text(node.detail)}</title>"
+        f'<g data-node="{node.kind}" data-id="{attr(node.id)}"{restricted} tabindex="0"'
+        f" {_FONT}><title>{text(node.detail)}</title>"
     )
     if node.kind == "case":
         width = 16 + 7 * len(clip(node.label, 22))
+        border = (
+            'stroke="#B00020" stroke-width="3" stroke-dasharray="5 2"'
+            if node.restricted
+            else 'stroke="#000000"'
+        )
         shape = (
             f'<rect x="{_num(x - width / 2)}" y="{_num(y - 13)}" width="{width}" height="26"'
-            f' rx="5" fill="{_CASE_FILL}" stroke="#000000"/>'
+            f' rx="5" fill="{_CASE_FILL}" {border}/>'
             f'<text x="{_num(x)}" y="{_num(y + 4)}" text-anchor="middle" fill="#FFFFFF"'
             f' font-weight="bold">{label}</text>'
         )
@@ -160,8 +168,8 @@ def _node(node: ChartNode) -> str:
         shape = (
             f'<circle cx="{_num(x)}" cy="{_num(y)}" r="7" fill="{fill}" stroke="{stroke}"'
             ' stroke-width="2"/>'
-            f'<text x="{_num(x)}" y="{_num(y + 20)}" text-anchor="middle" fill="{colour}">'
-            f"{label}</text>"
+            f'<text x="{_num(x)}" y="{_num(y + 20)}" text-anchor="middle" fill="{colour}"'
+            f" {_HALO}>{label}</text>"
         )
     return f"{head}{shape}</g>"
 
