@@ -130,11 +130,15 @@ def _main_nodes(data: ReportData) -> list[tuple[str, NodeKind, str, str, bool]]:
 
 
 def _edges(data: ReportData) -> tuple[ChartEdge, ...]:
-    best: dict[tuple[str, str, str], tuple[float, int]] = {}
+    best: dict[tuple[str, str, ChartLinkType], tuple[float, int]] = {}
     for link in data.links:
         for row in link.evidence:
             for case, records in ((link.case_a, row.records_a), (link.case_b, row.records_b)):
-                key = (f"case:{case}", f"id:{row.identifier}", row.link_type)
+                key: tuple[str, str, ChartLinkType] = (
+                    f"case:{case}",
+                    f"id:{row.identifier}",
+                    row.link_type,
+                )
                 old_strength, old_records = best.get(key, (0.0, 0))
                 best[key] = (max(old_strength, link.strength), max(old_records, records))
     for ident in data.identifiers:
@@ -142,7 +146,7 @@ def _edges(data: ReportData) -> tuple[ChartEdge, ...]:
             for case in ident.cases:
                 best[(f"case:{case}", f"id:{ident.canonical}", "suppressed")] = (0.0, 0)
     return tuple(
-        ChartEdge(src, dst, lt, strength, records)  # type: ignore[arg-type]
+        ChartEdge(src, dst, lt, strength, records)
         for (src, dst, lt), (strength, records) in sorted(best.items())
     )
 

@@ -12,7 +12,14 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
 from tls_core.errors import ConfigError
-from tls_core.schema import IDENTIFIER_KINDS, LINK_TYPES, MATCH_GRADES, MatchGrade
+from tls_core.schema import (
+    IDENTIFIER_KINDS,
+    LINK_TYPES,
+    MATCH_GRADES,
+    IdentifierKind,
+    LinkType,
+    MatchGrade,
+)
 
 __all__ = [
     "ChartLinkType",
@@ -64,7 +71,7 @@ class ReportIdentifier:
 
     canonical: str
     """Canonical value (E.164, IMEI, ...)."""
-    kind: str
+    kind: IdentifierKind
     """Identifier kind, one of ``tls_core.schema.IDENTIFIER_KINDS``."""
     suppressed: bool = False
     """A hub (voicemail, 911, a pizza shop) that links no cases: drawn apart, greyed."""
@@ -80,10 +87,10 @@ class Evidence:
 
     identifier: str
     """Canonical value of the shared identifier (in ``ReportData.identifiers``)."""
-    kind: str
+    kind: IdentifierKind
     """Its kind."""
-    link_type: str
-    """One of ``tls_core.schema.LINK_TYPES``."""
+    link_type: LinkType
+    """Why it links the two cases (``tls_core.schema.LINK_TYPES``)."""
     grade: MatchGrade
     """How the two sides matched (``exact``, ``national_number``, ...)."""
     records_a: int
@@ -104,7 +111,7 @@ class ReportLink:
     """One case number."""
     case_b: str
     """The other case number."""
-    link_types: tuple[str, ...]
+    link_types: tuple[LinkType, ...]
     """Types of the link, strongest first; each one also appears in the evidence."""
     strength: float
     """Strength in [0, 1]: edge width in the chart."""
@@ -120,7 +127,7 @@ class RestrictedPointer:
 
     identifier: str
     """Canonical value held by a restricted case."""
-    kind: str
+    kind: IdentifierKind
     """Its kind."""
     contact_name: str
     """Whom to contact (the case's supervisor or owner)."""
@@ -148,7 +155,7 @@ class Contact:
 
     identifier: str
     """Canonical value of the contact."""
-    kind: str
+    kind: IdentifierKind
     """Its kind."""
     count: int
     """Calls and messages between target and contact."""
@@ -172,7 +179,7 @@ class CommonContact:
 
     identifier: str
     """Canonical value of the contact."""
-    kind: str
+    kind: IdentifierKind
     """Its kind."""
     targets: tuple[str, ...]
     """Targets in touch with it."""

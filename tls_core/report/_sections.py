@@ -43,6 +43,24 @@ def _alert(n: int, link: ReportLink, owners: dict[str, ReportCase]) -> str:
         who.append(f"<b>{text(case)}</b> ({text(c.owner_name)}, {text(c.owner_office)})")
     types = ", ".join(_type_label(t) for t in link.link_types)
     alert = f", alert {text(link.alert_id)}" if link.alert_id else ""
+    return (
+        f'<article class="alert" data-link="{n}"><h3>{text(link.case_a)} &#8596;'
+        f" {text(link.case_b)}</h3><p>{' and '.join(who)}: {types}; strength"
+        f" <b>{link.strength:.2f}</b>{alert}.</p>{_evidence_table(n, link)}</article>"
+    )
+
+
+def _evidence_table(n: int, link: ReportLink) -> str:
+    head = [
+        "Identifier",
+        "Kind",
+        "Link type",
+        "Match",
+        f"Records in {text(link.case_a)}",
+        f"Records in {text(link.case_b)}",
+        "First seen (UTC)",
+        "Last seen (UTC)",
+    ]
     rows = [
         _row(
             [
@@ -59,26 +77,7 @@ def _alert(n: int, link: ReportLink, owners: dict[str, ReportCase]) -> str:
         )
         for r in link.evidence
     ]
-    return (
-        f'<article class="alert" data-link="{n}"><h3>{text(link.case_a)} &#8596;'
-        f" {text(link.case_b)}</h3><p>{' and '.join(who)}: {types}; strength"
-        f" <b>{link.strength:.2f}</b>{alert}.</p>"
-        + _table(
-            "evidence",
-            [
-                "Identifier",
-                "Kind",
-                "Link type",
-                "Match",
-                f"Records in {text(link.case_a)}",
-                f"Records in {text(link.case_b)}",
-                "First seen (UTC)",
-                "Last seen (UTC)",
-            ],
-            rows,
-        )
-        + "</article>"
-    )
+    return _table("evidence", head, rows)
 
 
 def cases_section(data: ReportData) -> str:

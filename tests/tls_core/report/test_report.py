@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tls_core.errors import ConfigError
-from tls_core.report import ReportCase, ReportData, ReportIdentifier, build_chart, write_report
+from tls_core.report import (
+    Evidence,
+    ReportCase,
+    ReportData,
+    ReportIdentifier,
+    ReportLink,
+    build_chart,
+    write_report,
+)
 
 from ._parse import parse_page
 from ._sample import HOUSTON_TARGET, SHARED_CONTACT, expected_edges, sample_data
@@ -285,3 +293,84 @@ def test_embedded_data_is_exactly_the_input(tmp_path):
     expected = json.loads(json.dumps(dataclasses.asdict(data), default=lambda t: t.isoformat()))
     assert embedded == expected
     assert not parse_page(files.html).find(id="synthetic-banner")
+
+
+LINK_TYPES = (
+    "common_target",
+    "direct_contact",
+    "common_contact",
+    "device_continuity",
+    "subscriber_match",
+    "misc_match",
+)
+
+
+@st.composite
+def report_data(draw):
+    """Random consistent ReportData: any text for names and values, any shape of links."""
+    numbers = draw(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6, unique=True))
+    values = draw(st.lists(st.text(min_size=1, max_size=12), max_size=8, unique=True))
+    cases = tuple(
+        ReportCase(n, draw(st.text(max_size=8)), "Agent", "Office", restricted=draw(st.booleans()))
+        for n in numbers
+    )
+    hubs = draw(st.sets(st.sampled_from(values))) if values else set()
+    identifiers = tuple(
+        ReportIdentifier(
+            v,
+            "phone",
+            suppressed=v in hubs,
+            cases=tuple(draw(st.sets(st.sampled_from(numbers)))) if v in hubs else (),
+        )
+        for v in values
+    )
+    links = []
+    shared = [v for v in values if v not in hubs]
+    if len(numbers) >= 2 and shared:
+        for _ in range(draw(st.integers(0, 6))):
+            a, b = draw(st.lists(st.sampled_from(numbers), min_size=2, max_size=2, unique=True))
+            rows = tuple(
+                Evidence(
+                    draw(st.sampled_from(shared)),
+                    "phone",
+                    draw(st.sampled_from(LINK_TYPES)),
+                    "exact",
+                    draw(st.integers(0, 50)),
+                    draw(st.integers(0, 50)),
+                )
+                for _ in range(draw(st.integers(1, 3)))
+            )
+            links.append(
+                ReportLink(
+                    a, b, tuple(sorted({r.link_type for r in rows})), draw(st.floats(0, 1)), rows
+                )
+            )
+    return ReportData(
+        "random",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        cases,
+        identifiers,
+        tuple(links),
+        synthetic=draw(st.booleans()),
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=report_data())
+def test_drawn_chart_equals_the_data_for_any_input(tmp_path, data):
+    files = write_report(data, tmp_path / "out", png="never")
+    page = parse_page(files.html)
+    shown = lambda v: NOT_XML.sub("\ufffd", v)  # noqa: E731
+    expected = {(shown(c), shown(i), t) for c, i, t in expected_edges(data)}
+    assert drawn_edges(page) == expected
+    assert len(page.find(data_edge=True)) == len(expected)
+    assert len(page.find(data_node=True)) == len(data.cases) + len(data.identifiers)
+    assert len(page.find(data_node="hub")) == sum(i.suppressed for i in data.identifiers)
+    assert len(page.find("tr", data_evidence=True)) == sum(len(k.evidence) for k in data.links)
+    assert bool(page.find(id="no-links")) == (not data.links)
+    assert bool(page.find(id="synthetic-banner")) == data.synthetic
+    assert len(page.scripts) == 2
+    assert page.data()["cases"][0]["number"] == data.cases[0].number
+    ET.parse(files.svg)
