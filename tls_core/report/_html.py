@@ -38,7 +38,8 @@ border-bottom:2px solid #1f2a44}h3{font-size:15px;margin:16px 0 6px}
 font-weight:bold}
 .meta{color:#555}nav a{margin-right:12px}
 table{border-collapse:collapse;width:100%;margin:6px 0 14px;background:#fff}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#eef1f6}tr.hub td{color:#777}code{font-size:13px}
 .lt{border-left:4px solid;padding-left:4px;white-space:nowrap}
 .badge{background:#7a1f1f;color:#fff;border-radius:3px;padding:0 5px;font-size:12px}

@@ -191,6 +191,35 @@ def test_a_page_without_links_says_so(driver, tmp_path):
     assert driver.find_element("id", "chart-status").text.startswith("0 of 0 edges shown")
 
 
+def test_without_javascript_the_chart_and_tables_still_show(driver, report):
+    data = sample_data()
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        driver.get(report.html.resolve().as_uri())
+        chart = driver.find_element("id", "link-chart")
+        assert chart.is_displayed()
+        assert chart.size["width"] > 500
+        edges = driver.find_elements("css selector", "#link-chart [data-edge]")
+        assert len(edges) == len(expected_edges(data))
+        rows = driver.find_elements("css selector", "tr[data-evidence]")
+        assert len(rows) == 4
+        assert all(r.is_displayed() for r in rows)
+        # The filter needs the script: it stays hidden rather than offering dead checkboxes.
+        assert not driver.find_element("id", "chart-filters").is_displayed()
+        assert driver.find_element("id", "chart-status").text == ""
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+def test_the_svg_file_shows_the_same_chart(driver, report):
+    driver.get_log("browser")
+    driver.get(report.svg.resolve().as_uri())
+    assert driver.get_log("browser") == []
+    assert count(driver, "[data-node]") == len(sample_data().cases) + len(sample_data().identifiers)
+    assert count(driver, "[data-edge]") == len(expected_edges(sample_data()))
+    assert count(driver, "[data-legend]") == 7
+
+
 def test_screenshot(driver, report, tmp_path):
     load(driver, report.html)
     height = driver.execute_script("return document.documentElement.scrollHeight")
