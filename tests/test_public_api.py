@@ -47,3 +47,34 @@ def test_importing_is_cheap():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_report_exports():
+    import tls_core.report
+
+    assert sorted(tls_core.report.__all__) == sorted(
+        [
+            "Chart",
+            "ChartEdge",
+            "ChartLinkType",
+            "ChartNode",
+            "CommonContact",
+            "Contact",
+            "Evidence",
+            "NodeKind",
+            "PngOption",
+            "ReportCase",
+            "ReportData",
+            "ReportFiles",
+            "ReportIdentifier",
+            "ReportLink",
+            "RestrictedPointer",
+            "TimelineEvent",
+            "TopContacts",
+            "build_chart",
+            "check_report_data",
+            "write_report",
+        ]
+    )
+    for name in tls_core.report.__all__:
+        assert hasattr(tls_core.report, name)
