@@ -8,10 +8,12 @@ imported below; conventions shared by every command are in :mod:`tls_core.cli._c
 from __future__ import annotations
 
 from tls_core.cli import _cases as _cases
+from tls_core.cli import _demo as _demo
 from tls_core.cli import _ingest as _ingest
 from tls_core.cli import _link as _link
 from tls_core.cli import _normalize as _normalize
 from tls_core.cli import _read as _read
+from tls_core.cli import _report as _report
 from tls_core.cli import _search as _search
 from tls_core.cli import _store as _store
 from tls_core.cli._app import app as app

@@ -1,0 +1,53 @@
+"""``tls report``: the link-chart report of a repository, as the acting user may see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tls_core.cli._app import app
+from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
+from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.protocols import AuditEvent
+
+__all__ = ["report_command"]
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    case: Annotated[str | None, typer.Option("--case", help="Only this case's links.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("tls-report"),
+    audit_key: AuditKeyOpt = None,
+    case_store: CaseStoreOpt = None,
+    audit_store: AuditStoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the link-chart report (HTML, SVG, PNG when Graphviz is installed) for you."""
+    from tls_core.report import write_report
+    from tls_core.report._gather import ReportSeams, gather_report
+    from tls_core.store import Repository
+
+    with _open(ctx, audit_key, case_store, audit_store) as store:
+        actor = _need(ctx)
+        repo = Repository.open(settings(ctx).repo, create=False)
+        seams = ReportSeams(actor=actor, access=store, directory=store, audit=store)
+        data = gather_report(repo, seams, case=case)
+        files = write_report(data, out)
+        store.append(
+            AuditEvent(
+                actor,
+                "export",
+                "ok",
+                tuple(c.number for c in data.cases),
+                object_ids={"report": str(files.html)},
+                criteria={"case": case or ""},
+            )
+        )
+    paths = {"html": str(files.html), "svg": str(files.svg), "png": files.png and str(files.png)}
+    if json_out:
+        emit_json({**paths, "cases": len(data.cases), "links": len(data.links)})
+    else:
+        typer.echo(f"report: {files.html} ({len(data.cases)} cases, {len(data.links)} links)")
