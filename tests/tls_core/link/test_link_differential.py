@@ -42,7 +42,7 @@ party_batch = st.tuples(
 batches = st.lists(
     st.tuples(call_batch | party_batch, st.sets(st.sampled_from(CASES), min_size=1, max_size=2)),
     min_size=1,
-    max_size=6,
+    max_size=5,
 )
 
 
