@@ -73,13 +73,17 @@ links of table ``case_scope`` add to those of table ``case_known`` (both provide
 caller, as ``(batch_id, case_id)``)."""
 
 
-def create_occurrences(con: Any, *, scope: OccurrenceScope = "all") -> None:
+def create_occurrences(con: Any, *, scope: OccurrenceScope = "all", as_view: bool = False) -> None:
     """Materialize the ``occurrences`` table (and the steps before it) on a connection.
+
+    Each (identifier, kind, role, case, record) appears once.
 
     Args:
         con: A connection from :meth:`tls_core.store.Snapshot.connect`.
         scope: ``all`` for every record; ``delta`` for the new (record, case) pairs only,
             the caller having created ``case_scope`` and ``case_known``.
+        as_view: Create ``occurrences`` as a view (the linker aggregates it at once, so
+            it is never stored whole) instead of a table.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
@@ -99,7 +103,7 @@ def create_occurrences(con: Any, *, scope: OccurrenceScope = "all") -> None:
     materialize(con, "known_ref_cases", _KNOWN_REF_CASES)
     materialize(con, "ref_cases", _REF_CASES)
     register(con, "device_ids", device_ids_table(_raw_devices(con)))
-    materialize(con, "occurrences", occurrences_sql())
+    materialize(con, "occurrences", occurrences_sql(), view=as_view)
 
 
 def occurrences_sql() -> str:
@@ -116,16 +120,13 @@ def device_ids_table(raw: Iterable[tuple[str, str]]) -> pa.Table:
     >>> device_ids_table([("490154203237510", "imei"), ("junk", "imsi")]).to_pylist()
     [{'raw': '490154203237510', 'kind': 'imei', 'canonical': '490154203237518', 'variant': '0'}]
     """
-    from tls_core.identifiers import normalize
-
     columns: dict[str, list[str]] = {"raw": [], "kind": [], "canonical": [], "variant": []}
     by_kind: dict[str, list[str]] = {}
     for value, kind in raw:
         by_kind.setdefault(kind, []).append(value)
     for kind in sorted(by_kind):
         values = sorted(set(by_kind[kind]))
-        result = normalize(values, kind)  # type: ignore[arg-type]
-        canon = pc.cast(result.column("canonical"), pa.string()).to_pylist()
+        canon = _canonical(values, kind)
         for value, canonical in zip(values, canon, strict=True):
             if canonical is None:
                 continue
@@ -144,6 +145,21 @@ _DEVICE_IDS: Final = pa.schema(
         ("variant", pa.string()),
     ]
 )
+
+
+_SMALL: Final = 2000
+"""Below this many distinct values the per-value reference is faster than loading the kernels
+(``normalize`` and ``normalize_value`` agree: tested in ``tests/tls_core/identifiers``)."""
+
+
+def _canonical(values: list[str], kind: str) -> list[str | None]:
+    from tls_core.identifiers import normalize, normalize_value
+
+    if len(values) < _SMALL:
+        return [normalize_value(v, kind)[1] for v in values]  # type: ignore[arg-type]
+    result = normalize(values, kind)  # type: ignore[arg-type]
+    canon: list[str | None] = pc.cast(result.column("canonical"), pa.string()).to_pylist()
+    return canon
 
 
 def _variant(raw: str) -> str:
@@ -292,20 +308,26 @@ UNION ALL
 SELECT identifier, kind, role, case_id, record_id, 'call', seen_utc, target, variant
 FROM call_devices
 UNION ALL
-SELECT p.identifier_canonical, p.identifier_kind, p.role, p.case_id, p.record_id,
-       p.record_type, p.activated_utc, CAST(NULL AS VARCHAR), ''
-FROM party_rows p
-WHERE p.identifier_canonical IS NOT NULL
-UNION ALL
-SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type, p.activated_utc,
-       CAST(NULL AS VARCHAR), d.variant
-FROM party_rows p
-JOIN device_ids d ON d.raw = p.imei AND d.kind = 'imei'
-UNION ALL
-SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type, p.activated_utc,
-       CAST(NULL AS VARCHAR), d.variant
-FROM party_rows p
-JOIN device_ids d ON d.raw = p.imsi AND d.kind = 'imsi'
+-- A party record may name one identifier twice (its identifier and its IMEI column): once.
+SELECT identifier, kind, role, case_id, record_id, MIN(record_type), MIN(seen_utc),
+       CAST(NULL AS VARCHAR), MIN(variant)
+FROM (
+    SELECT p.identifier_canonical AS identifier, p.identifier_kind AS kind, p.role, p.case_id,
+           p.record_id, p.record_type, p.activated_utc AS seen_utc, '' AS variant
+    FROM party_rows p
+    WHERE p.identifier_canonical IS NOT NULL
+    UNION ALL
+    SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type,
+           p.activated_utc, d.variant
+    FROM party_rows p
+    JOIN device_ids d ON d.raw = p.imei AND d.kind = 'imei'
+    UNION ALL
+    SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type,
+           p.activated_utc, d.variant
+    FROM party_rows p
+    JOIN device_ids d ON d.raw = p.imsi AND d.kind = 'imsi'
+) party_ids
+GROUP BY identifier, kind, role, case_id, record_id
 """.format(
     calls=_SCOPED.format(table="call_records"),
     subs=_SCOPED.format(table="subscriber_records"),

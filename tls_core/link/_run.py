@@ -272,10 +272,10 @@ def _delta_cases(
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_occurrences(con, scope="delta")
+    create_occurrences(con, scope="delta", as_view=True)
     materialize(con, "delta_identifier_cases", identifier_cases_sql())
-    (row,) = con.execute("SELECT count(*) FROM occurrences").fetchall()
-    return int(row[0])
+    (row,) = con.execute("SELECT SUM(records) FROM delta_identifier_cases").fetchall()
+    return int(row[0] or 0)
 
 
 def _links_table(links: Iterable[tuple[str, str]]) -> pa.Table:
