@@ -207,7 +207,11 @@ def main() -> None:
     if not (root / "_tls").exists():
         build(root, args.cases, args.records)
     built = time.perf_counter() - started
-    results: dict[str, list[tuple[float, int, str]]] = {"full": [], "baseline": [], "incremental": []}
+    results: dict[str, list[tuple[float, int, str]]] = {
+        "full": [],
+        "baseline": [],
+        "incremental": [],
+    }
     for n in range(args.repeat):
         results["full"].append(_measure("full", root))
         results["baseline"].append(_measure("baseline", root))
@@ -227,7 +231,11 @@ def _report(args, results, built: float, load_before, load_after) -> None:
     rows = [
         ("`link(repo, full=True)`", full, results["full"]),
         ("plain DuckDB untyped self-join (baseline)", base, results["baseline"]),
-        (f"`link(repo)` incremental, one new batch of {total // 100:,} records", incr, results["incremental"]),
+        (
+            f"`link(repo)` incremental, one new batch of {total // 100:,} records",
+            incr,
+            results["incremental"],
+        ),
     ]
     table = "\n".join(
         f"| {label} | {spread(times)} | {max(r for _, r, _ in raw) / 2**30:.2f} GiB | {raw[-1][2]} |"
@@ -237,7 +245,7 @@ def _report(args, results, built: float, load_before, load_after) -> None:
 
 Command: `python -m benchmarks.link_scale --cases {args.cases} --records {args.records} --repeat {args.repeat}`.
 Machine: {machine()}.
-Load average (1, 5, 15 min) before / after: {', '.join(f'{x:.1f}' for x in load_before)} / {', '.join(f'{x:.1f}' for x in load_after)}
+Load average (1, 5, 15 min) before / after: {", ".join(f"{x:.1f}" for x in load_before)} / {", ".join(f"{x:.1f}" for x in load_after)}
 (the machine was shared with other helpers' work: wall times are inflated and noisy).
 
 Input: {total:,} call records in {args.cases} cases (one batch each; building the repository
