@@ -147,7 +147,10 @@ def case_pair_links_sql() -> str:
     ``exact`` unless the identifier is an IMEI that the two cases only ever wrote with
     different check digits or software versions (``imei_tac_snr``).
     """
-    return """
+    return _CASE_PAIR_LINKS
+
+
+_CASE_PAIR_LINKS: Final = """
 WITH pairs AS (
     SELECT a.case_id AS case_a, b.case_id AS case_b, a.identifier, a.kind,
            a.role AS role_a, b.role AS role_b,

@@ -108,24 +108,26 @@ def link(
             audit.append(AuditEvent(actor, "link-run", "failed", criteria={"full": str(full)}))
         raise
     if audit is not None:
-        touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
-        audit.append(
-            AuditEvent(
-                actor,
-                "link-run",
-                "ok",
-                tuple(touched),
-                object_ids={
-                    "snapshot_version": str(run.snapshot_version),
-                    "mode": run.mode,
-                    "alerts": str(len(run.alerts)),
-                    "new": str(len(run.new)),
-                    "updated": str(len(run.updated)),
-                },
-                criteria={"full": str(full)},
-            )
-        )
+        audit.append(_run_event(actor, run, full))
     return run
+
+
+def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
+    touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
+    return AuditEvent(
+        actor,
+        "link-run",
+        "ok",
+        tuple(touched),
+        object_ids={
+            "snapshot_version": str(run.snapshot_version),
+            "mode": run.mode,
+            "alerts": str(len(run.alerts)),
+            "new": str(len(run.new)),
+            "updated": str(len(run.updated)),
+        },
+        criteria={"full": str(full)},
+    )
 
 
 def alerts(repo: Repository, *, case: str | None = None) -> list[Alert]:
