@@ -15,7 +15,6 @@ __all__ = [
     "alerts_sql",
     "case_pair_links_sql",
     "hubs_sql",
-    "identifier_cases_sql",
     "identifier_weights_sql",
     "merge_identifier_cases_sql",
     "run_pair_steps",
@@ -48,22 +47,6 @@ def run_pair_steps(con: Any, *, hub_cases: int) -> None:
     materialize(con, "shared_identifiers", shared_identifiers_sql())
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alerts", alerts_sql())
-
-
-def identifier_cases_sql() -> str:
-    """Step ``identifier_cases``: occurrences aggregated per identifier, case, role, variant.
-
-    ``occurrences`` holds each (identifier, kind, role, case, record) once, so ``COUNT(*)``
-    counts distinct records (five times cheaper than ``COUNT(DISTINCT record_id)``).
-    """
-    return """
-SELECT identifier, kind, case_id, role, variant,
-       COUNT(*) AS records,
-       MIN(seen_utc) AS first_seen, MAX(seen_utc) AS last_seen,
-       MIN(target) AS target_min, MAX(target) AS target_max
-FROM occurrences
-GROUP BY identifier, kind, case_id, role, variant
-"""
 
 
 def merge_identifier_cases_sql() -> str:

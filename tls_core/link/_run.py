@@ -19,12 +19,8 @@ import pyarrow as pa
 
 from tls_core.errors import TlsError
 from tls_core.link._alerts import Alert, build_alerts
-from tls_core.link._occurrences import create_occurrences
-from tls_core.link._pairs import (
-    identifier_cases_sql,
-    merge_identifier_cases_sql,
-    run_pair_steps,
-)
+from tls_core.link._identifier_cases import create_identifier_cases
+from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
 from tls_core.link._records import alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     Delivered,
@@ -274,8 +270,7 @@ def _delta_cases(
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_occurrences(con, scope="delta", as_view=True)
-    materialize(con, "delta_identifier_cases", identifier_cases_sql())
+    create_identifier_cases(con, "delta_identifier_cases", scope="delta")
     (row,) = con.execute("SELECT SUM(records) FROM delta_identifier_cases").fetchall()
     return int(row[0] or 0)
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from linkkit import Call, call_rows, commit, party_rows
 from oracle import Oracle, observed
 
-from tls_core.link import LinkSettings, link
+from tls_core.link import LinkSettings, create_occurrences, link
 from tls_core.link._pairs import run_pair_steps
 from tls_core.link._run import _register_suppression
 from tls_core.link._state import load_state
@@ -88,6 +88,27 @@ def test_sql_linker_equals_the_oracle(specs):
         assert _hubs(run) == expected_hubs
         pairs = [(a.case_a, a.case_b) for a in run.alerts]
         assert len(pairs) == len(set(pairs))  # one alert per case pair
+        _occurrences_agree_with_the_link_state(repo)
+
+
+def _occurrences_agree_with_the_link_state(repo) -> None:
+    # The search index reads ``occurrences``; the linker aggregates call groups instead.
+    state = load_state(repo.root)
+    assert state is not None
+    con = repo.snapshot().connect()
+    try:
+        create_occurrences(con)
+        grouped = con.execute(
+            "SELECT identifier, kind, case_id, role, variant, COUNT(DISTINCT record_id), "
+            "COUNT(*), MIN(seen_utc), MAX(seen_utc), MIN(target), MAX(target) "
+            "FROM occurrences GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert all(row[5] == row[6] for row in grouped)  # each occurrence once
+    from_occurrences = sorted(row[:5] + row[6:] for row in grouped)
+    from_state = sorted(tuple(r.values()) for r in state.identifier_cases.to_pylist())
+    assert from_occurrences == from_state
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
