@@ -200,7 +200,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.root)
         return
-    tmp = Path(tempfile.mkdtemp(prefix="link-scale-"))
+    tmp = None if args.keep else Path(tempfile.mkdtemp(prefix="link-scale-"))
     root = args.keep or tmp / "repo"
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -218,7 +218,7 @@ def main() -> None:
         _add_new_batch(root, args.cases, args.records, n)
         results["incremental"].append(_measure("incremental", root))
     _report(args, results, built, load_before, os.getloadavg())
-    if args.keep is None:
+    if tmp is not None:
         shutil.rmtree(tmp)
 
 
