@@ -11,6 +11,8 @@ from tls_core.link._alerts import TYPE_WEIGHT as TYPE_WEIGHT
 from tls_core.link._alerts import Alert as Alert
 from tls_core.link._alerts import Evidence as Evidence
 from tls_core.link._alerts import evidence_strength as evidence_strength
+from tls_core.link._identifier_cases import call_groups_sql as call_groups_sql
+from tls_core.link._identifier_cases import identifier_cases_sql as identifier_cases_sql
 from tls_core.link._occurrences import OCCURRENCE_COLUMNS as OCCURRENCE_COLUMNS
 from tls_core.link._occurrences import ROLES as ROLES
 from tls_core.link._occurrences import OccurrenceScope as OccurrenceScope
@@ -21,7 +23,6 @@ from tls_core.link._occurrences import occurrences_sql as occurrences_sql
 from tls_core.link._pairs import alerts_sql as alerts_sql
 from tls_core.link._pairs import case_pair_links_sql as case_pair_links_sql
 from tls_core.link._pairs import hubs_sql as hubs_sql
-from tls_core.link._pairs import identifier_cases_sql as identifier_cases_sql
 from tls_core.link._pairs import identifier_weights_sql as identifier_weights_sql
 from tls_core.link._pairs import shared_identifiers_sql as shared_identifiers_sql
 from tls_core.link._run import GROWTH_FACTOR as GROWTH_FACTOR
@@ -52,6 +53,7 @@ __all__ = [
     "Role",
     "alerts",
     "alerts_sql",
+    "call_groups_sql",
     "case_pair_links_sql",
     "create_occurrences",
     "device_ids_table",

@@ -15,7 +15,6 @@ __all__ = [
     "alerts_sql",
     "case_pair_links_sql",
     "hubs_sql",
-    "identifier_cases_sql",
     "identifier_weights_sql",
     "merge_identifier_cases_sql",
     "run_pair_steps",
@@ -48,18 +47,6 @@ def run_pair_steps(con: Any, *, hub_cases: int) -> None:
     materialize(con, "shared_identifiers", shared_identifiers_sql())
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alerts", alerts_sql())
-
-
-def identifier_cases_sql() -> str:
-    """Step ``identifier_cases``: occurrences aggregated per identifier, case, role, variant."""
-    return """
-SELECT identifier, kind, case_id, role, variant,
-       COUNT(DISTINCT record_id) AS records,
-       MIN(seen_utc) AS first_seen, MAX(seen_utc) AS last_seen,
-       MIN(target) AS target_min, MAX(target) AS target_max
-FROM occurrences
-GROUP BY identifier, kind, case_id, role, variant
-"""
 
 
 def merge_identifier_cases_sql() -> str:
@@ -143,7 +130,10 @@ def case_pair_links_sql() -> str:
     ``exact`` unless the identifier is an IMEI that the two cases only ever wrote with
     different check digits or software versions (``imei_tac_snr``).
     """
-    return """
+    return _CASE_PAIR_LINKS
+
+
+_CASE_PAIR_LINKS: Final = """
 WITH pairs AS (
     SELECT a.case_id AS case_a, b.case_id AS case_b, a.identifier, a.kind,
            a.role AS role_a, b.role AS role_b,

@@ -19,12 +19,8 @@ import pyarrow as pa
 
 from tls_core.errors import TlsError
 from tls_core.link._alerts import Alert, build_alerts
-from tls_core.link._occurrences import create_occurrences
-from tls_core.link._pairs import (
-    identifier_cases_sql,
-    merge_identifier_cases_sql,
-    run_pair_steps,
-)
+from tls_core.link._identifier_cases import create_identifier_cases
+from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
 from tls_core.link._records import alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     Delivered,
@@ -108,24 +104,26 @@ def link(
             audit.append(AuditEvent(actor, "link-run", "failed", criteria={"full": str(full)}))
         raise
     if audit is not None:
-        touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
-        audit.append(
-            AuditEvent(
-                actor,
-                "link-run",
-                "ok",
-                tuple(touched),
-                object_ids={
-                    "snapshot_version": str(run.snapshot_version),
-                    "mode": run.mode,
-                    "alerts": str(len(run.alerts)),
-                    "new": str(len(run.new)),
-                    "updated": str(len(run.updated)),
-                },
-                criteria={"full": str(full)},
-            )
-        )
+        audit.append(_run_event(actor, run, full))
     return run
+
+
+def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
+    touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
+    return AuditEvent(
+        actor,
+        "link-run",
+        "ok",
+        tuple(touched),
+        object_ids={
+            "snapshot_version": str(run.snapshot_version),
+            "mode": run.mode,
+            "alerts": str(len(run.alerts)),
+            "new": str(len(run.new)),
+            "updated": str(len(run.updated)),
+        },
+        criteria={"full": str(full)},
+    )
 
 
 def alerts(repo: Repository, *, case: str | None = None) -> list[Alert]:
@@ -272,10 +270,9 @@ def _delta_cases(
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_occurrences(con, scope="delta")
-    materialize(con, "delta_identifier_cases", identifier_cases_sql())
-    (row,) = con.execute("SELECT count(*) FROM occurrences").fetchall()
-    return int(row[0])
+    create_identifier_cases(con, "delta_identifier_cases", scope="delta")
+    (row,) = con.execute("SELECT SUM(records) FROM delta_identifier_cases").fetchall()
+    return int(row[0] or 0)
 
 
 def _links_table(links: Iterable[tuple[str, str]]) -> pa.Table:

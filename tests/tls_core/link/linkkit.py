@@ -78,7 +78,7 @@ def party_rows(identifiers: list[str], *, misc: bool = False, imei: str | None =
     for i, ident in enumerate(identifiers):
         row = {f.name: None for f in schema}
         row.update(
-            record_id=sha_of(f"{misc}{ident}{i}")[:32],
+            record_id=sha_of(f"{misc}{ident}{imei}")[:32],
             identifier_raw=ident,
             identifier_kind=kind_of(ident),
             identifier_canonical=ident,
