@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 INDEX_FORMAT: Final = "2"
+KEEP_RECENT_S: Final = 60.0
+"""Index files younger than this are not deleted by another build (it may be in progress)."""
 ROW_GROUP_ROWS: Final = 4096
 """Rows per row group: a point lookup reads about this many rows."""
 
@@ -273,11 +276,20 @@ def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str,
             path.unlink(missing_ok=True)
     manifest = {"format": INDEX_FORMAT, "key": dict(key), "files": files}
     _write_manifest(directory, manifest)
-    keep = {f["file"] for f in files.values()}
-    for old in directory.glob("*.parquet"):
-        if old.name not in keep:
-            old.unlink(missing_ok=True)
+    _remove_old(directory, {f["file"] for f in files.values()})
     return manifest
+
+
+def _remove_old(directory: Path, keep: set[str]) -> None:
+    # Files another process wrote in the last minute may belong to its build in progress (or
+    # be read right now): leave them to the next rebuild.
+    horizon = time.time() - KEEP_RECENT_S
+    for old in [*directory.glob("*.parquet"), *directory.glob("manifest.*.tmp")]:
+        try:
+            if old.name not in keep and old.stat().st_mtime < horizon:
+                old.unlink()
+        except FileNotFoundError:
+            continue
 
 
 def _write_sorted(snap: Snapshot, paths: Mapping[str, Path]) -> dict[str, int]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 from searchkit import commit_calls
@@ -134,8 +136,17 @@ def test_busiest_identifier_reads_only_what_the_limit_needs(repo, office):
     assert everything.records[:1000] == result.records
 
 
-def test_old_index_files_are_removed(case, office):
+def test_old_index_files_are_removed_once_a_minute_old(case, office):
     _run(case, office, X)
+    directory = index_dir(case)
+    first = set(directory.glob("*.parquet"))
     commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
     _run(case, office, X)
-    assert len(list(index_dir(case).glob("*.parquet"))) == 2  # occurrences and summary
+    # The previous build's files are recent: another process may still be reading them.
+    assert first < set(directory.glob("*.parquet"))
+    for old in first:
+        os.utime(old, (time.time() - 120, time.time() - 120))
+    commit_calls(case, "HOU-2", "three.csv", [("+17135550102", X, 4)])
+    _run(case, office, X)
+    assert not first & set(directory.glob("*.parquet"))
+    assert len(list(directory.glob("*.parquet"))) == 4  # this build's and the last one's
