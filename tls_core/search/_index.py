@@ -90,16 +90,12 @@ SUMMARY_SCHEMA: Final = pa.schema(
 """Columns of the summary file: one row per match key, identifier, variant and case."""
 
 _KEYED = """
-CREATE OR REPLACE TEMP VIEW keyed AS
 SELECT
     CASE
         WHEN kind = 'phone' THEN 'phone:' || CASE
-            WHEN substr(identifier, 2, 1) IN (SELECT code FROM country_codes WHERE width = 1)
-                THEN substr(identifier, 3)
-            WHEN substr(identifier, 2, 2) IN (SELECT code FROM country_codes WHERE width = 2)
-                THEN substr(identifier, 4)
-            WHEN substr(identifier, 2, 3) IN (SELECT code FROM country_codes WHERE width = 3)
-                THEN substr(identifier, 5)
+            WHEN list_contains($cc1, substr(identifier, 2, 1)) THEN substr(identifier, 3)
+            WHEN list_contains($cc2, substr(identifier, 2, 2)) THEN substr(identifier, 4)
+            WHEN list_contains($cc3, substr(identifier, 2, 3)) THEN substr(identifier, 5)
             ELSE substr(identifier, 2) END
         WHEN kind = 'imei' THEN 'imei:' || substr(identifier, 1, 14)
         WHEN kind = 'esn' THEN 'pesn:' || identifier
@@ -110,15 +106,16 @@ SELECT
 FROM occurrences
 """
 
-_OCCURRENCES = """
-SELECT * FROM keyed ORDER BY match_key, identifier, variant, case_id, record_id, role
+_OCCURRENCES = f"""
+SELECT * FROM ({_KEYED}) AS keyed
+ORDER BY match_key, identifier, variant, case_id, record_id, role
 """
 
-_SUMMARY = """
+_SUMMARY = f"""
 SELECT match_key, kind, identifier, variant, case_id, count(*) AS occurrences,
        list(DISTINCT role ORDER BY role) AS roles, min(seen_utc) AS first_seen,
        max(seen_utc) AS last_seen
-FROM keyed
+FROM ({_KEYED}) AS keyed
 GROUP BY match_key, kind, identifier, variant, case_id
 ORDER BY match_key, identifier, variant, case_id
 """
@@ -225,7 +222,7 @@ def log_versions(repo: Repository) -> dict[str, int]:
 def _step_hash() -> str:
     from tls_core.link import occurrences_sql
 
-    text = occurrences_sql() + _KEYED + _OCCURRENCES + _SUMMARY
+    text = occurrences_sql() + _OCCURRENCES + _SUMMARY
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -298,18 +295,17 @@ def _write_sorted(snap: Snapshot, paths: Mapping[str, Path]) -> dict[str, int]:
     from tls_core.link import create_occurrences
     from tls_core.search._keys import country_codes
 
-    codes = sorted(country_codes())
-    table = pa.table({"width": [len(c) for c in codes], "code": codes})
+    codes = country_codes()
+    params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
     con = snap.connect()
     rows: dict[str, int] = {}
-    step, sql = "keyed", _KEYED
+    step, sql = "occurrences", "(tls_core.link.create_occurrences)"
     try:
         create_occurrences(con)
-        con.register("country_codes", table)
-        con.execute(_KEYED)
-        for step, sql in (("occurrences", _OCCURRENCES), ("summary", _SUMMARY)):
-            reader = con.sql(sql).to_arrow_reader(ROW_GROUP_ROWS)
-            rows[step] = _stream(reader, paths[step], _FILES[step])
+        for step, sql in (("search_occurrences", _OCCURRENCES), ("search_summary", _SUMMARY)):
+            reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
+            name = step.removeprefix("search_")
+            rows[name] = _stream(reader, paths[name], _FILES[name])
     except duckdb.Error as err:
         raise LinkError(f"search index step {step!r} failed: {err}", step=step, sql=sql) from err
     finally:
