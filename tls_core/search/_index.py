@@ -38,6 +38,7 @@ from tls_core.store._layout import TABLES, Layout
 
 __all__ = [
     "OCCURRENCES_SCHEMA",
+    "ROLE_BITS",
     "SUMMARY_SCHEMA",
     "IndexState",
     "OccurrenceIndex",
@@ -82,12 +83,16 @@ SUMMARY_SCHEMA: Final = pa.schema(
         pa.field("variant", pa.string()),
         pa.field("case_id", pa.string(), nullable=False),
         pa.field("occurrences", pa.int64(), nullable=False),
-        pa.field("roles", pa.list_(pa.string())),
+        pa.field("roles", pa.int32(), nullable=False),
         pa.field("first_seen", _UTC),
         pa.field("last_seen", _UTC),
     ]
 )
-"""Columns of the summary file: one row per match key, identifier, variant and case."""
+"""Columns of the summary file: one row per match key, identifier, variant and case; ``roles``
+is a bit set over :data:`ROLE_BITS`."""
+
+ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
+"""Bit of each role (``tls_core.link.ROLES``) in the summary's ``roles``."""
 
 _KEYED = """
 SELECT
@@ -108,16 +113,20 @@ FROM occurrences
 
 _OCCURRENCES = f"""
 SELECT * FROM ({_KEYED}) AS keyed
-ORDER BY match_key, identifier, variant, case_id, record_id, role
+ORDER BY match_key, identifier, case_id
 """
 
 _SUMMARY = f"""
 SELECT match_key, kind, identifier, variant, case_id, count(*) AS occurrences,
-       list(DISTINCT role ORDER BY role) AS roles, min(seen_utc) AS first_seen,
-       max(seen_utc) AS last_seen
+       max(CASE WHEN role = 'target' THEN 1 ELSE 0 END)
+       + max(CASE WHEN role = 'contact' THEN 2 ELSE 0 END)
+       + max(CASE WHEN role = 'device' THEN 4 ELSE 0 END)
+       + max(CASE WHEN role = 'subscriber' THEN 8 ELSE 0 END)
+       + max(CASE WHEN role = 'misc' THEN 16 ELSE 0 END) AS roles,
+       min(seen_utc) AS first_seen, max(seen_utc) AS last_seen
 FROM ({_KEYED}) AS keyed
 GROUP BY match_key, kind, identifier, variant, case_id
-ORDER BY match_key, identifier, variant, case_id
+ORDER BY match_key, identifier, case_id
 """
 
 _FILES: Final = {"occurrences": OCCURRENCES_SCHEMA, "summary": SUMMARY_SCHEMA}

@@ -22,7 +22,7 @@ from tls_core.protocols import (
 )
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
-from tls_core.search._index import IndexState, OccurrenceIndex, with_index
+from tls_core.search._index import ROLE_BITS, IndexState, OccurrenceIndex, with_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
 
@@ -97,8 +97,7 @@ class SearchResult:
     cases: tuple[CaseHit, ...]
     """Visible cases holding it, by case number."""
     records: tuple[RecordHit, ...]
-    """Occurrences in visible cases (at most ``limit``), in index order: identifier, case,
-    record id."""
+    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case)."""
     truncated: bool
     """True when more occurrences matched than ``limit``."""
     restricted: tuple[RestrictedHit, ...]
@@ -278,12 +277,16 @@ def _case_hits(
                 case_number=number,
                 records=sum(r["occurrences"] for r in group),
                 grade=min((r["grade"] for r in group), key=_ORDER.index),
-                roles=tuple(sorted({role for r in group for role in r["roles"]})),
+                roles=tuple(sorted({role for r in group for role in _roles(r["roles"])})),
                 first_seen_utc=min(first, default=None),
                 last_seen_utc=max(last, default=None),
             )
         )
     return tuple(out)
+
+
+def _roles(bits: int) -> list[str]:
+    return [role for role, bit in ROLE_BITS.items() if bits & bit]
 
 
 def _pointers(
