@@ -1,4 +1,4 @@
-"""Query notices: who searched identifiers in whose cases, told to the owners.
+"""Query and link notices: who searched identifiers in whose cases; which cases are related.
 
 Each owner hears only of their own cases, so a notice leaks nothing across cases; a search by
 an OPR user notifies nobody.
@@ -17,9 +17,10 @@ from icm_bridge import _driver as driver
 from icm_bridge._outbox import queue_notifications, record_event
 from icm_bridge._policy import Policy
 from icm_bridge._records import User
-from tls_core.protocols import QueryNotice
+from tls_core.errors import AccessDenied
+from tls_core.protocols import LinkNotice, QueryNotice
 
-__all__ = ["Lookups", "case_owners", "query_messages", "queue_query"]
+__all__ = ["Lookups", "case_owners", "query_messages", "queue_link", "queue_query"]
 
 
 class Lookups:
@@ -124,3 +125,81 @@ def query_messages(
         )
         for owner, numbers in by_owner.items()
     }
+
+
+def queue_link(
+    conn: sa.Connection, policy: Policy, notice: LinkNotice, today: date, lookups: Lookups
+) -> int:
+    """Queue a link alert to the owners of both cases; return how many notifications.
+
+    Each owner is told of the other case with its owner's name, phone and office when the
+    policy lets them see that case (``search-hit``); otherwise only that a restricted case
+    shares identifiers with theirs, and whom to contact (the other owner's supervisor).
+    A case the store does not know notifies nobody.
+    """
+    owners = lookups.owners_of(conn, (notice.case_a, notice.case_b))
+    messages: dict[str, tuple[str, str]] = {}
+    for mine, other in ((notice.case_a, notice.case_b), (notice.case_b, notice.case_a)):
+        recipient, other_owner = owners.get(mine), owners.get(other)
+        if recipient is None or other_owner is None:
+            continue
+        visible = _may_see(conn, policy, recipient, other, today)
+        text = _link_text(conn, notice, mine, other, other_owner, visible, lookups)
+        if recipient in messages:  # one owner of both cases: one message
+            subject, body = messages[recipient]
+            text = (subject, body + "\n" + text[1])
+        messages[recipient] = text
+    if not messages:
+        return 0
+    detail = {"alert_id": notice.alert_id, "status": notice.status}
+    event_id = record_event(conn, "link", notice.actor, detail)
+    return queue_notifications(conn, event_id, messages)
+
+
+def _may_see(conn: sa.Connection, policy: Policy, user_id: str, case: str, today: date) -> bool:
+    try:
+        access.check_case(conn, policy, user_id, "search-hit", case, today)
+    except AccessDenied:
+        return False
+    return True
+
+
+def _link_text(
+    conn: sa.Connection,
+    notice: LinkNotice,
+    mine: str,
+    other: str,
+    other_owner: str,
+    visible: bool,
+    lookups: Lookups,
+) -> tuple[str, str]:
+    word = "Updated link" if notice.status == "update" else "Link"
+    items = "".join(f"  {ident} ({kind}): {ltype}\n" for kind, ident, ltype in notice.identifiers)
+    shared = (
+        f"Link types: {', '.join(notice.link_types)}; strength {notice.strength:.2f}\n"
+        f"Shared identifiers:\n{items}"
+    )
+    if visible:
+        owner = lookups.user(conn, other_owner)
+        who = _describe(owner, other_owner)
+        return (
+            f"TLS: {word.lower()} between your case {mine} and case {other}",
+            f"{word}: your case {mine} and case {other} (owner {who}) are likely related.\n"
+            + shared,
+        )
+    chain = access.supervisor_chain(conn, other_owner)
+    contact = lookups.user(conn, chain[0]) if chain else None
+    ask = _describe(contact, chain[0]) if chain else "a TLS administrator"
+    return (
+        f"TLS: a restricted case shares identifiers with your case {mine}",
+        f"{word}: a restricted case shares these identifiers with your case {mine}; "
+        f"contact {ask}.\n" + shared,
+    )
+
+
+def _describe(user: User | None, user_id: str) -> str:
+    if user is None:
+        return user_id
+    phone = user.phone or "no phone on file"
+    office = user.office or "no office on file"
+    return f"{user.name} ({user.user_id}, {phone}, {office})"

@@ -36,7 +36,7 @@ from icm_bridge._db import (
     create_store_engine,
     to_us,
 )
-from icm_bridge._notices import Lookups, queue_query
+from icm_bridge._notices import Lookups, queue_link, queue_query
 from icm_bridge._outbox import (
     Notification,
     list_notifications,
@@ -47,7 +47,7 @@ from icm_bridge._policy import GlobalAction, Policy, load_policy
 from icm_bridge._records import Case, NewUser, User, insert_user, read_case, read_user
 from icm_bridge._schema import CASE_METADATA, cases, users
 from tls_core.errors import AccessDenied, CaseStoreError
-from tls_core.protocols import Action, AuditEvent, Contact, Outcome, QueryNotice
+from tls_core.protocols import Action, AuditEvent, Contact, LinkNotice, Outcome, QueryNotice
 
 __all__ = ["CaseStore"]
 
@@ -228,6 +228,25 @@ class CaseStore:
                 audit.append((event, role))
             self.audit.append_many(audit)
         return queued
+
+    def notify_link(self, notice: LinkNotice) -> int:
+        """Queue a link alert to the owners of both cases (``LinkNotifier``); audited.
+
+        Each owner learns the other case's number and owner only if the policy lets them see
+        it; otherwise a pointer naming whom to contact (see :func:`queue_link`).
+        """
+        lookups = Lookups()
+
+        def body(conn: sa.Connection) -> int:
+            return queue_link(conn, self.policy, notice, self.today(), lookups)
+
+        return self.run_audited(
+            notice.actor,
+            "notify-link",
+            (notice.case_a, notice.case_b),
+            body,
+            objects={"alert_id": notice.alert_id},
+        )
 
     def append(self, event: AuditEvent) -> int:
         """Append an event of another stage (search, ingest, link run) to the audit log."""

@@ -47,3 +47,52 @@ def test_importing_is_cheap():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_link_exports():
+    import tls_core.link
+
+    assert sorted(tls_core.link.__all__) == sorted(
+        [
+            "DEFAULT_HUB_CASES",
+            "GROWTH_FACTOR",
+            "OCCURRENCE_COLUMNS",
+            "ROLES",
+            "TYPE_WEIGHT",
+            "Alert",
+            "Evidence",
+            "Hub",
+            "HubReason",
+            "LinkMode",
+            "LinkRun",
+            "LinkSettings",
+            "OccurrenceScope",
+            "Role",
+            "alerts",
+            "alerts_sql",
+            "call_groups_sql",
+            "case_pair_links_sql",
+            "create_occurrences",
+            "device_ids_table",
+            "evidence_strength",
+            "hubs",
+            "hubs_sql",
+            "identifier_cases_sql",
+            "identifier_weights_sql",
+            "link",
+            "occurrences_sql",
+            "shared_identifiers_sql",
+        ]
+    )
+    for name in tls_core.link.__all__:
+        assert hasattr(tls_core.link, name)
+
+
+def test_importing_the_linker_is_cheap():
+    code = (
+        "import sys, tls_core.link;"
+        "heavy = [m for m in ('numba', 'duckdb', 'polars', 'deltalake') if m in sys.modules];"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

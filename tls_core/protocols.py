@@ -23,6 +23,8 @@ __all__ = [
     "AuditSink",
     "CaseDirectory",
     "Contact",
+    "LinkNotice",
+    "LinkNotifier",
     "NotificationSink",
     "Outcome",
     "QueryNotice",
@@ -96,6 +98,33 @@ class QueryNotice:
     """The cases whose records matched (before any visibility filtering)."""
 
 
+@dataclass(frozen=True)
+class LinkNotice:
+    """Two cases are likely related: both owners are told (``tls link``).
+
+    Each owner's message names the other case's owner, phone and office, unless the recipient
+    may not see the other case: then it only says that a restricted case shares the
+    identifiers and whom to contact, never the case number.
+    """
+
+    actor: str
+    """Who ran the link (audited; not shown as a searcher)."""
+    alert_id: str
+    """Stable id of the case pair."""
+    case_a: str
+    """One case."""
+    case_b: str
+    """The other case."""
+    status: Literal["new", "update"]
+    """``new``: first delivery; ``update``: the link grew since it was delivered."""
+    link_types: tuple[str, ...]
+    """The link types of the alert."""
+    strength: float
+    """The alert's strength in [0, 1)."""
+    identifiers: tuple[tuple[str, str, str], ...]
+    """``(kind, identifier, link_type)`` of each evidence item, strongest first."""
+
+
 @runtime_checkable
 class AccessPolicy(Protocol):
     """Who may do what on which case."""
@@ -142,6 +171,15 @@ class NotificationSink(Protocol):
 
         Searches by OPR users notify nobody (they are audited all the same).
         """
+        ...
+
+
+@runtime_checkable
+class LinkNotifier(Protocol):
+    """Where link alerts go: the owners of both cases."""
+
+    def notify_link(self, notice: LinkNotice) -> int:
+        """Queue the alert to the owners of both cases; return how many notifications."""
         ...
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "EVENT_TYPES",
     "IDENTIFIER_KINDS",
     "LINK_ALERTS",
+    "LINK_ALERTS_VERSION",
     "LINK_TYPES",
     "MATCH_GRADES",
     "MISC_RECORDS",
@@ -70,7 +71,7 @@ LinkType = Literal[
     "subscriber_match",
     "misc_match",
 ]
-"""Why two cases are linked; defined in ``docs/links.md``."""
+"""Why two cases are linked; defined in ``docs/linking.md``."""
 
 IDENTIFIER_KINDS: Final[tuple[str, ...]] = get_args(IdentifierKind)
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
@@ -205,27 +206,37 @@ REJECTS: Final = _schema(
 )
 """Rows that could not become records: every input line is either a record or a reject."""
 
-LINK_ALERTS: Final = _schema(
-    "link_alerts",
+LINK_ALERTS_VERSION: Final = "2"
+"""Version of :data:`LINK_ALERTS` (v1 was one row per identifier link, without evidence)."""
+
+LINK_ALERTS: Final = pa.schema(
     [
         pa.field("alert_id", pa.string(), nullable=False),
-        pa.field("link_type", pa.string(), nullable=False),
         pa.field("case_a", pa.string(), nullable=False),
         pa.field("case_b", pa.string(), nullable=False),
+        pa.field("link_types", pa.list_(pa.string()), nullable=False),
+        pa.field("strength", pa.float64(), nullable=False),
         pa.field("identifier_kind", pa.string(), nullable=False),
         pa.field("identifier_canonical", pa.string(), nullable=False),
+        pa.field("link_type", pa.string(), nullable=False),
         pa.field("match_grade", pa.string(), nullable=False),
-        pa.field("strength", pa.float64(), nullable=False),
+        pa.field("evidence_strength", pa.float64(), nullable=False),
+        pa.field("roles_a", pa.list_(pa.string()), nullable=False),
+        pa.field("roles_b", pa.list_(pa.string()), nullable=False),
         pa.field("records_a", pa.int64(), nullable=False),
         pa.field("records_b", pa.int64(), nullable=False),
-        pa.field("first_seen_utc", _UTC),
-        pa.field("last_seen_utc", _UTC),
-        pa.field("explanation", pa.string(), nullable=False),
+        pa.field("first_seen_a", _UTC),
+        pa.field("last_seen_a", _UTC),
+        pa.field("first_seen_b", _UTC),
+        pa.field("last_seen_b", _UTC),
+        pa.field("overlap_days", pa.float64()),
         pa.field("snapshot_version", pa.int64(), nullable=False),
         pa.field("created_utc", _UTC, nullable=False),
     ],
+    metadata={"tls.schema": "link_alerts", "tls.schema_version": LINK_ALERTS_VERSION},
 )
-"""One typed, explained link between two cases through one identifier."""
+"""One row per evidence item of an alert: an alert (one per linked case pair) is the rows
+sharing its ``alert_id``; ``link_types`` and ``strength`` repeat the alert's values."""
 
 SCHEMAS: Final[dict[str, pa.Schema]] = {
     s.metadata[b"tls.schema"].decode(): s

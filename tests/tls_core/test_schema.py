@@ -7,6 +7,7 @@ from tls_core.errors import SchemaError
 from tls_core.schema import (
     CALL_NATURAL_KEY,
     CALL_RECORDS,
+    LINK_ALERTS_VERSION,
     SCHEMA_VERSION,
     SCHEMAS,
     check_table,
@@ -20,7 +21,8 @@ CONTENT_WORDS = ("content", "body", "text", "message", "payload", "transcript")
 def test_schemas_are_named_and_versioned(name):
     meta = SCHEMAS[name].metadata
     assert meta[b"tls.schema"].decode() == name
-    assert meta[b"tls.schema_version"].decode() == SCHEMA_VERSION
+    expected = LINK_ALERTS_VERSION if name == "link_alerts" else SCHEMA_VERSION
+    assert meta[b"tls.schema_version"].decode() == expected
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

@@ -8,6 +8,7 @@ imported below; conventions shared by every command are in :mod:`tls_core.cli._c
 from __future__ import annotations
 
 from tls_core.cli import _cases as _cases
+from tls_core.cli import _link as _link
 from tls_core.cli import _normalize as _normalize
 from tls_core.cli import _read as _read
 from tls_core.cli import _search as _search

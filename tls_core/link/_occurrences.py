@@ -37,13 +37,18 @@ import pyarrow.compute as pc
 from tls_core.link._steps import fetch_arrow, materialize, register
 
 __all__ = [
+    "CALLS",
     "OCCURRENCE_COLUMNS",
+    "PARTY_BRANCH",
+    "PRELUDE",
     "ROLES",
     "OccurrenceScope",
     "Role",
     "create_occurrences",
     "device_ids_table",
     "occurrences_sql",
+    "prepare_scope",
+    "register_device_ids",
 ]
 
 Role = Literal["target", "contact", "device", "subscriber", "misc"]
@@ -73,13 +78,17 @@ links of table ``case_scope`` add to those of table ``case_known`` (both provide
 caller, as ``(batch_id, case_id)``)."""
 
 
-def create_occurrences(con: Any, *, scope: OccurrenceScope = "all") -> None:
+def create_occurrences(con: Any, *, scope: OccurrenceScope = "all", as_view: bool = False) -> None:
     """Materialize the ``occurrences`` table (and the steps before it) on a connection.
+
+    Each (identifier, kind, role, case, record) appears once.
 
     Args:
         con: A connection from :meth:`tls_core.store.Snapshot.connect`.
         scope: ``all`` for every record; ``delta`` for the new (record, case) pairs only,
             the caller having created ``case_scope`` and ``case_known``.
+        as_view: Create ``occurrences`` as a view (the linker aggregates it at once, so
+            it is never stored whole) instead of a table.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
@@ -92,14 +101,24 @@ def create_occurrences(con: Any, *, scope: OccurrenceScope = "all") -> None:
         >>> con.execute("SELECT count(*) FROM occurrences").fetchone()
         (0,)
     """
+    prepare_scope(con, scope=scope)
+    register_device_ids(con, _RAW_DEVICES)
+    materialize(con, "occurrences", occurrences_sql(), view=as_view)
+
+
+def prepare_scope(con: Any, *, scope: OccurrenceScope = "all") -> None:
+    """Materialize ``case_scope`` and ``case_known`` (scope ``all``) and the reference steps."""
     if scope == "all":
         materialize(con, "case_scope", "SELECT batch_id, case_id FROM case_links")
         materialize(con, "case_known", "SELECT batch_id, case_id FROM case_links WHERE 1 = 0")
     materialize(con, "ref_owners", _REF_OWNERS)
     materialize(con, "known_ref_cases", _KNOWN_REF_CASES)
     materialize(con, "ref_cases", _REF_CASES)
-    register(con, "device_ids", device_ids_table(_raw_devices(con)))
-    materialize(con, "occurrences", occurrences_sql())
+
+
+def register_device_ids(con: Any, raw_sql: str) -> None:
+    """Step ``device_ids``: canonicalize the distinct raw device ids ``raw_sql`` selects."""
+    register(con, "device_ids", device_ids_table(_raw_devices(con, raw_sql)))
 
 
 def occurrences_sql() -> str:
@@ -116,16 +135,13 @@ def device_ids_table(raw: Iterable[tuple[str, str]]) -> pa.Table:
     >>> device_ids_table([("490154203237510", "imei"), ("junk", "imsi")]).to_pylist()
     [{'raw': '490154203237510', 'kind': 'imei', 'canonical': '490154203237518', 'variant': '0'}]
     """
-    from tls_core.identifiers import normalize
-
     columns: dict[str, list[str]] = {"raw": [], "kind": [], "canonical": [], "variant": []}
     by_kind: dict[str, list[str]] = {}
     for value, kind in raw:
         by_kind.setdefault(kind, []).append(value)
     for kind in sorted(by_kind):
         values = sorted(set(by_kind[kind]))
-        result = normalize(values, kind)  # type: ignore[arg-type]
-        canon = pc.cast(result.column("canonical"), pa.string()).to_pylist()
+        canon = _canonical(values, kind)
         for value, canonical in zip(values, canon, strict=True):
             if canonical is None:
                 continue
@@ -146,13 +162,28 @@ _DEVICE_IDS: Final = pa.schema(
 )
 
 
+_SMALL: Final = 2000
+"""Below this many distinct values the per-value reference is faster than loading the kernels
+(``normalize`` and ``normalize_value`` agree: tested in ``tests/tls_core/identifiers``)."""
+
+
+def _canonical(values: list[str], kind: str) -> list[str | None]:
+    from tls_core.identifiers import normalize, normalize_value
+
+    if len(values) < _SMALL:
+        return [normalize_value(v, kind)[1] for v in values]  # type: ignore[arg-type]
+    result = normalize(values, kind)  # type: ignore[arg-type]
+    canon: list[str | None] = pc.cast(result.column("canonical"), pa.string()).to_pylist()
+    return canon
+
+
 def _variant(raw: str) -> str:
     # Same rule as tls_core.identifiers.match_grade: digits after TAC+SNR as written.
     return "".join(c for c in raw if c.isdigit())[14:]
 
 
-def _raw_devices(con: Any) -> list[tuple[str, str]]:
-    table = fetch_arrow(con, "device_ids", _RAW_DEVICES)
+def _raw_devices(con: Any, raw_sql: str) -> list[tuple[str, str]]:
+    table = fetch_arrow(con, "device_ids", raw_sql)
     return list(zip(table.column("raw").to_pylist(), table.column("kind").to_pylist(), strict=True))
 
 
@@ -228,50 +259,11 @@ WHERE raw IS NOT NULL
     miscs=_SCOPED.format(table="misc_records"),
 )
 
-# Call records are read once and unpivoted through a 6-row slot table (portable: no UNPIVOT).
-# A contact slot repeating an earlier party of the same record is skipped, and so is a party
-# equal to the target: each (identifier, role, case, record) appears once.
-_OCCURRENCES: Final = """
-WITH scoped_calls AS ({calls}),
-calls AS (
-    SELECT c.record_id, c.scope_case AS case_id, c.start_utc, c.target_canonical,
-           c.target_kind, c.orig_canonical, c.orig_kind, c.term_canonical, c.term_kind,
-           c.dialed_canonical, c.dialed_kind, c.target_imei, c.target_imsi
-    FROM scoped_calls c
-),
-slots AS (
-    SELECT 1 AS slot UNION ALL SELECT 2 UNION ALL SELECT 3
-    UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6
-),
-call_parties AS (
-    SELECT
-        CASE s.slot WHEN 1 THEN c.target_canonical WHEN 2 THEN c.orig_canonical
-                    WHEN 3 THEN c.term_canonical WHEN 4 THEN c.dialed_canonical END AS identifier,
-        CASE s.slot WHEN 1 THEN c.target_kind WHEN 2 THEN c.orig_kind
-                    WHEN 3 THEN c.term_kind WHEN 4 THEN c.dialed_kind END AS kind,
-        CASE WHEN s.slot = 1 THEN 'target' ELSE 'contact' END AS role,
-        c.case_id, c.record_id, c.start_utc AS seen_utc, c.target_canonical AS target,
-        CASE
-            WHEN s.slot = 3 AND c.term_canonical = c.orig_canonical THEN 0
-            WHEN s.slot = 4 AND (c.dialed_canonical = c.orig_canonical
-                                 OR c.dialed_canonical = c.term_canonical) THEN 0
-            ELSE 1
-        END AS keep
-    FROM calls c
-    CROSS JOIN slots s
-    WHERE s.slot <= 4
-),
-call_devices AS (
-    SELECT d.canonical AS identifier, d.kind, 'device' AS role, c.case_id, c.record_id,
-           c.start_utc AS seen_utc, c.target_canonical AS target, d.variant
-    FROM calls c
-    CROSS JOIN slots s
-    JOIN device_ids d
-      ON d.raw = CASE s.slot WHEN 5 THEN c.target_imei WHEN 6 THEN c.target_imsi END
-     AND d.kind = CASE s.slot WHEN 5 THEN 'imei' WHEN 6 THEN 'imsi' END
-    WHERE s.slot >= 5
-),
-subs AS ({subs}),
+# Each role column is one SELECT branch (portable: no UNPIVOT), glued with UNION ALL. A contact
+# repeating an earlier party of the same record is skipped, and so is a party equal to the
+# target: each (identifier, kind, role, case, record) appears once.
+PRELUDE: Final = """
+WITH subs AS ({subs}),
 miscs AS ({miscs}),
 party_rows AS (
     SELECT p.record_id, p.identifier_canonical, p.identifier_kind, p.imei, p.imsi,
@@ -283,31 +275,92 @@ party_rows AS (
            p.activated_utc, 'misc' AS role, 'misc' AS record_type, p.scope_case AS case_id
     FROM miscs p
 )
-SELECT identifier, kind, role, case_id, record_id, 'call' AS record_type, seen_utc, target,
-       '' AS variant
-FROM call_parties
-WHERE identifier IS NOT NULL AND keep = 1
-  AND (role = 'target' OR target IS NULL OR identifier <> target)
-UNION ALL
-SELECT identifier, kind, role, case_id, record_id, 'call', seen_utc, target, variant
-FROM call_devices
-UNION ALL
-SELECT p.identifier_canonical, p.identifier_kind, p.role, p.case_id, p.record_id,
-       p.record_type, p.activated_utc, CAST(NULL AS VARCHAR), ''
-FROM party_rows p
-WHERE p.identifier_canonical IS NOT NULL
-UNION ALL
-SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type, p.activated_utc,
-       CAST(NULL AS VARCHAR), d.variant
-FROM party_rows p
-JOIN device_ids d ON d.raw = p.imei AND d.kind = 'imei'
-UNION ALL
-SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type, p.activated_utc,
-       CAST(NULL AS VARCHAR), d.variant
-FROM party_rows p
-JOIN device_ids d ON d.raw = p.imsi AND d.kind = 'imsi'
 """.format(
-    calls=_SCOPED.format(table="call_records"),
     subs=_SCOPED.format(table="subscriber_records"),
     miscs=_SCOPED.format(table="misc_records"),
 )
+
+# Call records are inlined in each branch rather than named once in a CTE: an engine may
+# materialize a CTE used six times (DuckDB does), which costs more than six column scans.
+CALLS: Final = "(" + _SCOPED.format(table="call_records") + ")"
+
+_CALL_BRANCHES: Final[tuple[str, ...]] = (
+    """
+SELECT c.target_canonical AS identifier, c.target_kind AS kind, 'target' AS role,
+       c.scope_case AS case_id, c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, '' AS variant
+FROM calls c
+WHERE c.target_canonical IS NOT NULL
+""",
+    """
+SELECT c.orig_canonical AS identifier, c.orig_kind AS kind, 'contact' AS role,
+       c.scope_case AS case_id, c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, '' AS variant
+FROM calls c
+WHERE c.orig_canonical IS NOT NULL
+  AND (c.target_canonical IS NULL OR c.orig_canonical <> c.target_canonical)
+""",
+    """
+SELECT c.term_canonical AS identifier, c.term_kind AS kind, 'contact' AS role,
+       c.scope_case AS case_id, c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, '' AS variant
+FROM calls c
+WHERE c.term_canonical IS NOT NULL
+  AND (c.target_canonical IS NULL OR c.term_canonical <> c.target_canonical)
+  AND (c.orig_canonical IS NULL OR c.term_canonical <> c.orig_canonical)
+""",
+    """
+SELECT c.dialed_canonical AS identifier, c.dialed_kind AS kind, 'contact' AS role,
+       c.scope_case AS case_id, c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, '' AS variant
+FROM calls c
+WHERE c.dialed_canonical IS NOT NULL
+  AND (c.target_canonical IS NULL OR c.dialed_canonical <> c.target_canonical)
+  AND (c.orig_canonical IS NULL OR c.dialed_canonical <> c.orig_canonical)
+  AND (c.term_canonical IS NULL OR c.dialed_canonical <> c.term_canonical)
+""",
+    """
+SELECT d.canonical AS identifier, d.kind, 'device' AS role, c.scope_case AS case_id,
+       c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, d.variant
+FROM calls c
+JOIN device_ids d ON d.raw = c.target_imei AND d.kind = 'imei'
+""",
+    """
+SELECT d.canonical AS identifier, d.kind, 'device' AS role, c.scope_case AS case_id,
+       c.record_id, 'call' AS record_type, c.start_utc AS seen_utc,
+       c.target_canonical AS target, d.variant
+FROM calls c
+JOIN device_ids d ON d.raw = c.target_imsi AND d.kind = 'imsi'
+""",
+)
+
+# A party record may name one identifier twice (its identifier and its IMEI column): once.
+PARTY_BRANCH: Final = """
+SELECT identifier, kind, role, case_id, record_id, MIN(record_type) AS record_type,
+       MIN(seen_utc) AS seen_utc, CAST(NULL AS VARCHAR) AS target, MIN(variant) AS variant
+FROM (
+    SELECT p.identifier_canonical AS identifier, p.identifier_kind AS kind, p.role, p.case_id,
+           p.record_id, p.record_type, p.activated_utc AS seen_utc, '' AS variant
+    FROM party_rows p
+    WHERE p.identifier_canonical IS NOT NULL
+    UNION ALL
+    SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type,
+           p.activated_utc, d.variant
+    FROM party_rows p
+    JOIN device_ids d ON d.raw = p.imei AND d.kind = 'imei'
+    UNION ALL
+    SELECT d.canonical, d.kind, p.role, p.case_id, p.record_id, p.record_type,
+           p.activated_utc, d.variant
+    FROM party_rows p
+    JOIN device_ids d ON d.raw = p.imsi AND d.kind = 'imsi'
+) party_ids
+GROUP BY identifier, kind, role, case_id, record_id
+"""
+
+_BRANCHES: Final[tuple[str, ...]] = (
+    *(b.replace("FROM calls c", f"FROM {CALLS} c") for b in _CALL_BRANCHES),
+    PARTY_BRANCH,
+)
+
+_OCCURRENCES: Final = PRELUDE + "UNION ALL".join(_BRANCHES)

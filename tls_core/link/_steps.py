@@ -18,13 +18,16 @@ from tls_core.errors import LinkError
 __all__ = ["fetch_arrow", "materialize", "register", "run_sql"]
 
 
-def materialize(con: Any, step: str, sql: str, params: Sequence[object] = ()) -> None:
-    """Create (or replace) the temporary table ``step`` as the result of ``sql``.
+def materialize(
+    con: Any, step: str, sql: str, params: Sequence[object] = (), *, view: bool = False
+) -> None:
+    """Create (or replace) the temporary table (or view) ``step`` as the result of ``sql``.
 
     Raises:
         LinkError: the SQL failed; carries ``step`` and ``sql``.
     """
-    run_sql(con, step, f"CREATE OR REPLACE TEMP TABLE {step} AS\n{sql}", params)
+    what = "VIEW" if view else "TABLE"
+    run_sql(con, step, f"CREATE OR REPLACE TEMP {what} {step} AS\n{sql}", params).fetchall()
 
 
 def run_sql(con: Any, step: str, sql: str, params: Sequence[object] = ()) -> Any:

@@ -78,7 +78,7 @@ def party_rows(identifiers: list[str], *, misc: bool = False, imei: str | None =
     for i, ident in enumerate(identifiers):
         row = {f.name: None for f in schema}
         row.update(
-            record_id=sha_of(f"{misc}{ident}{i}")[:32],
+            record_id=sha_of(f"{misc}{ident}{imei}")[:32],
             identifier_raw=ident,
             identifier_kind=kind_of(ident),
             identifier_canonical=ident,
@@ -108,3 +108,41 @@ def commit(repo, table: pa.Table, source: str, cases: list[str], record_type: st
         record_type=record_type,
         actor="tester",
     )
+
+
+def ingest_scenario(folder, repo, *, only=None) -> dict:
+    """Read every file of a ``write_scenario`` folder and commit it for its case.
+
+    ``only``: case ids to ingest (default all). Returns the ground truth.
+    """
+    import json
+    from pathlib import Path
+
+    import penlink_adapters as pla
+
+    folder = Path(folder)
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    for case in truth["cases"]:
+        if only is not None and case["case_id"] not in only:
+            continue
+        path = folder / case["file"]
+        args = case["read_args"]
+        records, rejects, _ = pla.read_return(
+            path, layout=case["layout"], source_tz=args.get("tz"), target=args.get("target")
+        )
+        record_type = case["layout"] if case["layout"] in ("subscriber", "misc") else "call"
+        repo.commit_batch(
+            records,
+            rejects,
+            source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            source_name=case["file"],
+            case_ids=[case["case_id"]],
+            record_type=record_type,
+            actor="tester",
+        )
+    return truth
+
+
+def canonical(identifier: str) -> str:
+    """The canonical value of a ground-truth identifier (NANP numbers are written bare)."""
+    return f"+1{identifier}" if len(identifier) == 10 else identifier

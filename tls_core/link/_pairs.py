@@ -1,0 +1,192 @@
+"""The link steps after ``occurrences``, each a portable SQL string named after its table.
+
+``identifier_cases`` -> ``identifier_weights`` -> ``hubs`` -> ``shared_identifiers`` ->
+``case_pair_links`` -> ``alerts``. Only standard SQL is used (CTEs, joins, CASE, aggregates,
+``||``); values are bound parameters. ``docs/linking.md`` explains each step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from tls_core.link._steps import materialize
+
+__all__ = [
+    "alerts_sql",
+    "case_pair_links_sql",
+    "hubs_sql",
+    "identifier_weights_sql",
+    "merge_identifier_cases_sql",
+    "run_pair_steps",
+    "shared_identifiers_sql",
+]
+
+IDENTIFIER_CASE_COLUMNS: Final[tuple[str, ...]] = (
+    "identifier",
+    "kind",
+    "case_id",
+    "role",
+    "variant",
+    "records",
+    "first_seen",
+    "last_seen",
+    "target_min",
+    "target_max",
+)
+"""Columns of ``identifier_cases``, the state an incremental run keeps between runs."""
+
+
+def run_pair_steps(con: Any, *, hub_cases: int) -> None:
+    """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
+
+    The caller has created ``identifier_cases`` and the suppression tables
+    ``common_numbers``, ``common_patterns`` and ``common_kinds``.
+    """
+    materialize(con, "identifier_weights", identifier_weights_sql())
+    materialize(con, "hubs", hubs_sql(), [hub_cases])
+    materialize(con, "shared_identifiers", shared_identifiers_sql())
+    materialize(con, "case_pair_links", case_pair_links_sql())
+    materialize(con, "alerts", alerts_sql())
+
+
+def merge_identifier_cases_sql() -> str:
+    """Step ``identifier_cases`` of an incremental run: the kept state plus the new pairs.
+
+    The new (record, case) pairs are disjoint from those already counted, so counts add up.
+    """
+    return """
+SELECT identifier, kind, case_id, role, variant,
+       CAST(SUM(records) AS BIGINT) AS records,
+       MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen,
+       MIN(target_min) AS target_min, MAX(target_max) AS target_max
+FROM (
+    SELECT * FROM prior_identifier_cases
+    UNION ALL
+    SELECT * FROM delta_identifier_cases
+) u
+GROUP BY identifier, kind, case_id, role, variant
+"""
+
+
+def identifier_weights_sql() -> str:
+    """Step ``identifier_weights``: how many cases each identifier touches (the learned weight)."""
+    return """
+SELECT identifier, kind, COUNT(DISTINCT case_id) AS cases
+FROM identifier_cases
+GROUP BY identifier, kind
+"""
+
+
+def hubs_sql() -> str:
+    """Step ``hubs``: identifiers in two or more cases that are suppressed, and why.
+
+    Bound parameter: the learned threshold (``hub_cases``).
+    """
+    return """
+SELECT w.identifier, w.kind, w.cases,
+       CASE WHEN n.reason IS NOT NULL OR p.reason IS NOT NULL THEN 'curated'
+            WHEN k.reason IS NOT NULL THEN 'kind'
+            ELSE 'learned' END AS reason,
+       COALESCE(n.reason, p.reason, k.reason) AS detail
+FROM identifier_weights w
+LEFT JOIN common_numbers n ON n.identifier = w.identifier AND n.kind = w.kind
+LEFT JOIN (
+    SELECT q.identifier, q.kind, MIN(c.reason) AS reason
+    FROM identifier_weights q
+    JOIN common_patterns c ON q.kind = c.kind AND q.identifier LIKE c.pattern
+    GROUP BY q.identifier, q.kind
+) p ON p.identifier = w.identifier AND p.kind = w.kind
+LEFT JOIN common_kinds k ON k.kind = w.kind
+WHERE w.cases >= 2
+  AND (n.reason IS NOT NULL OR p.reason IS NOT NULL OR k.reason IS NOT NULL OR w.cases >= ?)
+"""
+
+
+def shared_identifiers_sql() -> str:
+    """Step ``shared_identifiers``: per identifier, case and role, those that link cases.
+
+    Only identifiers in two or more cases and not suppressed; variants are folded (their
+    spellings are graded in ``case_pair_links``). Hubs are removed here, before any pair forms.
+    """
+    return """
+SELECT ic.identifier, ic.kind, ic.case_id, ic.role,
+       CAST(SUM(ic.records) AS BIGINT) AS records,
+       MIN(ic.first_seen) AS first_seen, MAX(ic.last_seen) AS last_seen,
+       MIN(ic.target_min) AS target_min, MAX(ic.target_max) AS target_max
+FROM identifier_cases ic
+JOIN identifier_weights w ON w.identifier = ic.identifier AND w.kind = ic.kind
+WHERE w.cases >= 2
+  AND NOT EXISTS (
+      SELECT 1 FROM hubs h WHERE h.identifier = ic.identifier AND h.kind = ic.kind
+  )
+GROUP BY ic.identifier, ic.kind, ic.case_id, ic.role
+"""
+
+
+def case_pair_links_sql() -> str:
+    """Step ``case_pair_links``: one row per case pair, identifier and role pair, typed, graded.
+
+    ``case_a < case_b``. The link type follows the roles (``docs/linking.md``); the grade is
+    ``exact`` unless the identifier is an IMEI that the two cases only ever wrote with
+    different check digits or software versions (``imei_tac_snr``).
+    """
+    return _CASE_PAIR_LINKS
+
+
+_CASE_PAIR_LINKS: Final = """
+WITH pairs AS (
+    SELECT a.case_id AS case_a, b.case_id AS case_b, a.identifier, a.kind,
+           a.role AS role_a, b.role AS role_b,
+           a.records AS records_a, b.records AS records_b,
+           a.first_seen AS first_a, a.last_seen AS last_a,
+           b.first_seen AS first_b, b.last_seen AS last_b,
+           CASE
+               WHEN a.role = 'misc' OR b.role = 'misc' THEN 'misc_match'
+               WHEN a.role = 'subscriber' OR b.role = 'subscriber' THEN 'subscriber_match'
+               WHEN a.role = 'contact' AND b.role = 'contact' THEN 'common_contact'
+               WHEN a.role = 'contact' OR b.role = 'contact' THEN 'direct_contact'
+               WHEN a.role = 'device' AND b.role = 'device' THEN
+                   CASE WHEN a.target_min = a.target_max AND b.target_min = b.target_max
+                             AND a.target_min = b.target_min
+                        THEN 'common_target' ELSE 'device_continuity' END
+               ELSE 'common_target'
+           END AS link_type
+    FROM shared_identifiers a
+    JOIN shared_identifiers b
+      ON a.identifier = b.identifier AND a.kind = b.kind AND a.case_id < b.case_id
+),
+imei_variants AS (
+    SELECT DISTINCT ic.identifier, ic.kind, ic.case_id, ic.variant
+    FROM identifier_cases ic
+    WHERE ic.kind = 'imei'
+      AND ic.identifier IN (SELECT identifier FROM shared_identifiers WHERE kind = 'imei')
+),
+spelled_alike AS (
+    SELECT DISTINCT a.case_id AS case_a, b.case_id AS case_b, a.identifier, a.kind
+    FROM imei_variants a
+    JOIN imei_variants b
+      ON a.identifier = b.identifier AND a.case_id < b.case_id
+    WHERE a.variant = b.variant OR a.variant = '' OR b.variant = ''
+)
+SELECT p.case_a, p.case_b, p.identifier, p.kind, p.link_type, p.role_a, p.role_b,
+       CASE WHEN p.kind <> 'imei' OR s.identifier IS NOT NULL THEN 'exact'
+            ELSE 'imei_tac_snr' END AS grade,
+       p.records_a, p.records_b, p.first_a, p.last_a, p.first_b, p.last_b
+FROM pairs p
+LEFT JOIN spelled_alike s
+  ON s.case_a = p.case_a AND s.case_b = p.case_b
+ AND s.identifier = p.identifier AND s.kind = p.kind
+"""
+
+
+def alerts_sql() -> str:
+    """Step ``alerts``: one row per linked case pair, with what the evidence adds up to."""
+    return """
+SELECT case_a, case_b,
+       COUNT(DISTINCT kind || ':' || identifier) AS identifiers,
+       COUNT(DISTINCT link_type) AS link_types,
+       MIN(first_a) AS first_a, MAX(last_a) AS last_a,
+       MIN(first_b) AS first_b, MAX(last_b) AS last_b
+FROM case_pair_links
+GROUP BY case_a, case_b
+"""

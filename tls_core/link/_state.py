@@ -1,0 +1,169 @@
+"""What a link run keeps for the next one, under the repository's ``_tls`` directory.
+
+``_tls/cache/link/`` is a rebuildable cache (delete it and the next run is a full relink):
+``manifest.json`` (format, snapshot version, the batch-case links processed, the SHA-256 of
+each file), ``identifier_cases.parquet`` (the aggregate state merged by incremental runs) and
+``alerts.parquet`` (the current alerts, :data:`tls_core.schema.LINK_ALERTS`).
+``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
+that deleting the cache never re-delivers them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tls_core.store._layout import Layout
+
+__all__ = [
+    "Delivered",
+    "LinkState",
+    "load_alerts_table",
+    "load_delivered",
+    "load_state",
+    "lock_path",
+    "save_delivered",
+    "save_state",
+]
+
+_FORMAT: Final = "1"
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """The state after a link run."""
+
+    snapshot_version: int
+    """Registry version of the snapshot linked."""
+    links: frozenset[tuple[str, str]]
+    """``(batch_id, case_id)`` links whose records are counted in :attr:`identifier_cases`."""
+    removals: str
+    """Digest of the registry's ``unlink`` and ``purge`` operations: when it changes, records
+    left cases and the next run is a full relink."""
+    identifier_cases: pa.Table
+    """The ``identifier_cases`` table of that run."""
+    alerts: pa.Table
+    """The alerts of that run (``LINK_ALERTS``)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An alert as last delivered: what it listed, and how much evidence it had."""
+
+    signature: frozenset[tuple[str, str, str]]
+    """``(kind, identifier, link_type)`` of each evidence item."""
+    weight: int
+    """:attr:`Alert.weight` when delivered."""
+
+
+def _cache(root: Path) -> Path:
+    return Layout(root).cache / "link"
+
+
+def _internal(root: Path) -> Path:
+    return Layout(root).internal / "link"
+
+
+def lock_path(root: Path) -> Path:
+    """The lock file that serializes link runs."""
+    return _internal(root) / "lock"
+
+
+def load_state(root: Path) -> LinkState | None:
+    """Return the kept state, or None when there is none or it fails its check."""
+    folder = _cache(root)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("format") != _FORMAT:
+            return None
+        tables = {name: _read_checked(folder, name, manifest) for name in _TABLES}
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    return LinkState(
+        snapshot_version=int(manifest["snapshot_version"]),
+        links=frozenset((str(b), str(c)) for b, c in manifest["links"]),
+        removals=str(manifest["removals"]),
+        identifier_cases=tables["identifier_cases"],
+        alerts=tables["alerts"],
+    )
+
+
+def load_alerts_table(root: Path) -> pa.Table | None:
+    """Return the alerts of the last run, or None."""
+    state = load_state(root)
+    return None if state is None else state.alerts
+
+
+def save_state(root: Path, state: LinkState) -> None:
+    """Write the state: data files first, the manifest last (atomically replaced)."""
+    folder = _cache(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    for name in _TABLES:
+        table = state.identifier_cases if name == "identifier_cases" else state.alerts
+        hashes[name] = _write(folder / f"{name}.parquet", table)
+    manifest = {
+        "format": _FORMAT,
+        "snapshot_version": state.snapshot_version,
+        "links": sorted([b, c] for b, c in state.links),
+        "removals": state.removals,
+        "sha256": hashes,
+    }
+    _replace(folder / "manifest.json", json.dumps(manifest).encode())
+
+
+def load_delivered(root: Path) -> dict[str, Delivered]:
+    """Return ``{alert_id: Delivered}``."""
+    path = _internal(root) / "delivered.json"
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text())
+    return {
+        key: Delivered(frozenset(tuple(s) for s in value["signature"]), int(value["weight"]))
+        for key, value in data.items()
+    }
+
+
+def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
+    """Write the delivery record atomically."""
+    folder = _internal(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {
+        key: {"signature": sorted(list(s) for s in d.signature), "weight": d.weight}
+        for key, d in sorted(delivered.items())
+    }
+    _replace(folder / "delivered.json", json.dumps(data).encode())
+
+
+_TABLES: Final = ("identifier_cases", "alerts")
+
+
+def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
+    data = (folder / f"{name}.parquet").read_bytes()
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
+        raise ValueError(f"{name} fails its check")
+    return pq.read_table(pa.BufferReader(data))
+
+
+def _write(path: Path, table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    _replace(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
