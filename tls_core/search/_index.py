@@ -1,74 +1,100 @@
-"""The identifier occurrence index: a sorted Parquet cache keyed by the snapshot it came from.
+"""The identifier occurrence index: sorted Parquet caches keyed by the snapshot they came from.
 
-One row per occurrence of an identifier in a record of a case (the linker's ``occurrences``
-step) plus its match key (:mod:`tls_core.search._keys`), sorted by match key and written in
-small row groups with min/max statistics, so a point lookup reads one row group (or a few, for
-the busiest identifiers).
+Two files, both sorted by the match key (:mod:`tls_core.search._keys`) and written in small row
+groups with min/max statistics, so a point lookup reads one row group (a few for the busiest
+identifiers):
 
-The index lives in ``_tls/cache/search/``: ``manifest.json`` (its key and the SHA-256 of every
-row group's bytes and of the footer) and ``<sha256>.parquet``. It is never trusted blindly:
+- ``occurrences``: one row per row of the linker's ``occurrences`` step (identifier, role, case,
+  record ...) plus its match key;
+- ``summary``: one row per (match key, identifier, IMEI variant, case) with the occurrence
+  count, roles and first/last seen, so the cases holding even the busiest identifier are read
+  from a few rows, and ``path`` reads the case-identifier graph without the records.
 
-- its key (index format, occurrence step, registry version, every table version) must equal the
-  current snapshot's, else it is rebuilt (``stale``);
-- the footer and every row group are checked against their recorded SHA-256 before they are
-  read, else it is rebuilt (``corrupt``). A verified part is remembered while the file's inode,
-  size, mtime and ctime are unchanged, as the store's ``FileChecker`` does.
+They live in ``_tls/cache/search/`` beside ``manifest.json`` (the key, and the SHA-256 of every
+row group and footer). Nothing is trusted blindly: the key (index format, occurrence step,
+every table's log version) must be the current one, else the index is rebuilt (``stale``); every
+part is checked before it is read, else the index is rebuilt (``corrupt``).
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError, LinkError
+from tls_core.search._parts import SortedFile, describe, fsync
 from tls_core.store import Repository, Snapshot
 from tls_core.store._layout import TABLES, Layout
 
 __all__ = [
-    "INDEX_SCHEMA",
+    "OCCURRENCES_SCHEMA",
+    "ROLE_BITS",
+    "SUMMARY_SCHEMA",
     "IndexState",
     "OccurrenceIndex",
     "index_dir",
-    "lookup_checked",
     "open_index",
+    "with_index",
 ]
 
-INDEX_FORMAT: Final = "1"
+_T = TypeVar("_T")
+INDEX_FORMAT: Final = "2"
+KEEP_RECENT_S: Final = 60.0
+"""Index files younger than this are not deleted by another build (it may be in progress)."""
 ROW_GROUP_ROWS: Final = 4096
 """Rows per row group: a point lookup reads about this many rows."""
 
 IndexState = Literal["current", "built", "stale", "corrupt"]
 """How the index was found: ``current`` (key and bytes checked), ``built`` (there was none),
-``stale`` (rebuilt: the snapshot changed), ``corrupt`` (rebuilt: a part failed its check)."""
+``stale`` (rebuilt: the repository changed), ``corrupt`` (rebuilt: a part failed its check)."""
 
 _UTC = pa.timestamp("us", tz="UTC")
-INDEX_SCHEMA: Final = pa.schema(
+OCCURRENCES_SCHEMA: Final = pa.schema(
     [
         pa.field("match_key", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("identifier", pa.string(), nullable=False),
-        pa.field("role", pa.string(), nullable=False),
+        pa.field("variant", pa.string()),
         pa.field("case_id", pa.string(), nullable=False),
         pa.field("record_id", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
         pa.field("record_type", pa.string(), nullable=False),
         pa.field("seen_utc", _UTC),
         pa.field("target", pa.string()),
-        pa.field("variant", pa.string()),
     ]
 )
-"""Columns of the index file: the match key, then the linker's ``occurrences`` columns."""
+"""Columns of the occurrences file: the match key, then the linker's ``occurrences`` columns."""
 
-_SQL = """
+SUMMARY_SCHEMA: Final = pa.schema(
+    [
+        pa.field("match_key", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("identifier", pa.string(), nullable=False),
+        pa.field("variant", pa.string()),
+        pa.field("case_id", pa.string(), nullable=False),
+        pa.field("occurrences", pa.int64(), nullable=False),
+        pa.field("roles", pa.int32(), nullable=False),
+        pa.field("first_seen", _UTC),
+        pa.field("last_seen", _UTC),
+    ]
+)
+"""Columns of the summary file: one row per match key, identifier, variant and case; ``roles``
+is a bit set over :data:`ROLE_BITS`."""
+
+ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
+"""Bit of each role (``tls_core.link.ROLES``) in the summary's ``roles``."""
+
+_KEYED = """
 SELECT
     CASE
         WHEN kind = 'phone' THEN 'phone:' || CASE
@@ -81,10 +107,47 @@ SELECT
         WHEN kind = 'meid' THEN 'pesn:80' || upper(right(sha1(unhex(identifier)), 6))
         ELSE kind || ':' || identifier
     END AS match_key,
-    kind, identifier, role, case_id, record_id, record_type, seen_utc, target, variant
+    kind, identifier, variant, case_id, record_id, role, record_type, seen_utc, target
 FROM occurrences
-ORDER BY match_key, identifier, case_id, record_id, role
 """
+
+_OCCURRENCES = f"""
+SELECT * FROM ({_KEYED}) AS keyed
+ORDER BY match_key, identifier, case_id
+"""
+
+_SUMMARY = f"""
+SELECT match_key, kind, identifier, variant, case_id, count(*) AS occurrences,
+       max(CASE WHEN role = 'target' THEN 1 ELSE 0 END)
+       + max(CASE WHEN role = 'contact' THEN 2 ELSE 0 END)
+       + max(CASE WHEN role = 'device' THEN 4 ELSE 0 END)
+       + max(CASE WHEN role = 'subscriber' THEN 8 ELSE 0 END)
+       + max(CASE WHEN role = 'misc' THEN 16 ELSE 0 END) AS roles,
+       min(seen_utc) AS first_seen, max(seen_utc) AS last_seen
+FROM ({_KEYED}) AS keyed
+GROUP BY match_key, kind, identifier, variant, case_id
+ORDER BY match_key, identifier, case_id
+"""
+
+_FILES: Final = {"occurrences": OCCURRENCES_SCHEMA, "summary": SUMMARY_SCHEMA}
+_DAMAGE = (IntegrityError, OSError, ValueError, KeyError, TypeError, pa.ArrowException)
+
+
+@dataclass(frozen=True)
+class OccurrenceIndex:
+    """A checked, current occurrence index (see the module docstring)."""
+
+    key: Mapping[str, Any]
+    """What it was built from (format, step hash, registry version, table versions)."""
+    occurrences: SortedFile
+    """One row per occurrence."""
+    summary: SortedFile
+    """One row per identifier and case."""
+
+    @property
+    def version(self) -> int:
+        """The registry version it was built from."""
+        return int(self.key["version"])
 
 
 def index_dir(repo: Repository) -> Path:
@@ -102,72 +165,36 @@ def index_key(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _step_hash() -> str:
-    from tls_core.link import occurrences_sql
+def with_index(
+    repo: Repository, use: Callable[[OccurrenceIndex], _T]
+) -> tuple[_T, IndexState, int]:
+    """Run ``use`` on the current index; return its result, the index state and version.
 
-    return hashlib.sha256((occurrences_sql() + _SQL).encode()).hexdigest()
+    When every table's log is still at the version the index was built from, the index is
+    served without taking a snapshot (listing the logs is cheap; opening them is not).
+    Otherwise a snapshot is taken and the index rebuilt. A part failing its check while
+    ``use`` reads it means a rebuild and a second run.
 
-
-@dataclass(frozen=True)
-class _Part:
-    start: int
-    end: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class OccurrenceIndex:
-    """A checked, current occurrence index file (see the module docstring)."""
-
-    path: Path
-    """The index file."""
-    rows: int
-    """Occurrence rows."""
-    key: Mapping[str, Any]
-    """The snapshot key it was built from."""
-    row_groups: tuple[_Part, ...]
-    footer: _Part
-    mins: tuple[str, ...]
-    maxs: tuple[str, ...]
-
-    def lookup(self, key: str) -> pa.Table:
-        """Return the rows whose match key is ``key`` (reads only the row groups that hold it).
-
-        Raises:
-            IntegrityError: a row group read fails its SHA-256 check.
-        """
-        groups = self.row_groups_for(key)
-        if not groups:
-            return INDEX_SCHEMA.empty_table()
-        table = self._read(groups, INDEX_SCHEMA.names)
-        import pyarrow.compute as pc
-
-        return table.filter(pc.equal(table.column("match_key"), key))
-
-    def row_groups_for(self, key: str) -> list[int]:
-        """Indexes of the row groups whose min/max statistics may hold ``key``."""
-        first = bisect.bisect_left(self.maxs, key)
-        groups = []
-        for i in range(first, len(self.mins)):
-            if self.mins[i] > key:
-                break
-            groups.append(i)
-        return groups
-
-    def read_all(self, columns: Sequence[str]) -> pa.Table:
-        """Return ``columns`` of every row, each row group checked first."""
-        if not self.row_groups:
-            return INDEX_SCHEMA.empty_table().select(list(columns))
-        return self._read(list(range(len(self.row_groups))), list(columns))
-
-    def _read(self, groups: list[int], columns: list[str]) -> pa.Table:
-        handle = _parquet(self.path, *_stat(self.path))
-        for i in groups:
-            _check_part(self.path, _stat(self.path), self.row_groups[i], f"row group {i}")
-        table = handle.read_row_groups(groups, columns=columns)
-        schema = pa.schema([INDEX_SCHEMA.field(c) for c in columns])
-        return pa.Table.from_arrays(table.columns, schema=schema)
+    Raises:
+        IntegrityError: a store file fails its check while the index is rebuilt.
+    """
+    directory = index_dir(repo)
+    manifest = _read_manifest(directory)
+    state: IndexState = "built" if manifest is None else "stale"
+    if manifest is not None and _current(repo, manifest):
+        try:
+            index = _load(directory, manifest)
+            return use(index), "current", index.version
+        except _DAMAGE:
+            state = "corrupt"
+    snap = repo.snapshot()
+    index, found = open_index(repo, snap)
+    state = state if found == "current" else found
+    try:
+        return use(index), state, index.version
+    except _DAMAGE:
+        index = _load(directory, _build(directory, snap, index_key(snap)))
+        return use(index), "corrupt", index.version
 
 
 def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, IndexState]:
@@ -175,7 +202,7 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
 
     Raises:
         IntegrityError: a store file fails its check while the index is built.
-        LinkError: the occurrence SQL failed (names the step and its SQL).
+        LinkError: an SQL step failed (names the step and its SQL).
     """
     directory = index_dir(repo)
     key = index_key(snap)
@@ -186,49 +213,26 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
             return _load(directory, manifest), "current"
         except _DAMAGE:
             state = "corrupt"
-    manifest = _build(directory, snap, key)
-    return _load(directory, manifest), state
-
-
-def lookup_checked(repo: Repository, key: str) -> tuple[pa.Table, IndexState, int]:
-    """Look ``key`` up in the current index; returns rows, index state and registry version.
-
-    When every table's transaction log is still at the version the index was built from, the
-    index is served without taking a full snapshot (listing the logs is cheap; opening them is
-    not). Otherwise a snapshot is taken and the index rebuilt. A part failing its check means
-    a rebuild too.
-
-    Raises:
-        IntegrityError: a store file fails its check while the index is rebuilt.
-    """
-    directory = index_dir(repo)
-    manifest = _read_manifest(directory)
-    if manifest is not None and _current(repo, manifest):
-        try:
-            index = _load(directory, manifest)
-            return index.lookup(key), "current", int(index.key["version"])
-        except _DAMAGE:
-            pass
-        state: IndexState = "corrupt"
-    else:
-        state = "built" if manifest is None else "stale"
-    snap = repo.snapshot()
-    index, found = open_index(repo, snap)
-    try:
-        return index.lookup(key), state if found == "current" else found, snap.version
-    except _DAMAGE:
-        index = _load(directory, _build(directory, snap, index_key(snap)))
-        return index.lookup(key), "corrupt", snap.version
+    return _load(directory, _build(directory, snap, key)), state
 
 
 def log_versions(repo: Repository) -> dict[str, int]:
-    """Each table's latest Delta log version, from the log's file names (no log is parsed)."""
+    """Each table's latest Delta log version, from the log's file names (nothing parsed)."""
     layout = Layout(repo.root)
     versions: dict[str, int] = {}
     for table in TABLES:
-        names = [n for n in os.listdir(layout.table(table) / "_delta_log") if n.endswith(".json")]
-        versions[table] = max((int(n[:-5]) for n in names if n[:-5].isdigit()), default=-1)
+        names = os.listdir(layout.table(table) / "_delta_log")
+        numbers = [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
+        versions[table] = max(numbers, default=-1)
     return dict(sorted(versions.items()))
+
+
+@lru_cache(maxsize=1)
+def _step_hash() -> str:
+    from tls_core.link import occurrences_sql
+
+    text = occurrences_sql() + _OCCURRENCES + _SUMMARY
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _current(repo: Repository, manifest: Mapping[str, Any]) -> bool:
@@ -238,13 +242,11 @@ def _current(repo: Repository, manifest: Mapping[str, Any]) -> bool:
     return key.get("step") == _step_hash() and key.get("tables") == log_versions(repo)
 
 
-_DAMAGE = (IntegrityError, OSError, ValueError, KeyError, TypeError, pa.ArrowException)
-
-
 def _read_manifest(directory: Path) -> dict[str, Any] | None:
     path = directory / "manifest.json"
     try:
-        return _parse_manifest(path, *_stat(path))
+        st = path.stat()
+        return _parse_manifest(path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     except (OSError, ValueError):
         return None
 
@@ -257,197 +259,100 @@ def _parse_manifest(path: Path, *stat: int) -> dict[str, Any] | None:
 
 
 def _load(directory: Path, manifest: Mapping[str, Any]) -> OccurrenceIndex:
-    name = str(manifest["file"])
-    if not (len(name) == 72 and name.endswith(".parquet")):
-        raise IntegrityError(
-            "the index manifest names a foreign file", file=name, reason="foreign_path"
-        )
-    path = directory / name
-    if path.is_symlink():
-        raise IntegrityError("the index file is a symbolic link", file=str(path), reason="symlink")
-    stat = _stat(path)
-    if stat[1] != int(manifest["size"]):
-        raise IntegrityError(
-            "the index file has another size", file=str(path), reason="size_mismatch"
-        )
-    footer = _Part(*manifest["footer"])
-    _check_part(path, stat, footer, "footer")
-    parts = tuple(_Part(*p) for p in manifest["row_groups"])
+    files = manifest["files"]
     return OccurrenceIndex(
-        path=path,
-        rows=int(manifest["rows"]),
         key=manifest["key"],
-        row_groups=parts,
-        footer=footer,
-        mins=tuple(manifest["mins"]),
-        maxs=tuple(manifest["maxs"]),
+        occurrences=SortedFile.from_manifest(directory, files["occurrences"], OCCURRENCES_SCHEMA),
+        summary=SortedFile.from_manifest(directory, files["summary"], SUMMARY_SCHEMA),
     )
 
 
 def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f"tmp-{uuid.uuid4().hex}.parquet"
+    tmp = {name: directory / f"tmp-{uuid.uuid4().hex}.parquet" for name in _FILES}
     try:
         rows = _write_sorted(snap, tmp)
-        manifest = _describe(tmp, rows, key)
-        final = directory / manifest["file"]
-        os.replace(tmp, final)
-        _fsync(directory)
+        files = {}
+        for name, path in tmp.items():
+            files[name] = describe(path, rows[name])
+            os.replace(path, directory / files[name]["file"])
+        fsync(directory)
     finally:
-        tmp.unlink(missing_ok=True)
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+    manifest = {"format": INDEX_FORMAT, "key": dict(key), "files": files}
     _write_manifest(directory, manifest)
-    for old in directory.glob("*.parquet"):
-        if old.name != manifest["file"]:
-            old.unlink(missing_ok=True)
+    _remove_old(directory, {f["file"] for f in files.values()})
     return manifest
 
 
-def _write_sorted(snap: Snapshot, path: Path) -> int:
-    import duckdb
-    import pyarrow.parquet as pq
+def _remove_old(directory: Path, keep: set[str]) -> None:
+    # Files another process wrote in the last minute may belong to its build in progress (or
+    # be read right now): leave them to the next rebuild.
+    horizon = time.time() - KEEP_RECENT_S
+    for old in [*directory.glob("*.parquet"), *directory.glob("manifest.*.tmp")]:
+        try:
+            if old.name not in keep and old.stat().st_mtime < horizon:
+                old.unlink()
+        except FileNotFoundError:
+            continue
 
+
+def _write_sorted(snap: Snapshot, paths: Mapping[str, Path]) -> dict[str, int]:
+    import duckdb
+
+    from tls_core.link import create_occurrences
     from tls_core.search._keys import country_codes
 
     codes = country_codes()
     params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
-    from tls_core.link import create_occurrences
-
-    sql = _SQL
     con = snap.connect()
-    rows = 0
+    rows: dict[str, int] = {}
+    step, sql = "occurrences", "(tls_core.link.create_occurrences)"
     try:
         create_occurrences(con)
-        reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
-        with pq.ParquetWriter(path, INDEX_SCHEMA, compression="zstd") as writer:
-            pending: list[pa.RecordBatch] = []
-            count = 0
-            for batch in reader:
-                pending.append(batch)
-                count += batch.num_rows
-                if count >= ROW_GROUP_ROWS:
-                    rows += _flush(writer, pending)
-                    pending, count = [], 0
-            rows += _flush(writer, pending)
+        for step, sql in (("search_occurrences", _OCCURRENCES), ("search_summary", _SUMMARY)):
+            reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
+            name = step.removeprefix("search_")
+            rows[name] = _stream(reader, paths[name], _FILES[name])
     except duckdb.Error as err:
-        raise LinkError(
-            f"the occurrence index step failed: {err}", step="occurrence_index", sql=sql
-        ) from err
+        raise LinkError(f"search index step {step!r} failed: {err}", step=step, sql=sql) from err
     finally:
         con.close()
-    _fsync(path)
     return rows
 
 
-def _flush(writer: Any, batches: list[pa.RecordBatch]) -> int:
+def _stream(reader: Any, path: Path, schema: pa.Schema) -> int:
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        for batch in reader:
+            pending.append(batch)
+            count += batch.num_rows
+            if count >= ROW_GROUP_ROWS:
+                rows += _flush(writer, pending, schema)
+                pending, count = [], 0
+        rows += _flush(writer, pending, schema)
+    fsync(path)
+    return rows
+
+
+def _flush(writer: Any, batches: list[pa.RecordBatch], schema: pa.Schema) -> int:
     if not batches:
         return 0
     table = pa.Table.from_batches(batches)
-    table = pa.Table.from_arrays(table.columns, schema=INDEX_SCHEMA)
+    columns = [col.cast(field.type) for col, field in zip(table.columns, schema, strict=True)]
+    table = pa.Table.from_arrays(columns, schema=schema)
     writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
     return int(table.num_rows)
-
-
-def _describe(path: Path, rows: int, key: Mapping[str, Any]) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    meta = pq.ParquetFile(path).metadata
-    size = path.stat().st_size
-    footer_len = int.from_bytes(_pread(path, size - 8, 4), "little")
-    footer = (size - 8 - footer_len, size)
-    groups, mins, maxs = [], [], []
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        start, end = _group_range(group)
-        groups.append([start, end, _sha(path, start, end)])
-        stats = group.column(0).statistics
-        mins.append(str(stats.min))
-        maxs.append(str(stats.max))
-    return {
-        "format": INDEX_FORMAT,
-        "key": dict(key),
-        "file": f"{_whole_sha(path)}.parquet",
-        "size": size,
-        "rows": rows,
-        "footer": [*footer, _sha(path, *footer)],
-        "row_groups": groups,
-        "mins": mins,
-        "maxs": maxs,
-    }
-
-
-def _group_range(group: Any) -> tuple[int, int]:
-    starts, ends = [], []
-    for j in range(group.num_columns):
-        col = group.column(j)
-        start = col.data_page_offset
-        if col.has_dictionary_page and col.dictionary_page_offset is not None:
-            start = min(start, col.dictionary_page_offset)
-        starts.append(start)
-        ends.append(start + col.total_compressed_size)
-    return min(starts), max(ends)
 
 
 def _write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
     tmp = directory / f"manifest.{uuid.uuid4().hex}.tmp"
     tmp.write_text(json.dumps(manifest))
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, directory / "manifest.json")
-    _fsync(directory)
-
-
-def _stat(path: Path) -> tuple[int, int, int, int]:
-    st = path.stat()
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _check_part(path: Path, stat: tuple[int, ...], part: _Part, what: str) -> None:
-    _verified(str(path), stat, part.start, part.end, part.sha256, what)
-
-
-@lru_cache(maxsize=65536)
-def _verified(path: str, stat: tuple[int, ...], start: int, end: int, sha: str, what: str) -> bool:
-    # Memoized only on success (an exception is not cached): a part is hashed once per
-    # (inode, size, mtime, ctime) of its file, like the store's FileChecker.
-    if _sha(Path(path), start, end) != sha:
-        raise IntegrityError(
-            f"the occurrence index {what} does not match its recorded SHA-256",
-            file=path,
-            reason="hash_mismatch",
-            hint="the index is a cache: it is rebuilt from the repository",
-        )
-    return True
-
-
-@lru_cache(maxsize=4)
-def _parquet(path: Path, *stat: int) -> Any:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path)
-
-
-def _pread(path: Path, start: int, length: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, length, start)
-    finally:
-        os.close(fd)
-
-
-def _sha(path: Path, start: int, end: int) -> str:
-    return hashlib.sha256(_pread(path, start, end - start)).hexdigest()
-
-
-def _whole_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync(directory)

@@ -70,10 +70,11 @@ def path(
         access.check(actor, "search-hit", case_b)
         snap = repo.snapshot()
         index, _ = open_index(repo, snap)
-        pairs = index.read_all(["case_id", "kind", "identifier"]).group_by(
-            ["case_id", "kind", "identifier"]
+        table = (
+            index.summary.read_all(["case_id", "kind", "identifier"])
+            .group_by(["case_id", "kind", "identifier"])
+            .aggregate([])
         )
-        table = pairs.aggregate([])
         visible = access.visible_cases(actor, set(table.column("case_id").to_pylist()))
     except Exception as err:
         outcome = outcome_of(err)

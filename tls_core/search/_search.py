@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -21,7 +22,7 @@ from tls_core.protocols import (
 )
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
-from tls_core.search._index import IndexState, lookup_checked
+from tls_core.search._index import ROLE_BITS, IndexState, OccurrenceIndex, with_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
 
@@ -96,7 +97,7 @@ class SearchResult:
     cases: tuple[CaseHit, ...]
     """Visible cases holding it, by case number."""
     records: tuple[RecordHit, ...]
-    """Occurrences in visible cases (at most ``limit``), by case, time and record id."""
+    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case)."""
     truncated: bool
     """True when more occurrences matched than ``limit``."""
     restricted: tuple[RestrictedHit, ...]
@@ -140,29 +141,83 @@ def search(
     try:
         found_kind, canonical = _normalize(value, kind)
         criteria["canonical"] = canonical
-        rows, state, version = lookup_checked(repo, match_key(found_kind, canonical))
-        hits = _graded(rows, Identifier(found_kind, canonical, value))
-        cases = sorted({h.case_number for h in hits})
-        visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors
-        pointers = _pointers(directory, actor, [c for c in cases if c not in visible])
-        notified = notifier.notify_query(QueryNotice(actor, criteria, tuple(cases))) if cases else 0
+        query = Identifier(found_kind, canonical, value)
+        key = match_key(found_kind, canonical)
+        found, state, version = with_index(
+            repo, lambda index: _find(index, key, query, actor, access, limit)
+        )
+        hidden = [c for c in found.cases if c not in found.visible]
+        pointers = _pointers(directory, actor, hidden)
+        cases = tuple(found.cases)
+        notified = notifier.notify_query(QueryNotice(actor, criteria, cases)) if cases else 0
     except Exception as err:
         audit.append(AuditEvent(actor, "search", outcome_of(err), criteria=criteria))
         raise
-    audit.append(AuditEvent(actor, "search", "ok", tuple(cases), criteria=criteria))
-    shown = [h for h in hits if h.case_number in visible]
+    audit.append(AuditEvent(actor, "search", "ok", cases, criteria=criteria))
     return SearchResult(
         query=value,
         kind=found_kind,
         canonical=canonical,
-        cases=_case_hits(shown),
-        records=tuple(shown[:limit]),
-        truncated=len(shown) > limit,
+        cases=_case_hits(found.summary, found.visible),
+        records=tuple(found.records[:limit]),
+        truncated=found.total > limit,
         restricted=pointers,
         notified=notified,
         snapshot_version=version,
         index=state,
     )
+
+
+@dataclass(frozen=True)
+class _Found:
+    summary: list[dict[str, Any]]
+    cases: list[str]
+    visible: frozenset[str]
+    records: list[RecordHit]
+    total: int
+
+
+def _find(
+    index: OccurrenceIndex,
+    key: str,
+    query: Identifier,
+    actor: str,
+    access: AccessPolicy,
+    limit: int,
+) -> _Found:
+    """Read the summary rows of ``key``, then occurrences of visible cases up to ``limit``."""
+    summary = index.summary.lookup(key).to_pylist()
+    grades = _grades(summary, query)
+    for row in summary:
+        row["grade"] = grades[_ident(row)]
+    summary = [row for row in summary if row["grade"] is not None]
+    cases = sorted({row["case_id"] for row in summary})
+    visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors
+    total = sum(row["occurrences"] for row in summary if row["case_id"] in visible)
+    records: list[RecordHit] = []
+    for table in index.occurrences.iter_key(key) if visible else ():
+        records += _records(table, grades, visible)
+        if len(records) > limit:
+            break
+    return _Found(summary, cases, visible, records, total)
+
+
+def _ident(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (row["kind"], row["identifier"], row["variant"] or "")
+
+
+def _grades(
+    rows: Iterable[Mapping[str, Any]], query: Identifier
+) -> dict[tuple[str, str, str], MatchGrade | None]:
+    grades: dict[tuple[str, str, str], MatchGrade | None] = {}
+    for row in rows:
+        kind, ident, variant = pair = _ident(row)
+        if pair not in grades:
+            # The linker's variant: IMEI digits after TAC+SNR as written; '' when not known
+            # (identifier columns), in which case the canonical spelling stands for it.
+            raw = ident[:14] + variant if kind == "imei" and variant else None
+            grades[pair] = match_grade(query, Identifier(kind, ident, raw))
+    return grades
 
 
 def _normalize(value: str, kind: KindOption) -> tuple[str, str]:
@@ -177,18 +232,15 @@ def _normalize(value: str, kind: KindOption) -> tuple[str, str]:
     return found_kind, canonical
 
 
-def _graded(rows: pa.Table, query: Identifier) -> list[RecordHit]:
-    grades: dict[tuple[str, str, str], MatchGrade | None] = {}
+def _records(
+    table: pa.Table,
+    grades: Mapping[tuple[str, str, str], MatchGrade | None],
+    visible: frozenset[str],
+) -> list[RecordHit]:
     hits: list[RecordHit] = []
-    for row in rows.to_pylist():
-        pair = (row["kind"], row["identifier"], row["variant"] or "")
-        if pair not in grades:
-            # The linker's variant: IMEI digits after TAC+SNR as written; '' when not known
-            # (identifier columns), in which case the canonical spelling stands for it.
-            raw = pair[1][:14] + pair[2] if pair[0] == "imei" and pair[2] else None
-            grades[pair] = match_grade(query, Identifier(pair[0], pair[1], raw))
-        grade = grades[pair]
-        if grade is None:
+    for row in table.to_pylist():
+        grade = grades.get(_ident(row))
+        if grade is None or row["case_id"] not in visible:
             continue
         hits.append(
             RecordHit(
@@ -198,36 +250,43 @@ def _graded(rows: pa.Table, query: Identifier) -> list[RecordHit]:
                 canonical=row["identifier"],
                 grade=grade,
                 role=row["role"],
-                seen_utc=row["seen_utc"],
                 record_type=row["record_type"],
+                seen_utc=row["seen_utc"],
                 target=row["target"],
             )
         )
-    hits.sort(key=lambda h: (h.case_number, h.seen_utc is None, h.seen_utc or 0, h.record_id))
     return hits
 
 
 _ORDER = ("exact", "imei_tac_snr", "national_number", "meid_pesn")
 
 
-def _case_hits(hits: Iterable[RecordHit]) -> tuple[CaseHit, ...]:
-    by_case: dict[str, list[RecordHit]] = {}
-    for hit in hits:
-        by_case.setdefault(hit.case_number, []).append(hit)
+def _case_hits(
+    summary: Iterable[Mapping[str, Any]], visible: frozenset[str]
+) -> tuple[CaseHit, ...]:
+    by_case: dict[str, list[Mapping[str, Any]]] = {}
+    for row in summary:
+        if row["case_id"] in visible:
+            by_case.setdefault(row["case_id"], []).append(row)
     out = []
     for number, group in sorted(by_case.items()):
-        seen = [h.seen_utc for h in group if h.seen_utc is not None]
+        first = [r["first_seen"] for r in group if r["first_seen"] is not None]
+        last = [r["last_seen"] for r in group if r["last_seen"] is not None]
         out.append(
             CaseHit(
                 case_number=number,
-                records=len(group),
-                grade=min((h.grade for h in group), key=_ORDER.index),
-                roles=tuple(sorted({h.role for h in group})),
-                first_seen_utc=min(seen, default=None),
-                last_seen_utc=max(seen, default=None),
+                records=sum(r["occurrences"] for r in group),
+                grade=min((r["grade"] for r in group), key=_ORDER.index),
+                roles=tuple(sorted({role for r in group for role in _roles(r["roles"])})),
+                first_seen_utc=min(first, default=None),
+                last_seen_utc=max(last, default=None),
             )
         )
     return tuple(out)
+
+
+def _roles(bits: int) -> list[str]:
+    return [role for role, bit in ROLE_BITS.items() if bits & bit]
 
 
 def _pointers(

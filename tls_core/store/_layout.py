@@ -130,7 +130,7 @@ class Layout:
 
     @property
     def cache(self) -> Path:
-        """``_tls/cache/``: derived, rebuildable caches (search index); never store data."""
+        """``_tls/cache/``: derived, rebuildable caches (search index, link state); never data."""
         return self.internal / "cache"
 
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 from searchkit import commit_calls
@@ -51,25 +53,28 @@ def test_a_stale_index_is_never_served_even_if_its_file_is_intact(case, office):
     # Put the old manifest (and its still valid file) back: its key names an older snapshot.
     new = json.loads((directory / "manifest.json").read_text())
     (directory / "manifest.json").write_text(json.dumps(old))
-    (directory / new["file"]).rename(directory / old["file"])
+    for name in ("occurrences", "summary"):
+        (directory / new["files"][name]["file"]).rename(directory / old["files"][name]["file"])
     result = _run(case, office, X)
     assert result.index == "stale"
     assert [c.case_number for c in result.cases] == ["HOU-2", "SEA-1"]
 
 
+@pytest.mark.parametrize("which", ["occurrences", "summary"])
 @pytest.mark.parametrize("damage", ["flip_row_group", "truncate", "flip_footer", "delete"])
-def test_a_corrupted_index_is_rebuilt_not_served(case, office, damage):
+def test_a_corrupted_index_is_rebuilt_not_served(case, office, damage, which):
     _run(case, office, X)
     directory = index_dir(case)
     manifest = json.loads((directory / "manifest.json").read_text())
-    path = directory / manifest["file"]
+    entry = manifest["files"][which]
+    path = directory / entry["file"]
     data = bytearray(path.read_bytes())
     if damage == "flip_row_group":
-        start, end, _ = manifest["row_groups"][0]
+        start, end, _ = entry["row_groups"][0]
         data[(start + end) // 2] ^= 0xFF
         path.write_bytes(bytes(data))
     elif damage == "flip_footer":
-        start, end, _ = manifest["footer"]
+        start, end, _ = entry["footer"]
         data[start + 2] ^= 0xFF
         path.write_bytes(bytes(data))
     elif damage == "truncate":
@@ -79,6 +84,7 @@ def test_a_corrupted_index_is_rebuilt_not_served(case, office, damage):
     result = _run(case, office, X)
     assert result.index == "corrupt"
     assert [(c.case_number, c.records) for c in result.cases] == [("SEA-1", 1)]
+    assert len(result.records) == 1
     assert _run(case, office, X).index == "current"
 
 
@@ -92,19 +98,55 @@ def test_a_point_lookup_reads_one_row_group(repo, office):
     calls = [(A, f"+1202555{i:04d}", i) for i in range(3 * ROW_GROUP_ROWS)]
     commit_calls(repo, "SEA-1", "big.csv", calls)
     index, _ = open_index(repo, repo.snapshot())
-    assert len(index.row_groups) >= 3
+    occ = index.occurrences
+    assert len(occ.row_groups) >= 3
     key = match_key("phone", "+12025551234")
-    assert len(index.row_groups_for(key)) == 1
-    rows = index.lookup(key)
+    assert len(occ.row_groups_for(key)) == 1
+    assert len(index.summary.row_groups_for(key)) == 1
+    rows = occ.lookup(key)
     assert rows.column("identifier").to_pylist() == ["+12025551234"]
-    # The busiest identifier (the target, in every record) spans several row groups.
-    busy = index.lookup(match_key("phone", A))
-    assert busy.num_rows == 3 * ROW_GROUP_ROWS
-    assert len(index.row_groups_for(match_key("phone", A))) >= 3
+    # The busiest identifier (the target, in every record) spans several row groups of the
+    # occurrences, but one summary row.
+    busy = match_key("phone", A)
+    assert occ.lookup(busy).num_rows == 3 * ROW_GROUP_ROWS
+    assert len(occ.row_groups_for(busy)) >= 3
+    assert index.summary.lookup(busy).column("occurrences").to_pylist() == [3 * ROW_GROUP_ROWS]
 
 
-def test_old_index_files_are_removed(case, office):
+def test_busiest_identifier_reads_only_what_the_limit_needs(repo, office):
+    office.open_case("alice", "SEA-1", owner="alice")
+    calls = [(A, f"+1202555{i:04d}", i) for i in range(3 * ROW_GROUP_ROWS)]
+    commit_calls(repo, "SEA-1", "big.csv", calls)
+    result = _run(repo, office, A)
+    assert result.cases[0].records == 3 * ROW_GROUP_ROWS
+    assert len(result.records) == 1000
+    assert result.truncated
+    everything = search(
+        repo,
+        A,
+        actor="alice",
+        access=office,
+        directory=office,
+        notifier=office,
+        audit=office,
+        limit=10 * ROW_GROUP_ROWS,
+    )
+    assert len(everything.records) == 3 * ROW_GROUP_ROWS
+    assert not everything.truncated
+    assert everything.records[:1000] == result.records
+
+
+def test_old_index_files_are_removed_once_a_minute_old(case, office):
     _run(case, office, X)
+    directory = index_dir(case)
+    first = set(directory.glob("*.parquet"))
     commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
     _run(case, office, X)
-    assert len(list(index_dir(case).glob("*.parquet"))) == 1
+    # The previous build's files are recent: another process may still be reading them.
+    assert first < set(directory.glob("*.parquet"))
+    for old in first:
+        os.utime(old, (time.time() - 120, time.time() - 120))
+    commit_calls(case, "HOU-2", "three.csv", [("+17135550102", X, 4)])
+    _run(case, office, X)
+    assert not first & set(directory.glob("*.parquet"))
+    assert len(list(directory.glob("*.parquet"))) == 4  # this build's and the last one's

@@ -1,0 +1,229 @@
+"""Sorted Parquet files whose footer and row groups are checked against SHA-256 before use.
+
+A file is described (byte range and SHA-256 of its footer and of each row group, min/max of the
+sort key per row group) right after it is written; the description goes into the index
+manifest. Reads go through :class:`SortedFile`, which checks every part it is about to read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tls_core.errors import IntegrityError
+
+__all__ = ["SortedFile", "describe", "fsync", "whole_sha256"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A byte range of a file and the SHA-256 of those bytes."""
+
+    start: int
+    end: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SortedFile:
+    """One Parquet file sorted by its first column, as the manifest describes it."""
+
+    path: Path
+    """The file."""
+    schema: pa.Schema
+    """Its columns."""
+    rows: int
+    """Row count."""
+    size: int
+    """Size in bytes."""
+    footer: Part
+    """The footer (metadata, length, magic)."""
+    row_groups: tuple[Part, ...]
+    """Each row group's column chunks."""
+    mins: tuple[str, ...]
+    """Smallest sort key of each row group."""
+    maxs: tuple[str, ...]
+    """Largest sort key of each row group."""
+
+    @classmethod
+    def from_manifest(cls, directory: Path, entry: dict[str, Any], schema: pa.Schema) -> SortedFile:
+        """Rebuild the description and check the file's name, size and footer.
+
+        Raises:
+            IntegrityError: the name is foreign, the file a symlink, its size or footer wrong.
+        """
+        name = str(entry["file"])
+        if len(name) != 72 or not name.endswith(".parquet") or os.sep in name:
+            raise IntegrityError(
+                "the manifest names a foreign file", file=name, reason="foreign_path"
+            )
+        path = directory / name
+        if path.is_symlink():
+            raise IntegrityError(
+                "an index file is a symbolic link", file=str(path), reason="symlink"
+            )
+        found = cls(
+            path=path,
+            schema=schema,
+            rows=int(entry["rows"]),
+            size=int(entry["size"]),
+            footer=Part(*entry["footer"]),
+            row_groups=tuple(Part(*p) for p in entry["row_groups"]),
+            mins=tuple(entry["mins"]),
+            maxs=tuple(entry["maxs"]),
+        )
+        stat = _stat(path)
+        if stat[1] != found.size:
+            raise IntegrityError(
+                "an index file has another size", file=str(path), reason="size_mismatch"
+            )
+        _check(path, stat, found.footer, "footer")
+        return found
+
+    def row_groups_for(self, key: str) -> list[int]:
+        """Indexes of the row groups whose min/max statistics may hold ``key``."""
+        first = bisect.bisect_left(self.maxs, key)
+        groups = []
+        for i in range(first, len(self.mins)):
+            if self.mins[i] > key:
+                break
+            groups.append(i)
+        return groups
+
+    def lookup(self, key: str) -> pa.Table:
+        """Rows whose first column equals ``key`` (reads only the row groups that may hold it)."""
+        return pa.concat_tables([self.schema.empty_table(), *self.iter_key(key)])
+
+    def iter_key(self, key: str) -> Iterator[pa.Table]:
+        """Yield the rows equal to ``key``, one checked row group at a time."""
+        import pyarrow.compute as pc
+
+        for i in self.row_groups_for(key):
+            table = self.read([i], self.schema.names)
+            yield table.filter(pc.equal(table.column(0), key))
+
+    def read_all(self, columns: Sequence[str]) -> pa.Table:
+        """Return ``columns`` of every row, each row group checked first."""
+        if not self.row_groups:
+            return pa.schema([self.schema.field(c) for c in columns]).empty_table()
+        return self.read(list(range(len(self.row_groups))), columns)
+
+    def read(self, groups: list[int], columns: Sequence[str]) -> pa.Table:
+        """Read some row groups after checking each against its SHA-256.
+
+        Raises:
+            IntegrityError: a row group's bytes do not match.
+        """
+        stat = _stat(self.path)
+        for i in groups:
+            _check(self.path, stat, self.row_groups[i], f"row group {i}")
+        table = _parquet(self.path, *stat).read_row_groups(groups, columns=list(columns))
+        schema = pa.schema([self.schema.field(c) for c in columns])
+        return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+def describe(path: Path, rows: int) -> dict[str, Any]:
+    """Describe a freshly written sorted file for the manifest (hashes every part)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    size = path.stat().st_size
+    footer_len = int.from_bytes(_pread(path, size - 8, 4), "little")
+    footer = (size - 8 - footer_len, size)
+    groups, mins, maxs = [], [], []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        start, end = _group_range(group)
+        groups.append([start, end, _sha(path, start, end)])
+        stats = group.column(0).statistics
+        mins.append(str(stats.min))
+        maxs.append(str(stats.max))
+    return {
+        "file": f"{whole_sha256(path)}.parquet",
+        "size": size,
+        "rows": rows,
+        "footer": [*footer, _sha(path, *footer)],
+        "row_groups": groups,
+        "mins": mins,
+        "maxs": maxs,
+    }
+
+
+def whole_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync(path: Path) -> None:
+    """Flush a file or directory to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _group_range(group: Any) -> tuple[int, int]:
+    starts, ends = [], []
+    for j in range(group.num_columns):
+        col = group.column(j)
+        start = col.data_page_offset
+        if col.has_dictionary_page and col.dictionary_page_offset is not None:
+            start = min(start, col.dictionary_page_offset)
+        starts.append(start)
+        ends.append(start + col.total_compressed_size)
+    return min(starts), max(ends)
+
+
+def _stat(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _check(path: Path, stat: tuple[int, ...], part: Part, what: str) -> None:
+    _verified(str(path), stat, part.start, part.end, part.sha256, what)
+
+
+@lru_cache(maxsize=65536)
+def _verified(path: str, stat: tuple[int, ...], start: int, end: int, sha: str, what: str) -> bool:
+    # Memoized only on success (an exception is not cached): a part is hashed once per
+    # (inode, size, mtime, ctime) of its file, like the store's FileChecker.
+    if _sha(Path(path), start, end) != sha:
+        raise IntegrityError(
+            f"the occurrence index {what} does not match its recorded SHA-256",
+            file=path,
+            reason="hash_mismatch",
+            hint="the index is a cache: it is rebuilt from the repository",
+        )
+    return True
+
+
+@lru_cache(maxsize=8)
+def _parquet(path: Path, *stat: int) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path)
+
+
+def _pread(path: Path, start: int, length: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, start)
+    finally:
+        os.close(fd)
+
+
+def _sha(path: Path, start: int, end: int) -> str:
+    return hashlib.sha256(_pread(path, start, end - start)).hexdigest()
