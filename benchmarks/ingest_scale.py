@@ -348,8 +348,9 @@ compare on a loaded machine). Memory: **{"met" if peak <= 3 * 2**30 else "not me
 
 Where the time goes: the ingest is one thread of Python driving the read and the commit in
 turn (the commit consumes the scan's chunks as it stages them), so its cost is the read's plus
-the commit's. The read (adapters, ~0.2 M rows/s on a quiet machine, see the ``read`` section)
-is the larger half; identifier normalization is a fraction of it. In the commit, a profile
+the commit's, about half each (the read alone: ~0.2 M rows/s on a quiet machine, see the
+``read`` section; identifier normalization is a fraction of it). Both run on one core, so on a
+quiet machine wall time is close to the CPU time above. In the commit, a profile
 (cProfile, 1 M rows) puts most of the time in Parquet encoding (each record is written twice:
 once to staging, once to its published, zstd-compressed store file; compression itself is a
 small part, the encoding is not), then the DuckDB dedup (hash aggregate on ``record_id`` and
