@@ -63,6 +63,24 @@ def test_data_flows_one_way(path):
         assert "icm_bridge" not in imported, rel
 
 
+@pytest.mark.parametrize("rel", sorted(ADAPTER_USERS))
+def test_the_adapter_allowance_is_a_lazy_import(rel):
+    """Importing tls_core.store must not import the adapters: only inside functions."""
+    tree = ast.parse((ROOT / rel).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue  # typing only, never executed
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                break
+            names = []
+            if isinstance(sub, ast.Import):
+                names = [alias.name for alias in sub.names]
+            elif isinstance(sub, ast.ImportFrom) and sub.module:
+                names = [sub.module]
+            assert not any(n.split(".")[0] == "penlink_adapters" for n in names), rel
+
+
 def test_no_star_imports():
     for path in SOURCES:
         tree = ast.parse(path.read_text())

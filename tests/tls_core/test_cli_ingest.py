@@ -138,3 +138,30 @@ def test_options_are_checked(repo: Path, files: Path, tls: Runner) -> None:
     code, _, err = tls(repo, "--as", "alice", "ingest", att, "--case", "C1", "--kind", "subscriber")
     assert code == 1
     assert "record_type_mismatch" in err
+
+
+def test_unlink_and_purge_go_through_the_case_store(repo: Path, files: Path, tls: Runner) -> None:
+    att = str(files / "C03_att.csv")
+    code, out, _ = tls(repo, "--as", "alice", "ingest", att, "--case", "C1", "--json")
+    batch = json.loads(out)[0]["batch_id"]
+    code, _, err = tls(repo, "--as", "bob", "unlink", batch, "--case", "C1")
+    assert code == 1
+    assert "access_denied" in err
+    code, out, err = tls(repo, "--as", "alice", "unlink", batch, "--case", "C1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["changed"] is True
+    code, out, err = tls(repo, "--as", "alice", "purge", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "cases": [],
+        "batch_ids": [],
+        "records_removed": 0,
+        "records_kept": 0,
+        "rejects_removed": 0,
+    }
+    code, _, err = tls(repo, "--as", "alice", "purge", "--case", "C1")
+    assert code == 1
+    assert "access_denied" in err
+    code, out, _ = tls(repo, "--as", "ida", "audit", "show", "--case", "C1", "--json")
+    events = {(e["action"], e["outcome"]) for e in json.loads(out)}
+    assert {("unlink", "ok"), ("purge-authorize", "denied")} <= events

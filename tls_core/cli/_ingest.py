@@ -19,7 +19,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
 from tls_core.cli._common import JsonOpt, emit_json, settings
-from tls_core.errors import ConfigError, TlsError
+from tls_core.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -72,7 +72,7 @@ def ingest_command(
             _open(ctx, audit_key, case_store, audit_store) as store,
             _bars(enabled=sys.stdout.isatty() and not quiet) as progress,
         ):
-            for file in files:
+            for file in files:  # one call per file: the reports so far survive a failure
                 done += repo.ingest(
                     file,
                     case_ids=case,
@@ -85,10 +85,8 @@ def ingest_command(
                     audit=store,
                     progress=progress,
                 )
-    except TlsError:
+    finally:
         _emit(done, json_out)
-        raise
-    _emit(done, json_out)
 
 
 def _kind(kind: str | None) -> RecordType | None:

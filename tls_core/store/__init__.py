@@ -17,11 +17,11 @@ from tls_core.store._commit import PurgeStep as PurgeStep
 from tls_core.store._commit import StepHook as StepHook
 from tls_core.store._files import DataFile as DataFile
 from tls_core.store._gc import GcReport as GcReport
-from tls_core.store._ingest import IngestPhase as IngestPhase
-from tls_core.store._ingest import IngestProgress as IngestProgress
-from tls_core.store._ingest import IngestReport as IngestReport
-from tls_core.store._ingest import IntoPaths as IntoPaths
-from tls_core.store._ingest import ProgressCallback as ProgressCallback
+from tls_core.store._ingest_report import IngestPhase as IngestPhase
+from tls_core.store._ingest_report import IngestProgress as IngestProgress
+from tls_core.store._ingest_report import IngestReport as IngestReport
+from tls_core.store._ingest_report import IntoPaths as IntoPaths
+from tls_core.store._ingest_report import ProgressCallback as ProgressCallback
 from tls_core.store._layout import RecordType as RecordType
 from tls_core.store._layout import TableName as TableName
 from tls_core.store._purge import PurgeReport as PurgeReport

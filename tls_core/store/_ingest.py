@@ -18,16 +18,22 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from tls_core.errors import AccessDenied, ConfigError, ReadError, StoreError, TlsError
 from tls_core.protocols import AccessPolicy, AuditEvent, AuditSink, Outcome
 from tls_core.schema import REJECTS
+from tls_core.store._ingest_report import (
+    IngestProgress,
+    IngestReport,
+    IntoPaths,
+    ProgressCallback,
+)
 from tls_core.store._layout import RECORD_TABLES, Layout, RecordType, check_case_id
 from tls_core.store._purge import current_links
 from tls_core.store._snapshot import Snapshot
@@ -36,106 +42,10 @@ if TYPE_CHECKING:
     from penlink_adapters import ReturnScan
     from tls_core.store._repository import CommitReport, Repository
 
-__all__ = [
-    "IngestPhase",
-    "IngestProgress",
-    "IngestReport",
-    "IntoPaths",
-    "ProgressCallback",
-    "ingest_files",
-]
-
-IngestPhase = Literal["hash", "read", "done"]
-"""Where an ingest of one file is: ``hash`` (the SHA-256 pass), ``read`` (parsing and
-staging), ``done`` (committed, or found already stored)."""
-
-IntoPaths: TypeAlias = "str | os.PathLike[str] | Iterable[str | os.PathLike[str]]"
-"""One path or several."""
+__all__ = ["ingest_files"]
 
 _BLOCK = 1 << 20
 _HASH_TICK = 64 << 20  # report hashing progress every 64 MiB
-
-
-@dataclass(frozen=True)
-class IngestProgress:
-    """Progress of the ingest of one file (for progress bars)."""
-
-    file: str
-    """The file."""
-    phase: IngestPhase
-    """What is being done."""
-    rows_read: int
-    """Record and reject rows read so far."""
-    bytes_done: int
-    """Bytes hashed (``hash``), or an estimate of bytes read from the line reached (``read``)."""
-    bytes_total: int
-    """Size of the file."""
-
-
-ProgressCallback = Callable[[IngestProgress], None]
-"""Receives :class:`IngestProgress` events; must be quick and must not raise."""
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """The outcome of ingesting one file (``tls ingest --json`` prints :meth:`to_json`).
-
-    For a file that was read, ``loaded + duplicates + skipped + sum(rejected) == rows_total``.
-    A file already stored is not read: its counts are zero and ``noop`` (or only the new case
-    association) says what happened.
-    """
-
-    file: str
-    """The file as given."""
-    sha256: str
-    """SHA-256 of its bytes."""
-    batch_id: str
-    """The batch holding its records (the earlier batch when it was already stored)."""
-    case_ids: tuple[str, ...]
-    """Cases named by the caller."""
-    linked_cases: tuple[str, ...]
-    """Cases newly associated with the batch by this call."""
-    target: str | None
-    """Target identifier used: given, or inferred as ``tls read`` does (None if unknown)."""
-    layout: str | None
-    """Layout name (None when the file was already stored and so not read)."""
-    record_type: RecordType
-    """Which record table holds the batch."""
-    rows_total: int
-    """Rows in the file (0 when not read)."""
-    loaded: int
-    """Records stored by this call."""
-    duplicates: int
-    """Exact duplicate rows of the file, plus records equal on their natural key to one
-    already stored or repeated in the file (not stored twice)."""
-    skipped: int
-    """Non-record rows: preamble, headers, blank, page and total lines."""
-    rejected: Mapping[str, int] = field(default_factory=dict)
-    """Rejected rows by reason code (stored in the rejects table)."""
-    noop: bool = False
-    """True when the same content was already stored for every named case."""
-    version: int = 0
-    """Registry version after this file (the snapshot version that shows it)."""
-    warnings: tuple[str, ...] = ()
-    """Warnings of the read (drift, dropped content columns, unknown codes)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``tls ingest --json`` object of this file."""
-        return {
-            "file": self.file,
-            "sha256": self.sha256,
-            "batch_id": self.batch_id,
-            "case_ids": list(self.case_ids),
-            "target": self.target,
-            "layout": self.layout,
-            "record_type": self.record_type,
-            "loaded": self.loaded,
-            "duplicates": self.duplicates,
-            "skipped": self.skipped,
-            "rejected": dict(self.rejected),
-            "noop": self.noop,
-            "version": self.version,
-        }
 
 
 @dataclass(frozen=True)
@@ -273,7 +183,12 @@ def _run(repo: Repository, layout: Layout, path: Path, opts: _Options) -> Ingest
 
 
 def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int, int]:
-    """SHA-256, size and line count of the file, in one streaming pass."""
+    """SHA-256 and size of the file in one streaming pass, and an estimate of its lines.
+
+    The lines (for progress only) are counted in the first block and extrapolated: counting
+    them all would cost half as much again as the hash, and a repeated ingest should cost
+    about one hash.
+    """
     digest = hashlib.sha256()
     buf = bytearray(_BLOCK)
     view = memoryview(buf)
@@ -283,7 +198,8 @@ def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int,
         with path.open("rb", buffering=0) as fh:
             while n := fh.readinto(buf):
                 digest.update(view[:n])
-                lines += buf.count(b"\n", 0, n)
+                if not done:
+                    lines = buf.count(b"\n", 0, n) * size // n
                 done += n
                 if progress is not None and done % _HASH_TICK < _BLOCK:
                     progress(IngestProgress(str(path), "hash", 0, done, size))

@@ -25,7 +25,8 @@ from tls_core.store._commit import (
 from tls_core.store._delta import commit_files, create_tables
 from tls_core.store._files import FileChecker
 from tls_core.store._gc import GcReport, collect_garbage
-from tls_core.store._ingest import IngestReport, IntoPaths, ProgressCallback, ingest_files
+from tls_core.store._ingest import ingest_files
+from tls_core.store._ingest_report import IngestReport, IntoPaths, ProgressCallback
 from tls_core.store._layout import (
     FORMAT_VERSION,
     RECORD_TABLES,

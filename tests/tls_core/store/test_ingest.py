@@ -197,3 +197,38 @@ def test_importing_the_store_does_not_import_the_adapters():
     code = "import sys, tls_core.store; print('penlink_adapters' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_RACER = """
+import pathlib, sys, time
+from tls_core.store import Repository
+repo = Repository.open(sys.argv[1])
+print("ready", flush=True)
+go = pathlib.Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.005)
+(report,) = repo.ingest(sys.argv[2], case_ids=["C03"], actor="alice")
+print(report.batch_id, report.loaded, report.noop, flush=True)
+"""
+
+
+def test_two_processes_ingesting_the_same_file_store_it_once(repo, scenario, tmp_path):
+    go = tmp_path / "go"
+    args = [str(repo.root), str(scenario["C03"]["path"]), str(go)]
+    racers = [
+        subprocess.Popen([sys.executable, "-c", _RACER, *args], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for racer in racers:
+        assert racer.stdout is not None
+        assert racer.stdout.readline().strip() == "ready"
+    go.touch()
+    results = []
+    for racer in racers:
+        out, _ = racer.communicate(timeout=120)
+        assert racer.returncode == 0
+        batch, loaded, noop = out.split()
+        results.append((batch, int(loaded), noop == "True"))
+    assert results[0][0] == results[1][0]
+    assert sorted((loaded, noop) for _, loaded, noop in results) == [(0, True), (24, False)]
+    assert repo.snapshot().row_count("call_records") == 24

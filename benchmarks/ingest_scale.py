@@ -1,0 +1,365 @@
+"""End-to-end ingest of a T-Mobile-layout CSV, side by side with the read alone and the commit alone.
+
+Run: .venv/bin/python -m benchmarks.ingest_scale [--rows 1000000] [--repeat 1]
+     .venv/bin/python -m benchmarks.ingest_scale --rows 10000000   (the issue's size)
+
+The return is written once per (rows, seed) by ``benchmarks.read_scale.synth_file`` (the
+adapters' synthetic renderer) and kept in the temp directory, as are the canonical records
+read from it (a Parquet file, the input of the commit-alone run). Every measurement runs in a
+fresh child process, after a warm-up ingest of a small file in a scratch repository (numba's
+cache loaded, everything imported), and reports its wall time and the child's peak RSS
+(``ru_maxrss``: the whole process).
+
+Measured:
+
+- ``sha256``: hashing the file (1 MiB blocks), the floor of a repeated ingest;
+- ``read``: ``scan_return(path)`` iterated to the end, chunks dropped;
+- ``commit``: ``commit_batch`` of the already-read canonical records, streamed from Parquet
+  into an empty repository;
+- ``ingest``: ``Repository.ingest(path)`` into an empty repository, split into hash, read
+  (time spent inside the scan's iterator; identifier normalization separately) and the rest
+  (staging, dedup, publishing, Delta commits);
+- ``repeat``: the same ingest again into that repository (a no-op: hash and registry lookup).
+
+Writes the ``ingest`` section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._results import machine, spread, write_section
+from benchmarks.read_scale import synth_file
+
+_WHAT = ("sha256", "read", "commit", "ingest", "repeat")
+_CASE = "BENCH-1"
+
+
+def records_file(path: Path) -> Path:
+    """The canonical records of ``path`` as Parquet (written once, by a streaming read)."""
+    out = path.with_suffix(".records.parquet")
+    if not out.exists():
+        import pyarrow.parquet as pq
+
+        from penlink_adapters import scan_return
+
+        scan = scan_return(path)
+        partial = out.with_suffix(".partial")
+        with pq.ParquetWriter(partial, scan.schema) as writer:
+            for records, _ in scan:
+                writer.write_table(records)
+        partial.rename(out)
+    return out
+
+
+def _child(what: str, path: str, repo: str, warm: str) -> dict[str, Any]:
+    timers = _install_timers()
+    _warm_up(Path(warm), Path(repo).with_name("warm-repo"))
+    for key in timers:
+        timers[key] = 0.0
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    result = _measure(what, Path(path), Path(repo))
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "peak": after.ru_maxrss * 1024,
+        **timers,
+        **result,
+    }
+
+
+def _measure(what: str, path: Path, repo: Path) -> dict[str, Any]:
+    import hashlib
+
+    from tls_core.store import Repository
+
+    if what == "sha256":
+        with path.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        return {"sha256": digest}
+    if what == "read":
+        from penlink_adapters import scan_return
+
+        scan = scan_return(path)
+        for _ in scan:
+            pass
+        return {"rows": scan.report().rows_total}
+    if what == "commit":
+        return _commit_alone(path, repo)
+    (report,) = Repository.open(repo).ingest(path, case_ids=[_CASE], actor="bench")
+    return {"loaded": report.loaded, "noop": report.noop, "rows": report.rows_total}
+
+
+def _commit_alone(path: Path, repo: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    from tls_core.store import Repository
+
+    records = pq.ParquetFile(records_file(path))
+    sha = pq.read_table(records_file(path), columns=["source_sha256"]).column(0)[0].as_py()
+    report = Repository.open(repo).commit_batch(
+        records.iter_batches(batch_size=100_000),
+        source_sha256=sha,
+        source_name=path.name,
+        case_ids=[_CASE],
+        actor="bench",
+    )
+    return {"loaded": report.loaded}
+
+
+def _install_timers() -> dict[str, float]:
+    """Time spent hashing, inside the scan's iterator, and inside identifier normalization."""
+    from penlink_adapters import _assemble, _read
+    from tls_core.store import _ingest
+
+    timers = {"hash": 0.0, "scan": 0.0, "normalize": 0.0}
+
+    def timed(name: str, inner: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                timers[name] += time.perf_counter() - t
+
+        return wrapper
+
+    iterate = _read.ReturnScan.__iter__
+
+    def timed_iter(self: Any) -> Any:
+        inner = iterate(self)
+        while True:
+            t = time.perf_counter()
+            try:
+                item = next(inner)
+            except StopIteration:
+                return
+            finally:
+                timers["scan"] += time.perf_counter() - t
+            yield item
+
+    _read.ReturnScan.__iter__ = timed_iter  # type: ignore[method-assign]
+    _assemble.normalize_columns = timed("normalize", _assemble.normalize_columns)  # type: ignore[attr-defined]
+    _ingest._hash_file = timed("hash", _ingest._hash_file)
+    return timers
+
+
+def _warm_up(warm: Path, scratch: Path) -> None:
+    from tls_core.store import Repository
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    Repository.open(scratch).ingest(warm, case_ids=[_CASE], actor="bench")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(what: str, path: Path, repo: Path, warm: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingest_scale",
+            "--child",
+            what,
+            str(path),
+            str(repo),
+            str(warm),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _one_round(
+    path: Path, warm: Path, work: Path, only: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """One run of each measurement; ``repeat`` reuses the repository ``ingest`` filled."""
+    results: dict[str, dict[str, Any]] = {}
+    for what in only:
+        repo = work / ("ingest" if what == "repeat" else what)
+        if what != "repeat":
+            shutil.rmtree(repo, ignore_errors=True)
+        results[what] = _run(what, path, repo, warm)
+        print(what, results[what], file=sys.stderr)
+    for name in ("commit", "ingest"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    return results
+
+
+def _from_log(args: argparse.Namespace) -> None:
+    import ast
+
+    runs: dict[str, list[dict[str, Any]]] = {w: [] for w in _WHAT}
+    load = "not recorded"
+    for line in Path(args.from_log).read_text().splitlines():
+        what, _, rest = line.partition(" ")
+        if what in runs and rest.startswith("{"):
+            runs[what].append(ast.literal_eval(rest))
+        elif what == "load":
+            load = rest
+    size = synth_file(args.rows, args.seed).stat().st_size
+    _write(args, runs, size, load)
+
+
+def _repeat_note(runs: dict[str, list[dict[str, Any]]]) -> str:
+    if not runs["repeat"] or not runs["sha256"]:
+        return ""
+    again = statistics.median(r["cpu"] for r in runs["repeat"])
+    sha = statistics.median(r["cpu"] for r in runs["sha256"])
+    return (
+        f"Repeated ingest (no-op): {again:.2f} s CPU against {sha:.2f} s CPU to hash the file "
+        f"({again / sha:.2f}x): the file is hashed, the registry consulted, nothing is read."
+    )
+
+
+def _gib(values: list[float]) -> str:
+    return f"{max(values) / 2**30:.2f} GiB"
+
+
+def _table(rows: int, runs: dict[str, list[dict[str, Any]]]) -> str:
+    def sec(what: str, key: str = "seconds") -> list[float]:
+        return [float(r[key]) for r in runs[what]]
+
+    def med(what: str, key: str = "seconds") -> float:
+        return statistics.median(sec(what, key))
+
+    def line(label: str, what: str, key: str = "seconds", *, rss: bool = True) -> str:
+        rate = f"{rows / med(what, key) / 1e6:.2f} M" if med(what, key) > 0 else ""
+        ratio = f"{med(what, key) / med('ingest'):.2f}x"
+        peak = _gib(sec(what, "peak")) if rss else ""
+        cpu = spread(sec(what, "cpu")) if rss else ""
+        return f"| {label} | {spread(sec(what, key))} | {rate} | {ratio} | {cpu} | {peak} |"
+
+    rest = [
+        r["seconds"] - r["hash"] - r["scan"] for r in runs["ingest"]
+    ]  # staging, dedup, publishing, commits
+    lines = [
+        line("`Repository.ingest(path)` end to end, empty repository", "ingest"),
+        line("  of which hashing the file (first pass)", "ingest", "hash", rss=False),
+        line("  of which reading (inside `scan_return`'s iterator)", "ingest", "scan", rss=False),
+        line(
+            "  of which identifier normalization (part of reading)",
+            "ingest",
+            "normalize",
+            rss=False,
+        ),
+        f"|  of which the rest: staging, dedup, publishing, Delta commits | {spread(rest)} | | {statistics.median(rest) / med('ingest'):.2f}x | | |",
+    ]
+    optional = (
+        ("read alone: `scan_return(path)`, chunks dropped", "read"),
+        ("commit alone: `commit_batch` of the canonical records (from Parquet)", "commit"),
+        ("SHA-256 of the file alone (`hashlib.file_digest`)", "sha256"),
+        ("repeated `Repository.ingest(path)` (no-op)", "repeat"),
+    )
+    lines += [line(label, what) for label, what in optional if runs[what]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--only",
+        default=",".join(_WHAT),
+        help=f"comma-separated subset of {','.join(_WHAT)} (ingest is always run)",
+    )
+    parser.add_argument(
+        "--from-log",
+        metavar="FILE",
+        help="write the section from the per-run lines an earlier run printed on stderr",
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(*args.child)))
+        return
+    if args.from_log:
+        _from_log(args)
+        return
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load {load}", file=sys.stderr)
+    only = tuple(w for w in _WHAT if w in {*args.only.split(","), "ingest"})
+    path = synth_file(args.rows, args.seed)
+    warm = synth_file(2_000, args.seed)
+    if "commit" in only:
+        records_file(path)
+    size = path.stat().st_size
+    runs: dict[str, list[dict[str, Any]]] = {w: [] for w in _WHAT}
+    with tempfile.TemporaryDirectory(prefix="tls-bench-ingest-") as tmp:
+        for _ in range(args.repeat):
+            for what, result in _one_round(path, warm, Path(tmp), only).items():
+                runs[what].append(result)
+    _write(args, runs, size, load)
+
+
+def _write(
+    args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], size: int, load: str
+) -> None:
+    ingest = runs["ingest"][0]
+    command = "python -m benchmarks.ingest_scale"
+    if args.rows != 1_000_000:
+        command += f" --rows {args.rows}"
+    if args.repeat != 1:
+        command += f" --repeat {args.repeat}"
+    if args.only != ",".join(_WHAT):
+        command += f" --only {args.only}"
+    peak = max(r["peak"] for r in runs["ingest"])
+    rate = args.rows / statistics.median(r["seconds"] for r in runs["ingest"])
+    cpu_rate = args.rows / statistics.median(r["cpu"] for r in runs["ingest"])
+    body = f"""
+## Ingest: carrier CSV to committed batch (issue 5), {args.rows:,} rows
+
+Command: `{command}` (each run in a fresh process after a warm-up ingest of a 2,000-row
+file). Machine: {machine()}. The machine was shared with other jobs (load average when the
+run started: {load}); CPU time is less sensitive to that than wall time.
+
+Input: {args.rows:,} calls ({size / 2**20:,.0f} MiB) in the T-Mobile layout, written by the
+adapters' synthetic renderer (`benchmarks.read_scale.synth_file`, seed {args.seed}). Ingest
+loaded {ingest["loaded"]:,} records ({ingest["rows"]:,} rows in the file). Ratios are wall
+time against the end-to-end ingest.
+
+| what | wall time | rows/s | vs. ingest | CPU time (all threads) | peak RSS |
+|---|---|---|---|---|---|
+{_table(args.rows, runs)}
+
+Target (issue 5): >= 1.5 M rows/s end to end on 2 cores, peak RSS <= 3 GiB, a repeated ingest
+about the time of hashing the file. Speed: **{"met" if rate >= 1.5e6 else "not met"}**
+({rate / 1e6:.2f} M rows/s wall; {cpu_rate / 1e6:.2f} M rows per CPU-second, the figure to
+compare on a loaded machine). Memory: **{"met" if peak <= 3 * 2**30 else "not met"}**
+({peak / 2**30:.2f} GiB peak). {_repeat_note(runs)}
+
+Where the time goes: the ingest is one thread of Python driving the read and the commit in
+turn (the commit consumes the scan's chunks as it stages them), so its cost is the read's plus
+the commit's, about half each (the read alone: ~0.2 M rows/s on a quiet machine, see the
+``read`` section; identifier normalization is a fraction of it). Both run on one core, so on a
+quiet machine wall time is close to the CPU time above. In the commit, a profile
+(cProfile, 1 M rows) puts most of the time in Parquet encoding (each record is written twice:
+once to staging, once to its published, zstd-compressed store file; compression itself is a
+small part, the encoding is not), then the DuckDB dedup (hash aggregate on ``record_id`` and
+the anti join) and the Arrow cast of DuckDB's output to the stored schema. No cheap large win
+was found there: staging without compression saves ~0.5 s CPU per 1 M rows (< 10 %).
+"""
+    write_section("ingest" if args.rows == 1_000_000 else f"ingest-{args.rows}", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
