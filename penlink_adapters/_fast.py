@@ -144,7 +144,7 @@ def _split_lines(buf: bytes) -> _Lines:
     Raises:
         UnicodeDecodeError: the bytes are not UTF-8 (the file changed since it was inspected).
     """
-    from penlink_adapters._kernels import split_lines_kernel
+    from penlink_adapters._kernels import line_views_kernel, split_lines_kernel
 
     data, offsets = split_lines_kernel(np.frombuffer(buf, dtype=np.uint8))
     n = len(offsets) - 1
@@ -153,7 +153,20 @@ def _split_lines(buf: bytes) -> _Lines:
         array.validate(full=True)
     except pa.ArrowInvalid as exc:
         raise UnicodeDecodeError("utf-8", buf, 0, len(buf), str(exc)) from None
-    return _Lines(pl.Series("line", array, dtype=pl.String), data, offsets)
+    text = _view_series(line_views_kernel(offsets, data), data, None, 0)
+    return _Lines(text.alias("line"), data, offsets)
+
+
+def _view_series(views: Any, data: Any, validity: Any, missing: int) -> pl.Series:
+    """A polars text column over Arrow string views into ``data`` (no copy of the text).
+
+    The bytes must be valid UTF-8 (checked on the block's lines; fields are cut at an ASCII
+    delimiter, so they are valid too).
+    """
+    n = len(views)
+    bitmap = pa.py_buffer(np.packbits(validity, bitorder="little")) if missing else None
+    buffers = [bitmap, pa.py_buffer(views), pa.py_buffer(data)]
+    return pl.Series(pa.Array.from_buffers(pa.string_view(), n, buffers, missing))
 
 
 def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet) -> Chunk | None:
@@ -195,18 +208,13 @@ def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, list[pl.
     from penlink_adapters._kernels import split_fields_kernel
 
     n = len(lines)
-    counts, present, offsets, data = split_fields_kernel(
+    counts, present, views = split_fields_kernel(
         lines.offsets, lines.data, np.uint8(ord(delim)), np.array(wanted, dtype=np.int64)
     )
-    buffer = pa.py_buffer(data)
-    columns = []
-    for c in range(len(wanted)):
-        missing = n - int(present[c].sum())
-        bitmap = pa.py_buffer(np.packbits(present[c], bitorder="little")) if missing else None
-        array = pa.LargeStringArray.from_buffers(
-            n, pa.py_buffer(offsets[c]), buffer, bitmap, missing
-        )
-        columns.append(pl.Series(array))
+    columns = [
+        _view_series(views[c], lines.data, present[c], n - int(present[c].sum()))
+        for c in range(len(wanted))
+    ]
     return counts, columns
 
 
