@@ -175,12 +175,13 @@ def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet
     n = len(lines)
     sorter.total += n
     wanted = sorted({0, *plan.index.values()})
-    counts, columns = _fields(lines, delim, wanted)
+    counts, edgy, columns = _fields(lines, delim, wanted)
     df = pl.DataFrame(
         {
             "line": lines.text,
             "_row": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.Int64),
             "_n": counts,
+            "_edgy": edgy,
             **{f"_f{i}": column for i, column in zip(wanted, columns, strict=True)},
         }
     )
@@ -198,24 +199,30 @@ def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet
         hits = kept.filter(pl.col("_row").is_in(rows))
         return {r: line.split(delim) for r, line in hits.iter_rows()}
 
+    # Only lines the kernel flagged may have a field with a blank at an edge: check those.
     blank_edge = rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)"
-    trimmed = not df.select(pl.col("line").str.contains(blank_edge).any()).item()
+    suspect = df.filter(pl.col("_edgy"))
+    trimmed = not suspect.select(pl.col("line").str.contains(blank_edge).any()).item()
     return Chunk(frame, fields_of, trimmed)
 
 
-def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, list[pl.Series]]:
-    """Field counts of the lines, and the ``wanted`` fields as text columns (null if missing)."""
+def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, Any, list[pl.Series]]:
+    """Field counts, blank-edge flags and the ``wanted`` fields of the lines.
+
+    The flags: whether a line may have a field that begins or ends with a blank. The fields
+    are text columns (null if missing).
+    """
     from penlink_adapters._kernels import split_fields_kernel
 
     n = len(lines)
-    counts, present, views = split_fields_kernel(
+    counts, present, views, edgy = split_fields_kernel(
         lines.offsets, lines.data, np.uint8(ord(delim)), np.array(wanted, dtype=np.int64)
     )
     columns = [
         _view_series(views[c], lines.data, present[c], n - int(present[c].sum()))
         for c in range(len(wanted))
     ]
-    return counts, columns
+    return counts, edgy, columns
 
 
 def _first_filled(parts: pl.Expr, width: int) -> pl.Expr:

@@ -75,6 +75,14 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
     )
 
 
+def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
+    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (``_hit``: found), in order."""
+    known = table.with_columns(pl.lit(True).alias("_hit"))
+    return values.to_frame().join(
+        known, on="_value", how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
 def normalize_columns(
     df: pl.DataFrame, parties: Sequence[str], region: str, memo: IdentifierMemo | None = None
 ) -> pl.DataFrame:
@@ -90,19 +98,21 @@ def normalize_columns(
         if len(df)
         else pl.Series([], dtype=pl.String)
     ).alias("_value")
-    distinct = values.unique().to_frame()
-    if memo is not None and len(memo.table):
-        known = distinct.join(memo.table, on="_value", how="inner", nulls_equal=True)
-        fresh = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
-        new = _normalized(fresh["_value"], region)
-        table = pl.concat([known, new])
+    if memo is None:
+        table = _normalized(values.unique(), region)
+        cols = _lookup(values, table)
     else:
-        table = new = _normalized(distinct["_value"], region)
-    if memo is not None:
-        memo.remember(new)
-    cols = values.to_frame().join(
-        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
-    )
+        cols = _lookup(values, memo.table)
+        # Values the memo does not know yet (their row found no match: "_hit" is null).
+        unknown = cols["_hit"].is_null()
+        if unknown.any():
+            new = _normalized(values.filter(unknown).unique(), region)
+            memo.remember(new)
+            found = _lookup(values, new)
+            cols = cols.select(
+                pl.when(pl.col("_hit").is_null()).then(found[c]).otherwise(pl.col(c)).alias(c)
+                for c in ("kind", "canonical", "reason")
+            )
     n = len(df)
     out = []
     for i, p in enumerate(parties):

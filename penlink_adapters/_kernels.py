@@ -239,18 +239,22 @@ def line_views_kernel(offsets: Any, data: Any) -> Any:
 def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tuple[Any, ...]:
     """Cut lines into fields and point at the ``wanted`` ones (sorted indexes), one column each.
 
-    Returns ``(counts, present, views)``: the number of fields of each line, whether line
-    ``i`` has field ``wanted[c]`` (``present[c, i]``), and per wanted field the Arrow string
-    views (``views[c]``, ``(n, 16)`` bytes, see :func:`_put_view`) into ``data`` itself: no
-    byte of a field is copied unless it is short enough to sit in its view. A missing field
-    has an empty view, and is null by ``present``. ``delim`` is one byte (``uint8``).
-    ``data`` must be smaller than 2 GiB (views hold 32-bit offsets).
+    Returns ``(counts, present, views, edgy)``: the number of fields of each line, whether
+    line ``i`` has field ``wanted[c]`` (``present[c, i]``), per wanted field the Arrow string
+    views (``views[c]``, ``(n, 16)`` bytes, see :func:`_put_view`) into ``data`` itself (no
+    byte of a field is copied unless it is short enough to sit in its view), and whether a
+    field of line ``i`` (any field) may begin or end with a blank (``edgy[i]``: an ASCII
+    blank, or any non-ASCII byte, next to a delimiter or a line end; lines not flagged
+    certainly have none). A missing field has an empty view, and is null by ``present``.
+    ``delim`` is one byte (``uint8``). ``data`` must be smaller than 2 GiB (views hold 32-bit
+    offsets).
     """
     n = len(offsets) - 1
     k = len(wanted)
     counts = np.empty(n, dtype=np.int64)
     present = np.zeros((k, n), dtype=np.bool_)
     views = np.zeros((k, n, 16), dtype=np.uint8)
+    edgy = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         begin = offsets[i]
         stop = offsets[i + 1]
@@ -258,8 +262,15 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
         c = 0
         at = begin
         next_wanted = wanted[0] if k > 0 else -1
+        edge = False
+        if stop > begin:
+            edge = _maybe_blank(data[begin]) or _maybe_blank(data[stop - 1])
         for p in range(begin, stop):
             if data[p] == delim:
+                if p > begin and _maybe_blank(data[p - 1]):
+                    edge = True
+                if p + 1 < stop and _maybe_blank(data[p + 1]):
+                    edge = True
                 if field == next_wanted:
                     present[c, i] = True
                     _put_view(views[c], i, data, at, p)
@@ -271,4 +282,11 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
             present[c, i] = True
             _put_view(views[c], i, data, at, stop)
         counts[i] = field + 1
-    return counts, present, views
+        edgy[i] = edge
+    return counts, present, views, edgy
+
+
+@_inline
+def _maybe_blank(b: Any) -> Any:
+    """An ASCII blank (TAB..CR, space), or a byte of a non-ASCII character (maybe a blank)."""
+    return b == 32 or (b >= 9 and b <= 13) or b >= 128
