@@ -22,6 +22,7 @@ import penlink_adapters as pla
 from penlink_adapters import _convert
 from penlink_adapters._fast import _fields, _split_lines
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
+from penlink_adapters._layout import DurationFormat
 from penlink_adapters._values import duration_expr
 from tests.adapters.test_fast import _both
 
@@ -107,9 +108,10 @@ def test_fold_matches_to_lowercase(values: list[str | None]) -> None:
 )
 def test_undotted_durations_parse_alike(values: list[str | None]) -> None:
     df = pl.DataFrame({"d": values}, schema={"d": pl.String})
-    for fmt in ("seconds", "mm:ss", "hh:mm:ss", "auto"):
-        dotted = df.select(duration_expr(pl.col("d"), fmt, dotted=True))  # type: ignore[arg-type]
-        plain = df.select(duration_expr(pl.col("d"), fmt, dotted=False))  # type: ignore[arg-type]
+    formats: tuple[DurationFormat, ...] = ("seconds", "mm:ss", "hh:mm:ss", "auto")
+    for fmt in formats:
+        dotted = df.select(duration_expr(pl.col("d"), fmt, dotted=True))
+        plain = df.select(duration_expr(pl.col("d"), fmt, dotted=False))
         assert dotted.equals(plain)
 
 
@@ -147,7 +149,7 @@ def test_plain_bench_file_reads_alike_both_ways() -> None:
     path = synth_file(3_000, seed=11)
     fast, slow = _both(path, 700)
     assert fast == slow
-    records = fast[0]
+    records = fast[0]  # type: ignore[index]
     assert isinstance(records, pa.Table)
     assert records.num_rows == 3_000
     assert np.unique(records.column("record_id").to_numpy(zero_copy_only=False)).size == 3_000
