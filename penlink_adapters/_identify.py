@@ -219,7 +219,7 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     for name in key:
         col = pl.col(name)
         raw = name.removesuffix("_canonical") + "_raw"
-        if name.endswith("_canonical") and raw in df.columns:
+        if name.endswith("_canonical") and raw in df.columns and _raw_needed(df, name, raw):
             col = pl.coalesce(col, pl.lit("raw:") + pl.col(raw))
         dtype = df.schema[name]
         if isinstance(dtype, pl.Datetime):
@@ -231,6 +231,11 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
         return pl.Series("record_id", [], dtype=pl.String)
     joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
     return pl.Series("record_id", hex_ids(joined.to_arrow()), dtype=pl.String)
+
+
+def _raw_needed(df: pl.DataFrame, canonical: str, raw: str) -> bool:
+    """Whether some row has a raw identifier without canonical value (else skip ``raw:``)."""
+    return bool(df.select((pl.col(canonical).is_null() & pl.col(raw).is_not_null()).any()).item())
 
 
 def hex_ids(texts: pa.Array) -> pa.StringArray:

@@ -207,29 +207,36 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
 
 @_inline
 def _put_view(views: Any, row: int, data: Any, start: int, end: int) -> None:
-    """Write the 16-byte Arrow string view of ``data[start:end]`` (buffer 0) at ``views[row]``.
+    """Write the Arrow string view of ``data[start:end]`` (buffer 0) at ``views[row]``.
 
-    Layout (little-endian): length (int32), then either the value itself zero-padded to 12
-    bytes (length <= 12) or its first 4 bytes, the buffer index (0) and the offset (int32).
+    A view is 16 bytes, here four little-endian ``uint32`` words: the length, then either the
+    value itself zero-padded to 12 bytes (length <= 12) or its first 4 bytes, the buffer
+    index (0) and the offset.
     """
     length = end - start
-    for j in range(4):
-        views[row, j] = (length >> (8 * j)) & 0xFF
+    views[row, 0] = length
     if length <= 12:
-        for j in range(12):
-            views[row, 4 + j] = data[start + j] if j < length else 0
+        for w in range(3):
+            word = np.uint32(0)
+            for j in range(4):
+                at = 4 * w + j
+                if at < length:
+                    word |= np.uint32(data[start + at]) << np.uint32(8 * j)
+            views[row, 1 + w] = word
     else:
+        word = np.uint32(0)
         for j in range(4):
-            views[row, 4 + j] = data[start + j]
-            views[row, 8 + j] = 0
-            views[row, 12 + j] = (start >> (8 * j)) & 0xFF
+            word |= np.uint32(data[start + j]) << np.uint32(8 * j)
+        views[row, 1] = word
+        views[row, 2] = 0
+        views[row, 3] = start
 
 
 @_jit
 def line_views_kernel(offsets: Any, data: Any) -> Any:
-    """Arrow string views (``(n, 16)`` bytes) of the lines ``data[offsets[i]:offsets[i+1]]``."""
+    """Arrow string views (``(n, 4)`` words) of the lines ``data[offsets[i]:offsets[i+1]]``."""
     n = len(offsets) - 1
-    views = np.empty((n, 16), dtype=np.uint8)
+    views = np.empty((n, 4), dtype=np.uint32)
     for i in range(n):
         _put_view(views, i, data, offsets[i], offsets[i + 1])
     return views
@@ -241,7 +248,7 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
 
     Returns ``(counts, present, views, edgy)``: the number of fields of each line, whether
     line ``i`` has field ``wanted[c]`` (``present[c, i]``), per wanted field the Arrow string
-    views (``views[c]``, ``(n, 16)`` bytes, see :func:`_put_view`) into ``data`` itself (no
+    views (``views[c]``, ``(n, 4)`` words, see :func:`_put_view`) into ``data`` itself (no
     byte of a field is copied unless it is short enough to sit in its view), and whether a
     field of line ``i`` (any field) may begin or end with a blank (``edgy[i]``: an ASCII
     blank, or any non-ASCII byte, next to a delimiter or a line end; lines not flagged
@@ -253,7 +260,7 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
     k = len(wanted)
     counts = np.empty(n, dtype=np.int64)
     present = np.zeros((k, n), dtype=np.bool_)
-    views = np.zeros((k, n, 16), dtype=np.uint8)
+    flat = np.zeros((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
     edgy = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         begin = offsets[i]
@@ -273,17 +280,17 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
                     edge = True
                 if field == next_wanted:
                     present[c, i] = True
-                    _put_view(views[c], i, data, at, p)
+                    _put_view(flat, c * n + i, data, at, p)
                     c += 1
                     next_wanted = wanted[c] if c < k else -1
                 field += 1
                 at = p + 1
         if field == next_wanted:
             present[c, i] = True
-            _put_view(views[c], i, data, at, stop)
+            _put_view(flat, c * n + i, data, at, stop)
         counts[i] = field + 1
         edgy[i] = edge
-    return counts, present, views, edgy
+    return counts, present, flat.reshape((k, n, 4)), edgy
 
 
 @_inline
