@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
 import polars as pl
 
@@ -58,16 +58,19 @@ def convert_calls(
     ``trimmed``: the caller knows that no field has leading or trailing blanks.
     """
     df = _with_fields(df, layout, CALL_FIELDS, trimmed)
-    df = df.with_columns(_fold(df[name]).alias(f"_{name}_fold") for name in _FOLDED)
-    _count_unknown(df, layout, ctx)
-    df = df.with_columns(_direction_expr(layout).alias("direction"))
+    # The quirk hooks change neither code column: their distinct values serve throughout.
+    codes = {name: _codes(df[name]) for name in ("direction", "event_type")}
+    _count_unknown(codes, layout, ctx)
+    df = df.with_columns(_direction_expr(codes, layout).alias("direction"))
     df = _assign_parties(df, layout, ctx)
     df = df.with_columns(
         *(pl.col(p).alias(f"{p}_input") for p in PARTIES), pl.lit(None, _S).alias("_event")
     )
     df, done = apply_hooks(df, layout.hooks, layout_path=layout.path)
     ctx.quirks.update(done)
-    df = df.with_columns(_event_expr(df, layout).alias("event_type"), *_target_exprs(layout, ctx))
+    df = df.with_columns(
+        _event_expr(df, codes, layout).alias("event_type"), *_target_exprs(layout, ctx)
+    )
     df = _start_columns(df, layout, ctx)
     dotted = bool(df.select(pl.col("duration").str.contains(".", literal=True).any()).item())
     df = df.with_columns(
@@ -82,14 +85,10 @@ def convert_calls(
         ),
         _call_group_expr(layout, df.columns),
     )
-    return (
-        df.with_columns(_call_reasons())
-        .with_columns(
-            pl.col("_reason").struct.field("reason").alias("_reason"),
-            pl.col("_reason").struct.field("column").alias("_column"),
-            pl.col("_reason").struct.field("detail").alias("_detail"),
-        )
-        .drop(f"_{name}_fold" for name in _FOLDED)
+    return df.with_columns(_call_reasons()).with_columns(
+        pl.col("_reason").struct.field("reason").alias("_reason"),
+        pl.col("_reason").struct.field("column").alias("_column"),
+        pl.col("_reason").struct.field("detail").alias("_detail"),
     )
 
 
@@ -138,29 +137,33 @@ def _with_fields(
     return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
 
 
-_FOLDED: Final = ("direction", "event_type")
-"""Code columns compared case-blind; folded once per chunk into ``_<name>_fold`` (the quirk
-hooks do not change them)."""
+_Codes = list[tuple[str, str, int]]
+"""The distinct values of a code column in one chunk: as written, lowercased, row count."""
 
 
-def _fold(values: pl.Series) -> pl.Series:
-    """Lowercase ``values`` (already stripped by null_expr), each distinct value once.
+def _codes(values: pl.Series) -> _Codes:
+    """The distinct non-null values of ``values`` (already stripped by null_expr), folded.
 
-    Code columns hold a handful of distinct values: lowercasing those and mapping them back
-    costs less than lowercasing every row.
+    Code columns hold a handful of distinct values: lowercasing and mapping those costs less
+    than lowercasing and mapping every row.
     """
-    distinct = values.drop_nulls().unique()
-    lower = distinct.str.to_lowercase()
-    return values.replace_strict(distinct, lower, default=None, return_dtype=_S)
+    counts = values.drop_nulls().value_counts()
+    raw = counts[values.name]
+    return list(
+        zip(raw.to_list(), raw.str.to_lowercase().to_list(), counts["count"].to_list(), strict=True)
+    )
 
 
-def _direction_expr(layout: Layout) -> pl.Expr:
-    mapped = pl.col("_direction_fold").replace_strict(
-        layout.direction_map, default=None, return_dtype=_S
-    )
-    from_event = pl.col("_event_type_fold").replace_strict(
-        layout.event_direction, default=None, return_dtype=_S
-    )
+def _mapped(name: str, codes: _Codes, table: Mapping[str, str]) -> pl.Expr:
+    """Column ``name`` mapped case-blind through ``table`` (null when not there)."""
+    old = [raw for raw, _, _ in codes]
+    new = [table.get(folded) for _, folded, _ in codes]
+    return pl.col(name).replace_strict(old, new, default=None, return_dtype=_S)
+
+
+def _direction_expr(codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
+    mapped = _mapped("direction", codes["direction"], layout.direction_map)
+    from_event = _mapped("event_type", codes["event_type"], layout.event_direction)
     return pl.coalesce(mapped, from_event)
 
 
@@ -176,22 +179,18 @@ def _assign_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl
     )
 
 
-def _count_unknown(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> None:
+def _count_unknown(codes: dict[str, _Codes], layout: Layout, ctx: ConvertContext) -> None:
     for name, table in (("direction", layout.direction_map), ("event_type", layout.event_map)):
         if not table or name not in layout.columns:
             continue
         extra = set(layout.event_direction) if name == "event_type" else set()
-        codes = df.select(pl.col(f"_{name}_fold").alias("c")).filter(
-            pl.col("c").is_not_null() & ~pl.col("c").is_in([*table, *extra])
-        )
-        for code, n in codes["c"].value_counts().iter_rows():
-            ctx.unknown_codes[f"{name}: {code}"] += n
+        for _, code, n in codes[name]:
+            if code not in table and code not in extra:
+                ctx.unknown_codes[f"{name}: {code}"] += n
 
 
-def _event_expr(df: pl.DataFrame, layout: Layout) -> pl.Expr:
-    mapped = pl.col("_event_type_fold").replace_strict(
-        layout.event_map, default=None, return_dtype=_S
-    )
+def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
+    mapped = _mapped("event_type", codes["event_type"], layout.event_map)
     service: pl.Expr = pl.lit(None, _S)
     if layout.service_events:
         service = _term_digits(df).replace_strict(

@@ -247,9 +247,17 @@ def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
         return hit.fill_null(True)
 
     delim = sorter.plan.delimiter
-    first = pl.col("_f0").str.strip_chars()
-    hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
-    blank = df.filter(first == "").select("_row", "line", "_n")
+    firsts = df.select(pl.col("_f0").str.strip_chars())["_f0"]
+    distinct = firsts.unique()
+    if 2 * len(distinct) < len(firsts):
+        # Few distinct first fields (a date, a record type): test each one once.
+        f = pl.col("_f0")
+        flagged = distinct.to_frame().filter(f != "").filter(candidate(f))["_f0"]
+        hits = df.filter(firsts.is_in(flagged)).select("_row", "line")
+    else:
+        first = pl.col("_f0").str.strip_chars()
+        hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
+    blank = df.filter(firsts == "").select("_row", "line", "_n")
     if len(blank):
         width = int(blank.select(pl.col("_n").max()).item()) - 1
         parts = pl.col("line").str.split_exact(delim, width)

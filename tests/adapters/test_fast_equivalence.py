@@ -92,11 +92,27 @@ def test_term_digits_fast_path_matches_the_regex(terms: list[str | None]) -> Non
     assert got.to_list() == df.select(regex.alias("d"))["d"].to_list()
 
 
+_CODE = st.one_of(
+    st.none(), st.text(st.sampled_from("aAbB\u03a3\u03c3\u03c2 \u0130\u00a0"), max_size=4)
+)
+
+
 @settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.one_of(st.none(), st.text(max_size=6)), max_size=20))
-def test_fold_matches_to_lowercase(values: list[str | None]) -> None:
-    series = pl.Series(values, dtype=pl.String)
-    assert _convert._fold(series).to_list() == series.str.to_lowercase().to_list()
+@given(values=st.lists(_CODE, max_size=20), pairs=st.dictionaries(_CODE, _CODE, max_size=4))
+def test_code_mapping_matches_folding_every_row(
+    values: list[str | None], pairs: dict[str | None, str | None]
+) -> None:
+    table = {k: v for k, v in pairs.items() if k is not None and v is not None}
+    df = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    codes = _convert._codes(df["c"])
+    folded = df["c"].str.to_lowercase()
+    rowwise = folded.replace_strict(table, default=None, return_dtype=pl.String)
+    assert df.select(_convert._mapped("c", codes, table))["c"].to_list() == rowwise.to_list()
+    want = folded.drop_nulls().value_counts()
+    got: dict[str, int] = {}
+    for _, code, n in codes:
+        got[code] = got.get(code, 0) + n
+    assert got == dict(want.iter_rows())
 
 
 @settings(max_examples=100, deadline=None)
