@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ _CHARS = st.sampled_from(["a", "1", "0", " ", "\t", ",", ";", "\u00a0", "\u3000"
 _LINES = st.lists(st.text(_CHARS, max_size=12), min_size=1, max_size=12)
 
 
+@pytest.mark.nojit
 @settings(max_examples=150, deadline=None)
 @given(lines=_LINES, delim=st.sampled_from([",", ";", "\t"]), wanted=st.sets(st.integers(0, 5)))
 def test_field_views_match_str_split(lines: list[str], delim: str, wanted: set[int]) -> None:
@@ -50,6 +52,7 @@ def test_field_views_match_str_split(lines: list[str], delim: str, wanted: set[i
             assert all(p == p.strip() for p in parts)
 
 
+@pytest.mark.nojit
 def test_long_fields_point_into_the_block() -> None:
     long = "x" * 40 + "é" * 5
     block = _split_lines(f"{long},short,{long}!\n".encode())
