@@ -172,20 +172,25 @@ def main() -> None:
     def cpu(what: str) -> str:
         return spread([r["cpu"] for r in runs[what]])
 
+    def cpu_ratio(what: str) -> str:
+        med = statistics.median([r["cpu"] for r in runs[what]])
+        return f"{med / statistics.median([r['cpu'] for r in runs['raw']]):.2f}x"
+
     def rate(what: str) -> float:
         return args.rows / statistics.median(seconds(what))
 
+    load_end = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     raw_s = statistics.median(seconds("raw"))
     rr = runs["read_return"]
     outside = [r["seconds"] - r["normalize"] for r in rr]
     norm = [r["normalize"] for r in rr]
     rows_total = int(rr[0]["rows"])
     lines = [
-        f"| `polars.read_csv(path, infer_schema=False)` (raw read, all text) | {spread(seconds('raw'))} | {rate('raw') / 1e6:.2f} M | 1.00x | {cpu('raw')} | {_gib([r['peak'] for r in runs['raw']])} |",
-        f"| `read_return(path)` end to end (table in memory) | {spread(seconds('read_return'))} | {rate('read_return') / 1e6:.2f} M | {statistics.median(seconds('read_return')) / raw_s:.2f}x | {cpu('read_return')} | {_gib([r['peak'] for r in rr])} |",
-        f"| of which identifier normalization (`normalize_columns`) | {spread(norm)} | | | | |",
-        f"| `read_return` outside identifier normalization | {spread(outside)} | {args.rows / statistics.median(outside) / 1e6:.2f} M | {statistics.median(outside) / raw_s:.2f}x | | |",
-        f"| `scan_return(path)` streamed, chunks dropped | {spread(seconds('scan_return'))} | {rate('scan_return') / 1e6:.2f} M | {statistics.median(seconds('scan_return')) / raw_s:.2f}x | {cpu('scan_return')} | {_gib([r['peak'] for r in runs['scan_return']])} |",
+        f"| `polars.read_csv(path, infer_schema=False)` (raw read, all text) | {spread(seconds('raw'))} | {rate('raw') / 1e6:.2f} M | 1.00x | {cpu('raw')} | 1.00x | {_gib([r['peak'] for r in runs['raw']])} |",
+        f"| `read_return(path)` end to end (table in memory) | {spread(seconds('read_return'))} | {rate('read_return') / 1e6:.2f} M | {statistics.median(seconds('read_return')) / raw_s:.2f}x | {cpu('read_return')} | {cpu_ratio('read_return')} | {_gib([r['peak'] for r in rr])} |",
+        f"| of which identifier normalization (`normalize_columns`) | {spread(norm)} | | | | | |",
+        f"| `read_return` outside identifier normalization | {spread(outside)} | {args.rows / statistics.median(outside) / 1e6:.2f} M | {statistics.median(outside) / raw_s:.2f}x | | | |",
+        f"| `scan_return(path)` streamed, chunks dropped | {spread(seconds('scan_return'))} | {rate('scan_return') / 1e6:.2f} M | {statistics.median(seconds('scan_return')) / raw_s:.2f}x | {cpu('scan_return')} | {cpu_ratio('scan_return')} | {_gib([r['peak'] for r in runs['scan_return']])} |",
     ]
     table = "\n".join(lines)
     command = "python -m benchmarks.read_scale"
@@ -204,10 +209,12 @@ T-Mobile layout, written by the adapters' synthetic renderer (seed {args.seed}; 
 50,000 correspondents, voice and SMS, both directions, CRLF; {written}).
 Peak memory is the child process's peak RSS (`ru_maxrss`); CPU time is the child's user +
 system time over the timed read (less sensitive than wall time to other work on a shared
-machine; load average when the run started: {load}).
+machine; load average (1, 5, 15 min) when the run started: {load}; when it ended: {load_end}).
+On a machine shared with other work the wall-time ratios mostly measure that work; the CPU
+time ratio is the steadier figure.
 
-| what | wall time | rows/s | wall vs. raw read | CPU time (all threads) | peak RSS |
-|---|---|---|---|---|---|
+| what | wall time | rows/s | wall vs. raw read | CPU time (all threads) | CPU vs. raw read | peak RSS |
+|---|---|---|---|---|---|---|
 {table}
 
 Target (issue 3): >= 3 M rows/s to the canonical table before identifier normalization, on 2
@@ -216,6 +223,11 @@ cores, peak memory <= 2 GiB whatever the file size. Speed: **{"met" if met_speed
 streaming read: **{"met" if met_memory else "not met"}** at this size. `read_return` returns the
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns.
+
+Before the read-path work of the `readspeed` branch (main at 889eb4f, same command, quieter
+machine, load 1.6-4.8): raw read 6.56 s wall / 7.80 s CPU; `read_return` 60.07 s wall /
+58.66 s CPU (9.16x the raw read's wall time; 51.31 s outside normalization, 0.19 M rows/s);
+`scan_return` 53.63 s wall / 51.35 s CPU, 0.91 GiB peak.
 """
     write_section("read", body)
     print(body)

@@ -94,7 +94,8 @@ def assemble(
         pl.lit(prov.layout.version).alias("layout_version"),
     )
     schema = schema_for(prov.layout)
-    table = body.select(schema.names).to_arrow()
+    # String views out of polars (no copy), then one cast to the canonical types.
+    table = body.select(schema.names).to_arrow(compat_level=pl.CompatLevel.newest())
     table = pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in schema], schema=schema)
     return check_table(table, schema, file=prov.path), bad
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -57,18 +58,25 @@ def convert_calls(
     ``trimmed``: the caller knows that no field has leading or trailing blanks.
     """
     df = _with_fields(df, layout, CALL_FIELDS, trimmed)
-    _count_unknown(df, layout, ctx)
-    df = df.with_columns(_direction_expr(layout).alias("direction"))
+    # The quirk hooks change neither code column: their distinct values serve throughout.
+    codes = {name: _codes(df[name]) for name in ("direction", "event_type")}
+    _count_unknown(codes, layout, ctx)
+    df = df.with_columns(_direction_expr(codes, layout).alias("direction"))
     df = _assign_parties(df, layout, ctx)
     df = df.with_columns(
         *(pl.col(p).alias(f"{p}_input") for p in PARTIES), pl.lit(None, _S).alias("_event")
     )
     df, done = apply_hooks(df, layout.hooks, layout_path=layout.path)
     ctx.quirks.update(done)
-    df = df.with_columns(_event_expr(layout).alias("event_type"), *_target_exprs(layout, ctx))
-    df = _start_columns(df, layout, ctx)
     df = df.with_columns(
-        duration_expr(pl.col("duration"), layout.duration_format).alias("duration_s"),
+        _event_expr(df, codes, layout).alias("event_type"), *_target_exprs(layout, ctx)
+    )
+    df = _start_columns(df, layout, ctx)
+    dotted = bool(df.select(pl.col("duration").str.contains(".", literal=True).any()).item())
+    df = df.with_columns(
+        duration_expr(pl.col("duration"), layout.duration_format, dotted=dotted).alias(
+            "duration_s"
+        ),
         int_expr(pl.col("leg"), pl.Int32()).alias("leg_i"),
         *(
             float_expr(pl.col(f"{s}_{c}"), -lim, lim).alias(f"{s}_{c}_f")
@@ -129,16 +137,33 @@ def _with_fields(
     return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
 
 
-def _fold(name: str) -> pl.Expr:
-    # Fields are already stripped (null_expr).
-    return pl.col(name).str.to_lowercase()
+_Codes = list[tuple[str, str, int]]
+"""The distinct values of a code column in one chunk: as written, lowercased, row count."""
 
 
-def _direction_expr(layout: Layout) -> pl.Expr:
-    mapped = _fold("direction").replace_strict(layout.direction_map, default=None, return_dtype=_S)
-    from_event = _fold("event_type").replace_strict(
-        layout.event_direction, default=None, return_dtype=_S
+def _codes(values: pl.Series) -> _Codes:
+    """The distinct non-null values of ``values`` (already stripped by null_expr), folded.
+
+    Code columns hold a handful of distinct values: lowercasing and mapping those costs less
+    than lowercasing and mapping every row.
+    """
+    counts = values.drop_nulls().value_counts()
+    raw = counts[values.name]
+    return list(
+        zip(raw.to_list(), raw.str.to_lowercase().to_list(), counts["count"].to_list(), strict=True)
     )
+
+
+def _mapped(name: str, codes: _Codes, table: Mapping[str, str]) -> pl.Expr:
+    """Column ``name`` mapped case-blind through ``table`` (null when not there)."""
+    old = [raw for raw, _, _ in codes]
+    new = [table.get(folded) for _, folded, _ in codes]
+    return pl.col(name).replace_strict(old, new, default=None, return_dtype=_S)
+
+
+def _direction_expr(codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
+    mapped = _mapped("direction", codes["direction"], layout.direction_map)
+    from_event = _mapped("event_type", codes["event_type"], layout.event_direction)
     return pl.coalesce(mapped, from_event)
 
 
@@ -154,25 +179,38 @@ def _assign_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl
     )
 
 
-def _count_unknown(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> None:
+def _count_unknown(codes: dict[str, _Codes], layout: Layout, ctx: ConvertContext) -> None:
     for name, table in (("direction", layout.direction_map), ("event_type", layout.event_map)):
         if not table or name not in layout.columns:
             continue
         extra = set(layout.event_direction) if name == "event_type" else set()
-        codes = df.select(_fold(name).alias("c")).filter(
-            pl.col("c").is_not_null() & ~pl.col("c").is_in([*table, *extra])
-        )
-        for code, n in codes["c"].value_counts().iter_rows():
-            ctx.unknown_codes[f"{name}: {code}"] += n
+        for _, code, n in codes[name]:
+            if code not in table and code not in extra:
+                ctx.unknown_codes[f"{name}: {code}"] += n
 
 
-def _event_expr(layout: Layout) -> pl.Expr:
-    mapped = _fold("event_type").replace_strict(layout.event_map, default=None, return_dtype=_S)
+def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
+    mapped = _mapped("event_type", codes["event_type"], layout.event_map)
     service: pl.Expr = pl.lit(None, _S)
     if layout.service_events:
-        digits = pl.col("term_input").str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
-        service = digits.replace_strict(layout.service_events, default=None, return_dtype=_S)
+        service = _term_digits(df).replace_strict(
+            layout.service_events, default=None, return_dtype=_S
+        )
     return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
+
+
+def _term_digits(df: pl.DataFrame) -> pl.Expr:
+    """The digits of ``term_input``, without the NANP trunk ``1`` of an 11-digit number.
+
+    When every value of the chunk is ASCII digits already (the usual case), the same result
+    comes from length and prefix tests alone, without a regular expression per row.
+    """
+    term = pl.col("term_input")
+    only_digits = (term.str.strip_chars("0123456789") == "").fill_null(True).all()
+    if df.select(only_digits).item():
+        trunk = (term.str.len_bytes() == 11) & term.str.starts_with("1")
+        return pl.when(trunk).then(term.str.slice(1)).otherwise(term)
+    return term.str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
 
 
 def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
@@ -196,55 +234,74 @@ def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
     ]
 
 
-def _start_raw(layout: Layout) -> pl.Expr:
+def _start_raw(df: pl.DataFrame, layout: Layout) -> pl.Expr:
     if "start" in layout.columns:
         return pl.col("start")
     # A workbook's date cell reads as "2021-03-14 00:00:00" and its time cell as
     # "1899-12-31 10:00:05" (Excel's day zero): keep the date part and the time part.
-    date = pl.col("date").str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
-    time = pl.col("time").str.replace(r"^1899-12-3[01] ", "")
+    # The replacements run only on chunks that hold such a cell (cheap prefix/suffix tests).
+    date, time = pl.col("date"), pl.col("time")
+    cells = df.select(
+        date.str.ends_with(" 00:00:00").any().alias("date"),
+        time.str.starts_with("1899-12-3").any().alias("time"),
+    ).row(0)
+    if cells[0]:
+        date = date.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
+    if cells[1]:
+        time = time.str.replace(r"^1899-12-3[01] ", "")
     return pl.concat_str([date, time], separator=" ")
 
 
-def _utc_expr(raw: pl.Expr, layout: Layout, ctx: ConvertContext) -> pl.Expr:
+def _utc_expr(
+    raw: pl.Expr, layout: Layout, ctx: ConvertContext, naive: pl.Expr | None = None
+) -> pl.Expr:
+    """``raw`` as a UTC time; ``naive``: ``raw`` already parsed by the layout's naive formats."""
     if layout.epoch:
         return epoch_expr(raw)
+    if naive is None:
+        naive = parse_naive_expr(raw, layout.time_formats)
     if layout.zone == "utc":
-        return parse_naive_expr(raw, layout.time_formats).dt.replace_time_zone("UTC")
+        return naive.dt.replace_time_zone("UTC")
     if layout.zone == "offset":
         return parse_offset_expr(raw, layout.time_formats)
     local: pl.Expr = pl.lit(None, pl.Datetime("us", "UTC"))
     if ctx.zone is not None:
-        local = local_to_utc_expr(parse_naive_expr(raw, layout.time_formats), ctx.zone)
+        local = local_to_utc_expr(naive, ctx.zone)
     if layout.zone == "local":
         return local
     return pl.coalesce(parse_offset_expr(raw, layout.time_formats), local)
 
 
-def _first_format_fits(df: pl.DataFrame, layout: Layout) -> Layout:
+def _first_format_fits(df: pl.DataFrame, layout: Layout) -> tuple[Layout, pl.Series | None]:
     """The layout with only its first naive time format when that one parses every time.
 
     Parsing tries the formats in order and keeps the first fit, so when the first format
-    parses every time of the chunk the others change nothing and need not run.
+    parses every time of the chunk the others change nothing and need not run. Also returns
+    the times parsed by that format when it fits (what the reduced layout parses them to).
     """
     if layout.epoch or layout.zone == "offset":
-        return layout
+        return layout, None
     formats = layout.time_formats or DEFAULT_TIME_FORMATS
     naive = [f for f in formats if "%z" not in f and "%Z" not in f]
     if len(naive) < 2:
-        return layout
+        return layout, None
     raw = pl.col("start_raw")
-    parsed = raw.str.strptime(pl.Datetime("us"), naive[0], strict=False, exact=True)
-    if df.select((raw.is_not_null() & parsed.is_null()).any()).item():
-        return layout
+    parsed = df.select(raw.str.strptime(pl.Datetime("us"), naive[0], strict=False, exact=True))
+    parsed_s = parsed.to_series()
+    if (df["start_raw"].is_not_null() & parsed_s.is_null()).any():
+        return layout, None
     offset = tuple(f for f in formats if f not in naive)
-    return dataclasses.replace(layout, time_formats=(naive[0], *offset))
+    return dataclasses.replace(layout, time_formats=(naive[0], *offset)), parsed_s
 
 
 def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
-    df = df.with_columns(_start_raw(layout).alias("start_raw"))
-    layout = _first_format_fits(df, layout)
-    df = df.with_columns(_utc_expr(pl.col("start_raw"), layout, ctx).alias("start_utc"))
+    df = df.with_columns(_start_raw(df, layout).alias("start_raw"))
+    layout, parsed = _first_format_fits(df, layout)
+    naive: pl.Expr | None = None
+    if parsed is not None:
+        df = df.with_columns(parsed.alias("_naive"))
+        naive = pl.col("_naive")
+    df = df.with_columns(_utc_expr(pl.col("start_raw"), layout, ctx, naive).alias("start_utc"))
     if layout.epoch or layout.zone == "utc":
         source, name = pl.lit("carrier_utc"), pl.lit("UTC")
     elif layout.zone == "offset":
@@ -257,13 +314,15 @@ def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.
         name = pl.when(has_offset).then(pl.lit(None, _S)).otherwise(pl.lit(ctx.zone, _S))
     dst: pl.Expr = pl.lit("bad_date")
     if ctx.zone is not None and layout.zone in ("local", "offset_or_local") and not layout.epoch:
-        naive = parse_naive_expr(pl.col("start_raw"), layout.time_formats)
+        if naive is None:
+            naive = parse_naive_expr(pl.col("start_raw"), layout.time_formats)
         dst = pl.when(naive.is_not_null()).then(dst_reason_expr(naive, ctx.zone)).otherwise(dst)
-    return df.with_columns(
+    df = df.with_columns(
         pl.when(pl.col("start_utc").is_not_null()).then(source).alias("tz_source"),
         pl.when(pl.col("start_utc").is_not_null()).then(name).cast(_S).alias("tz_name"),
         dst.alias("_time_reason"),
     )
+    return df.drop("_naive", strict=False)
 
 
 def _call_group_expr(layout: Layout, present: list[str]) -> pl.Expr:

@@ -144,7 +144,7 @@ def _split_lines(buf: bytes) -> _Lines:
     Raises:
         UnicodeDecodeError: the bytes are not UTF-8 (the file changed since it was inspected).
     """
-    from penlink_adapters._kernels import split_lines_kernel
+    from penlink_adapters._kernels import line_views_kernel, split_lines_kernel
 
     data, offsets = split_lines_kernel(np.frombuffer(buf, dtype=np.uint8))
     n = len(offsets) - 1
@@ -153,7 +153,20 @@ def _split_lines(buf: bytes) -> _Lines:
         array.validate(full=True)
     except pa.ArrowInvalid as exc:
         raise UnicodeDecodeError("utf-8", buf, 0, len(buf), str(exc)) from None
-    return _Lines(pl.Series("line", array, dtype=pl.String), data, offsets)
+    text = _view_series(line_views_kernel(offsets, data), data, None, 0)
+    return _Lines(text.alias("line"), data, offsets)
+
+
+def _view_series(views: Any, data: Any, validity: Any, missing: int) -> pl.Series:
+    """A polars text column over Arrow string views into ``data`` (no copy of the text).
+
+    The bytes must be valid UTF-8 (checked on the block's lines; fields are cut at an ASCII
+    delimiter, so they are valid too).
+    """
+    n = len(views)
+    bitmap = pa.py_buffer(np.packbits(validity, bitorder="little")) if missing else None
+    buffers = [bitmap, pa.py_buffer(views), pa.py_buffer(data)]
+    return pl.Series(pa.Array.from_buffers(pa.string_view(), n, buffers, missing))
 
 
 def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet) -> Chunk | None:
@@ -162,12 +175,13 @@ def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet
     n = len(lines)
     sorter.total += n
     wanted = sorted({0, *plan.index.values()})
-    counts, columns = _fields(lines, delim, wanted)
+    counts, edgy, columns = _fields(lines, delim, wanted)
     df = pl.DataFrame(
         {
             "line": lines.text,
             "_row": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.Int64),
             "_n": counts,
+            "_edgy": edgy,
             **{f"_f{i}": column for i, column in zip(wanted, columns, strict=True)},
         }
     )
@@ -185,29 +199,30 @@ def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet
         hits = kept.filter(pl.col("_row").is_in(rows))
         return {r: line.split(delim) for r, line in hits.iter_rows()}
 
+    # Only lines the kernel flagged may have a field with a blank at an edge: check those.
     blank_edge = rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)"
-    trimmed = not df.select(pl.col("line").str.contains(blank_edge).any()).item()
+    suspect = df.filter(pl.col("_edgy"))
+    trimmed = not suspect.select(pl.col("line").str.contains(blank_edge).any()).item()
     return Chunk(frame, fields_of, trimmed)
 
 
-def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, list[pl.Series]]:
-    """Field counts of the lines, and the ``wanted`` fields as text columns (null if missing)."""
+def _fields(lines: _Lines, delim: str, wanted: list[int]) -> tuple[Any, Any, list[pl.Series]]:
+    """Field counts, blank-edge flags and the ``wanted`` fields of the lines.
+
+    The flags: whether a line may have a field that begins or ends with a blank. The fields
+    are text columns (null if missing).
+    """
     from penlink_adapters._kernels import split_fields_kernel
 
     n = len(lines)
-    counts, present, offsets, data = split_fields_kernel(
+    counts, present, views, edgy = split_fields_kernel(
         lines.offsets, lines.data, np.uint8(ord(delim)), np.array(wanted, dtype=np.int64)
     )
-    buffer = pa.py_buffer(data)
-    columns = []
-    for c in range(len(wanted)):
-        missing = n - int(present[c].sum())
-        bitmap = pa.py_buffer(np.packbits(present[c], bitorder="little")) if missing else None
-        array = pa.LargeStringArray.from_buffers(
-            n, pa.py_buffer(offsets[c]), buffer, bitmap, missing
-        )
-        columns.append(pl.Series(array))
-    return counts, columns
+    columns = [
+        _view_series(views[c], lines.data, present[c], n - int(present[c].sum()))
+        for c in range(len(wanted))
+    ]
+    return counts, edgy, columns
 
 
 def _first_filled(parts: pl.Expr, width: int) -> pl.Expr:
@@ -232,9 +247,17 @@ def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
         return hit.fill_null(True)
 
     delim = sorter.plan.delimiter
-    first = pl.col("_f0").str.strip_chars()
-    hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
-    blank = df.filter(first == "").select("_row", "line", "_n")
+    firsts = df.select(pl.col("_f0").str.strip_chars())["_f0"]
+    distinct = firsts.unique()
+    if 2 * len(distinct) < len(firsts):
+        # Few distinct first fields (a date, a record type): test each one once.
+        f = pl.col("_f0")
+        flagged = distinct.to_frame().filter(f != "").filter(candidate(f))["_f0"]
+        hits = df.filter(firsts.is_in(flagged)).select("_row", "line")
+    else:
+        first = pl.col("_f0").str.strip_chars()
+        hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
+    blank = df.filter(firsts == "").select("_row", "line", "_n")
     if len(blank):
         width = int(blank.select(pl.col("_n").max()).item()) - 1
         parts = pl.col("line").str.split_exact(delim, width)

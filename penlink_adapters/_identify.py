@@ -75,6 +75,14 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
     )
 
 
+def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
+    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (``_hit``: found), in order."""
+    known = table.with_columns(pl.lit(True).alias("_hit"))
+    return values.to_frame().join(
+        known, on="_value", how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
 def normalize_columns(
     df: pl.DataFrame, parties: Sequence[str], region: str, memo: IdentifierMemo | None = None
 ) -> pl.DataFrame:
@@ -90,19 +98,21 @@ def normalize_columns(
         if len(df)
         else pl.Series([], dtype=pl.String)
     ).alias("_value")
-    distinct = values.unique().to_frame()
-    if memo is not None and len(memo.table):
-        known = distinct.join(memo.table, on="_value", how="inner", nulls_equal=True)
-        fresh = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
-        new = _normalized(fresh["_value"], region)
-        table = pl.concat([known, new])
+    if memo is None:
+        table = _normalized(values.unique(), region)
+        cols = _lookup(values, table)
     else:
-        table = new = _normalized(distinct["_value"], region)
-    if memo is not None:
-        memo.remember(new)
-    cols = values.to_frame().join(
-        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
-    )
+        cols = _lookup(values, memo.table)
+        # Values the memo does not know yet (their row found no match: "_hit" is null).
+        unknown = cols["_hit"].is_null()
+        if unknown.any():
+            new = _normalized(values.filter(unknown).unique(), region)
+            memo.remember(new)
+            found = _lookup(values, new)
+            cols = cols.select(
+                pl.when(pl.col("_hit").is_null()).then(found[c]).otherwise(pl.col(c)).alias(c)
+                for c in ("kind", "canonical", "reason")
+            )
     n = len(df)
     out = []
     for i, p in enumerate(parties):
@@ -209,7 +219,7 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     for name in key:
         col = pl.col(name)
         raw = name.removesuffix("_canonical") + "_raw"
-        if name.endswith("_canonical") and raw in df.columns:
+        if name.endswith("_canonical") and raw in df.columns and _raw_needed(df, name, raw):
             col = pl.coalesce(col, pl.lit("raw:") + pl.col(raw))
         dtype = df.schema[name]
         if isinstance(dtype, pl.Datetime):
@@ -221,6 +231,11 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
         return pl.Series("record_id", [], dtype=pl.String)
     joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
     return pl.Series("record_id", hex_ids(joined.to_arrow()), dtype=pl.String)
+
+
+def _raw_needed(df: pl.DataFrame, canonical: str, raw: str) -> bool:
+    """Whether some row has a raw identifier without canonical value (else skip ``raw:``)."""
+    return bool(df.select((pl.col(canonical).is_null() & pl.col(raw).is_not_null()).any()).item())
 
 
 def hex_ids(texts: pa.Array) -> pa.StringArray:

@@ -21,9 +21,11 @@ import numba
 import numpy as np
 
 __all__ = [
+    "line_views_kernel",
     "murmur3_hex_kernel",
     "rehash_kernel",
     "set_insert_kernel",
+    "split_fields_kernel",
     "split_lines_kernel",
 ]
 
@@ -203,56 +205,95 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new2[slot] = keys2[i]
 
 
+@_inline
+def _put_view(views: Any, row: int, data: Any, start: int, end: int) -> None:
+    """Write the Arrow string view of ``data[start:end]`` (buffer 0) at ``views[row]``.
+
+    A view is 16 bytes, here four little-endian ``uint32`` words: the length, then either the
+    value itself zero-padded to 12 bytes (length <= 12) or its first 4 bytes, the buffer
+    index (0) and the offset.
+    """
+    length = end - start
+    views[row, 0] = length
+    if length <= 12:
+        for w in range(3):
+            word = np.uint32(0)
+            for j in range(4):
+                at = 4 * w + j
+                if at < length:
+                    word |= np.uint32(data[start + at]) << np.uint32(8 * j)
+            views[row, 1 + w] = word
+    else:
+        word = np.uint32(0)
+        for j in range(4):
+            word |= np.uint32(data[start + j]) << np.uint32(8 * j)
+        views[row, 1] = word
+        views[row, 2] = 0
+        views[row, 3] = start
+
+
+@_jit
+def line_views_kernel(offsets: Any, data: Any) -> Any:
+    """Arrow string views (``(n, 4)`` words) of the lines ``data[offsets[i]:offsets[i+1]]``."""
+    n = len(offsets) - 1
+    views = np.empty((n, 4), dtype=np.uint32)
+    for i in range(n):
+        _put_view(views, i, data, offsets[i], offsets[i + 1])
+    return views
+
+
 @_jit
 def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tuple[Any, ...]:
-    """Cut lines into fields and copy the ``wanted`` ones (sorted indexes) out, one column each.
+    """Cut lines into fields and point at the ``wanted`` ones (sorted indexes), one column each.
 
-    Returns ``(counts, present, col_offsets, col_data)``: the number of fields of each line,
-    whether line ``i`` has field ``wanted[c]`` (``present[c, i]``), and per wanted field the
-    Arrow offsets (``col_offsets[c]``) into one shared data buffer (``col_data``; a missing
-    field is empty there, and null by ``present``). ``delim`` is one byte (``uint8``).
+    Returns ``(counts, present, views, edgy)``: the number of fields of each line, whether
+    line ``i`` has field ``wanted[c]`` (``present[c, i]``), per wanted field the Arrow string
+    views (``views[c]``, ``(n, 4)`` words, see :func:`_put_view`) into ``data`` itself (no
+    byte of a field is copied unless it is short enough to sit in its view), and whether a
+    field of line ``i`` (any field) may begin or end with a blank (``edgy[i]``: an ASCII
+    blank, or any non-ASCII byte, next to a delimiter or a line end; lines not flagged
+    certainly have none). A missing field has an empty view, and is null by ``present``.
+    ``delim`` is one byte (``uint8``). ``data`` must be smaller than 2 GiB (views hold 32-bit
+    offsets).
     """
     n = len(offsets) - 1
     k = len(wanted)
     counts = np.empty(n, dtype=np.int64)
-    starts = np.empty((k, n), dtype=np.int64)
-    ends = np.empty((k, n), dtype=np.int64)
-    total = 0
+    present = np.zeros((k, n), dtype=np.bool_)
+    flat = np.zeros((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
+    edgy = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         begin = offsets[i]
         stop = offsets[i + 1]
         field = 0
         c = 0
         at = begin
+        next_wanted = wanted[0] if k > 0 else -1
+        edge = False
+        if stop > begin:
+            edge = _maybe_blank(data[begin]) or _maybe_blank(data[stop - 1])
         for p in range(begin, stop):
             if data[p] == delim:
-                if c < k and wanted[c] == field:
-                    starts[c, i] = at
-                    ends[c, i] = p
-                    total += p - at
+                if p > begin and _maybe_blank(data[p - 1]):
+                    edge = True
+                if p + 1 < stop and _maybe_blank(data[p + 1]):
+                    edge = True
+                if field == next_wanted:
+                    present[c, i] = True
+                    _put_view(flat, c * n + i, data, at, p)
                     c += 1
+                    next_wanted = wanted[c] if c < k else -1
                 field += 1
                 at = p + 1
-        if c < k and wanted[c] == field:
-            starts[c, i] = at
-            ends[c, i] = stop
-            total += stop - at
-            c += 1
+        if field == next_wanted:
+            present[c, i] = True
+            _put_view(flat, c * n + i, data, at, stop)
         counts[i] = field + 1
-        for rest in range(c, k):
-            starts[rest, i] = -1
-    present = np.empty((k, n), dtype=np.bool_)
-    col_offsets = np.empty((k, n + 1), dtype=np.int64)
-    col_data = np.empty(max(1, total), dtype=np.uint8)
-    base = 0
-    for c in range(k):
-        col_offsets[c, 0] = base
-        for i in range(n):
-            start = starts[c, i]
-            present[c, i] = start >= 0
-            if start >= 0:
-                for p in range(start, ends[c, i]):
-                    col_data[base] = data[p]
-                    base += 1
-            col_offsets[c, i + 1] = base
-    return counts, present, col_offsets, col_data
+        edgy[i] = edge
+    return counts, present, flat.reshape((k, n, 4)), edgy
+
+
+@_inline
+def _maybe_blank(b: Any) -> Any:
+    """An ASCII blank (TAB..CR, space), or a byte of a non-ASCII character (maybe a blank)."""
+    return b == 32 or (b >= 9 and b <= 13) or b >= 128

@@ -113,12 +113,15 @@ _MMSS = r"^(\d+):([0-5]?\d)$"
 _HHMMSS = r"^(\d+):([0-5]?\d):([0-5]?\d)$"
 
 
-def duration_expr(col: pl.Expr, fmt: DurationFormat) -> pl.Expr:
-    """Parse a duration to whole seconds (null when it does not fit the format)."""
+def duration_expr(col: pl.Expr, fmt: DurationFormat, *, dotted: bool = True) -> pl.Expr:
+    """Parse a duration to whole seconds (null when it does not fit the format).
+
+    ``dotted=False`` when the caller knows no value contains ``.``: a value in seconds is
+    then all digits and is cast as it is, without extracting its digits first.
+    """
+    whole = col.str.extract(r"^(\d+)", 1) if dotted else col
     seconds = (
-        pl.when(col.str.contains(_SECONDS))
-        .then(col.str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False))
-        .otherwise(None)
+        pl.when(col.str.contains(_SECONDS)).then(whole.cast(pl.Int64, strict=False)).otherwise(None)
     )
     mmss = col.str.extract(_MMSS, 1).cast(pl.Int64, strict=False) * 60 + col.str.extract(
         _MMSS, 2

@@ -1,0 +1,175 @@
+"""The read path's shortcuts agree with the plain computations they stand for.
+
+Each shortcut (string views cut by the field kernel, its blank-edge flags, per-chunk fast paths
+of the conversion, the identifier memo) is checked against the straightforward computation on
+generated input: Python's ``str.split``, the regular expressions, ``str.to_lowercase``, a read
+without memo.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import penlink_adapters as pla
+from penlink_adapters import _convert
+from penlink_adapters._fast import _fields, _split_lines
+from penlink_adapters._identify import IdentifierMemo, normalize_columns
+from penlink_adapters._layout import DurationFormat
+from penlink_adapters._values import duration_expr
+from tests.adapters.test_fast import _both
+
+_CHARS = st.sampled_from(["a", "1", "0", " ", "\t", ",", ";", "\u00a0", "\u3000", "é", "-", "."])
+_LINES = st.lists(st.text(_CHARS, max_size=12), min_size=1, max_size=12)
+
+
+@pytest.mark.nojit
+@settings(max_examples=150, deadline=None)
+@given(lines=_LINES, delim=st.sampled_from([",", ";", "\t"]), wanted=st.sets(st.integers(0, 5)))
+def test_field_views_match_str_split(lines: list[str], delim: str, wanted: set[int]) -> None:
+    block = _split_lines("\n".join(lines).encode() + b"\n")
+    cols = sorted(wanted | {0})
+    counts, edgy, columns = _fields(block, delim, cols)
+    blank_edge = re.compile(rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)")
+    assert block.text.to_list() == lines
+    for i, line in enumerate(lines):
+        parts = line.split(delim)
+        assert counts[i] == len(parts)
+        for c, column in zip(cols, columns, strict=True):
+            assert column[i] == (parts[c] if c < len(parts) else None)
+        # The flag may be raised in vain (non-ASCII), never missed.
+        if any(p != p.strip() for p in parts) or blank_edge.search(line):
+            assert edgy[i]
+        if line.isascii() and not edgy[i]:
+            assert all(p == p.strip() for p in parts)
+
+
+@pytest.mark.nojit
+def test_long_fields_point_into_the_block() -> None:
+    long = "x" * 40 + "é" * 5
+    block = _split_lines(f"{long},short,{long}!\n".encode())
+    _, _, columns = _fields(block, ",", [0, 1, 2])
+    assert [c[0] for c in columns] == [long, "short", long + "!"]
+
+
+HEADER = "start,from,to,target,duration,type,direction"
+BLANKY = "2021-03-01 10:00:0{s},{pad}212555010{s},646555012{s}{pad},2125550101,{s},voice,outgoing"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    pads=st.lists(st.sampled_from(["", " ", "\t", "\u00a0", "\u2003"]), min_size=1, max_size=8),
+    chunk_rows=st.integers(1, 4),
+)
+def test_fast_path_matches_row_path_with_blank_edges(pads: list[str], chunk_rows: int) -> None:
+    lines = [HEADER] + [BLANKY.format(s=i % 10, pad=p) for i, p in enumerate(pads)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "generic.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        fast, slow = _both(path, chunk_rows, layout="generic", tz="UTC")
+    assert fast == slow
+
+
+_TERMS = st.one_of(
+    st.none(),
+    st.text(st.sampled_from("0123456789"), max_size=12),
+    st.sampled_from(["18056377249", "8056377249", "28056377249", "1"]),
+    st.text(st.sampled_from("0123456789-() +\u0663"), max_size=14),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms=st.lists(_TERMS, max_size=20))
+def test_term_digits_fast_path_matches_the_regex(terms: list[str | None]) -> None:
+    df = pl.DataFrame({"term_input": terms}, schema={"term_input": pl.String})
+    regex = pl.col("term_input").str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
+    got = df.select(_convert._term_digits(df).alias("d"))["d"]
+    assert got.to_list() == df.select(regex.alias("d"))["d"].to_list()
+
+
+_CODE = st.one_of(
+    st.none(), st.text(st.sampled_from("aAbB\u03a3\u03c3\u03c2 \u0130\u00a0"), max_size=4)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(_CODE, max_size=20), pairs=st.dictionaries(_CODE, _CODE, max_size=4))
+def test_code_mapping_matches_folding_every_row(
+    values: list[str | None], pairs: dict[str | None, str | None]
+) -> None:
+    table = {k: v for k, v in pairs.items() if k is not None and v is not None}
+    df = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    codes = _convert._codes(df["c"])
+    folded = df["c"].str.to_lowercase()
+    rowwise = folded.replace_strict(table, default=None, return_dtype=pl.String)
+    assert df.select(_convert._mapped("c", codes, table))["c"].to_list() == rowwise.to_list()
+    want = folded.drop_nulls().value_counts()
+    got: dict[str, int] = {}
+    for _, code, n in codes:
+        got[code] = got.get(code, 0) + n
+    assert got == dict(want.iter_rows())
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.text(st.sampled_from("0123456789:\u0663 -+x"), max_size=25)),
+        max_size=20,
+    )
+)
+def test_undotted_durations_parse_alike(values: list[str | None]) -> None:
+    df = pl.DataFrame({"d": values}, schema={"d": pl.String})
+    formats: tuple[DurationFormat, ...] = ("seconds", "mm:ss", "hh:mm:ss", "auto")
+    for fmt in formats:
+        dotted = df.select(duration_expr(pl.col("d"), fmt, dotted=True))
+        plain = df.select(duration_expr(pl.col("d"), fmt, dotted=False))
+        assert dotted.equals(plain)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.sampled_from(["2125550142", "(646) 555-0123", "1.21355E+10", "911", "x"]),
+                st.from_regex(r"\A[2-9][0-9]{9}\Z"),
+            ),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    limit=st.integers(1, 6),
+)
+def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: int) -> None:
+    memo = IdentifierMemo(limit=limit)
+    for values in chunks:
+        df = pl.DataFrame(
+            {"a_input": values, "b_input": list(reversed(values))},
+            schema={"a_input": pl.String, "b_input": pl.String},
+        )
+        with_memo = normalize_columns(df, ("a", "b"), "US", memo)
+        assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
+
+
+def test_plain_bench_file_reads_alike_both_ways() -> None:
+    """A larger synthetic return (several chunks, both code paths of the memo)."""
+    from benchmarks.read_scale import synth_file
+
+    path = synth_file(3_000, seed=11)
+    fast, slow = _both(path, 700)
+    assert fast == slow
+    records = fast[0]  # type: ignore[index]
+    assert isinstance(records, pa.Table)
+    assert records.num_rows == 3_000
+    assert np.unique(records.column("record_id").to_numpy(zero_copy_only=False)).size == 3_000
+    assert pla.read_return(path)[0].equals(records)
