@@ -149,16 +149,10 @@ class CaseStore:
         self, actor: str, case_numbers: Iterable[str], *, action: Action = "search-hit"
     ) -> frozenset[str]:
         """Return the cases on which ``actor`` may perform ``action``; drop the rest silently."""
-        visible: set[str] = set()
         with self._connect() as conn:
-            access.load_actor(conn, self.policy, actor, self.today())
-            for number in set(case_numbers):
-                try:
-                    access.check_case(conn, self.policy, actor, action, number, self.today())
-                except AccessDenied:
-                    continue
-                visible.add(number)
-        return frozenset(visible)
+            return access.visible_subset(
+                conn, self.policy, actor, action, case_numbers, self.today()
+            )
 
     def owner_contact(self, actor: str, case_number: str) -> Contact:
         """Return the case owner's contact if ``actor`` may see the case."""

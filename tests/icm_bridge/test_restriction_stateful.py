@@ -145,6 +145,14 @@ class RestrictionMachine(RuleBasedStateMachine):
         seen = self.store.visible_cases(uid, wanted)
         self.observations += len(seen)
         assert seen == {n for n in wanted if self.may_observe(uid, n)}
+        one_by_one = set()  # the batched decision equals the per-case check
+        for number in wanted:
+            try:
+                self.store.check(uid, "search-hit", number)
+            except AccessDenied:
+                continue
+            one_by_one.add(number)
+        assert seen == one_by_one
 
     @rule(uid=st.sampled_from(WORKERS), number=st.sampled_from([*NUMBERS, "C-none"]))
     def view_and_export(self, uid: str, number: str) -> None:

@@ -71,5 +71,6 @@ def _loop(tmp_path, iterations, seed, rerun_sample=None):
 def test_random_kills(tmp_path):
     _loop(tmp_path, 100, seed=5, rerun_sample=30)
 
+
 # The 500-kill tier runs through ingest (tests/tls_core/store/test_ingest_crash.py), whose
 # every kill also lands in this commit path; a second 500-kill loop here only doubled CI time.
