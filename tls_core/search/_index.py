@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -90,6 +91,12 @@ SUMMARY_SCHEMA: Final = pa.schema(
 )
 """Columns of the summary file: one row per match key, identifier, variant and case; ``roles``
 is a bit set over :data:`ROLE_BITS`."""
+
+SPILL_KEEP_S: Final = 6 * 3600
+"""Age after which a build's leftover spill directory is removed (its build was killed)."""
+
+BUILD_MEMORY: Final = "1GB"
+"""DuckDB memory limit of an index build; larger sorts spill to disk."""
 
 ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
 """Bit of each role (``tls_core.link.ROLES``) in the summary's ``roles``."""
@@ -270,8 +277,9 @@ def _load(directory: Path, manifest: Mapping[str, Any]) -> OccurrenceIndex:
 def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     tmp = {name: directory / f"tmp-{uuid.uuid4().hex}.parquet" for name in _FILES}
+    spill = directory / f"spill-{uuid.uuid4().hex}"
     try:
-        rows = _write_sorted(snap, tmp)
+        rows = _write_sorted(snap, tmp, spill)
         files = {}
         for name, path in tmp.items():
             files[name] = describe(path, rows[name])
@@ -280,6 +288,7 @@ def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str,
     finally:
         for path in tmp.values():
             path.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
     manifest = {"format": INDEX_FORMAT, "key": dict(key), "files": files}
     _write_manifest(directory, manifest)
     _remove_old(directory, {f["file"] for f in files.values()})
@@ -296,9 +305,16 @@ def _remove_old(directory: Path, keep: set[str]) -> None:
                 old.unlink()
         except FileNotFoundError:
             continue
+    # Spill directories of a killed build; a running build's may sit untouched for minutes.
+    for spill in directory.glob("spill-*"):
+        try:
+            if spill.stat().st_mtime < time.time() - SPILL_KEEP_S:
+                shutil.rmtree(spill, ignore_errors=True)
+        except FileNotFoundError:
+            continue
 
 
-def _write_sorted(snap: Snapshot, paths: Mapping[str, Path]) -> dict[str, int]:
+def _write_sorted(snap: Snapshot, paths: Mapping[str, Path], spill: Path) -> dict[str, int]:
     import duckdb
 
     from tls_core.link import create_occurrences
@@ -306,7 +322,9 @@ def _write_sorted(snap: Snapshot, paths: Mapping[str, Path]) -> dict[str, int]:
 
     codes = country_codes()
     params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
-    con = snap.connect()
+    # Bounded memory whatever the repository size: the sorts spill to a private directory
+    # (not _tls/tmp, which a commit's garbage collection may clear under a running build).
+    con = snap.connect(memory_limit=BUILD_MEMORY, temp_dir=spill)
     rows: dict[str, int] = {}
     step, sql = "occurrences", "(tls_core.link.create_occurrences)"
     try:

@@ -84,13 +84,21 @@ class Snapshot:
         batches = list(read_checked(self._checker, self.files[table]))
         return pa.Table.from_batches(batches, schema=STORED_SCHEMAS[table])
 
-    def connect(self, *, threads: int | None = None, memory_limit: str | None = None) -> Any:
+    def connect(
+        self,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_dir: Path | None = None,
+    ) -> Any:
         """Open a DuckDB connection with one view per table, reading only this snapshot.
 
         Views: ``call_records``, ``subscriber_records``, ``misc_records``, ``rejects``,
         ``record_refs``, ``case_batches``, ``registry`` and ``case_links`` (the current
         ``(batch_id, case_id)`` associations). External access is off and the configuration
-        locked, so queries can read nothing else.
+        locked, so queries can read nothing else. ``memory_limit`` with ``temp_dir`` (a
+        directory inside the repository, owned by the caller) lets large sorts and joins spill
+        to disk instead of failing or swapping.
 
         Raises:
             IntegrityError: a file fails its check; no row of it has been served.
@@ -99,7 +107,7 @@ class Snapshot:
             t: self.paths(t) for t in TABLES if t != "registry"
         }
         views["registry"] = self.registry
-        con = _connect(views, threads=threads, memory_limit=memory_limit)
+        con = _connect(views, threads=threads, memory_limit=memory_limit, temp_dir=temp_dir)
         con.execute(_CASE_LINKS_SQL)
         return con
 
