@@ -10,9 +10,11 @@ Alerts already delivered are not delivered again unless they grew (see :func:`ch
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
@@ -40,6 +42,9 @@ __all__ = ["GROWTH_FACTOR", "LinkMode", "LinkRun", "alerts", "changes", "hubs", 
 
 LinkMode = Literal["full", "incremental"]
 """``full``: every record was read; ``incremental``: only records of new batch-case links."""
+
+LINK_MEMORY: Final = "1536MB"
+"""DuckDB memory limit of a link run (issue 6: <= 2 GiB peak); larger steps spill to disk."""
 
 GROWTH_FACTOR: Final = 2
 """A delivered alert is delivered again (as an update) when its evidence weight reaches this
@@ -184,7 +189,12 @@ def _locked_run(
     with commit_lock(lock, timeout=60.0):
         snap = repo.snapshot()
         state = None if full else load_state(repo.root)
-        computed = _compute(snap, state, settings)
+        spill = lock.parent / "spill"  # one run at a time holds the lock: a fixed name is safe
+        shutil.rmtree(spill, ignore_errors=True)  # left by a killed run
+        try:
+            computed = _compute(snap, state, settings, spill)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
         table = alerts_to_table(computed.alerts, snap.version, datetime.now(UTC))
         save_state(
             repo.root,
@@ -223,9 +233,12 @@ class _Computed:
     hubs: list[Hub]
 
 
-def _compute(snap: Snapshot, state: LinkState | None, settings: LinkSettings) -> _Computed:
+def _compute(
+    snap: Snapshot, state: LinkState | None, settings: LinkSettings, spill: Path
+) -> _Computed:
     removals = _removals(snap)
-    con = snap.connect()
+    # Bounded memory: DuckDB's joins and aggregations spill beyond the limit.
+    con = snap.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
         current = _current_links(con)
         incremental = (
