@@ -274,7 +274,7 @@ def probe_values(plan: Plan) -> dict[str, object]:
     typical: list[str] = []
     for case in rng.choice(plan.cases, size=min(plan.cases, 100), replace=False):
         calls = case_calls(plan, plan.first_case + int(case))
-        typical += [str(x) for x in calls.other[:50] if x not in HUBS][:3]
+        typical += list(dict.fromkeys(str(x) for x in calls.other[:50] if x not in HUBS))[:3]
     biggest = plan.first_case + int(np.argmax(plan.sizes))
     big_target = str(phone(target_ids(biggest)[:1])[0])
     # Hubs take 1 % of all calls (a quarter each); the biggest case's target is in all its calls.
