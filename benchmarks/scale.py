@@ -189,6 +189,7 @@ class Suite:
             "load_before": load_before,
             "load_after": os.getloadavg(),
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "note": self.opts.note,
         }
 
 
@@ -210,6 +211,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-splink", dest="splink", action="store_false", help="skip Splink")
     p.add_argument("--no-write", action="store_true", help="print the section, do not write it")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--note", default="", help="a line printed with this run's sizes")
     p.add_argument(
         "--in-process",
         action="store_true",
