@@ -180,6 +180,18 @@ def _versions() -> str:
     return ", ".join(out)
 
 
+def _commands(sizes: list[dict[str, Any]], current: str) -> list[str]:
+    """The command that measured each size (the same one, or one run per size)."""
+    used = list(dict.fromkeys(s.get("command", current) for s in sizes)) or [current]
+    if len(used) == 1:
+        return [f"Command: `.venv/bin/{used[0]}` (see benchmarks/README.md)."]
+    return [
+        "Commands (one run per size, each size's date below; see benchmarks/README.md):",
+        "",
+        *(f"- `.venv/bin/{c}`" for c in used),
+    ]
+
+
 def render(
     results: list[dict[str, Any]], earlier: list[dict[str, Any]], command: str, notes: list[str]
 ) -> str:
@@ -188,7 +200,7 @@ def render(
     lines = [
         "## Scale suite, side by side (issue 7 §3; targets of issues 5 and 6)",
         "",
-        f"Command: `.venv/bin/{command}` (see benchmarks/README.md).",
+        *_commands(sizes, command),
         "",
         f"Machine: {machine()}; {_versions()}.",
         "2-core AMD EPYC VM **shared with three other helpers' test runs while measured** (see the",
@@ -203,8 +215,6 @@ def render(
         *(f"Note: {n}." for n in notes),
         "",
     ]
-    if earlier:
-        lines += ["Sizes measured by an earlier run of the command carry their own date.", ""]
     for size in sizes:
         lines += _size_block(size)
     lines += ["### Targets", "", *targets(sizes), ""]

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--note", default="", help="a line printed with this run's sizes")
     p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: rewrite the section from the results kept in --scratch",
+    )
+    p.add_argument(
         "--in-process",
         action="store_true",
         help="run the measures in this process (smoke test: no fresh process, no clean RSS)",
@@ -244,15 +250,16 @@ def main(argv: list[str] | None = None) -> str:
     if opts.splink and (missing := _splink_missing()):
         opts.splink = False
         notes.append(missing)
-    suite = Suite(opts)
     sizes = [parse_size(s) for s in opts.sizes.split(",")]
-    results = [suite.run_size(size) for size in sizes]
+    command = shlex.join(["python", "-m", "benchmarks.scale", *(argv or sys.argv[1:])])
+    results = [] if opts.report_only else [Suite(opts).run_size(size) for size in sizes]
     for r in results:  # kept so that a later run of another size shows beside it
+        r["command"] = command
         (opts.scratch / f"results-{r['size']}-{opts.cases}-{opts.seed}.json").write_text(
             json.dumps(r)
         )
-    command = "python -m benchmarks.scale " + " ".join(a for a in (argv or sys.argv[1:]))
-    body = render(results, _earlier(opts, sizes), command.strip(), notes)
+    done = [r["size"] for r in results]
+    body = render(results, _earlier(opts, done), command, notes)
     if opts.no_write:
         print(body)
     else:

@@ -13,17 +13,17 @@ from benchmarks import scale
 
 def test_tiny_run_reports_every_measure(tmp_path):
     body = scale.main(
-        ["--sizes", "4k", "--repeat", "1", "--cases", "6", "--files", "2", "--lookups", "5",
+        ["--sizes", "3k", "--repeat", "1", "--cases", "4", "--files", "2", "--lookups", "3",
          "--no-naive", "--no-splink", "--no-write", "--quiet", "--in-process",
          "--scratch", str(tmp_path)]
     )  # fmt: skip
-    assert "### 4,000 call records" in body
+    assert "### 3,000 call records" in body
     for label in ("`Repository.ingest`", "`link(repo, full=True)`", "plain DuckDB untyped",
                   "`link(repo)` incremental", "`search()` typical"):  # fmt: skip
         row = next(line for line in body.splitlines() if line.startswith(f"| {label}"))
         assert row.endswith("| 1 |"), row  # one good round, no error
-    assert "4,000 rows loaded, 0 rejected" in body
-    assert "| ingest >= 1.5 M rows/s at 10 M (5) | 4,000 |" in body
+    assert "3,000 rows loaded, 0 rejected" in body
+    assert "| ingest >= 1.5 M rows/s at 10 M (5) | 3,000 |" in body
 
 
 def test_failing_child_is_recorded(tmp_path):
