@@ -93,6 +93,11 @@ class Suite:
         self.scratch: Path = opts.scratch
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.per_record: dict[str, float] = {}  # naive seconds per record, to predict
+        for kept in sorted(_kept(opts), key=lambda r: r["size"]):  # earlier runs count too
+            for name in NAIVE:
+                done = kept["rounds"][0].get(name, {})
+                if "seconds" in done:
+                    self.per_record[name] = done["seconds"] / kept["size"]
 
     def log(self, text: str) -> None:
         if not self.opts.quiet:
@@ -269,16 +274,17 @@ def main(argv: list[str] | None = None) -> str:
     return body
 
 
+def _kept(opts: argparse.Namespace) -> list[dict[str, Any]]:
+    """Results kept in the scratch directory by earlier runs (same cases and seed)."""
+    paths = sorted(opts.scratch.glob(f"results-*-{opts.cases}-{opts.seed}.json"))
+    return [json.loads(path.read_text()) for path in paths]
+
+
 def _earlier(opts: argparse.Namespace, sizes: list[int]) -> list[dict[str, Any]]:
-    """Results of earlier runs (same cases and seed) for sizes this run did not measure."""
+    """Kept results for sizes this run did not measure (1 M and up; none with --quick)."""
     if opts.quick:
         return []
-    out = []
-    for path in sorted(opts.scratch.glob(f"results-*-{opts.cases}-{opts.seed}.json")):
-        r = json.loads(path.read_text())
-        if r["size"] not in sizes and r["size"] >= 1_000_000:
-            out.append(r)
-    return out
+    return [r for r in _kept(opts) if r["size"] not in sizes and r["size"] >= 1_000_000]
 
 
 if __name__ == "__main__":
