@@ -104,6 +104,8 @@ class Suite:
             print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     def measure(self, name: str, args: dict[str, Any], size: int) -> dict[str, Any]:
+        if self.opts.only and name not in self.opts.only:
+            return {"error": "not measured by this run (--only)"}
         if name in NAIVE and name in self.per_record:
             predicted = self.per_record[name] * size
             if predicted > self.opts.cap:
@@ -154,7 +156,8 @@ class Suite:
             out["link_naive"] = self.measure("link_naive", {"root": root}, size)
         if self.opts.splink:
             out["link_splink"] = self.measure("link_splink", {"root": root}, size)
-        out["link_incremental"] = self.incremental(size, prep)
+        if not self.opts.only or "link_incremental" in self.opts.only:
+            out["link_incremental"] = self.incremental(size, prep)
         probes = prep["probes"]
         search_args = {"root": root, "typical": probes["typical"][: self.opts.lookups],
                        "busiest": probes["busiest"], "busy_lookups": 30}  # fmt: skip
@@ -217,6 +220,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-splink", dest="splink", action="store_false", help="skip Splink")
     p.add_argument("--no-write", action="store_true", help="print the section, do not write it")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--only", default="", help="comma-separated measures to rerun (merged)")
     p.add_argument("--note", default="", help="a line printed with this run's sizes")
     p.add_argument(
         "--report-only",
@@ -234,6 +238,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         opts.sizes, opts.repeat, opts.lookups = "100k", 1, 30
         opts.cases, opts.files = 20, 4
     opts.ingest_max = parse_size(opts.ingest_max)
+    opts.only = [m for m in opts.only.split(",") if m]
     return opts
 
 
@@ -258,8 +263,11 @@ def main(argv: list[str] | None = None) -> str:
     sizes = [parse_size(s) for s in opts.sizes.split(",")]
     command = shlex.join(["python", "-m", "benchmarks.scale", *(argv or sys.argv[1:])])
     results = [] if opts.report_only else [Suite(opts).run_size(size) for size in sizes]
-    for r in results:  # kept so that a later run of another size shows beside it
+    for r in results:
         r["command"] = command
+    if opts.only:
+        results = [_merged(opts, r) for r in results]
+    for r in results:  # kept so that a later run of another size shows beside it
         (opts.scratch / f"results-{r['size']}-{opts.cases}-{opts.seed}.json").write_text(
             json.dumps(r)
         )
@@ -272,6 +280,19 @@ def main(argv: list[str] | None = None) -> str:
 
         write_section("scale", body)
     return body
+
+
+def _merged(opts: argparse.Namespace, new: dict[str, Any]) -> dict[str, Any]:
+    """With --only: the kept result of the size with the rerun measures replaced."""
+    kept = {r["size"]: r for r in _kept(opts)}.get(new["size"])
+    if kept is None:
+        return new
+    for old_round, new_round in zip(kept["rounds"], new["rounds"], strict=False):
+        old_round.update({k: v for k, v in new_round.items() if k in opts.only})
+    kept["command"] = f"{kept.get('command', '')}` then `{new['command']}"
+    note = f"{', '.join(opts.only)} rerun on {new['when']}"
+    kept["note"] = "; ".join(x for x in (kept.get("note"), note, opts.note) if x)
+    return kept
 
 
 def _kept(opts: argparse.Namespace) -> list[dict[str, Any]]:
