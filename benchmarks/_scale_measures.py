@@ -224,8 +224,12 @@ def _each(fn: Callable[[str], object], values: list[str], budget: float = 1e9) -
 def search(args: dict[str, Any]) -> dict[str, Any]:
     """``search()`` with a real SQLite case store; index lookup and DuckDB scan beside it."""
     from tls_core.search import search as tls_search
-    from tls_core.search._index import lookup_checked
+    from tls_core.search._index import with_index
     from tls_core.search._keys import match_key
+
+    def lookup_checked(repo: Any, key: str) -> Any:
+        """The index part of a search: every occurrence of one match key."""
+        return with_index(repo, lambda index: index.occurrences.lookup(key))
 
     repo = _repo(args["root"])
     typical: list[str] = args["typical"]

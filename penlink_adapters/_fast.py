@@ -253,7 +253,7 @@ def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
         # Few distinct first fields (a date, a record type): test each one once.
         f = pl.col("_f0")
         flagged = distinct.to_frame().filter(f != "").filter(candidate(f))["_f0"]
-        hits = df.filter(firsts.is_in(flagged)).select("_row", "line")
+        hits = df.filter(firsts.is_in(flagged.implode())).select("_row", "line")
     else:
         first = pl.col("_f0").str.strip_chars()
         hits = df.filter(first != "").filter(candidate(first)).select("_row", "line")
