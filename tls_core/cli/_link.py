@@ -142,7 +142,8 @@ def _shown(
         a, b = b, a
     hidden = b not in visible
     return {
-        "alert_id": alert.alert_id,
+        # The id hashes both case numbers: never shown with a hidden case (it would be an oracle).
+        "alert_id": None if hidden else alert.alert_id,
         "case_a": a,
         "case_b": None if hidden else b,
         "restricted": hidden,
@@ -155,18 +156,21 @@ def _shown(
 
 
 def _evidence(e: Evidence, a: str, b: str, hidden: bool) -> dict[str, Any]:
-    key_b = "restricted" if hidden else b
+    # A hidden case's roles, counts and activity times are its data: only that it shares this.
+    def both(values: Any) -> dict[str, Any]:
+        return {a: values[a]} if hidden else {a: values[a], b: values[b]}
+
     return {
         "identifier": e.identifier,
         "kind": e.kind,
         "link_type": e.link_type,
         "grade": e.grade,
         "strength": round(e.strength, 6),
-        "roles": {a: list(e.roles[a]), key_b: list(e.roles[b])},
-        "records": {a: e.records[a], key_b: e.records[b]},
-        "first_seen": {a: e.first_seen[a], key_b: e.first_seen[b]},
-        "last_seen": {a: e.last_seen[a], key_b: e.last_seen[b]},
-        "overlap_days": e.overlap_days,
+        "roles": {k: list(v) for k, v in both(e.roles).items()},
+        "records": both(e.records),
+        "first_seen": both(e.first_seen),
+        "last_seen": both(e.last_seen),
+        "overlap_days": None if hidden else e.overlap_days,
     }
 
 

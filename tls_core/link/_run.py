@@ -19,7 +19,6 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from tls_core.errors import TlsError
 from tls_core.link._alerts import Alert, build_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
@@ -104,7 +103,7 @@ def link(
     settings = settings if settings is not None else LinkSettings()
     try:
         run = _locked_run(repo, actor, notifier, full, settings)
-    except TlsError:
+    except Exception:  # every failure is audited, not only the typed ones
         if audit is not None:
             audit.append(AuditEvent(actor, "link-run", "failed", criteria={"full": str(full)}))
         raise
@@ -134,10 +133,12 @@ def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
 def alerts(repo: Repository, *, case: str | None = None) -> list[Alert]:
     """Return the alerts of the last link run (all, or those involving ``case``).
 
-    No access policy applies here; ``tls alerts`` filters by the acting user.
+    No access policy applies here; ``tls alerts`` filters by the acting user. Alerts of a run
+    made before records were purged or unlinked are not served (they may rest on records that
+    are gone): the result is empty until the next link run.
     """
     state = load_state(repo.root)
-    if state is None:
+    if state is None or state.removals != _removals(repo.snapshot()):
         return []
     found = alerts_from_table(state.alerts)
     return [a for a in found if case is None or case in (a.case_a, a.case_b)]

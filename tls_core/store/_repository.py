@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -334,6 +335,10 @@ class Repository:
                 hook=self._hook or _no_hook,
             )
             collect_garbage(self._layout, take_snapshot(self._layout, self._checker))
+            if report.batch_ids:
+                # Derived caches (search index, link state) may hold purged values: drop them;
+                # they are rebuilt from what remains.
+                shutil.rmtree(self._layout.cache, ignore_errors=True)
         return report
 
     def _clean_snapshot(self, snap: Snapshot | None = None) -> Snapshot:
