@@ -54,6 +54,8 @@ def test_demo_search_notifies_the_other_owner_and_opr_search_notifies_no_one(dem
         assert len(searched) == 1  # the agent's search; the OPR search added nothing
         assert "Dana Okafor" in searched[0].subject
         assert store.verify_audit("opr.hale").ok
+        exports = [r for r in store.read_audit("opr.hale") if r.action == "export"]
+        assert [r.actor for r in exports] == ["a.novak"]  # the demo's report, audited
     finally:
         store.engine.dispose()
         store.audit.engine.dispose()

@@ -22,6 +22,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._demo_cast import ADMIN, OPR, PEOPLE, create_cast, owner_of
 from tls_core.cli._demo_show import Shower
+from tls_core.cli._report import write_user_report
 from tls_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -171,17 +172,15 @@ def _searches(repo: Repository, store: CaseStore, scenario: Scenario, show: Show
 
 
 def _report(repo: Repository, store: CaseStore, paths: _Paths) -> None:
-    from tls_core.report import write_report
-    from tls_core.report._gather import ReportSeams, gather_report
-
     viewer = "a.novak"
-    data = gather_report(
+    write_user_report(
         repo,
-        ReportSeams(actor=viewer, access=store, directory=store, audit=store),
+        store,
+        viewer,
+        paths.report,
         title=f"TLS demo: link chart as seen by {_name(viewer)}",
         synthetic=True,
     )
-    write_report(data, paths.report)
 
 
 def _owners(scenario: Scenario) -> dict[str, str]:

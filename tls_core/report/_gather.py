@@ -79,7 +79,8 @@ def gather_report(
         title=title,
         generated_utc=datetime.now(UTC).replace(microsecond=0),
         cases=tuple(_case(seams, c) for c in sorted(visible)),
-        identifiers=_identifiers(shown, hubs(repo), visible),
+        # Hubs are corpus-wide; a user who may see no case (an administrator) sees none.
+        identifiers=_identifiers(shown, hubs(repo) if visible else []),
         links=tuple(_link(a) for a in shown),
         restricted=pointers,
         timeline=tuple(_timeline(shown)),
@@ -149,9 +150,7 @@ def _pointers(
     return tuple(out[k] for k in sorted(out))
 
 
-def _identifiers(
-    shown: list[Alert], hub_list: list[Hub], visible: frozenset[str]
-) -> tuple[ReportIdentifier, ...]:
+def _identifiers(shown: list[Alert], hub_list: list[Hub]) -> tuple[ReportIdentifier, ...]:
     cases: dict[tuple[str, str], set[str]] = {}
     for alert in shown:
         for e in alert.evidence:
@@ -160,9 +159,8 @@ def _identifiers(
         ReportIdentifier(canonical=i, kind=_kind(k), cases=tuple(sorted(c)))
         for (k, i), c in sorted(cases.items())
     ]
-    taken = {i for _, i in cases}
     for hub in hub_list:
-        if hub.identifier not in taken:
+        if (hub.kind, hub.identifier) not in cases:
             found.append(
                 ReportIdentifier(
                     canonical=hub.identifier,
