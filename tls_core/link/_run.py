@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,10 +148,12 @@ def alerts(repo: Repository, *, case: str | None = None) -> list[Alert]:
 def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]:
     """Return the identifiers suppressed as hubs, from the last run's state, most cases first."""
     state = load_state(repo.root)
-    if state is None:
-        return []
+    snap = repo.snapshot()
+    if state is None or state.removals != _removals(snap):
+        return []  # no run yet, or the run predates an unlink or purge
     settings = settings if settings is not None else LinkSettings()
-    con = repo.snapshot().connect()
+    spill = lock_path(repo.root).parent / f"spill-hubs-{uuid.uuid4().hex}"
+    con = snap.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
         register(con, "identifier_cases", state.identifier_cases)
         _register_suppression(con, settings)
@@ -158,6 +161,7 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
         return _hubs(con, settings)
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def changes(

@@ -6,6 +6,7 @@ is optional: without the tool the report still writes its HTML and SVG and says 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,10 @@ def find_graphviz(program: str) -> str | None:
     return shutil.which(program)
 
 
+GRAPHVIZ_TIMEOUT_S: Final = 300
+"""Seconds Graphviz may take to draw the chart."""
+
+
 def render_png(chart: Chart, out: Path, *, program: str) -> None:
     """Write the chart as PNG to ``out`` with the Graphviz ``program`` (a path or a name)."""
     found = find_graphviz(program)
@@ -37,13 +42,21 @@ def render_png(chart: Chart, out: Path, *, program: str) -> None:
             reason="graphviz_missing",
             hint="apt-get install graphviz, or write the report with png='auto' or 'never'",
         )
-    done = subprocess.run(
-        [found, "-n2", "-Tpng"],
-        input=chart_dot(chart).encode(),
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [found, "-n2", "-Tpng"],
+            input=chart_dot(chart).encode(),
+            capture_output=True,
+            timeout=GRAPHVIZ_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"Graphviz did not draw the chart within {GRAPHVIZ_TIMEOUT_S} s",
+            file=str(out),
+            reason="graphviz_timeout",
+            hint="write the report with png='never'; the HTML and SVG do not need Graphviz",
+        ) from None
     if done.returncode != 0:
         raise ConfigError(
             "Graphviz failed to draw the chart",
@@ -51,7 +64,12 @@ def render_png(chart: Chart, out: Path, *, program: str) -> None:
             value=done.stderr.decode(errors="replace")[:500],
             reason="graphviz_failed",
         )
-    out.write_bytes(done.stdout)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(done.stdout)
+        os.replace(tmp, out)  # never a half-written PNG
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def chart_dot(chart: Chart) -> str:

@@ -7,7 +7,7 @@ from datetime import date
 from linkkit import ingest_scenario
 
 import penlink_adapters as pla
-from tls_core.link import alerts, link
+from tls_core.link import alerts, hubs, link
 from tls_core.store import Repository
 
 
@@ -50,3 +50,17 @@ def test_a_purge_drops_the_derived_caches(tmp_path):
     assert report.batch_ids
     assert not cache.exists()  # link state and search index may hold purged values
     assert all(case not in (a.case_a, a.case_b) for a in alerts(repo))
+
+
+def test_hubs_of_a_run_made_before_an_unlink_are_not_served(tmp_path):
+    pla.write_scenario(tmp_path, seed=5)
+    repo = Repository.open(tmp_path / "repo")
+    truth = ingest_scenario(tmp_path, repo)
+    link(repo, actor="tester")
+    assert hubs(repo)  # the scenario plants hub numbers
+    case = truth["cases"][0]["case_id"]
+    repo.unlink(_batch_of(repo, case), case, actor="tester")
+    assert hubs(repo) == []
+    link(repo, actor="tester")
+    assert hubs(repo)
+    assert not list((repo.root / "_tls" / "link").glob("spill*"))  # spill directories removed
