@@ -6,11 +6,22 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-__all__ = ["AsUserOpt", "CliSettings", "JsonOpt", "RepoOpt", "emit_json", "settings"]
+if TYPE_CHECKING:
+    from tls_core.protocols import Contact
+
+__all__ = [
+    "AsUserOpt",
+    "CliSettings",
+    "JsonOpt",
+    "RepoOpt",
+    "contact_json",
+    "emit_json",
+    "settings",
+]
 
 RepoOpt = Annotated[
     Path,
@@ -49,3 +60,16 @@ def settings(ctx: typer.Context) -> CliSettings:
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as one JSON document on stdout."""
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def contact_json(contact: Contact | None) -> dict[str, str | None] | None:
+    """A contact as JSON (``user_id``, ``name``, ``phone``, ``email``, ``office``)."""
+    if contact is None:
+        return None
+    return {
+        "user_id": contact.user_id,
+        "name": contact.name,
+        "phone": contact.phone,
+        "email": contact.email,
+        "office": contact.office,
+    }

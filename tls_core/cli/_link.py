@@ -15,7 +15,7 @@ import typer
 
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
-from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.cli._common import JsonOpt, contact_json, emit_json, settings
 from tls_core.errors import AccessDenied
 from tls_core.protocols import AuditEvent
 
@@ -149,8 +149,10 @@ def _shown(
         "restricted": hidden,
         "link_types": list(alert.link_types),
         "strength": alert.strength,
-        "owner_a": _contact(store.owner_contact(actor, a)),
-        "owner_b": _pointer(store, actor, b) if hidden else _contact(store.owner_contact(actor, b)),
+        "owner_a": contact_json(store.owner_contact(actor, a)),
+        "owner_b": _pointer(store, actor, b)
+        if hidden
+        else contact_json(store.owner_contact(actor, b)),
         "evidence": [_evidence(e, a, b, hidden) for e in alert.evidence],
     }
 
@@ -174,19 +176,9 @@ def _evidence(e: Evidence, a: str, b: str, hidden: bool) -> dict[str, Any]:
     }
 
 
-def _contact(contact: Any) -> dict[str, Any]:
-    return {
-        "user_id": contact.user_id,
-        "name": contact.name,
-        "phone": contact.phone,
-        "email": contact.email,
-        "office": contact.office,
-    }
-
-
 def _pointer(store: CaseStore, actor: str, case: str) -> dict[str, Any]:
     try:
-        contact: dict[str, Any] | None = _contact(store.restricted_contact(actor, case))
+        contact: dict[str, Any] | None = contact_json(store.restricted_contact(actor, case))
     except AccessDenied:
         contact = None  # no one on file to name: the pointer says so
     return {"restricted": True, "contact": contact}

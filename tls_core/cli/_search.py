@@ -6,7 +6,6 @@ notifier and the audit sink; it is opened as the case commands open it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +13,7 @@ import typer
 
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
-from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.cli._common import JsonOpt, contact_json, emit_json, settings
 
 if TYPE_CHECKING:
     from tls_core.protocols import Contact
@@ -224,19 +223,6 @@ def search_json(result: SearchResult) -> dict[str, Any]:
             {"message": p.message, "contact": contact_json(p.contact)} for p in result.restricted
         ],
         "notified": result.notified,
-    }
-
-
-def contact_json(contact: Contact | None) -> Mapping[str, str | None] | None:
-    """A contact as JSON (``user_id``, ``name``, ``phone``, ``email``, ``office``)."""
-    if contact is None:
-        return None
-    return {
-        "user_id": contact.user_id,
-        "name": contact.name,
-        "phone": contact.phone,
-        "email": contact.email,
-        "office": contact.office,
     }
 
 

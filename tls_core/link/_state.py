@@ -25,7 +25,6 @@ from tls_core.store._layout import Layout
 __all__ = [
     "Delivered",
     "LinkState",
-    "load_alerts_table",
     "load_delivered",
     "load_state",
     "lock_path",
@@ -93,12 +92,6 @@ def load_state(root: Path) -> LinkState | None:
         identifier_cases=tables["identifier_cases"],
         alerts=tables["alerts"],
     )
-
-
-def load_alerts_table(root: Path) -> pa.Table | None:
-    """Return the alerts of the last run, or None."""
-    state = load_state(root)
-    return None if state is None else state.alerts
 
 
 def save_state(root: Path, state: LinkState) -> None:

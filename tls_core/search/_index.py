@@ -33,8 +33,9 @@ from typing import Any, Final, Literal, TypeVar
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError, LinkError
-from tls_core.search._parts import SortedFile, describe, fsync
+from tls_core.search._parts import SortedFile, describe
 from tls_core.store import Repository, Snapshot
+from tls_core.store._files import fsync
 from tls_core.store._layout import TABLES, Layout
 
 __all__ = [

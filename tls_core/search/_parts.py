@@ -19,8 +19,9 @@ from typing import Any
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError
+from tls_core.store._files import sha256_file
 
-__all__ = ["SortedFile", "describe", "fsync", "whole_sha256"]
+__all__ = ["SortedFile", "describe"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def describe(path: Path, rows: int) -> dict[str, Any]:
         mins.append(str(stats.min))
         maxs.append(str(stats.max))
     return {
-        "file": f"{whole_sha256(path)}.parquet",
+        "file": f"{sha256_file(path)}.parquet",
         "size": size,
         "rows": rows,
         "footer": [*footer, _sha(path, *footer)],
@@ -155,24 +156,6 @@ def describe(path: Path, rows: int) -> dict[str, Any]:
         "mins": mins,
         "maxs": maxs,
     }
-
-
-def whole_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fsync(path: Path) -> None:
-    """Flush a file or directory to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _group_range(group: Any) -> tuple[int, int]:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from tls_core.errors import IntegrityError, StoreError
 from tls_core.store._layout import Layout, TableName, file_name, parse_file_name
 
-__all__ = ["DataFile", "FileChecker", "publish", "sha256_file", "write_staged"]
+__all__ = ["DataFile", "FileChecker", "fsync", "publish", "sha256_file", "write_staged"]
 
 ROWS_PER_FILE: Final = 1_000_000
 _CHUNK: Final = 1 << 20
@@ -102,10 +102,11 @@ def write_staged(
 
 def _close(writer: object, path: Path) -> None:
     writer.close()  # type: ignore[attr-defined]
-    _fsync(path)
+    fsync(path)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file or directory to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -119,7 +120,7 @@ def publish(layout: Layout, table: TableName, staged: Path, owner_id: str, rows:
     name = file_name(owner_id, digest)
     target = layout.table(table) / name
     os.replace(staged, target)
-    _fsync(layout.table(table))
+    fsync(layout.table(table))
     return DataFile(table=table, name=name, size=target.stat().st_size, rows=rows)
 
 
