@@ -28,9 +28,11 @@ import pyarrow as pa
 
 from tls_core.errors import SchemaError, StoreError
 from tls_core.schema import CALL_RECORDS, MISC_RECORDS, REJECTS, SUBSCRIBER_RECORDS, check_table
+from tls_core.store._dedup import dedup_and_publish
 from tls_core.store._delta import commit_files
-from tls_core.store._files import DataFile, publish, write_staged
+from tls_core.store._files import DataFile, publish, publish_stream, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
+from tls_core.store._record_index import RecordIdIndex
 from tls_core.store._snapshot import Snapshot
 
 __all__ = [
@@ -70,23 +72,6 @@ CANONICAL: dict[RecordType, pa.Schema] = {
 }
 _READ_ROWS = 65_536
 
-_DEDUP_SQL = """
-WITH firsts AS (
-    SELECT min(_pos) AS _pos FROM staged GROUP BY record_id
-)
-SELECT s.* EXCLUDE (_pos)
-FROM staged AS s
-SEMI JOIN firsts AS f ON s._pos = f._pos
-ANTI JOIN existing AS e ON s.record_id = e.record_id
-"""
-
-_REFS_SQL = """
-SELECT DISTINCT s.record_id, $1 AS batch_id
-FROM staged AS s
-WHERE EXISTS (SELECT 1 FROM existing AS e WHERE e.record_id = s.record_id)
-ORDER BY s.record_id
-"""
-
 
 @dataclass(frozen=True)
 class BatchSpec:
@@ -123,6 +108,7 @@ _COMMIT_ORDER: tuple[tuple[TableName | None, CommitStep], ...] = (
 def commit_new_batch(
     layout: Layout,
     snap: Snapshot,
+    index: RecordIdIndex,
     records: IntoRecords,
     rejects: IntoRecords | None,
     spec: BatchSpec,
@@ -130,7 +116,7 @@ def commit_new_batch(
 ) -> tuple[str, _Counts, dict[TableName, int]]:
     """Run the steps for a new batch; return its id, counts and the new table versions."""
     batch_id = uuid.uuid4().hex
-    files, counts = _write_batch(layout, snap, records, rejects, spec, batch_id, hook)
+    files, counts = _write_batch(layout, (snap, index), records, rejects, spec, batch_id, hook)
     versions: dict[TableName, int] = {}
     for key, step in _COMMIT_ORDER:
         table = RECORD_TABLES[spec.record_type] if key is None else key
@@ -143,7 +129,7 @@ def commit_new_batch(
 
 def _write_batch(
     layout: Layout,
-    snap: Snapshot,
+    seen: tuple[Snapshot, RecordIdIndex],
     records: IntoRecords,
     rejects: IntoRecords | None,
     spec: BatchSpec,
@@ -154,15 +140,13 @@ def _write_batch(
     table = RECORD_TABLES[spec.record_type]
     with _phase("staging the records"):
         batches = _staged_batches(records, spec, batch_id)
-        staged = write_staged(layout, batches, _staged_schema(table))
+        staged = write_staged(layout, batches, STORED_SCHEMAS[table])
     hook("staged")
     with _phase("deduplicating the records"):
-        kept, refs = _dedup(layout, snap, table, [p for p, _ in staged], batch_id)
+        kept, refs = dedup_and_publish(layout, *seen, table, staged, batch_id)
     with _phase("writing the rejects"):
         rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
-        reject_files = _publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
-    for path, _ in staged:
-        path.unlink()
+        reject_files = publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
     received = sum(rows for _, rows in staged)
     loaded = sum(f.rows for f in kept)
     counts = _Counts(received, loaded, sum(f.rows for f in reject_files))
@@ -254,10 +238,6 @@ def _meta(batch_id: str) -> dict[str, str]:
     return {"tls.batch_id": batch_id}
 
 
-def _staged_schema(table: TableName) -> pa.Schema:
-    return STORED_SCHEMAS[table].append(pa.field("_pos", pa.int64(), nullable=False))
-
-
 def _as_batches(data: IntoRecords) -> Iterator[pa.RecordBatch]:
     if isinstance(data, pa.Table):
         yield from data.to_batches(max_chunksize=_READ_ROWS)
@@ -285,7 +265,7 @@ def _canonical_batches(
 
 def _owned(batches: Iterable[pa.RecordBatch], batch_id: str) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        owner = pa.array([batch_id] * batch.num_rows, pa.string())
+        owner = pa.repeat(pa.scalar(batch_id, pa.string()), batch.num_rows)
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, owner], names=[*batch.schema.names, "batch_id"]
         )
@@ -294,42 +274,4 @@ def _owned(batches: Iterable[pa.RecordBatch], batch_id: str) -> Iterator[pa.Reco
 def _staged_batches(
     records: IntoRecords, spec: BatchSpec, batch_id: str
 ) -> Iterator[pa.RecordBatch]:
-    pos = 0
-    for batch in _owned(_canonical_batches(records, CANONICAL[spec.record_type], spec), batch_id):
-        positions = pa.array(range(pos, pos + batch.num_rows), pa.int64())
-        pos += batch.num_rows
-        yield pa.RecordBatch.from_arrays(
-            [*batch.columns, positions], names=[*batch.schema.names, "_pos"]
-        )
-
-
-def _publish_stream(
-    layout: Layout, table: TableName, batches: Iterable[pa.RecordBatch], owner_id: str
-) -> list[DataFile]:
-    schema = STORED_SCHEMAS[table]
-    cast = (pa.Table.from_batches([b]).cast(schema).to_batches() for b in batches)
-    staged = write_staged(layout, (b for bs in cast for b in bs), schema)
-    return [publish(layout, table, path, owner_id, rows) for path, rows in staged]
-
-
-def _dedup(
-    layout: Layout, snap: Snapshot, table: TableName, staged: list[Any], batch_id: str
-) -> tuple[list[DataFile], list[DataFile]]:
-    """Drop records already stored (natural key = ``record_id``) or repeated in the batch."""
-    from tls_core.store._duck import connect_locked
-
-    if not staged:
-        return [], []
-    views: dict[str, Any] = {"staged": staged, "existing": snap.paths(table)}
-    schemas = {"staged": _staged_schema(table), "existing": STORED_SCHEMAS[table]}
-    con = connect_locked(
-        views, empty_schemas=schemas, temp_dir=layout.internal / "tmp", memory_limit="1GB"
-    )
-    try:
-        reader = con.sql(_DEDUP_SQL).to_arrow_reader(_READ_ROWS)
-        records = _publish_stream(layout, table, reader, batch_id)
-        refs = con.sql(_REFS_SQL, params=[batch_id]).to_arrow_reader(_READ_ROWS)
-        ref_files = _publish_stream(layout, "record_refs", refs, batch_id)
-    finally:
-        con.close()
-    return records, ref_files
+    return _owned(_canonical_batches(records, CANONICAL[spec.record_type], spec), batch_id)

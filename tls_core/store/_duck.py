@@ -7,7 +7,7 @@ off, lock the configuration. Nothing a user or a file says is formatted into SQL
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ def connect_locked(
     temp_dir: Path | None = None,
     memory_limit: str | None = None,
     threads: int | None = None,
+    numbered: Collection[str] = (),
 ) -> Any:
     """Open an in-memory DuckDB connection with one view per name, then lock it down.
 
@@ -34,6 +35,7 @@ def connect_locked(
         temp_dir: Directory where DuckDB may spill (inside the repository).
         memory_limit: DuckDB memory limit, e.g. ``"1GB"``.
         threads: Worker threads (default: DuckDB's).
+        numbered: Views of Parquet files that get a ``file_row_number`` column.
 
     Returns:
         A ``duckdb.DuckDBPyConnection`` whose configuration is locked.
@@ -58,7 +60,7 @@ def connect_locked(
             con.execute("SET memory_limit = $1", [memory_limit])
         con.execute("SET TimeZone = 'UTC'")
         for name, source in views.items():
-            _register(con, name, source, empty_schemas[name])
+            _register(con, name, source, empty_schemas[name], numbered=name in numbered)
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except duckdb.Error as err:
@@ -67,10 +69,13 @@ def connect_locked(
     return con
 
 
-def _register(con: Any, name: str, source: Sequence[Path] | pa.Table, schema: pa.Schema) -> None:
+def _register(
+    con: Any, name: str, source: Sequence[Path] | pa.Table, schema: pa.Schema, *, numbered: bool
+) -> None:
     if isinstance(source, pa.Table):
         con.register(name, source)
     elif source:
-        con.read_parquet([str(p) for p in source]).create_view(name)
+        paths = [str(p) for p in source]
+        con.read_parquet(paths, file_row_number=numbered).create_view(name)
     else:
         con.register(name, schema.empty_table())

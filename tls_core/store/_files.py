@@ -18,9 +18,23 @@ from typing import Final
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError, StoreError
-from tls_core.store._layout import Layout, TableName, file_name, parse_file_name
+from tls_core.store._layout import (
+    STORED_SCHEMAS,
+    Layout,
+    TableName,
+    file_name,
+    parse_file_name,
+)
 
-__all__ = ["DataFile", "FileChecker", "fsync", "publish", "sha256_file", "write_staged"]
+__all__ = [
+    "DataFile",
+    "FileChecker",
+    "fsync",
+    "publish",
+    "publish_stream",
+    "sha256_file",
+    "write_staged",
+]
 
 ROWS_PER_FILE: Final = 1_000_000
 _CHUNK: Final = 1 << 20
@@ -122,6 +136,16 @@ def publish(layout: Layout, table: TableName, staged: Path, owner_id: str, rows:
     os.replace(staged, target)
     fsync(layout.table(table))
     return DataFile(table=table, name=name, size=target.stat().st_size, rows=rows)
+
+
+def publish_stream(
+    layout: Layout, table: TableName, batches: Iterable[pa.RecordBatch], owner_id: str
+) -> list[DataFile]:
+    """Write record batches (cast to ``table``'s stored schema) as published files of it."""
+    schema = STORED_SCHEMAS[table]
+    cast = (pa.Table.from_batches([b]).cast(schema).to_batches() for b in batches)
+    staged = write_staged(layout, (b for bs in cast for b in bs), schema)
+    return [publish(layout, table, path, owner_id, rows) for path, rows in staged]
 
 
 @dataclass

@@ -41,6 +41,7 @@ from tls_core.store._layout import (
 )
 from tls_core.store._lock import commit_lock
 from tls_core.store._purge import PurgeReport, current_links, purge_batches
+from tls_core.store._record_index import RecordIdIndex
 from tls_core.store._retention import IntoCaseFacts
 from tls_core.store._snapshot import Snapshot, take_snapshot
 from tls_core.store._verify import VerifyReport, verify_repository
@@ -103,6 +104,7 @@ class Repository:
         self._lock_timeout = lock_timeout
         self._hook = step_hook
         self._checker = FileChecker(layout)
+        self._index = RecordIdIndex(layout)
 
     @classmethod
     def open(
@@ -202,7 +204,7 @@ class Repository:
             snap = self._clean_snapshot(snap)
             hook = self._hook or _no_hook
             batch_id, counts, versions = commit_new_batch(
-                self._layout, snap, records, rejects, spec, hook
+                self._layout, snap, self._index, records, rejects, spec, hook
             )
         return CommitReport(
             batch_id=batch_id,

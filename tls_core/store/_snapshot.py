@@ -75,6 +75,10 @@ class Snapshot:
         """Absolute paths of a table's visible files, each checked first."""
         return self._checker.check_all(self.files[table])
 
+    def checked_paths(self, files: Iterable[DataFile]) -> list[Path]:
+        """Absolute paths of some of the snapshot's files, each checked first."""
+        return self._checker.check_all(files)
+
     def scan(self, files: Iterable[DataFile]) -> Iterator[pa.RecordBatch]:
         """Yield the record batches of some of this snapshot's files, each checked first."""
         return read_checked(self._checker, files)

@@ -1,0 +1,152 @@
+"""The ``published`` step's dedup: drop records already stored or repeated in the batch.
+
+The staged files are already in the stored schema, so a staged file from which nothing is
+dropped is published as it is (renamed into its table under its content name): each Parquet
+file of a batch of new records is written once. Which rows to drop is decided on the
+``record_id`` column only:
+
+1. the record-id index (:mod:`tls_core.store._record_index`) names the stored files that may
+   hold one of the batch's ids (usually none), so the exact check reads those files, not the
+   table;
+2. when no stored file may hold one and the batch's id prefixes are all distinct, nothing is
+   dropped and no SQL runs;
+3. otherwise DuckDB (locked down, 1 GB memory limit, spilling to ``_tls/tmp``) lists the
+   positions to drop: every repeat after the first occurrence of an id in the batch, and the
+   first occurrences of ids already stored, which become ``record_refs`` rows.
+
+Files with drops are rewritten without those rows; the order of the kept rows is the input
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from tls_core.store._files import DataFile, publish, publish_stream, write_staged
+from tls_core.store._layout import STORED_SCHEMAS, Layout, TableName
+from tls_core.store._record_index import RecordIdIndex, record_id_prefixes
+from tls_core.store._snapshot import Snapshot
+
+__all__ = ["dedup_and_publish"]
+
+_READ_ROWS: Final = 65_536
+_ROW_BITS: Final = 32
+"""A position is ``staged file ordinal << 32 | row number`` (a staged file has <= 2**32 rows)."""
+
+_IDS: Final = pa.schema([pa.field("record_id", pa.string())])
+
+_DROPS_SQL = """
+WITH s AS ({staged}),
+firsts AS (SELECT record_id, min(pos) AS pos FROM s GROUP BY record_id)
+SELECT pos FROM s ANTI JOIN firsts USING (pos)
+UNION ALL
+SELECT pos FROM firsts SEMI JOIN existing USING (record_id)
+"""
+
+_REFS_SQL = """
+SELECT DISTINCT s.record_id, $1 AS batch_id
+FROM ({staged}) AS s
+SEMI JOIN existing AS e ON s.record_id = e.record_id
+ORDER BY s.record_id
+"""
+
+
+def dedup_and_publish(
+    layout: Layout,
+    snap: Snapshot,
+    index: RecordIdIndex,
+    table: TableName,
+    staged: list[tuple[Path, int]],
+    batch_id: str,
+) -> tuple[list[DataFile], list[DataFile]]:
+    """Publish the batch's records without duplicates; return ``(record files, ref files)``."""
+    import pyarrow.parquet as pq
+
+    if not staged:
+        return [], []
+    prefixes = np.concatenate(
+        [record_id_prefixes(pq.read_table(p, columns=["record_id"]).column(0)) for p, _ in staged]
+    )
+    candidates = index.candidates(snap, table, prefixes)
+    if not candidates and len(np.unique(prefixes)) == len(prefixes):
+        drops: npt.NDArray[np.int64] = np.empty(0, np.int64)
+        refs: list[DataFile] = []
+    else:
+        drops, refs = _drops_and_refs(layout, snap.checked_paths(candidates), staged, batch_id)
+    kept = [
+        f
+        for ordinal, (path, rows) in enumerate(staged)
+        if (f := _publish_kept(layout, table, path, rows, _rows_of(drops, ordinal), batch_id))
+    ]
+    return kept, refs
+
+
+def _drops_and_refs(
+    layout: Layout, existing: list[Path], staged: list[tuple[Path, int]], batch_id: str
+) -> tuple[npt.NDArray[np.int64], list[DataFile]]:
+    from tls_core.store._duck import connect_locked
+
+    views: dict[str, list[Path]] = {f"staged_{i}": [p] for i, (p, _) in enumerate(staged)}
+    views["existing"] = existing
+    schemas = dict.fromkeys(views, _IDS)
+    union = " UNION ALL ".join(
+        f"SELECT record_id, ({i}::BIGINT << {_ROW_BITS}) + file_row_number AS pos FROM staged_{i}"
+        for i in range(len(staged))
+    )
+    con = connect_locked(
+        views,
+        empty_schemas=schemas,
+        temp_dir=layout.internal / "tmp",
+        memory_limit="1GB",
+        numbered=frozenset(views) - {"existing"},
+    )
+    try:
+        drops = con.sql(_DROPS_SQL.format(staged=union)).fetchnumpy()["pos"]
+        reader = con.sql(_REFS_SQL.format(staged=union), params=[batch_id])
+        refs = publish_stream(layout, "record_refs", reader.to_arrow_reader(_READ_ROWS), batch_id)
+    finally:
+        con.close()
+    return np.sort(np.asarray(drops, dtype=np.int64)), refs
+
+
+def _rows_of(drops: npt.NDArray[np.int64], ordinal: int) -> npt.NDArray[np.int64]:
+    lo = np.searchsorted(drops, ordinal << _ROW_BITS)
+    hi = np.searchsorted(drops, (ordinal + 1) << _ROW_BITS)
+    return drops[lo:hi] - (ordinal << _ROW_BITS)
+
+
+def _publish_kept(
+    layout: Layout,
+    table: TableName,
+    path: Path,
+    rows: int,
+    dropped: npt.NDArray[np.int64],
+    batch_id: str,
+) -> DataFile | None:
+    """Publish a staged file as is, or rewritten without the dropped rows (None: no row left)."""
+    if not len(dropped):
+        return publish(layout, table, path, batch_id, rows)
+    keep = np.ones(rows, dtype=bool)
+    keep[dropped] = False
+    rewritten = write_staged(layout, _filtered(path, keep), STORED_SCHEMAS[table])
+    path.unlink()
+    if not rewritten:
+        return None
+    ((new_path, kept),) = rewritten
+    return publish(layout, table, new_path, batch_id, kept)
+
+
+def _filtered(path: Path, keep: npt.NDArray[np.bool_]) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    start = 0
+    for batch in pq.ParquetFile(path).iter_batches(_READ_ROWS):
+        mask: Any = pa.array(keep[start : start + batch.num_rows])
+        start += batch.num_rows
+        yield batch.filter(mask)
