@@ -29,7 +29,7 @@ import pyarrow as pa
 from tls_core.errors import SchemaError, StoreError
 from tls_core.schema import CALL_RECORDS, MISC_RECORDS, REJECTS, SUBSCRIBER_RECORDS, check_table
 from tls_core.store._dedup import dedup_and_publish
-from tls_core.store._delta import commit_files
+from tls_core.store._delta import DeltaLogs, commit_files
 from tls_core.store._files import DataFile, publish, publish_stream, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
 from tls_core.store._record_index import RecordIdIndex
@@ -113,17 +113,21 @@ def commit_new_batch(
     rejects: IntoRecords | None,
     spec: BatchSpec,
     hook: StepHook,
+    logs: DeltaLogs | None = None,
 ) -> tuple[str, _Counts, dict[TableName, int]]:
     """Run the steps for a new batch; return its id, counts and the new table versions."""
     batch_id = uuid.uuid4().hex
-    files, counts = _write_batch(layout, (snap, index), records, rejects, spec, batch_id, hook)
+    files, counts, extend_index = _write_batch(
+        layout, (snap, index), records, rejects, spec, batch_id, hook
+    )
     versions: dict[TableName, int] = {}
     for key, step in _COMMIT_ORDER:
         table = RECORD_TABLES[spec.record_type] if key is None else key
         versions[table] = commit_files(
-            layout, table, add=files[table], metadata={"tls.batch_id": batch_id}
+            layout, table, add=files[table], metadata={"tls.batch_id": batch_id}, logs=logs
         )
         hook(step)
+    extend_index()  # the batch is visible: add its files to the record-id index (a cache)
     return batch_id, counts, versions
 
 
@@ -135,7 +139,7 @@ def _write_batch(
     spec: BatchSpec,
     batch_id: str,
     hook: StepHook,
-) -> tuple[dict[TableName, list[DataFile]], _Counts]:
+) -> tuple[dict[TableName, list[DataFile]], _Counts, Callable[[], None]]:
     """Steps ``staged`` and ``published``: every file of the batch, none committed."""
     table = RECORD_TABLES[spec.record_type]
     with _phase("staging the records"):
@@ -143,7 +147,7 @@ def _write_batch(
         staged = write_staged(layout, batches, STORED_SCHEMAS[table])
     hook("staged")
     with _phase("deduplicating the records"):
-        kept, refs = dedup_and_publish(layout, *seen, table, staged, batch_id)
+        kept, refs, extend_index = dedup_and_publish(layout, *seen, table, staged, batch_id)
     with _phase("writing the rejects"):
         rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
         reject_files = publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
@@ -161,7 +165,7 @@ def _write_batch(
             "registry": [publish_table(layout, "registry", marker, batch_id)],
         }
     hook("published")
-    return files, counts
+    return files, counts, extend_index
 
 
 @contextlib.contextmanager

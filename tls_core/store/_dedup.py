@@ -20,7 +20,8 @@ order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ import pyarrow as pa
 
 from tls_core.store._files import DataFile, publish, publish_stream, write_staged
 from tls_core.store._layout import STORED_SCHEMAS, Layout, TableName
-from tls_core.store._record_index import RecordIdIndex, record_id_prefixes
+from tls_core.store._record_index import IndexState, RecordIdIndex, distinct, record_id_keys
 from tls_core.store._snapshot import Snapshot
 
 __all__ = ["dedup_and_publish"]
@@ -64,27 +65,44 @@ def dedup_and_publish(
     table: TableName,
     staged: list[tuple[Path, int]],
     batch_id: str,
-) -> tuple[list[DataFile], list[DataFile]]:
-    """Publish the batch's records without duplicates; return ``(record files, ref files)``."""
+) -> tuple[list[DataFile], list[DataFile], Callable[[], None]]:
+    """Publish the batch's records without duplicates.
+
+    Returns:
+        ``(record files, ref files, extend)``: call ``extend()`` once the batch is committed to
+        add its files to the record-id index.
+    """
     import pyarrow.parquet as pq
 
     if not staged:
-        return [], []
-    prefixes = np.concatenate(
-        [record_id_prefixes(pq.read_table(p, columns=["record_id"]).column(0)) for p, _ in staged]
-    )
-    candidates = index.candidates(snap, table, prefixes)
-    if not candidates and len(np.unique(prefixes)) == len(prefixes):
+        return [], [], _nothing
+    keys = [record_id_keys(pq.read_table(p, columns=["record_id"]).column(0)) for p, _ in staged]
+    every = np.concatenate(keys)
+    candidates, state = index.candidates(snap, table, every)
+    if not candidates and len(distinct(every)) == len(every):
         drops: npt.NDArray[np.int64] = np.empty(0, np.int64)
         refs: list[DataFile] = []
     else:
         drops, refs = _drops_and_refs(layout, snap.checked_paths(candidates), staged, batch_id)
-    kept = [
-        f
-        for ordinal, (path, rows) in enumerate(staged)
-        if (f := _publish_kept(layout, table, path, rows, _rows_of(drops, ordinal), batch_id))
-    ]
-    return kept, refs
+    kept: list[DataFile] = []
+    added: list[tuple[str, npt.NDArray[np.uint64]]] = []
+    for ordinal, (path, rows) in enumerate(staged):
+        dropped = _rows_of(drops, ordinal)
+        published = _publish_kept(layout, table, path, rows, dropped, batch_id)
+        if published is not None:
+            kept.append(published)
+            added.append((published.name, np.delete(keys[ordinal], dropped)))
+    return kept, refs, functools.partial(_extend, index, state, added)
+
+
+def _extend(
+    index: RecordIdIndex, state: IndexState, added: list[tuple[str, npt.NDArray[np.uint64]]]
+) -> None:
+    index.extend(state, added)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _drops_and_refs(

@@ -11,7 +11,7 @@ from tls_core.errors import ConflictError, IntegrityError, StoreError
 from tls_core.store._files import DataFile
 from tls_core.store._layout import STORED_SCHEMAS, TABLES, Layout, TableName
 
-__all__ = ["commit_files", "create_tables", "list_files", "log_versions"]
+__all__ = ["DeltaLogs", "commit_files", "create_tables", "list_files", "log_versions"]
 
 COMMIT_RETRIES: Final = 5
 
@@ -50,13 +50,45 @@ def _open(layout: Layout, table: TableName) -> Any:
         ) from err
 
 
-def list_files(layout: Layout, table: TableName) -> tuple[int, tuple[DataFile, ...]]:
+class DeltaLogs:
+    """The Delta tables one writer opened, kept open for the rest of its operation.
+
+    Opening a table parses its log (checkpoint and commits); a commit reads seven logs and
+    writes to five. Within one operation under the writer lock, each table is opened once and
+    brought up to date incrementally (only new commit files are read) on later uses. Not
+    shared between threads: make one per operation.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._open: dict[TableName, Any] = {}
+
+    def get(self, table: TableName) -> Any:
+        """The table's ``DeltaTable``, at its latest version."""
+        dt = self._open.get(table)
+        if dt is None:
+            dt = self._open[table] = _open(self._layout, table)
+            return dt
+        try:
+            dt.update_incremental()
+        except Exception as err:
+            raise IntegrityError(
+                f"cannot load the {table} transaction log: {err}",
+                file=str(self._layout.table(table) / "_delta_log"),
+                reason="bad_log",
+            ) from err
+        return dt
+
+
+def list_files(
+    layout: Layout, table: TableName, logs: DeltaLogs | None = None
+) -> tuple[int, tuple[DataFile, ...]]:
     """Return the table version and its committed (active) data files, in commit order.
 
     Raises:
         IntegrityError: the log names a file the store does not write.
     """
-    dt = _open(layout, table)
+    dt = _open(layout, table) if logs is None else logs.get(table)
     actions = dt.get_add_actions(flatten=True)
     paths = [str(p) for p in actions.column("path").to_pylist()]
     sizes = [int(s) for s in actions.column("size_bytes").to_pylist()]
@@ -78,6 +110,7 @@ def commit_files(
     add: Sequence[DataFile] = (),
     remove: Sequence[DataFile] = (),
     metadata: Mapping[str, str] | None = None,
+    logs: DeltaLogs | None = None,
 ) -> int:
     """Commit adds and removes to ``table`` as one Delta transaction; return the new version.
 
@@ -100,7 +133,7 @@ def commit_files(
     props = CommitProperties(
         custom_metadata=dict(metadata or {}), max_commit_retries=COMMIT_RETRIES
     )
-    dt = _open(layout, table)
+    dt = _open(layout, table) if logs is None else logs.get(table)
     try:
         dt.create_write_transaction(
             actions, "append", STORED_SCHEMAS[table], commit_properties=props

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from tls_core.store._delta import commit_files, list_files
+from tls_core.store._delta import DeltaLogs, commit_files, list_files
 from tls_core.store._layout import TABLES, Layout, TableName, is_store_file_name
 from tls_core.store._snapshot import Snapshot
 
@@ -56,7 +56,7 @@ def unreferenced_files(
     return orphans, foreign
 
 
-def collect_garbage(layout: Layout, snap: Snapshot) -> GcReport:
+def collect_garbage(layout: Layout, snap: Snapshot, logs: DeltaLogs | None = None) -> GcReport:
     """Remove uncommitted rows from the logs, then delete unreferenced store files.
 
     Must run under the commit lock: a commit in progress looks exactly like a crashed one.
@@ -69,18 +69,19 @@ def collect_garbage(layout: Layout, snap: Snapshot) -> GcReport:
         active[table] = snap.listed_names(table) - {f.name for f in stale}
         if stale:
             owners.update(f.owner_id for f in stale)
-            commit_files(layout, table, remove=stale, metadata={"tls.gc": "uncommitted"})
+            meta = {"tls.gc": "uncommitted"}
+            commit_files(layout, table, remove=stale, metadata=meta, logs=logs)
     orphans, _ = unreferenced_files(layout, active)
     for rel in orphans:
         (layout.root / rel).unlink(missing_ok=True)
     for scratch in (layout.staging, layout.internal / "tmp"):
         if scratch.exists():
             shutil.rmtree(scratch)
-    _compact_registry(layout, snap)
+    _compact_registry(layout, snap, logs)
     return GcReport(tuple(sorted(owners)), tuple(orphans))
 
 
-def _compact_registry(layout: Layout, snap: Snapshot) -> None:
+def _compact_registry(layout: Layout, snap: Snapshot, logs: DeltaLogs | None) -> None:
     """Rewrite the registry as one file once it has many, so a snapshot reads few files.
 
     One Delta commit removes the old files and adds the new one: readers see the same rows
@@ -93,6 +94,7 @@ def _compact_registry(layout: Layout, snap: Snapshot) -> None:
     if len(old) < REGISTRY_COMPACT_AT:
         return
     merged = publish_table(layout, "registry", snap.registry, uuid.uuid4().hex)
-    commit_files(layout, "registry", add=[merged], remove=old, metadata={"tls.op": "compact"})
+    meta = {"tls.op": "compact"}
+    commit_files(layout, "registry", add=[merged], remove=old, metadata=meta, logs=logs)
     for data_file in old:
         (layout.table("registry") / data_file.name).unlink(missing_ok=True)

@@ -5,22 +5,22 @@ already holds. Reading the ``record_id`` column of every stored file made a comm
 with the repository; this index makes it follow the batch. It lives in
 ``_tls/cache/record_ids/<table>/`` (see ``docs/storage.md``):
 
-- ``manifest.json``: the index format and its segments, each with its name, size, row count
-  and the data files it covers (store names, which carry each file's SHA-256, so a name stands
-  for fixed content);
-- ``<sha256>.ids``: one segment, named by the SHA-256 of its bytes: ``n`` little-endian
-  uint64 prefixes (the first 16 hex digits of each ``record_id``), sorted, then ``n`` uint32
-  ordinals into the segment's file list.
+- ``manifest.json``: the index format and its segments, each with its name, row count and the
+  data files it covers (store names, which carry each file's SHA-256, so a name stands for
+  fixed content);
+- ``<sha256>.ids``: one segment, named by the SHA-256 of its bytes: sorted little-endian
+  uint64 entries, 48 bits of a 64-bit key of a ``record_id`` (a mix of all its bytes) above
+  16 bits naming the file of the segment's list that holds it.
 
-A lookup answers "which files may hold one of these prefixes"; the dedup step then confirms
-exactly against those files only, so a prefix shared by two ids costs a file read, never a
-wrong answer. The index is never trusted over the data: a segment whose bytes do not hash to
-its name, an unreadable manifest, or a covered file that is no longer visible (a purge rewrote
-it) means a rebuild from the checked store files; visible files it does not cover yet (the
-batches committed since, or a repository built before the index existed) are read and added
-as a new segment. Segments are merged when a newer one grows to half the size of the one
-before it, so a repository of ``N`` records keeps ``O(log N)`` segments and each id is rewritten
-``O(log N)`` times over the repository's life.
+A lookup answers "which files may hold one of these keys"; the dedup step then confirms
+exactly against those files only, so two ids sharing a key (about one chance in 2**48 per
+pair) cost a file read, never a wrong answer. The index is never trusted over the data: a
+segment whose bytes do not hash to its name, an unreadable manifest, or a covered file that is
+no longer visible (a purge rewrote it) means a rebuild from the checked store files; visible
+files it does not cover (batches committed by an older library, or a commit killed before it
+extended the index) are read and added as a new segment. A commit adds its own files from the
+keys it already computed. Segments are merged when a newer one grows to half the size of the
+one before it, so a table of ``N`` records keeps ``O(log N)`` segments.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,26 +43,31 @@ from tls_core.store._files import DataFile, fsync
 from tls_core.store._layout import Layout, TableName
 from tls_core.store._snapshot import Snapshot
 
-__all__ = ["RecordIdIndex", "record_id_prefixes"]
+__all__ = ["IndexState", "RecordIdIndex", "distinct", "record_id_keys"]
 
 INDEX_FORMAT: Final = 1
 _MAX_SEGMENTS: Final = 24
+_MAX_FILES: Final = 1 << 16
+_ORDINAL: Final = np.uint64(_MAX_FILES - 1)
 _SEGMENT_NAME = re.compile(r"[0-9a-f]{64}\.ids")
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
-_LUT = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate("0123456789abcdef"):
-    _LUT[ord(_c)] = _i
-    _LUT[ord(_c.upper())] = _i
+_ID_BYTES: Final = 32
+_ODD = tuple(
+    np.uint64(k)
+    for k in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
+)
+_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_33 = np.uint64(33)
 
 Prefixes = npt.NDArray[np.uint64]
 
 
-def record_id_prefixes(ids: pa.Array | pa.ChunkedArray) -> Prefixes:
-    """Return the uint64 prefix of each ``record_id``: its first 16 hex digits.
+def record_id_keys(ids: pa.Array | pa.ChunkedArray) -> Prefixes:
+    """Return the 64-bit key of each ``record_id``: a mix of all 32 bytes of its text.
 
-    A value that is not 32 hex digits (never written by the readers) gets the first 8 bytes of
-    its BLAKE2b hash instead, so every string has a prefix and equal strings equal prefixes.
+    Every byte counts (ids made by a counter, as in synthetic data, share their first digits).
+    A value of another length (the readers never write one) gets the first 8 bytes of its
+    BLAKE2b hash instead. Equal strings always have equal keys; unequal strings rarely do, and
+    then only cost an extra file read in the exact check.
     """
     arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     arr = arr.cast(pa.string())
@@ -69,38 +75,48 @@ def record_id_prefixes(ids: pa.Array | pa.ChunkedArray) -> Prefixes:
     if n == 0:
         return np.empty(0, dtype=np.uint64)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    if bool((np.diff(offsets) == 32).all()):
-        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-        block = data[offsets[0] : offsets[0] + 32 * n].reshape(n, 32)[:, :16]
-        nibbles = _LUT[block]
-        if bool((nibbles != 255).all()):
-            shifted: Prefixes = nibbles.astype(np.uint64) << _SHIFTS
-            out: Prefixes = np.bitwise_or.reduce(shifted, axis=1)
-            return out
-    return np.fromiter((_prefix(v) for v in arr.to_pylist()), dtype=np.uint64, count=n)
+    if not bool((np.diff(offsets) == _ID_BYTES).all()):
+        return np.fromiter((_prefix(v) for v in arr.to_pylist()), dtype=np.uint64, count=n)
+    words = np.frombuffer(arr.buffers()[2], dtype="<u8", count=4 * n, offset=int(offsets[0]))
+    words = words.reshape(n, 4)
+    x: Prefixes = words[:, 0] * _ODD[0]
+    for column in range(1, 4):
+        x ^= words[:, column] * _ODD[column]
+    return _fmix(x)
+
+
+def _fmix(x: Prefixes) -> Prefixes:
+    """MurmurHash3's 64-bit finalizer (arrays: uint64 products wrap without a warning)."""
+    for multiplier in _FMIX:
+        x ^= x >> _33
+        x *= multiplier
+    x ^= x >> _33
+    return x
 
 
 def _prefix(value: str) -> int:
-    if _HEX32.fullmatch(value):
-        return int(value[:16], 16)
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+    raw = value.encode()
+    if len(raw) == _ID_BYTES:
+        return int(record_id_keys(pa.array([value], pa.string()))[0])
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
 
 
 @dataclass(frozen=True)
 class _Segment:
+    """Sorted entries ``key >> 16 << 16 | ordinal``: 48 bits of the id key, 16 of the file."""
+
     name: str
     files: tuple[str, ...]
-    prefixes: Prefixes = field(repr=False)
-    ordinals: npt.NDArray[np.uint32] = field(repr=False)
+    entries: Prefixes = field(repr=False)
 
     @property
     def rows(self) -> int:
-        return len(self.prefixes)
+        return len(self.entries)
 
     def files_with(self, query: Prefixes) -> set[str]:
-        """Names of the covered files holding an id with one of the (sorted) prefixes."""
-        lo = np.searchsorted(self.prefixes, query, "left")
-        hi = np.searchsorted(self.prefixes, query, "right")
+        """Names of the covered files holding an id with one of the (sorted, masked) keys."""
+        lo = np.searchsorted(self.entries, query, "left")
+        hi = np.searchsorted(self.entries, query | _ORDINAL, "right")
         counts = hi - lo
         hit = counts > 0
         if not bool(hit.any()):
@@ -108,7 +124,15 @@ class _Segment:
         lo, counts = lo[hit], counts[hit]
         starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
         rows = starts + np.arange(int(counts.sum()))
-        return {self.files[int(i)] for i in np.unique(self.ordinals[rows])}
+        return {self.files[int(i)] for i in distinct(self.entries[rows] & _ORDINAL)}
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """The checked segments of one table, as a commit found them (see :meth:`extend`)."""
+
+    table: TableName
+    segments: tuple[_Segment, ...] = field(repr=False)
 
 
 @dataclass
@@ -123,23 +147,33 @@ class RecordIdIndex:
     """The repository."""
     _ok: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
-    def candidates(self, snap: Snapshot, table: TableName, prefixes: Prefixes) -> list[DataFile]:
-        """Return the visible files of ``table`` that may hold a record with these prefixes.
+    def candidates(
+        self, snap: Snapshot, table: TableName, keys: Prefixes
+    ) -> tuple[list[DataFile], IndexState]:
+        """Return the visible files of ``table`` that may hold a record with one of these keys.
 
         Brings the index up to date with ``snap`` first (reading only the files it does not
-        cover yet, or every file when it must be rebuilt).
+        cover yet, or every file when it must be rebuilt). The returned state lets the commit
+        add its own files afterwards without reading them back (:meth:`extend`).
         """
-        query = np.unique(prefixes)
+        query = distinct(keys & ~_ORDINAL)
+        segments = self._current(snap, table)
         names: set[str] = set()
         if len(query):
-            for segment in self._current(snap, table):
+            for segment in segments:
                 names |= segment.files_with(query)
-        return [f for f in snap.files[table] if f.name in names]
+        return [f for f in snap.files[table] if f.name in names], IndexState(table, segments)
+
+    def extend(self, state: IndexState, added: list[tuple[str, Prefixes]]) -> None:
+        """Add a committed batch's files (name and the keys of its rows) to the index."""
+        if added:
+            new = _segments_of(added)
+            self._save(state.table, _merged([*state.segments, *new]))
 
     def _dir(self, table: TableName) -> Path:
         return self.layout.cache / "record_ids" / table
 
-    def _current(self, snap: Snapshot, table: TableName) -> list[_Segment]:
+    def _current(self, snap: Snapshot, table: TableName) -> tuple[_Segment, ...]:
         visible = {f.name for f in snap.files[table]}
         segments = self._load(table)
         covered = {name for s in segments for name in s.files}
@@ -147,10 +181,10 @@ class RecordIdIndex:
             segments, covered = [], set()
         missing = [f for f in snap.files[table] if f.name not in covered]
         if not missing:
-            return segments
-        segments = _merged([*segments, _build(snap, missing)])
+            return tuple(segments)
+        segments = _merged([*segments, *_segments_of(_read_keys(snap, missing))])
         self._save(table, segments)
-        return segments
+        return tuple(segments)
 
     def _load(self, table: TableName) -> list[_Segment]:
         """The manifest's segments, each checked; empty when anything is wrong (rebuild)."""
@@ -166,23 +200,24 @@ class RecordIdIndex:
         name, rows, files = str(entry["name"]), int(entry["rows"]), tuple(entry["files"])
         if not _SEGMENT_NAME.fullmatch(name) or not all(isinstance(f, str) for f in files):
             raise ValueError(f"bad segment entry {name!r}")
+        if len(files) > _MAX_FILES:
+            raise ValueError(f"segment {name} lists too many files")
         path = self._dir(table) / name
-        st = path.stat()
+        st = path.lstat()
         key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if st.st_size != rows * 12 or path.is_symlink():
-            raise ValueError(f"segment {name} has {st.st_size} bytes, expected {rows * 12}")
+        if st.st_size != rows * 8 or not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"segment {name} has {st.st_size} bytes, expected {rows * 8}")
         if self._ok.get(name) == key:
-            raw: Any = np.memmap(path, dtype=np.uint8, mode="r")
+            raw: Any = np.memmap(path, dtype=np.uint8, mode="r") if rows else b""
         else:
             raw = path.read_bytes()
             if hashlib.sha256(raw).hexdigest() != name[:64]:
                 raise ValueError(f"segment {name} does not match its SHA-256")
             self._ok[name] = key
-        prefixes = np.frombuffer(raw, dtype="<u8", count=rows)
-        ordinals = np.frombuffer(raw, dtype="<u4", count=rows, offset=rows * 8)
-        if rows and int(ordinals.max()) >= len(files):
+        entries = np.frombuffer(raw, dtype="<u8", count=rows).astype(np.uint64, copy=False)
+        if rows and int(entries.max() & _ORDINAL) >= len(files):
             raise ValueError(f"segment {name} names a file it does not list")
-        return _Segment(name, files, prefixes.astype(np.uint64, copy=False), ordinals)
+        return _Segment(name, files, entries)
 
     def _save(self, table: TableName, segments: list[_Segment]) -> None:
         """Write new segments and the manifest; a failure only costs a rebuild later."""
@@ -207,7 +242,7 @@ class RecordIdIndex:
         entry = {"name": segment.name, "rows": segment.rows, "files": list(segment.files)}
         if segment.name and (directory / segment.name).is_file():
             return entry
-        raw = segment.prefixes.astype("<u8").tobytes() + segment.ordinals.astype("<u4").tobytes()
+        raw = segment.entries.astype("<u8").tobytes()
         name = hashlib.sha256(raw).hexdigest() + ".ids"
         tmp = directory / f".{uuid.uuid4().hex}.tmp"
         tmp.write_bytes(raw)
@@ -218,20 +253,37 @@ class RecordIdIndex:
         return {**entry, "name": name}
 
 
-def _build(snap: Snapshot, files: list[DataFile]) -> _Segment:
-    """A segment over ``files``, each checked before its ``record_id`` column is read."""
+def distinct(values: Prefixes) -> Prefixes:
+    """Sorted distinct values (``np.unique`` without its hash table, faster here)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def _read_keys(snap: Snapshot, files: list[DataFile]) -> list[tuple[str, Prefixes]]:
+    """Each file's name and row keys, each file checked before its ``record_id`` is read."""
     import pyarrow.parquet as pq
 
-    parts: list[Prefixes] = []
-    ordinals: list[npt.NDArray[np.uint32]] = []
-    for ordinal, path in enumerate(snap.checked_paths(files)):
+    out: list[tuple[str, Prefixes]] = []
+    for data_file, path in zip(files, snap.checked_paths(files), strict=True):
         ids = pq.read_table(path, columns=["record_id"]).column(0)
-        parts.append(record_id_prefixes(ids))
-        ordinals.append(np.full(len(ids), ordinal, dtype=np.uint32))
-    prefixes = np.concatenate(parts) if parts else np.empty(0, np.uint64)
-    order = np.argsort(prefixes, kind="stable")
-    owners = np.concatenate(ordinals) if ordinals else np.empty(0, np.uint32)
-    return _Segment("", tuple(f.name for f in files), prefixes[order], owners[order])
+        out.append((data_file.name, record_id_keys(ids)))
+    return out
+
+
+def _segments_of(files: list[tuple[str, Prefixes]]) -> list[_Segment]:
+    """Segments over files (at most ``_MAX_FILES`` each), entries sorted."""
+    out: list[_Segment] = []
+    for start in range(0, len(files), _MAX_FILES):
+        chunk = files[start : start + _MAX_FILES]
+        parts = [(keys & ~_ORDINAL) | np.uint64(i) for i, (_, keys) in enumerate(chunk)]
+        entries = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+        out.append(_Segment("", tuple(name for name, _ in chunk), entries))
+    return out
 
 
 def _merged(segments: list[_Segment]) -> list[_Segment]:
@@ -239,10 +291,19 @@ def _merged(segments: list[_Segment]) -> list[_Segment]:
     out = list(segments)
     while len(out) >= 2 and (out[-2].rows < 2 * out[-1].rows or len(out) > _MAX_SEGMENTS):
         older, newer = out[-2], out[-1]
-        prefixes = np.concatenate([older.prefixes, newer.prefixes])
-        shifted = newer.ordinals.astype(np.uint32) + np.uint32(len(older.files))
-        ordinals = np.concatenate([older.ordinals, shifted])
-        order = np.argsort(prefixes, kind="stable")  # timsort: two sorted runs, linear
-        merged = _Segment("", older.files + newer.files, prefixes[order], ordinals[order])
-        out[-2:] = [merged]
+        if len(older.files) + len(newer.files) > _MAX_FILES:
+            break
+        shifted = newer.entries + np.uint64(len(older.files))
+        out[-2:] = [_Segment("", older.files + newer.files, _merge_sorted(older.entries, shifted))]
+    return out
+
+
+def _merge_sorted(a: Prefixes, b: Prefixes) -> Prefixes:
+    """Merge two sorted arrays in ``O(len(a) + len(b) log len(a))``."""
+    out = np.empty(len(a) + len(b), dtype=np.uint64)
+    at_b = np.searchsorted(a, b, "right") + np.arange(len(b))
+    in_a = np.ones(len(out), dtype=bool)
+    in_a[at_b] = False
+    out[at_b] = b
+    out[in_a] = a
     return out

@@ -23,7 +23,7 @@ from tls_core.store._commit import (
     op_row,
     publish_table,
 )
-from tls_core.store._delta import commit_files, create_tables
+from tls_core.store._delta import DeltaLogs, commit_files, create_tables
 from tls_core.store._files import FileChecker
 from tls_core.store._gc import GcReport, collect_garbage
 from tls_core.store._ingest import ingest_files
@@ -197,14 +197,15 @@ class Repository:
         """
         spec = _spec(source_sha256, source_name, case_ids, record_type, actor)
         with commit_lock(self._layout.lock_file, timeout=self._lock_timeout):
-            snap = take_snapshot(self._layout, self._checker)
+            logs = DeltaLogs(self._layout)
+            snap = take_snapshot(self._layout, self._checker, logs)
             earlier = _earlier_batch(snap, spec)
             if earlier is not None:
                 return self._associate(snap, earlier, spec)
-            snap = self._clean_snapshot(snap)
+            snap = self._clean_snapshot(snap, logs)
             hook = self._hook or _no_hook
             batch_id, counts, versions = commit_new_batch(
-                self._layout, snap, self._index, records, rejects, spec, hook
+                self._layout, snap, self._index, records, rejects, spec, hook, logs
             )
         return CommitReport(
             batch_id=batch_id,
@@ -343,11 +344,13 @@ class Repository:
                 shutil.rmtree(self._layout.cache, ignore_errors=True)
         return report
 
-    def _clean_snapshot(self, snap: Snapshot | None = None) -> Snapshot:
-        snap = snap or take_snapshot(self._layout, self._checker)
-        report = collect_garbage(self._layout, snap)
+    def _clean_snapshot(
+        self, snap: Snapshot | None = None, logs: DeltaLogs | None = None
+    ) -> Snapshot:
+        snap = snap or take_snapshot(self._layout, self._checker, logs)
+        report = collect_garbage(self._layout, snap, logs)
         if report.uncommitted_batches:
-            snap = take_snapshot(self._layout, self._checker)
+            snap = take_snapshot(self._layout, self._checker, logs)
         return snap
 
     def _associate(self, snap: Snapshot, batch_id: str, spec: BatchSpec) -> CommitReport:

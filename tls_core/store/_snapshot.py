@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError
-from tls_core.store._delta import list_files
+from tls_core.store._delta import DeltaLogs, list_files
 from tls_core.store._files import DataFile, FileChecker, read_checked
 from tls_core.store._layout import STORED_SCHEMAS, TABLES, Layout, TableName
 
@@ -129,7 +129,7 @@ def _committed_batches(registry: pa.Table) -> list[str]:
     return [b for o, b in zip(ops, ids, strict=True) if o == "commit"]
 
 
-def take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
+def take_snapshot(layout: Layout, checker: FileChecker, logs: DeltaLogs | None = None) -> Snapshot:
     """Read the registry first, then list each table and keep the files of committed owners.
 
     A registry file can vanish between listing and reading when a writer compacts the registry
@@ -137,15 +137,15 @@ def take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
     """
     for attempt in range(_ATTEMPTS):
         try:
-            return _take_snapshot(layout, checker)
+            return _take_snapshot(layout, checker, logs)
         except IntegrityError as err:
             if err.reason != "missing_file" or attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
-    version, registry_files = list_files(layout, "registry")
+def _take_snapshot(layout: Layout, checker: FileChecker, logs: DeltaLogs | None) -> Snapshot:
+    version, registry_files = list_files(layout, "registry", logs)
     batches = list(read_checked(checker, registry_files))
     registry = pa.Table.from_batches(batches, schema=STORED_SCHEMAS["registry"])
     registry = registry.sort_by([("at_utc", "ascending"), ("op_id", "ascending")])
@@ -157,7 +157,7 @@ def _take_snapshot(layout: Layout, checker: FileChecker) -> Snapshot:
     for table in TABLES:
         if table == "registry":
             continue
-        versions[table], listed = list_files(layout, table)
+        versions[table], listed = list_files(layout, table, logs)
         listed_all[table] = listed
         owners = op_ids if table == "case_batches" else visible
         files[table] = tuple(f for f in listed if f.owner_id in owners)
