@@ -58,10 +58,10 @@ _ODD = tuple(
 _FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _33 = np.uint64(33)
 
-Prefixes = npt.NDArray[np.uint64]
+Keys = npt.NDArray[np.uint64]
 
 
-def record_id_keys(ids: pa.Array | pa.ChunkedArray) -> Prefixes:
+def record_id_keys(ids: pa.Array | pa.ChunkedArray) -> Keys:
     """Return the 64-bit key of each ``record_id``: a mix of all 32 bytes of its text.
 
     Every byte counts (ids made by a counter, as in synthetic data, share their first digits).
@@ -79,13 +79,13 @@ def record_id_keys(ids: pa.Array | pa.ChunkedArray) -> Prefixes:
         return np.fromiter((_prefix(v) for v in arr.to_pylist()), dtype=np.uint64, count=n)
     words = np.frombuffer(arr.buffers()[2], dtype="<u8", count=4 * n, offset=int(offsets[0]))
     words = words.reshape(n, 4)
-    x: Prefixes = words[:, 0] * _ODD[0]
+    x: Keys = words[:, 0] * _ODD[0]
     for column in range(1, 4):
         x ^= words[:, column] * _ODD[column]
     return _fmix(x)
 
 
-def _fmix(x: Prefixes) -> Prefixes:
+def _fmix(x: Keys) -> Keys:
     """MurmurHash3's 64-bit finalizer (arrays: uint64 products wrap without a warning)."""
     for multiplier in _FMIX:
         x ^= x >> _33
@@ -107,13 +107,13 @@ class _Segment:
 
     name: str
     files: tuple[str, ...]
-    entries: Prefixes = field(repr=False)
+    entries: Keys = field(repr=False)
 
     @property
     def rows(self) -> int:
         return len(self.entries)
 
-    def files_with(self, query: Prefixes) -> set[str]:
+    def files_with(self, query: Keys) -> set[str]:
         """Names of the covered files holding an id with one of the (sorted, masked) keys."""
         lo = np.searchsorted(self.entries, query, "left")
         hi = np.searchsorted(self.entries, query | _ORDINAL, "right")
@@ -148,7 +148,7 @@ class RecordIdIndex:
     _ok: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def candidates(
-        self, snap: Snapshot, table: TableName, keys: Prefixes
+        self, snap: Snapshot, table: TableName, keys: Keys
     ) -> tuple[list[DataFile], IndexState]:
         """Return the visible files of ``table`` that may hold a record with one of these keys.
 
@@ -164,7 +164,7 @@ class RecordIdIndex:
                 names |= segment.files_with(query)
         return [f for f in snap.files[table] if f.name in names], IndexState(table, segments)
 
-    def extend(self, state: IndexState, added: list[tuple[str, Prefixes]]) -> None:
+    def extend(self, state: IndexState, added: list[tuple[str, Keys]]) -> None:
         """Add a committed batch's files (name and the keys of its rows) to the index."""
         if added:
             new = _segments_of(added)
@@ -253,7 +253,7 @@ class RecordIdIndex:
         return {**entry, "name": name}
 
 
-def distinct(values: Prefixes) -> Prefixes:
+def distinct(values: Keys) -> Keys:
     """Sorted distinct values (``np.unique`` without its hash table, faster here)."""
     ordered = np.sort(values)
     if len(ordered) < 2:
@@ -264,18 +264,18 @@ def distinct(values: Prefixes) -> Prefixes:
     return ordered[keep]
 
 
-def _read_keys(snap: Snapshot, files: list[DataFile]) -> list[tuple[str, Prefixes]]:
+def _read_keys(snap: Snapshot, files: list[DataFile]) -> list[tuple[str, Keys]]:
     """Each file's name and row keys, each file checked before its ``record_id`` is read."""
     import pyarrow.parquet as pq
 
-    out: list[tuple[str, Prefixes]] = []
+    out: list[tuple[str, Keys]] = []
     for data_file, path in zip(files, snap.checked_paths(files), strict=True):
         ids = pq.read_table(path, columns=["record_id"]).column(0)
         out.append((data_file.name, record_id_keys(ids)))
     return out
 
 
-def _segments_of(files: list[tuple[str, Prefixes]]) -> list[_Segment]:
+def _segments_of(files: list[tuple[str, Keys]]) -> list[_Segment]:
     """Segments over files (at most ``_MAX_FILES`` each), entries sorted."""
     out: list[_Segment] = []
     for start in range(0, len(files), _MAX_FILES):
@@ -298,7 +298,7 @@ def _merged(segments: list[_Segment]) -> list[_Segment]:
     return out
 
 
-def _merge_sorted(a: Prefixes, b: Prefixes) -> Prefixes:
+def _merge_sorted(a: Keys, b: Keys) -> Keys:
     """Merge two sorted arrays in ``O(len(a) + len(b) log len(a))``."""
     out = np.empty(len(a) + len(b), dtype=np.uint64)
     at_b = np.searchsorted(a, b, "right") + np.arange(len(b))
