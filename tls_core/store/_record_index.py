@@ -51,6 +51,7 @@ _MAX_FILES: Final = 1 << 16
 _ORDINAL: Final = np.uint64(_MAX_FILES - 1)
 _SEGMENT_NAME = re.compile(r"[0-9a-f]{64}\.ids")
 _ID_BYTES: Final = 32
+_READERS: Final = 4
 _ODD = tuple(
     np.uint64(k)
     for k in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
@@ -242,7 +243,7 @@ class RecordIdIndex:
         entry = {"name": segment.name, "rows": segment.rows, "files": list(segment.files)}
         if segment.name and (directory / segment.name).is_file():
             return entry
-        raw = segment.entries.astype("<u8").tobytes()
+        raw = np.ascontiguousarray(segment.entries, dtype="<u8").data.cast("B")
         name = hashlib.sha256(raw).hexdigest() + ".ids"
         tmp = directory / f".{uuid.uuid4().hex}.tmp"
         tmp.write_bytes(raw)
@@ -265,14 +266,24 @@ def distinct(values: Keys) -> Keys:
 
 
 def _read_keys(snap: Snapshot, files: list[DataFile]) -> list[tuple[str, Keys]]:
-    """Each file's name and row keys, each file checked before its ``record_id`` is read."""
-    import pyarrow.parquet as pq
+    """Each file's name and row keys, each file checked before its ``record_id`` is read.
 
-    out: list[tuple[str, Keys]] = []
-    for data_file, path in zip(files, snap.checked_paths(files), strict=True):
-        ids = pq.read_table(path, columns=["record_id"]).column(0)
-        out.append((data_file.name, record_id_keys(ids)))
-    return out
+    Files are read by a few threads (Parquet decoding, SHA-256 and the key mix release the
+    GIL): a repository built before the index existed reads all of them once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(data_file: DataFile) -> tuple[str, Keys]:
+        import pyarrow.parquet as pq
+
+        (path,) = snap.checked_paths([data_file])
+        ids = pq.read_table(path, columns=["record_id"], use_threads=False).column(0)
+        return data_file.name, record_id_keys(ids)
+
+    if len(files) < 2:
+        return [one(f) for f in files]
+    with ThreadPoolExecutor(max_workers=min(_READERS, len(files))) as pool:
+        return list(pool.map(one, files))
 
 
 def _segments_of(files: list[tuple[str, Keys]]) -> list[_Segment]:
@@ -281,7 +292,8 @@ def _segments_of(files: list[tuple[str, Keys]]) -> list[_Segment]:
     for start in range(0, len(files), _MAX_FILES):
         chunk = files[start : start + _MAX_FILES]
         parts = [(keys & ~_ORDINAL) | np.uint64(i) for i, (_, keys) in enumerate(chunk)]
-        entries = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+        entries = np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        entries.sort()
         out.append(_Segment("", tuple(name for name, _ in chunk), entries))
     return out
 
