@@ -10,6 +10,9 @@ Steps, in order, each named so tests can kill a process exactly there:
    whose owner (batch or operation id) has a registry row.
 4. ``marker_committed``: the registry row is committed, last. The batch is now visible.
 
+Then the record-id index (a cache) is extended with the batch's files; a process killed
+before that leaves an index the next commit completes by reading those files.
+
 A process killed before step 4 leaves files of an owner the registry does not know; the next
 writer removes them from the logs and deletes them, under the lock, before doing anything else.
 """

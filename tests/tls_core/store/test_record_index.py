@@ -191,3 +191,18 @@ def test_a_key_hit_is_confirmed_exactly(repo):
     drops, refs = _drops_and_refs(layout, stored, staged, "f" * 32)
     assert drops.tolist() == list(range(10))
     assert sum(r.rows for r in refs) == 10
+
+
+def test_delta_logs_open_once_and_follow_new_commits(repo):
+    """A commit's tables are opened once and brought up to date incrementally (issue 5)."""
+    from tls_core.store._delta import DeltaLogs, list_files
+
+    layout = repo._layout
+    logs = DeltaLogs(layout)
+    version, files = list_files(layout, TABLE, logs)
+    opened = logs.get(TABLE)
+    _commit(repo, k.calls("a.csv", 10, first=0), "a.csv")  # another writer's commit
+    again, now = list_files(layout, TABLE, logs)
+    assert logs.get(TABLE) is opened
+    assert (again, len(now)) == (version + 1, len(files) + 1)
+    assert list_files(layout, TABLE) == (again, now)
