@@ -242,8 +242,9 @@ def _baseline_table(args: argparse.Namespace, runs: dict[str, list[dict[str, Any
         )
     table = "\n".join(rows)
     return f"""
-Against the baseline ({args.baseline_label}), run by the same command just before on the same
-machine (load average when it started: {base_load}):
+Against the baseline ({args.baseline_label}): the same command run just before on the same
+machine with the baseline's code, its stderr log passed as `--baseline FILE` (load average when
+it started: {base_load}):
 
 | what | baseline wall | this wall | baseline CPU | this CPU | CPU speed-up |
 |---|---|---|---|---|---|
@@ -326,6 +327,9 @@ def main() -> None:
         help="stderr log of the same command run on the baseline code, shown side by side",
     )
     parser.add_argument("--baseline-label", default="main", help="what the baseline is")
+    parser.add_argument(
+        "--shared-with", default="other jobs", help="what else ran on the machine (stated)"
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -370,7 +374,7 @@ def _write(
 ## Ingest: carrier CSV to committed batch (issue 5), {args.rows:,} rows
 
 Command: `{command}` (each run in a fresh process after a warm-up ingest of a 2,000-row
-file). Machine: {machine()}. The machine was shared with other jobs (load average when the
+file). Machine: {machine()}. The machine was shared with {args.shared_with} (load average when the
 run started: {load}); CPU time is less sensitive to that than wall time.
 
 Input: {args.rows:,} calls ({size / 2**20:,.0f} MiB) in the T-Mobile layout, written by the
