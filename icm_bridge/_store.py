@@ -154,6 +154,11 @@ class CaseStore:
                 conn, self.policy, actor, action, case_numbers, self.today()
             )
 
+    def check_global(self, actor: str, action: GlobalAction) -> None:
+        """Raise AccessDenied unless ``actor`` (existing, trained) may perform ``action``."""
+        with self._connect() as conn:
+            self._check_global(conn, actor, action)
+
     def owner_contact(self, actor: str, case_number: str) -> Contact:
         """Return the case owner's contact if ``actor`` may see the case."""
         with self._connect() as conn:
