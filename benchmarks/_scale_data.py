@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,11 +191,18 @@ def case_table(plan: Plan, case: int) -> pa.Table:
 
 
 def commit_plan(root: Path, plan: Plan) -> None:
-    """Commit one batch per case of ``plan`` into the repository at ``root``."""
+    """Commit one batch per case of ``plan`` into the repository at ``root``.
+
+    Resumable: a case whose source is already registered (an earlier, interrupted run) is
+    skipped before its records are generated.
+    """
     from tls_core.store import Repository
 
     repo = Repository.open(root)
+    done = set(repo.snapshot().read("registry").column("source_sha256").to_pylist())
     for case in range(plan.first_case, plan.first_case + plan.cases):
+        if source_sha(plan, case) in done:
+            continue
         repo.commit_batch(
             case_table(plan, case),
             source_sha256=source_sha(plan, case),
@@ -256,14 +262,12 @@ def write_returns(folder: Path, rows: int, files: int, seed: int) -> list[tuple[
 
 
 def cached_repo(scratch: Path, plan: Plan) -> Path:
-    """The committed base repository of ``plan``, built once and kept under ``scratch``."""
+    """The committed base repository of ``plan``, built once (resumably) under ``scratch``."""
     root = scratch / f"repo-{plan.records}-{plan.cases}-{plan.seed}"
     done = root.with_suffix(".done")
     if done.exists():
         return root
-    if root.exists():
-        shutil.rmtree(root)
-    commit_plan(root, plan)
+    commit_plan(root, plan)  # resumes a build that was interrupted
     done.write_text(json.dumps(probe_values(plan)))
     return root
 

@@ -38,7 +38,7 @@ Relation = Literal["owner", "team", "supervisor", "other"]
 State = Literal["open", "restricted", "closed"]
 """A case's state for the policy; ``restricted`` wins over ``closed``."""
 
-GlobalAction = Literal["manage-users", "read-audit", "open-case"]
+GlobalAction = Literal["manage-users", "read-audit", "open-case", "list-hubs"]
 """Actions not about one case."""
 
 ROLES: tuple[Role, ...] = get_args(Role)

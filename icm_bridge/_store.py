@@ -154,6 +154,11 @@ class CaseStore:
                 conn, self.policy, actor, action, case_numbers, self.today()
             )
 
+    def check_global(self, actor: str, action: GlobalAction) -> None:
+        """Raise AccessDenied unless ``actor`` (existing, trained) may perform ``action``."""
+        with self._connect() as conn:
+            self._check_global(conn, actor, action)
+
     def owner_contact(self, actor: str, case_number: str) -> Contact:
         """Return the case owner's contact if ``actor`` may see the case."""
         with self._connect() as conn:
@@ -171,18 +176,22 @@ class CaseStore:
 
         The actor must exist and be trained. The contact names neither the case nor its owner.
         A case that does not exist, or whose owner has no supervisor on file, is denied with
-        the same message as any denial (no existence oracle).
+        the same message as any denial. Every call is audited (``restricted-contact``, with
+        the case number, ``ok`` or ``denied``), so probing case numbers through it shows up.
         """
-        with self._connect() as conn:
+
+        def body(conn: sa.Connection) -> Contact:
             access.load_actor(conn, self.policy, actor, self.today())
             owner = conn.execute(
                 sa.select(cases.c.owner_id).where(cases.c.number == case_number)
             ).scalar_one_or_none()
             chain = [] if owner is None else access.supervisor_chain(conn, owner)
             user = read_user(conn, chain[0]) if chain else None
-        if user is None:
-            raise access.denied(actor, "search-hit", case_number)
-        return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+            if user is None:
+                raise access.denied(actor, "search-hit", case_number)
+            return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+
+        return self.run_audited(actor, "restricted-contact", (case_number,), body)
 
     def notify_query(self, notice: QueryNotice) -> int:
         """Queue notices to the other owners of matched cases (none for OPR searches)."""

@@ -12,7 +12,11 @@ PACKAGES = ("tls_core", "penlink_adapters", "icm_bridge")
 
 # Engines stay in their stage.
 ENGINE_HOMES = {
-    "numba": ("tls_core/identifiers/_kernels.py", "penlink_adapters/_kernels.py"),
+    "numba": (
+        "tls_core/identifiers/_kernels.py",
+        "tls_core/identifiers/_dedup.py",
+        "penlink_adapters/_kernels.py",
+    ),
     "duckdb": (
         "tls_core/store",
         "tls_core/link",

@@ -39,3 +39,20 @@ def test_sizes_parse():
         10_000_000,
         2_500,
     ]
+
+
+def test_interrupted_data_build_resumes(tmp_path):
+    from benchmarks import _scale_data as data
+    from tls_core.store import Repository
+
+    plan = data.make_plan(600, 3, seed=5)
+    root = tmp_path / f"repo-{plan.records}-{plan.cases}-{plan.seed}"
+    first = data.Plan(
+        plan.records, 1, plan.seed, plan.first_case, plan.sizes[:1], plan.partners[:1]
+    )
+    data.commit_plan(root, first)  # a build stopped after its first case
+    assert data.cached_repo(tmp_path, plan) == root
+    registry = Repository.open(root).snapshot().read("registry")
+    shas = registry.column("source_sha256").to_pylist()
+    assert sorted(shas) == sorted(data.source_sha(plan, c) for c in range(plan.cases))
+    assert root.with_suffix(".done").exists()

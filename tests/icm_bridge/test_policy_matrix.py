@@ -92,7 +92,9 @@ def test_full_permission_matrix_zero_mismatches(store: CaseStore) -> None:
 def test_global_actions_match_table(store: CaseStore) -> None:
     _seed(store)
     _, global_roles = expected_table()
-    for role, action in itertools.product(ROLES, ["manage-users", "read-audit", "open-case"]):
+    for role, action in itertools.product(
+        ROLES, ["manage-users", "read-audit", "open-case", "list-hubs"]
+    ):
         want = role in global_roles.get(action, set())
         assert store.policy.allows_global(role, action) is want  # type: ignore[arg-type]
 
@@ -112,6 +114,7 @@ def test_table_keeps_the_seed_rules() -> None:
         assert (role, "other", "open", "search-hit") in allowed
     assert global_roles["read-audit"] == {"opr"}
     assert global_roles["manage-users"] == {"admin"}
+    assert "admin" not in global_roles["list-hubs"]
 
 
 def test_missing_case_reads_like_forbidden(store: CaseStore) -> None:

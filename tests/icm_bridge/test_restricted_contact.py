@@ -34,3 +34,23 @@ def test_unknown_or_untrained_actor_is_refused(office: CaseStore, clock) -> None
     clock.now += timedelta(days=400)
     with pytest.raises(TrainingLapsed):
         office.restricted_contact("bob", "C-R")
+
+
+def test_every_call_is_audited_with_its_case_and_outcome(office: CaseStore) -> None:
+    office.open_case("alice", "C-R", owner="alice", restricted=True)
+    office.restricted_contact("bob", "C-R")
+    with pytest.raises(AccessDenied):
+        office.restricted_contact("bob", "C-NONE")
+    with pytest.raises(AccessDenied):
+        office.restricted_contact("mallory", "C-R")
+    events = [
+        (r.actor, r.case_numbers, r.outcome)
+        for r in office.audit.show()
+        if r.action == "restricted-contact"
+    ]
+    assert events == [
+        ("bob", ("C-R",), "ok"),
+        ("bob", ("C-NONE",), "denied"),
+        ("mallory", ("C-R",), "denied"),
+    ]
+    assert office.audit.verify().ok

@@ -111,7 +111,11 @@ def hubs_command(
 
     with _open(ctx, audit_key, case_store, audit_store) as store:
         actor = _need(ctx)
-        store.visible_cases(actor, ())  # the actor must exist and be trained
+        try:
+            store.check_global(actor, "list-hubs")  # not admins; trained users only
+        except AccessDenied:
+            store.append(AuditEvent(actor, "hubs", "denied"))
+            raise
         found = hubs(Repository.open(settings(ctx).repo, create=False))
         store.append(AuditEvent(actor, "hubs", "ok"))
     payload = [

@@ -1,6 +1,7 @@
-"""numba kernels over Arrow string buffers: distinct values, and the common identifier shapes.
+"""numba kernels over Arrow string buffers: the common identifier shapes, and mapping back.
 
-This is the only module that imports numba. The kernels work on the raw buffers of an Arrow
+With :mod:`tls_core.identifiers._dedup` (distinct values), the only modules that import numba.
+The kernels work on the raw buffers of an Arrow
 string array (``offsets``, ``data``) and never build Python strings.
 
 :func:`phone_kernel` decides only what it can decide exactly as the reference
@@ -23,7 +24,6 @@ __all__ = [
     "MODE_IMEI",
     "MODE_PHONE",
     "SLOT",
-    "dedup_kernel",
     "expand_kernel",
     "pack_kernel",
     "phone_kernel",
@@ -42,246 +42,12 @@ _K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
 _S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
 _R_SPREADSHEET, _R_CHECK_DIGIT, _R_LOSSY, _R_AMBIGUOUS = 1, 2, 5, 11
 _MAX_DIGITS = 20
+_BLOCK = 4096
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
-_PART_BITS: Final = 8
-
-
-def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
-    """Return (codes, first): ``codes[i]`` indexes the distinct value of row ``i``.
-
-    ``first[k]`` is a row holding distinct value ``k``; all null rows share one code whose
-    ``first`` entry is ``-1``.
-
-    Cache-conscious: a streaming pass hashes every row; rows are then grouped by the top bits
-    of their hash with their key (hash, first 16 bytes, length) copied beside them, and each
-    group is deduplicated with a small table that stays in cache (groups run on all cores).
-    Values must agree on hash, length and first 16 bytes, and longer values are compared byte
-    by byte, so no two values ever merge.
-    """
-    hashes = _row_hashes(offsets, data, valid)
-    order, keys, starts = _partition(offsets, data, valid, hashes, numba.get_num_threads())
-    local, counts, firsts = _dedup_groups(offsets, data, keys, order, starts)
-    return _globalize(local, counts, firsts, order, starts, valid.shape[0])
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _row_hashes(offsets: Any, data: Any, valid: Any) -> Any:
-    n = offsets.shape[0] - 1
-    hashes = np.zeros(n, dtype=np.uint64)
-    for i in numba.prange(n):
-        if valid[i]:
-            hashes[i] = _hash_words(data, offsets[i], offsets[i + 1])[0]
-    return hashes
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _partition(
-    offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int
-) -> tuple[Any, Any, Any]:
-    """Rows grouped by the top bits of their hash (stable), with their keys in that order.
-
-    Each of a few row chunks counts, then scatters, its rows in parallel; chunk order keeps
-    rows in ascending order within a group.
-    """
-    parts = 1 << _PART_BITS
-    shift = np.uint64(64 - _PART_BITS)
-    n = hashes.shape[0]
-    step = (n + chunks - 1) // chunks
-    counts = np.zeros((chunks, parts), dtype=np.int64)
-    for c in numba.prange(chunks):
-        for i in range(c * step, min(n, (c + 1) * step)):
-            if valid[i]:
-                counts[c, np.int64(hashes[i] >> shift)] += 1
-    starts = np.zeros(parts + 1, dtype=np.int64)
-    pos = np.zeros((chunks, parts), dtype=np.int64)
-    total = 0
-    for p in range(parts):
-        starts[p] = total
-        for c in range(chunks):
-            pos[c, p] = total
-            total += counts[c, p]
-    starts[parts] = total
-    order = np.empty(total, dtype=np.int64)
-    keys = np.empty((total, 4), dtype=np.uint64)
-    for c in numba.prange(chunks):
-        for i in range(c * step, min(n, (c + 1) * step)):
-            if valid[i]:
-                part = np.int64(hashes[i] >> shift)
-                j = pos[c, part]
-                pos[c, part] += 1
-                order[j] = i
-                s, e = offsets[i], offsets[i + 1]
-                w0, w1 = _words(data, s, e)
-                keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3] = hashes[i], w0, w1, e - s + 1
-    return order, keys, starts
-
-
-@_inline
-def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
-    """The first 16 bytes of data[s:e], packed little-endian in two words."""
-    w0 = np.uint64(0)
-    w1 = np.uint64(0)
-    for p in range(min(e - s, 16)):
-        b = np.uint64(data[s + p])
-        if p < 8:
-            w0 |= b << np.uint64(8 * p)
-        else:
-            w1 |= b << np.uint64(8 * (p - 8))
-    return w0, w1
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _dedup_groups(
-    offsets: Any, data: Any, keys: Any, order: Any, starts: Any
-) -> tuple[Any, Any, Any]:
-    """Deduplicate each hash group; local codes per row position, first rows per group."""
-    parts = starts.shape[0] - 1
-    local = np.empty(order.shape[0], dtype=np.int32)
-    firsts = np.empty(order.shape[0], dtype=np.int64)
-    counts = np.zeros(parts, dtype=np.int64)
-    for p in numba.prange(parts):
-        a, b = starts[p], starts[p + 1]
-        cap = 256
-        table = np.zeros((cap, 4), dtype=np.uint64)
-        codes_of = np.zeros(cap, dtype=np.int64)
-        count = 0
-        for j in range(a, b):
-            slot = _slot(keys[j, 0], cap)
-            k = -1
-            while table[slot, 3] != 0:
-                if (
-                    table[slot, 0] == keys[j, 0]
-                    and table[slot, 1] == keys[j, 1]
-                    and table[slot, 2] == keys[j, 2]
-                    and table[slot, 3] == keys[j, 3]
-                ):
-                    c = codes_of[slot]
-                    i, r = order[j], firsts[a + c]
-                    if keys[j, 3] <= 17 or _same_row(
-                        data, offsets[i], offsets[i + 1], offsets[r], offsets[r + 1]
-                    ):
-                        k = c
-                        break
-                slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
-            if k < 0:
-                k = count
-                firsts[a + count] = order[j]
-                count += 1
-                for w in range(4):
-                    table[slot, w] = keys[j, w]
-                codes_of[slot] = k
-                if 2 * count > cap:
-                    cap *= 4
-                    table, codes_of = _grow(table, codes_of, cap)
-            local[j] = k
-        counts[p] = count
-    return local, counts, firsts
-
-
-@_inline
-def _slot_compiled(h: Any, cap: int) -> Any:
-    """Slot of a hash in a table of ``cap`` (a power of two) slots: Fibonacci hashing."""
-    return ((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & np.uint64(cap - 1)
-
-
-def _slot_interpreted(h: Any, cap: int) -> Any:
-    """The same slot for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
-    product = (int(h) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    return np.uint64((product >> 40) & (cap - 1))
-
-
-@_jit
-def _grow(old: Any, old_codes: Any, cap: int) -> tuple[Any, Any]:
-    table = np.zeros((cap, 4), dtype=np.uint64)
-    codes_of = np.zeros(cap, dtype=np.int64)
-    for j in range(old.shape[0]):
-        if old[j, 3] == 0:
-            continue
-        slot = _slot(old[j, 0], cap)
-        while table[slot, 3] != 0:
-            slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
-        for w in range(4):
-            table[slot, w] = old[j, w]
-        codes_of[slot] = old_codes[j]
-    return table, codes_of
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _globalize(
-    local: Any, counts: Any, firsts: Any, order: Any, starts: Any, n: int
-) -> tuple[Any, Any]:
-    """Turn per-group codes into global ones; nulls share one code after all values."""
-    parts = counts.shape[0]
-    base = np.zeros(parts + 1, dtype=np.int64)
-    for p in range(parts):
-        base[p + 1] = base[p] + counts[p]
-    total = base[parts]
-    has_null = order.shape[0] < n
-    first = np.empty(total + (1 if has_null else 0), dtype=np.int64)
-    codes = np.full(n, total, dtype=np.int32)
-    for p in numba.prange(parts):
-        a = starts[p]
-        for c in range(counts[p]):
-            first[base[p] + c] = firsts[a + c]
-        for j in range(a, starts[p + 1]):
-            codes[order[j]] = base[p] + local[j]
-    if has_null:
-        first[total] = -1
-    return codes, first
-
-
-@_inline
-def _hash_words_compiled(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
-    """FNV-1a hash of data[start:end] and its first 16 bytes packed in two words."""
-    h = np.uint64(14695981039346656037)
-    w0 = np.uint64(0)
-    w1 = np.uint64(0)
-    for j in range(start, end):
-        b = np.uint64(data[j])
-        h ^= b
-        h *= np.uint64(1099511628211)
-        p = j - start
-        if p < 8:
-            w0 |= b << np.uint64(8 * p)
-        elif p < 16:
-            w1 |= b << np.uint64(8 * (p - 8))
-    return h ^ (h >> np.uint64(29)), w0, w1
-
-
-def _hash_words_interpreted(data: Any, start: int, end: int) -> tuple[Any, Any, Any]:
-    """The same hash for NUMBA_DISABLE_JIT=1: numpy scalars would warn on wrap-around."""
-    h, w0, w1 = 14695981039346656037, 0, 0
-    for j in range(start, end):
-        b = int(data[j])
-        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-        p = j - start
-        if p < 8:
-            w0 |= b << (8 * p)
-        elif p < 16:
-            w1 |= b << (8 * (p - 8))
-    return np.uint64(h ^ (h >> 29)), np.uint64(w0), np.uint64(w1)
-
-
-_INTERPRETED: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
-_hash_words = _hash_words_interpreted if _INTERPRETED else _hash_words_compiled
-_slot = _slot_interpreted if _INTERPRETED else _slot_compiled
-
-
-@_inline
-def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
-    if a1 - a0 != b1 - b0:
-        return False
-    for j in range(a1 - a0):
-        if data[a0 + j] != data[b0 + j]:
-            return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
 def expand_kernel(
     codes: Any, canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
@@ -290,35 +56,73 @@ def expand_kernel(
     Returns the dictionary indices of canonical (int32), kind, status and reason (int8), and
     Arrow validity bitmaps (LSB first) of canonical, kind and reason: a row's canonical value
     is null when its distinct canonical is null, its kind and reason when their code is 0.
-    Threads own whole bitmap bytes (8 rows each), so no two write the same byte.
+    Each distinct value's answers are first packed in one word, so a row costs one random
+    read. The outputs are allocated by numpy (huge pages), then filled by all cores.
     """
     n = codes.shape[0]
-    canon = np.empty(n, dtype=np.int32)
-    kind = np.empty(n, dtype=np.int8)
-    status = np.empty(n, dtype=np.int8)
-    reason = np.empty(n, dtype=np.int8)
     nbytes = (n + 7) // 8
-    canon_valid = np.zeros(nbytes, dtype=np.uint8)
-    kind_valid = np.zeros(nbytes, dtype=np.uint8)
-    reason_valid = np.zeros(nbytes, dtype=np.uint8)
+    outputs = (
+        np.empty(n, dtype=np.int32),
+        np.empty(n, dtype=np.int8),
+        np.empty(n, dtype=np.int8),
+        np.empty(n, dtype=np.int8),
+        np.empty(nbytes, dtype=np.uint8),
+        np.empty(nbytes, dtype=np.uint8),
+        np.empty(nbytes, dtype=np.uint8),
+    )
+    packed = _pack_answers(canon_codes, canon_null, kinds, statuses, reasons)
+    _expand_rows(codes, packed, *outputs)
+    return outputs
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _expand_rows(
+    codes: Any,
+    packed: Any,
+    canon: Any,
+    kind: Any,
+    status: Any,
+    reason: Any,
+    canon_valid: Any,
+    kind_valid: Any,
+    reason_valid: Any,
+) -> None:
+    """Fill the outputs of :func:`expand_kernel`; threads own whole bitmap bytes (8 rows)."""
+    n = codes.shape[0]
+    nbytes = (n + 7) // 8
     for byte in numba.prange(nbytes):
         cv, kv, rv = 0, 0, 0
         for bit in range(min(8, n - byte * 8)):
             i = byte * 8 + bit
-            c = codes[i]
-            cc = canon_codes[c]
-            canon[i] = cc
-            kind[i] = kinds[c]
-            status[i] = statuses[c]
-            reason[i] = reasons[c]
-            if not canon_null[cc]:
-                cv |= 1 << bit
-            if kinds[c] != 0:
+            x = packed[codes[i]]
+            canon[i] = np.int32(x & 0x7FFFFFFF)
+            k, st, rs = (x >> 32) & 0xFF, (x >> 40) & 0xFF, (x >> 48) & 0xFF
+            kind[i], status[i], reason[i] = k, st, rs
+            cv |= ((x >> 56) & 1) << bit
+            if k != 0:
                 kv |= 1 << bit
-            if reasons[c] != 0:
+            if rs != 0:
                 rv |= 1 << bit
         canon_valid[byte], kind_valid[byte], reason_valid[byte] = cv, kv, rv
-    return canon, kind, status, reason, canon_valid, kind_valid, reason_valid
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _pack_answers(
+    canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
+) -> Any:
+    """One int64 per distinct value: canonical code, kind, status, reason, canonical valid."""
+    m = canon_codes.shape[0]
+    packed = np.empty(m, dtype=np.int64)
+    for c in numba.prange(m):
+        cc = canon_codes[c]
+        packed[c] = (
+            np.int64(cc)
+            | (np.int64(kinds[c]) << 32)
+            | (np.int64(statuses[c]) << 40)
+            | (np.int64(reasons[c]) << 48)
+            | (np.int64(0 if canon_null[cc] else 1) << 56)
+        )
+    return packed
 
 
 @_inline
@@ -417,7 +221,7 @@ def _intl(
     return _put(out, base, d, k, nd, True, -1)
 
 
-@_jit
+@numba.njit(cache=True, nogil=True, parallel=True)
 def phone_kernel(
     offsets: Any,
     data: Any,
@@ -433,60 +237,95 @@ def phone_kernel(
     rbi: Any,
     mcc_ok: Any,
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays."""
+    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays.
+
+    Rows are split in blocks run on all cores; each block has its own digit scratch array.
+    """
     n = offsets.shape[0] - 1
     kind = np.zeros(n, dtype=np.uint8)
     status = np.full(n, FALLBACK, dtype=np.uint8)
     reason = np.zeros(n, dtype=np.uint8)
     out = np.empty(n * SLOT, dtype=np.uint8)
     out_len = np.zeros(n, dtype=np.uint8)
-    d = np.empty(_MAX_DIGITS, dtype=np.int64)
-    for i in range(n):
-        if not valid[i]:
-            status[i] = _S_EMPTY
-            continue
-        s, e = offsets[i], offsets[i + 1]
-        while s < e and (data[s] == 32 or 9 <= data[s] <= 13):
-            s += 1
-        while e > s and (data[e - 1] == 32 or 9 <= data[e - 1] <= 13):
-            e -= 1
-        if s == e:
-            status[i] = _S_EMPTY
-            continue
-        lossy = _e_notation(data, s, e)
-        if lossy == 1:
-            kind[i] = _K_IMEI if mode == MODE_IMEI else _K_PHONE
-            status[i], reason[i] = _S_REJECTED, _R_LOSSY
-            continue
-        if lossy == 2:
-            continue
-        if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
-            ln = _star_code(data, s, e, out, i * SLOT)
-            if ln > 0:
-                kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
-            continue
-        repaired = _spreadsheet_end(data, s, e)
-        if repaired > 0:
-            e = repaired
-        nd, plus, dots, ok = _digits(data, s, e, d)
-        if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
-            continue
-        base = i * SLOT
-        k, st, rs, ln = 0, FALLBACK, 0, 0
-        if mode == MODE_IMEI:
-            if not plus and 14 <= nd <= 16:
-                k, st, rs, ln = _device(d, nd, mode, rbi, mcc_ok, out, base)
-        else:
-            k, st, rs, ln = _phone(
-                d, nd, plus, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
-                cc_np_len, rbi, mcc_ok, out, base,
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in numba.prange(blocks):
+        d = np.empty(_MAX_DIGITS, dtype=np.int64)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            _phone_row(
+                i, offsets, data, valid, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+                cc_np_len, rbi, mcc_ok, d, kind, status, reason, out, out_len,
             )  # fmt: skip
-        if st == FALLBACK:
-            continue
-        if repaired > 0 and st == _S_OK:
-            st, rs = _S_REPAIRED, _R_SPREADSHEET
-        kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
     return kind, status, reason, out, out_len
+
+
+@_inline
+def _phone_row(
+    i: int,
+    offsets: Any,
+    data: Any,
+    valid: Any,
+    mode: int,
+    nanp: bool,
+    idd: Any,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    rbi: Any,
+    mcc_ok: Any,
+    d: Any,
+    kind: Any,
+    status: Any,
+    reason: Any,
+    out: Any,
+    out_len: Any,
+) -> None:
+    """Decide row ``i`` into the output arrays (its status stays FALLBACK if it cannot)."""
+    if not valid[i]:
+        status[i] = _S_EMPTY
+        return
+    s, e = offsets[i], offsets[i + 1]
+    while s < e and (data[s] == 32 or 9 <= data[s] <= 13):
+        s += 1
+    while e > s and (data[e - 1] == 32 or 9 <= data[e - 1] <= 13):
+        e -= 1
+    if s == e:
+        status[i] = _S_EMPTY
+        return
+    lossy = _e_notation(data, s, e)
+    if lossy == 1:
+        kind[i] = _K_IMEI if mode == MODE_IMEI else _K_PHONE
+        status[i], reason[i] = _S_REJECTED, _R_LOSSY
+        return
+    if lossy == 2:
+        return
+    if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
+        ln = _star_code(data, s, e, out, i * SLOT)
+        if ln > 0:
+            kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
+        return
+    repaired = _spreadsheet_end(data, s, e)
+    if repaired > 0:
+        e = repaired
+    nd, plus, dots, ok = _digits(data, s, e, d)
+    if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
+        return
+    base = i * SLOT
+    k, st, rs, ln = 0, FALLBACK, 0, 0
+    if mode == MODE_IMEI:
+        if not plus and 14 <= nd <= 16:
+            k, st, rs, ln = _device(d, nd, mode, rbi, mcc_ok, out, base)
+    else:
+        k, st, rs, ln = _phone(
+            d, nd, plus, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+            cc_np_len, rbi, mcc_ok, out, base,
+        )  # fmt: skip
+    if st == FALLBACK:
+        return
+    if repaired > 0 and st == _S_OK:
+        st, rs = _S_REPAIRED, _R_SPREADSHEET
+    kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
 
 
 @_inline

@@ -73,10 +73,10 @@ def normalize(
     kind = check_kind(kind)
     region = check_region(default_region)
     array = _as_large_string(values)
-    from tls_core.identifiers import _kernels as k
+    from tls_core.identifiers._dedup import dedup_kernel
 
     offsets, data, valid = _buffers(array)
-    codes, first = k.dedup_kernel(offsets, data, valid)
+    codes, first = dedup_kernel(offsets, data, valid)
     distinct = array.take(pa.array(first, mask=first < 0))
     kinds, statuses, reasons, canonical = _decide(distinct, kind, region)
     return _expand(codes, kinds, statuses, reasons, canonical)
@@ -172,9 +172,10 @@ def _expand(
 ) -> pa.Table:
     """Map per-distinct results back to every row, as dictionary arrays (no string copies)."""
     from tls_core.identifiers import _kernels as k
+    from tls_core.identifiers._dedup import dedup_kernel
 
     c_offsets, c_data, c_valid = _buffers(canonical)
-    c_codes, c_first = k.dedup_kernel(c_offsets, c_data, c_valid)
+    c_codes, c_first = dedup_kernel(c_offsets, c_data, c_valid)
     canon_dict = canonical.take(pa.array(c_first, mask=c_first < 0))
     canon, kind, status, reason, canon_ok, kind_ok, reason_ok = k.expand_kernel(
         codes, c_codes, c_first < 0, kinds, statuses, reasons

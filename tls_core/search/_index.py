@@ -225,14 +225,32 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
 
 
 def log_versions(repo: Repository) -> dict[str, int]:
-    """Each table's latest Delta log version, from the log's file names (nothing parsed)."""
+    """Each table's latest Delta log version, from the log's file names (nothing parsed).
+
+    A log directory's listing is reused while the directory is unchanged (same inode and
+    modification time) and that time is over a second old: a file added since would have
+    changed it (the "racy" second guards file systems with coarse timestamps).
+    """
     layout = Layout(repo.root)
     versions: dict[str, int] = {}
+    now = time.time_ns()
     for table in TABLES:
-        names = os.listdir(layout.table(table) / "_delta_log")
-        numbers = [int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()]
-        versions[table] = max(numbers, default=-1)
+        log = layout.table(table) / "_delta_log"
+        st = log.stat()
+        if now - st.st_mtime_ns > _RACY_NS:
+            versions[table] = _latest_version(log, st.st_ino, st.st_mtime_ns)
+        else:
+            versions[table] = _latest_version.__wrapped__(log, st.st_ino, st.st_mtime_ns)
     return dict(sorted(versions.items()))
+
+
+_RACY_NS: Final = 1_000_000_000
+
+
+@lru_cache(maxsize=64)
+def _latest_version(log: Path, ino: int, mtime_ns: int) -> int:
+    names = os.listdir(log)
+    return max((int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit()), default=-1)
 
 
 @lru_cache(maxsize=1)

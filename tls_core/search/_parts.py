@@ -58,6 +58,10 @@ class SortedFile:
     def from_manifest(cls, directory: Path, entry: dict[str, Any], schema: pa.Schema) -> SortedFile:
         """Rebuild the description and check the file's name, size and footer.
 
+        The description is kept per file: a file's name is the SHA-256 of its content, so
+        one name has one description (parsing thousands of row-group entries costs a
+        search tens of milliseconds). The file itself is checked on every call.
+
         Raises:
             IntegrityError: the name is foreign, the file a symlink, its size or footer wrong.
         """
@@ -71,16 +75,21 @@ class SortedFile:
             raise IntegrityError(
                 "an index file is a symbolic link", file=str(path), reason="symlink"
             )
-        found = cls(
-            path=path,
-            schema=schema,
-            rows=int(entry["rows"]),
-            size=int(entry["size"]),
-            footer=Part(*entry["footer"]),
-            row_groups=tuple(Part(*p) for p in entry["row_groups"]),
-            mins=tuple(entry["mins"]),
-            maxs=tuple(entry["maxs"]),
-        )
+        found = _DESCRIBED.get((path, name))
+        if found is None:
+            found = cls(
+                path=path,
+                schema=schema,
+                rows=int(entry["rows"]),
+                size=int(entry["size"]),
+                footer=Part(*entry["footer"]),
+                row_groups=tuple(Part(*p) for p in entry["row_groups"]),
+                mins=tuple(entry["mins"]),
+                maxs=tuple(entry["maxs"]),
+            )
+            if len(_DESCRIBED) >= 16:
+                _DESCRIBED.pop(next(iter(_DESCRIBED)))
+            _DESCRIBED[(path, name)] = found
         stat = _stat(path)
         if stat[1] != found.size:
             raise IntegrityError(
@@ -129,6 +138,10 @@ class SortedFile:
         table = _parquet(self.path, *stat).read_row_groups(groups, columns=list(columns))
         schema = pa.schema([self.schema.field(c) for c in columns])
         return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+_DESCRIBED: dict[tuple[Path, str], SortedFile] = {}
+"""Descriptions already parsed, by (path, content-addressed name); at most 16 kept."""
 
 
 def describe(path: Path, rows: int) -> dict[str, Any]:

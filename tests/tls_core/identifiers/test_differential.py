@@ -108,11 +108,11 @@ def test_normalize_equals_reference_row_by_row(values, region):
 def test_kernels_run_compiled_or_interpreted_as_the_job_asks():
     import os
 
-    from tls_core.identifiers import _kernels
+    from tls_core.identifiers import _dedup, _kernels
 
     interpreted = os.environ.get("NUMBA_DISABLE_JIT") == "1"
     assert hasattr(_kernels.phone_kernel, "py_func") is not interpreted
-    assert hasattr(_kernels._dedup_groups, "py_func") is not interpreted
+    assert hasattr(_dedup._dedup_groups, "py_func") is not interpreted
 
 
 @given(

@@ -11,6 +11,7 @@ import pytest
 from linkkit import ingest_scenario
 
 import penlink_adapters as pla
+from icm_bridge import CaseStore
 from tls_core.cli import main
 from tls_core.store import Repository
 
@@ -133,6 +134,21 @@ def test_hubs_json_shape(office, tls):
     assert hubs["911"]["reason"] == "curated"
     assert hubs["+12125550199"]["reason"] == "learned"
     assert set(hubs["911"]) == {"identifier", "kind", "reason", "detail", "cases"}
+
+
+def test_an_admin_may_not_list_hubs_and_the_refusal_is_audited(office, tls):
+    repo, _ = office
+    assert tls(repo, "--as", "nightly", "link")[0] == 0
+    code, out, err = tls(repo, "--as", "root", "hubs", "--json")
+    assert code != 0
+    assert out == ""
+    assert "root" in err
+    code, out, _ = tls(repo, "--as", "chief", "hubs", "--json")  # a supervisor may
+    assert code == 0
+    assert json.loads(out)
+    store = CaseStore.open(repo, audit_key=repo / "audit.key")
+    events = [(r.actor, r.outcome) for r in store.audit.show() if r.action == "hubs"]
+    assert events == [("root", "denied"), ("chief", "ok")]
 
 
 def test_unknown_user_cannot_link(office, tls):

@@ -150,3 +150,20 @@ def test_old_index_files_are_removed_once_a_minute_old(case, office):
     _run(case, office, X)
     assert not first & set(directory.glob("*.parquet"))
     assert len(list(directory.glob("*.parquet"))) == 4  # this build's and the last one's
+
+
+def test_a_commit_after_a_cached_log_listing_is_seen(case, office):
+    from tls_core.search._index import log_versions
+    from tls_core.store._layout import TABLES, Layout
+
+    # Age every log directory past the racy second, so its listing is cached by its mtime.
+    past = time.time_ns() - 5_000_000_000
+    for table in TABLES:
+        os.utime(Layout(case.root).table(table) / "_delta_log", ns=(past, past))
+    before = log_versions(case)
+    assert log_versions(case) == before  # served from the cache
+    assert _run(case, office, X).index == "built"
+    commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
+    after = log_versions(case)
+    assert after["registry"] > before["registry"]
+    assert _run(case, office, X).index == "stale"  # and the index is rebuilt, not served

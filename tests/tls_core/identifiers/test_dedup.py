@@ -1,0 +1,57 @@
+"""The distinct-value kernel against a plain dict, on values built to collide."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tls_core.identifiers._dedup import dedup_kernel
+from tls_core.identifiers._normalize import _buffers
+
+pytestmark = pytest.mark.nojit
+
+# Short alphabets and shared prefixes make equal first-16-byte words and equal lengths common,
+# so the byte-by-byte comparison of long values is exercised; empty strings and nulls too.
+_PREFIX = "+1213555014299999"  # 17 bytes: longer than the two packed words
+values = st.lists(
+    st.one_of(
+        st.none(),
+        st.text("01", max_size=3),
+        st.builds(lambda s: _PREFIX + s, st.text("ab", max_size=3)),
+        st.text("0123456789+-() é", max_size=24),
+    ),
+    max_size=300,
+)
+
+
+def _check(items: list[str | None]) -> None:
+    array = pa.array(items, pa.large_string())
+    codes, first = dedup_kernel(*_buffers(array))
+    assert len(codes) == len(items)
+    seen: dict[str | None, int] = {}
+    for row, value in enumerate(items):
+        code = int(codes[row])
+        assert seen.setdefault(value, code) == code  # equal values share a code
+        assert 0 <= code < len(first)
+        row_of = int(first[code])
+        assert (value is None and row_of == -1) or items[row_of] == value
+    assert len(set(seen.values())) == len(seen) == len(first)  # distinct values, distinct codes
+
+
+@given(values)
+def test_codes_match_a_dict(items):
+    _check(items)
+
+
+@given(values, st.integers(0, 50))
+def test_sliced_arrays_keep_their_offset(items, cut):
+    array = pa.array(["pad"] * cut + items, pa.large_string()).slice(cut)
+    codes, first = dedup_kernel(*_buffers(array))
+    assert [items[int(first[c])] if first[c] >= 0 else None for c in codes] == items
+
+
+def test_many_rows_over_every_partition():
+    items = [f"+1213{n % 5003:07d}" if n % 97 else None for n in range(6_000)]
+    _check(items)

@@ -1,0 +1,273 @@
+"""numba kernel: the distinct values of an Arrow string array, and each row's code.
+
+Cache-conscious hash grouping in three passes over the raw buffers (``offsets``, ``data``):
+
+1. each thread hashes its half of the rows and counts them per hash partition (the top
+   :data:`_PART_BITS` bits of the hash);
+2. each thread scatters its rows to their partitions as one 32-byte key per row: the hash, the
+   first 16 bytes of the value, and its length beside its row number, so a partition is read
+   back as one sequential stream;
+3. each partition is deduplicated with a small open-addressing table that stays in cache
+   (partitions run on all cores), and the per-partition codes are made global.
+
+Two values share a code only if they agree on hash, length and first 16 bytes, and values
+longer than 16 bytes are then compared byte by byte: no two distinct values ever merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numba
+import numpy as np
+
+__all__ = ["dedup_kernel"]
+
+_PART_BITS: Final = 8
+_ROW_BITS: Final = 40
+"""Bits of a key's last word holding the row number (the length sits above them)."""
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
+_INTERPRETED: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
+
+
+def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
+    """Return (codes, first): ``codes[i]`` indexes the distinct value of row ``i``.
+
+    ``first[k]`` is a row holding distinct value ``k``; all null rows share one code whose
+    ``first`` entry is ``-1``. Codes are int32, so at most 2**31 - 1 distinct values.
+
+    The large scratch arrays are allocated here by numpy, which asks the kernel for huge pages:
+    allocated inside the kernels they would cost a page fault per 4 KiB.
+    """
+    n = valid.shape[0]
+    if n >= 1 << _ROW_BITS:
+        raise ValueError(f"dedup_kernel takes at most 2**{_ROW_BITS} rows, not {n}")
+    chunks = numba.get_num_threads()
+    hashes = np.empty(n, dtype=np.uint64)
+    starts, pos = _layout(_hash_rows(offsets, data, valid, hashes, chunks))
+    keys = np.empty((starts[-1], 4), dtype=np.uint64)
+    _scatter(offsets, data, valid, hashes, pos, keys, chunks)
+    del hashes
+    local = np.empty(keys.shape[0], dtype=np.int32)
+    firsts = np.empty(keys.shape[0], dtype=np.int64)
+    counts = _dedup_groups(offsets, data, keys, starts, local, firsts)
+    total = int(counts.sum())
+    codes = np.full(n, total, dtype=np.int32)  # nulls: one code after every value
+    first = np.empty(total + (1 if keys.shape[0] < n else 0), dtype=np.int64)
+    _globalize(local, counts, firsts, keys, starts, codes, first)
+    if keys.shape[0] < n:
+        first[total] = -1
+    return codes, first
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _hash_rows(offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int) -> Any:
+    """Hash every valid row into ``hashes``; return row counts per (thread chunk, partition)."""
+    parts = 1 << _PART_BITS
+    shift = np.uint64(64 - _PART_BITS)
+    n = valid.shape[0]
+    step = (n + chunks - 1) // chunks
+    counts = np.zeros((chunks, parts), dtype=np.int64)
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                h = _hash(data, offsets[i], offsets[i + 1])
+                hashes[i] = h
+                counts[c, np.int64(h >> shift)] += 1
+    return counts
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _scatter(
+    offsets: Any, data: Any, valid: Any, hashes: Any, pos: Any, keys: Any, chunks: int
+) -> None:
+    """Rows grouped by the top bits of their hash (stable), one key of four words per row."""
+    shift = np.uint64(64 - _PART_BITS)
+    n = valid.shape[0]
+    step = (n + chunks - 1) // chunks
+    for c in numba.prange(chunks):
+        for i in range(c * step, min(n, (c + 1) * step)):
+            if valid[i]:
+                part = np.int64(hashes[i] >> shift)
+                j = pos[c, part]
+                pos[c, part] += 1
+                s, e = offsets[i], offsets[i + 1]
+                w0, w1 = _words(data, s, e)
+                keys[j, 0], keys[j, 1], keys[j, 2] = hashes[i], w0, w1
+                keys[j, 3] = (np.uint64(e - s + 1) << np.uint64(_ROW_BITS)) | np.uint64(i)
+
+
+@_jit
+def _layout(counts: Any) -> tuple[Any, Any]:
+    """Partition starts, and each thread's first write position in each partition."""
+    chunks, parts = counts.shape
+    starts = np.zeros(parts + 1, dtype=np.int64)
+    pos = np.zeros((chunks, parts), dtype=np.int64)
+    total = 0
+    for p in range(parts):
+        starts[p] = total
+        for c in range(chunks):
+            pos[c, p] = total
+            total += counts[c, p]
+    starts[parts] = total
+    return starts, pos
+
+
+@_inline
+def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
+    """The first 16 bytes of data[s:e], packed little-endian in two words (zero-padded)."""
+    w0 = np.uint64(0)
+    w1 = np.uint64(0)
+    for p in range(min(e - s, 8)):
+        w0 |= np.uint64(data[s + p]) << np.uint64(8 * p)
+    for p in range(8, min(e - s, 16)):
+        w1 |= np.uint64(data[s + p]) << np.uint64(8 * (p - 8))
+    return w0, w1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, local: Any, firsts: Any) -> Any:
+    """Deduplicate each partition: ``local`` codes per key, ``firsts`` rows; counts returned.
+
+    A table slot holds a key's hash and leading words, and its length beside its local code
+    (32 bytes, no side array), so the table of a partition stays in the core's cache.
+    """
+    parts = starts.shape[0] - 1
+    counts = np.zeros(parts, dtype=np.int64)
+    for p in numba.prange(parts):
+        a, b = starts[p], starts[p + 1]
+        table = np.zeros((1024, 4), dtype=np.uint64)
+        count = 0
+        for j in range(a, b):
+            slot, code = _find(offsets, data, keys, j, table, firsts[a:])
+            if code < 0:
+                code = count
+                firsts[a + count] = np.int64(keys[j, 3] & _ROW_MASK)
+                count += 1
+                table[slot, 0], table[slot, 1], table[slot, 2] = keys[j, 0], keys[j, 1], keys[j, 2]
+                table[slot, 3] = (keys[j, 3] & ~_ROW_MASK) | np.uint64(code)
+                if 2 * count > table.shape[0]:
+                    table = _grow(table, 2 * table.shape[0])
+            local[j] = code
+        counts[p] = count
+    return counts
+
+
+_ROW_MASK: Final = np.uint64((1 << _ROW_BITS) - 1)
+_LEN_SHIFT: Final = np.uint64(_ROW_BITS)
+
+
+@_inline
+def _find(offsets: Any, data: Any, keys: Any, j: int, table: Any, firsts: Any) -> tuple[Any, Any]:
+    """(slot, code) of key ``j`` in ``table``; code -1 and the free slot when it is new."""
+    cap = table.shape[0]
+    h, w0, w1, last = keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3]
+    length = last >> _LEN_SHIFT
+    slot = _slot(h, cap)
+    while table[slot, 3] != 0:
+        other = table[slot, 3]
+        if (
+            table[slot, 0] == h
+            and table[slot, 1] == w0
+            and table[slot, 2] == w1
+            and other >> _LEN_SHIFT == length
+        ):
+            code = np.int64(other & _ROW_MASK)
+            if length <= 17:
+                return slot, code
+            i, r = np.int64(last & _ROW_MASK), firsts[code]
+            if _same_row(data, offsets[i], offsets[i + 1], offsets[r], offsets[r + 1]):
+                return slot, code
+        slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
+    return slot, -1
+
+
+@_jit
+def _grow(old: Any, cap: int) -> Any:
+    table = np.zeros((cap, 4), dtype=np.uint64)
+    for j in range(old.shape[0]):
+        if old[j, 3] == 0:
+            continue
+        slot = _slot(old[j, 0], cap)
+        while table[slot, 3] != 0:
+            slot = (slot + np.uint64(1)) & np.uint64(cap - 1)
+        for w in range(4):
+            table[slot, w] = old[j, w]
+    return table
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _globalize(
+    local: Any, counts: Any, firsts: Any, keys: Any, starts: Any, codes: Any, first: Any
+) -> None:
+    """Turn per-partition codes into global ones in ``codes``, first rows in ``first``."""
+    parts = counts.shape[0]
+    base = np.zeros(parts + 1, dtype=np.int64)
+    for p in range(parts):
+        base[p + 1] = base[p] + counts[p]
+    for p in numba.prange(parts):
+        a = starts[p]
+        for c in range(counts[p]):
+            first[base[p] + c] = firsts[a + c]
+        for j in range(a, starts[p + 1]):
+            codes[np.int64(keys[j, 3] & _ROW_MASK)] = base[p] + local[j]
+
+
+@_inline
+def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
+    if a1 - a0 != b1 - b0:
+        return False
+    for j in range(a1 - a0):
+        if data[a0 + j] != data[b0 + j]:
+            return False
+    return True
+
+
+@_inline
+def _hash_compiled(data: Any, start: int, end: int) -> Any:
+    """Hash of data[start:end]: leading words and length, FNV-1a over the rest, murmur3 mix.
+
+    The finalizer carries every input bit to the top bits that pick a partition.
+    """
+    w0, w1 = _words(data, start, end)
+    h = (w0 * np.uint64(0x9E3779B97F4A7C15)) ^ (w1 * np.uint64(0xC2B2AE3D27D4EB4F))
+    h ^= np.uint64(end - start) * np.uint64(0x165667B19E3779F9)
+    for j in range(start + 16, end):
+        h ^= np.uint64(data[j])
+        h *= np.uint64(1099511628211)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def _hash_interpreted(data: Any, start: int, end: int) -> Any:
+    """The same hash for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
+    m = 0xFFFFFFFFFFFFFFFF
+    w0, w1 = (int(w) for w in _words(data, start, end))
+    h = ((w0 * 0x9E3779B97F4A7C15) & m) ^ ((w1 * 0xC2B2AE3D27D4EB4F) & m)
+    h ^= (int(end - start) * 0x165667B19E3779F9) & m
+    for j in range(start + 16, end):
+        h = ((h ^ int(data[j])) * 1099511628211) & m
+    h = ((h ^ (h >> 33)) * 0xFF51AFD7ED558CCD) & m
+    h = ((h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53) & m
+    return np.uint64(h ^ (h >> 33))
+
+
+@_inline
+def _slot_compiled(h: Any, cap: int) -> Any:
+    """Slot of a hash in a table of ``cap`` (a power of two) slots: Fibonacci hashing."""
+    return ((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & np.uint64(cap - 1)
+
+
+def _slot_interpreted(h: Any, cap: int) -> Any:
+    """The same slot for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
+    product = (int(h) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return np.uint64((product >> 40) & (cap - 1))
+
+
+_hash = _hash_interpreted if _INTERPRETED else _hash_compiled
+_slot = _slot_interpreted if _INTERPRETED else _slot_compiled
