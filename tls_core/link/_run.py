@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from tls_core.link._alerts import Alert, build_alerts
+from tls_core.link._alerts import Alert, fold_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
 from tls_core.link._records import alerts_from_table, alerts_to_table
@@ -200,7 +200,7 @@ def _locked_run(
             computed = _compute(snap, state, settings, spill)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
-        table = alerts_to_table(computed.alerts, snap.version, datetime.now(UTC))
+        table = alerts_to_table(computed.evidence, snap.version, datetime.now(UTC))
         save_state(
             repo.root,
             LinkState(snap.version, computed.links, computed.removals, computed.cases, table),
@@ -235,6 +235,7 @@ class _Computed:
     occurrences: int
     cases: pa.Table
     alerts: list[Alert]
+    evidence: pa.Table
     hubs: list[Hub]
 
 
@@ -263,7 +264,8 @@ def _compute(
         _register_suppression(con, settings)
         run_pair_steps(con, hub_cases=settings.hub_cases)
         cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
-        pairs = fetch_arrow(con, "case_pair_links", "SELECT * FROM case_pair_links")
+        evidence = fetch_arrow(con, "alert_evidence", "SELECT * FROM alert_evidence")
+        found, folded = fold_alerts(evidence)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -271,7 +273,8 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
-            alerts=build_alerts(pairs),
+            alerts=found,
+            evidence=folded,
             hubs=_hubs(con, settings),
         )
     finally:
