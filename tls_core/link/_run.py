@@ -255,12 +255,12 @@ def _compute(
         )
         known = state.links if incremental and state is not None else frozenset()
         scope = current - known
-        occurrences = _delta_cases(con, scope, known)
         if incremental and state is not None:
+            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases")
             register(con, "prior_identifier_cases", state.identifier_cases)
             materialize(con, "identifier_cases", merge_identifier_cases_sql())
-        else:
-            materialize(con, "identifier_cases", "SELECT * FROM delta_identifier_cases")
+        else:  # a full run's delta is the whole table: no copy
+            occurrences = _delta_cases(con, scope, known, "identifier_cases")
         _register_suppression(con, settings)
         run_pair_steps(con, hub_cases=settings.hub_cases)
         cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
@@ -287,12 +287,12 @@ _SORTED_CASES: Final = (
 
 
 def _delta_cases(
-    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]]
+    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]], name: str
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_identifier_cases(con, "delta_identifier_cases", scope="delta")
-    (row,) = con.execute("SELECT SUM(records) FROM delta_identifier_cases").fetchall()
+    create_identifier_cases(con, name, scope="delta")
+    (row,) = con.execute(f"SELECT SUM(records) FROM {name}").fetchall()
     return int(row[0] or 0)
 
 
