@@ -156,7 +156,12 @@ def to_micros(column: pa.ChunkedArray) -> list[int | None]:
 
 def datetimes(micros: list[int | None]) -> list[datetime | None]:
     """UTC datetimes of microsecond counts, equal to what ``to_pylist`` of the column gives."""
-    return [None if m is None else _EPOCH + timedelta(microseconds=m) for m in micros]
+    # A case's first and last times repeat on every pair it is in: convert each value once.
+    known: dict[int | None, datetime | None] = {
+        m: _EPOCH + timedelta(microseconds=m) for m in set(micros) if m is not None
+    }
+    known[None] = None
+    return [known[m] for m in micros]
 
 
 _PLAIN: Final = (
