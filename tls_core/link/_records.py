@@ -49,41 +49,41 @@ _FROM_FOLDED: Final = {
 
 
 def alerts_from_table(table: pa.Table) -> list[Alert]:
-    """Rebuild alerts from ``LINK_ALERTS`` rows (in row order)."""
-    columns: dict[str, list[Any]] = {}
+    """Rebuild alerts from ``LINK_ALERTS`` rows (in row order), column by column."""
+    c: dict[str, list[Any]] = {}
     for name in table.column_names:
         column = table.column(name)
         is_time = pa.types.is_timestamp(column.type)
-        columns[name] = datetimes(to_micros(column)) if is_time else column.to_pylist()
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for i, key in enumerate(columns["alert_id"]):
-        grouped.setdefault(key, []).append({name: values[i] for name, values in columns.items()})
-    return [_alert(rows) for rows in grouped.values()]
+        c[name] = datetimes(to_micros(column)) if is_time else column.to_pylist()
+    rows: dict[str, list[int]] = {}
+    for i, key in enumerate(c["alert_id"]):
+        rows.setdefault(key, []).append(i)
+    return [_alert(c, indices) for indices in rows.values()]
 
 
-def _alert(rows: list[dict[str, Any]]) -> Alert:
+def _alert(c: dict[str, list[Any]], rows: list[int]) -> Alert:
     first = rows[0]
-    a, b = first["case_a"], first["case_b"]
-    evidence = tuple(
-        Evidence(
-            identifier=r["identifier_canonical"],
-            kind=r["identifier_kind"],
-            link_type=r["link_type"],
-            grade=r["match_grade"],
-            roles={a: tuple(r["roles_a"]), b: tuple(r["roles_b"])},
-            records={a: r["records_a"], b: r["records_b"]},
-            first_seen={a: r["first_seen_a"], b: r["first_seen_b"]},
-            last_seen={a: r["last_seen_a"], b: r["last_seen_b"]},
-            overlap_days=r["overlap_days"],
-            strength=r["evidence_strength"],
-        )
-        for r in rows
-    )
+    a, b = c["case_a"][first], c["case_b"][first]
     return Alert(
-        alert_id=first["alert_id"],
+        alert_id=c["alert_id"][first],
         case_a=a,
         case_b=b,
-        link_types=tuple(first["link_types"]),
-        strength=first["strength"],
-        evidence=evidence,
+        link_types=tuple(c["link_types"][first]),
+        strength=c["strength"][first],
+        evidence=tuple(_evidence(c, a, b, i) for i in rows),
+    )
+
+
+def _evidence(c: dict[str, list[Any]], a: str, b: str, i: int) -> Evidence:
+    return Evidence(
+        identifier=c["identifier_canonical"][i],
+        kind=c["identifier_kind"][i],
+        link_type=c["link_type"][i],
+        grade=c["match_grade"][i],
+        roles={a: tuple(c["roles_a"][i]), b: tuple(c["roles_b"][i])},
+        records={a: c["records_a"][i], b: c["records_b"][i]},
+        first_seen={a: c["first_seen_a"][i], b: c["first_seen_b"][i]},
+        last_seen={a: c["last_seen_a"][i], b: c["last_seen_b"][i]},
+        overlap_days=c["overlap_days"][i],
+        strength=c["evidence_strength"][i],
     )
