@@ -1,25 +1,37 @@
 """Alerts: one per linked case pair, listing every identifier the two cases share.
 
-Built from the rows of step ``case_pair_links``. The strength formula (``docs/linking.md``):
-each evidence item weighs ``TYPE_WEIGHT[link_type] * GRADE_STRENGTH[grade] *
-(1 - 0.5 ** min(records_a, records_b))``, and an alert combines its items as a noisy-or,
-``1 - prod(1 - item)``: more and stronger evidence raises it, never above 1.
+Built from the rows of step ``alert_evidence`` (one per evidence item), column-wise. The
+strength formula (``docs/linking.md``): each evidence item weighs
+``TYPE_WEIGHT[link_type] * GRADE_STRENGTH[grade] * (1 - 0.5 ** min(records_a, records_b))``,
+and an alert combines its items as a noisy-or, ``1 - prod(1 - item)``: more and stronger
+evidence raises it, never above 1.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tls_core.identifiers import GRADE_STRENGTH
+from tls_core.link._pairs import ROLE_BITS
 from tls_core.schema import LINK_TYPES, LinkType, MatchGrade
 
-__all__ = ["TYPE_WEIGHT", "Alert", "Evidence", "build_alerts", "evidence_strength"]
+__all__ = [
+    "TYPE_WEIGHT",
+    "Alert",
+    "Evidence",
+    "datetimes",
+    "evidence_strength",
+    "fold_alerts",
+    "to_micros",
+]
 
 TYPE_WEIGHT: Final[dict[str, float]] = {
     "common_target": 1.0,
@@ -103,20 +115,129 @@ def evidence_strength(link_type: str, grade: str, records_a: int, records_b: int
     return TYPE_WEIGHT[link_type] * GRADE_STRENGTH[grade] * fraction
 
 
-def build_alerts(case_pair_links: pa.Table) -> list[Alert]:
-    """Fold the rows of step ``case_pair_links`` into alerts, sorted by case pair."""
-    items: dict[tuple[str, str], dict[tuple[str, str, str], list[dict[str, Any]]]] = {}
-    for row in case_pair_links.to_pylist():
-        key = (row["kind"], row["identifier"], row["link_type"])
-        items.setdefault((row["case_a"], row["case_b"]), {}).setdefault(key, []).append(row)
-    alerts = []
-    for (a, b), by_item in sorted(items.items()):
-        evidence = sorted(
-            (_evidence(a, b, rows) for rows in by_item.values()),
-            key=lambda e: (-e.strength, e.kind, e.identifier, e.link_type),
+def fold_alerts(alert_evidence: pa.Table) -> tuple[list[Alert], pa.Table]:
+    """Fold the rows of step ``alert_evidence`` into alerts, sorted by case pair.
+
+    Returns the alerts and their evidence rows in the same order (case pair, then strongest
+    first), with the columns :func:`tls_core.link._records.alerts_to_table` writes added:
+    ``alert_id``, ``link_types``, ``strength``, ``evidence_strength``, ``role_list_a``,
+    ``role_list_b`` and ``overlap_days``. Column-wise: a run folds every item at once.
+    """
+    args = (alert_evidence.column(n).to_pylist() for n in _STRENGTH_ARGS)
+    weights = pa.array(list(map(evidence_strength, *args)), pa.float64())
+    table = alert_evidence.append_column("evidence_strength", weights)
+    # Case pair, then strongest first; byte order of UTF-8 is Python's str order.
+    table = table.take(pc.sort_indices(table, sort_keys=_ORDER))
+    c = {name: table.column(name).to_pylist() for name in _PLAIN}
+    micros = {name: to_micros(table.column(name)) for name in _TIMES}
+    items = _items(c, micros, table.column("evidence_strength").to_pylist())
+    pairs = list(zip(c["case_a"], c["case_b"], strict=True))
+    alerts, per_row = _group(items, pairs)
+    columns = {
+        "alert_id": pa.array([a.alert_id for a in per_row], pa.string()),
+        "link_types": pa.array([list(a.link_types) for a in per_row], _STRINGS),
+        "strength": pa.array([a.strength for a in per_row], pa.float64()),
+        "role_list_a": pa.array([_ROLE_SETS[m] for m in c["roles_a"]], _STRINGS),
+        "role_list_b": pa.array([_ROLE_SETS[m] for m in c["roles_b"]], _STRINGS),
+        "overlap_days": pa.array([e.overlap_days for e in items], pa.float64()),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return alerts, table
+
+
+def to_micros(column: pa.ChunkedArray) -> list[int | None]:
+    """Microseconds since the epoch of a UTC timestamp column (fast, unlike ``to_pylist``)."""
+    values: list[int | None] = (
+        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    )
+    return values
+
+
+def datetimes(micros: list[int | None]) -> list[datetime | None]:
+    """UTC datetimes of microsecond counts, equal to what ``to_pylist`` of the column gives."""
+    # A case's first and last times repeat on every pair it is in: convert each value once.
+    known: dict[int | None, datetime | None] = {
+        m: _EPOCH + timedelta(microseconds=m) for m in set(micros) if m is not None
+    }
+    known[None] = None
+    return [known[m] for m in micros]
+
+
+_PLAIN: Final = (
+    "case_a",
+    "case_b",
+    "kind",
+    "identifier",
+    "link_type",
+    "grade",
+    "roles_a",
+    "roles_b",
+    "records_a",
+    "records_b",
+)
+_TIMES: Final = ("first_a", "last_a", "first_b", "last_b")
+_ORDER: Final = [
+    ("case_a", "ascending"),
+    ("case_b", "ascending"),
+    ("evidence_strength", "descending"),
+    ("kind", "ascending"),
+    ("identifier", "ascending"),
+    ("link_type", "ascending"),
+]
+_STRENGTH_ARGS: Final = ("link_type", "grade", "records_a", "records_b")
+_UTC: Final = ZoneInfo("UTC")  # the tzinfo pyarrow gives UTC timestamps
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=_UTC)
+_ROLE_SETS: Final = tuple(
+    tuple(role for bit, role in enumerate(ROLE_BITS) if mask >> bit & 1) for mask in range(32)
+)
+_STRINGS: Final = pa.list_(pa.string())
+
+
+def _items(
+    c: dict[str, list[Any]], micros: dict[str, list[int | None]], strength: list[float]
+) -> list[Evidence]:
+    """One :class:`Evidence` per row (columns already in alert order)."""
+    first_a, last_a, first_b, last_b = (micros[n] for n in _TIMES)
+    overlap = list(map(_overlap, first_a, last_a, first_b, last_b))
+    rows = zip(
+        *(c[n] for n in _PLAIN),
+        *(datetimes(micros[n]) for n in _TIMES),
+        overlap,
+        strength,
+        strict=True,
+    )
+    return [
+        Evidence(
+            identifier=ident,
+            kind=kind,
+            link_type=link_type,
+            grade=grade,
+            roles={a: _ROLE_SETS[roles_a], b: _ROLE_SETS[roles_b]},
+            records={a: records_a, b: records_b},
+            first_seen={a: fa, b: fb},
+            last_seen={a: la, b: lb},
+            overlap_days=days,
+            strength=weight,
         )
-        alerts.append(_alert(a, b, evidence))
-    return alerts
+        for (a, b, kind, ident, link_type, grade, roles_a, roles_b, records_a, records_b,
+             fa, la, fb, lb, days, weight) in rows
+    ]  # fmt: skip
+
+
+def _group(items: list[Evidence], pairs: list[tuple[str, str]]) -> tuple[list[Alert], list[Alert]]:
+    """Alerts of consecutive items of one case pair, and the alert of each item."""
+    alerts: list[Alert] = []
+    per_row: list[Alert] = []
+    start = 0
+    for end in range(1, len(items) + 1):
+        if end < len(items) and pairs[end] == pairs[start]:
+            continue
+        a, b = pairs[start]
+        alerts.append(_alert(a, b, items[start:end]))
+        per_row.extend([alerts[-1]] * (end - start))
+        start = end
+    return alerts, per_row
 
 
 def _alert(a: str, b: str, evidence: list[Evidence]) -> Alert:
@@ -128,47 +249,11 @@ def _alert(a: str, b: str, evidence: list[Evidence]) -> Alert:
     return Alert(alert_id(a, b), a, b, ordered, round(1.0 - remaining, 6), tuple(evidence))
 
 
-def _evidence(a: str, b: str, rows: list[dict[str, Any]]) -> Evidence:
-    first = rows[0]
-    roles = {a: _sorted(r["role_a"] for r in rows), b: _sorted(r["role_b"] for r in rows)}
-    records = {a: max(r["records_a"] for r in rows), b: max(r["records_b"] for r in rows)}
-    first_seen = {a: _min(r["first_a"] for r in rows), b: _min(r["first_b"] for r in rows)}
-    last_seen = {a: _max(r["last_a"] for r in rows), b: _max(r["last_b"] for r in rows)}
-    return Evidence(
-        identifier=first["identifier"],
-        kind=first["kind"],
-        link_type=first["link_type"],
-        grade=first["grade"],
-        roles=roles,
-        records=records,
-        first_seen=first_seen,
-        last_seen=last_seen,
-        overlap_days=_overlap(first_seen[a], last_seen[a], first_seen[b], last_seen[b]),
-        strength=evidence_strength(first["link_type"], first["grade"], records[a], records[b]),
-    )
-
-
-def _sorted(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(values)))
-
-
-def _min(values: Iterable[datetime | None]) -> datetime | None:
-    known = [v for v in values if v is not None]
-    return min(known) if known else None
-
-
-def _max(values: Iterable[datetime | None]) -> datetime | None:
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
 def _overlap(
-    first_a: datetime | None,
-    last_a: datetime | None,
-    first_b: datetime | None,
-    last_b: datetime | None,
+    first_a: int | None, last_a: int | None, first_b: int | None, last_b: int | None
 ) -> float | None:
     if first_a is None or last_a is None or first_b is None or last_b is None:
         return None
-    seconds = (min(last_a, last_b) - max(first_a, first_b)).total_seconds()
+    # timedelta.total_seconds() is this same division of the microseconds.
+    seconds = (min(last_a, last_b) - max(first_a, first_b)) / 10**6
     return round(max(0.0, seconds) / 86400.0, 6)

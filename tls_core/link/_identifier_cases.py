@@ -16,13 +16,14 @@ from typing import Any, Final
 
 from tls_core.link._occurrences import (
     CALLS,
+    CALLS_NONE_KNOWN,
     PARTY_BRANCH,
     PRELUDE,
     OccurrenceScope,
     prepare_scope,
     register_device_ids,
 )
-from tls_core.link._steps import materialize
+from tls_core.link._steps import materialize, run_sql
 
 __all__ = ["call_groups_sql", "create_identifier_cases", "identifier_cases_sql"]
 
@@ -44,17 +45,24 @@ def create_identifier_cases(con: Any, name: str, *, scope: OccurrenceScope = "al
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    materialize(con, "call_groups", call_groups_sql())
+    (known,) = run_sql(con, "case_known", "SELECT COUNT(*) FROM case_known").fetchone()
+    materialize(con, "call_groups", call_groups_sql(none_known=known == 0))
     register_device_ids(con, _RAW_DEVICES)
     materialize(con, name, identifier_cases_sql())
 
 
-def call_groups_sql() -> str:
-    """SQL of step ``call_groups``: call records in scope grouped by what makes occurrences."""
+def call_groups_sql(*, none_known: bool = False) -> str:
+    """SQL of step ``call_groups``: call records in scope grouped by what makes occurrences.
+
+    Args:
+        none_known: ``case_known`` is empty (a full run): leave out the filter on
+            ``known_ref_cases``, which keeps every row then (see ``CALLS_NONE_KNOWN``).
+    """
+    calls = CALLS_NONE_KNOWN if none_known else CALLS
     return f"""
 SELECT {_GROUP_KEYS}, COUNT(*) AS records,
        MIN(start_utc) AS first_seen, MAX(start_utc) AS last_seen
-FROM {CALLS} c
+FROM {calls} c
 GROUP BY {_GROUP_KEYS}
 """
 

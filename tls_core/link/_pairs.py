@@ -1,8 +1,9 @@
 """The link steps after ``occurrences``, each a portable SQL string named after its table.
 
 ``identifier_cases`` -> ``identifier_weights`` -> ``hubs`` -> ``shared_identifiers`` ->
-``case_pair_links`` -> ``alerts``. Only standard SQL is used (CTEs, joins, CASE, aggregates,
-``||``); values are bound parameters. ``docs/linking.md`` explains each step.
+``case_pair_links`` -> ``alert_evidence`` and ``alerts``. Only standard SQL is used (CTEs,
+joins, CASE, aggregates, ``||``); values are bound parameters. ``docs/linking.md`` explains
+each step.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any, Final
 from tls_core.link._steps import materialize
 
 __all__ = [
+    "ROLE_BITS",
+    "alert_evidence_sql",
     "alerts_sql",
     "case_pair_links_sql",
     "hubs_sql",
@@ -35,6 +38,10 @@ IDENTIFIER_CASE_COLUMNS: Final[tuple[str, ...]] = (
 )
 """Columns of ``identifier_cases``, the state an incremental run keeps between runs."""
 
+ROLE_BITS: Final[tuple[str, ...]] = ("contact", "device", "misc", "subscriber", "target")
+"""Roles in sorted order: bit ``i`` of a ``roles_a`` / ``roles_b`` mask of step
+``alert_evidence`` stands for ``ROLE_BITS[i]``."""
+
 
 def run_pair_steps(con: Any, *, hub_cases: int) -> None:
     """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
@@ -46,6 +53,7 @@ def run_pair_steps(con: Any, *, hub_cases: int) -> None:
     materialize(con, "hubs", hubs_sql(), [hub_cases])
     materialize(con, "shared_identifiers", shared_identifiers_sql())
     materialize(con, "case_pair_links", case_pair_links_sql())
+    materialize(con, "alert_evidence", alert_evidence_sql())
     materialize(con, "alerts", alerts_sql())
 
 
@@ -176,6 +184,35 @@ FROM pairs p
 LEFT JOIN spelled_alike s
   ON s.case_a = p.case_a AND s.case_b = p.case_b
  AND s.identifier = p.identifier AND s.kind = p.kind
+"""
+
+
+def alert_evidence_sql() -> str:
+    """Step ``alert_evidence``: one row per case pair, identifier and link type (an evidence item).
+
+    Folds the role pairs of ``case_pair_links``: per case, the roles played (a bit mask over
+    :data:`ROLE_BITS`), the largest record count and the first and last time seen. The grade
+    depends on the case pair and identifier only, so it is the same on every folded row.
+    """
+    return _ALERT_EVIDENCE
+
+
+def _role_mask(side: str) -> str:
+    return " + ".join(
+        f"MAX(CASE WHEN role_{side} = '{role}' THEN {1 << bit} ELSE 0 END)"
+        for bit, role in enumerate(ROLE_BITS)
+    )
+
+
+_ALERT_EVIDENCE: Final = f"""
+SELECT case_a, case_b, kind, identifier, link_type, MIN(grade) AS grade,
+       {_role_mask("a")} AS roles_a,
+       {_role_mask("b")} AS roles_b,
+       MAX(records_a) AS records_a, MAX(records_b) AS records_b,
+       MIN(first_a) AS first_a, MAX(last_a) AS last_a,
+       MIN(first_b) AS first_b, MAX(last_b) AS last_b
+FROM case_pair_links
+GROUP BY case_a, case_b, kind, identifier, link_type
 """
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from tls_core.link._alerts import Alert, build_alerts
+from tls_core.link._alerts import Alert, fold_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
 from tls_core.link._records import alerts_from_table, alerts_to_table
@@ -200,7 +200,7 @@ def _locked_run(
             computed = _compute(snap, state, settings, spill)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
-        table = alerts_to_table(computed.alerts, snap.version, datetime.now(UTC))
+        table = alerts_to_table(computed.evidence, snap.version, datetime.now(UTC))
         save_state(
             repo.root,
             LinkState(snap.version, computed.links, computed.removals, computed.cases, table),
@@ -235,6 +235,7 @@ class _Computed:
     occurrences: int
     cases: pa.Table
     alerts: list[Alert]
+    evidence: pa.Table
     hubs: list[Hub]
 
 
@@ -254,16 +255,17 @@ def _compute(
         )
         known = state.links if incremental and state is not None else frozenset()
         scope = current - known
-        occurrences = _delta_cases(con, scope, known)
         if incremental and state is not None:
+            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases")
             register(con, "prior_identifier_cases", state.identifier_cases)
             materialize(con, "identifier_cases", merge_identifier_cases_sql())
-        else:
-            materialize(con, "identifier_cases", "SELECT * FROM delta_identifier_cases")
+        else:  # a full run's delta is the whole table: no copy
+            occurrences = _delta_cases(con, scope, known, "identifier_cases")
         _register_suppression(con, settings)
         run_pair_steps(con, hub_cases=settings.hub_cases)
         cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
-        pairs = fetch_arrow(con, "case_pair_links", "SELECT * FROM case_pair_links")
+        evidence = fetch_arrow(con, "alert_evidence", "SELECT * FROM alert_evidence")
+        found, folded = fold_alerts(evidence)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -271,7 +273,8 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
-            alerts=build_alerts(pairs),
+            alerts=found,
+            evidence=folded,
             hubs=_hubs(con, settings),
         )
     finally:
@@ -284,12 +287,12 @@ _SORTED_CASES: Final = (
 
 
 def _delta_cases(
-    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]]
+    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]], name: str
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_identifier_cases(con, "delta_identifier_cases", scope="delta")
-    (row,) = con.execute("SELECT SUM(records) FROM delta_identifier_cases").fetchall()
+    create_identifier_cases(con, name, scope="delta")
+    (row,) = con.execute(f"SELECT SUM(records) FROM {name}").fetchall()
     return int(row[0] or 0)
 
 
