@@ -19,6 +19,7 @@ import typer
 
 from tls_core.cli._app import app
 from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.cli._progress import QuietOpt, working
 from tls_core.errors import AccessDenied, ConfigError
 
 if TYPE_CHECKING:
@@ -317,9 +318,13 @@ def audit_verify(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Verify the audit chain; exit 1 and name the first bad sequence number if tampered."""
-    with _open(ctx, audit_key, case_store, audit_store) as store:
+    with (
+        _open(ctx, audit_key, case_store, audit_store) as store,
+        working("verifying the audit", quiet=quiet),
+    ):
         report = store.verify_audit(_need(ctx), workers=workers)
     if json:
         emit_json(dataclasses.asdict(report))

@@ -14,6 +14,7 @@ import typer
 
 from tls_core.cli._app import app
 from tls_core.cli._common import JsonOpt, emit_json
+from tls_core.cli._progress import QuietOpt, working
 
 __all__ = ["detect_command", "layouts_command", "read_command"]
 
@@ -78,21 +79,27 @@ def read_command(
         Path | None, typer.Option("--out", help="Write the canonical records to this Parquet file.")
     ] = None,
     json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read FILE into canonical records and print the read report."""
+    import pyarrow.parquet as pq
+
     from penlink_adapters import scan_return
 
     scan = scan_return(file, layout=layout, source_tz=tz, target=target)
-    if out is None:
-        for _ in scan:
-            pass
-    else:
-        import pyarrow.parquet as pq
-
-        # Chunk by chunk: the file never needs to fit in memory.
-        with pq.ParquetWriter(out, scan.schema) as writer:
+    # Chunk by chunk: the file never needs to fit in memory.
+    with working(f"reading {file.name}", quiet=quiet) as detail:
+        writer = None if out is None else pq.ParquetWriter(out, scan.schema)
+        try:
+            rows = 0
             for records, _rejects in scan:
-                writer.write_table(records)
+                if writer is not None:
+                    writer.write_table(records)
+                rows += records.num_rows
+                detail(f"{rows:,} records")
+        finally:
+            if writer is not None:
+                writer.close()
     report = scan.report()
     if json:
         emit_json(report.to_json())

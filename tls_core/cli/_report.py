@@ -10,6 +10,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
 from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.cli._progress import QuietOpt, working
 from tls_core.protocols import AuditEvent
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def report_command(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the link-chart report (HTML, SVG, PNG when Graphviz is installed) for you."""
     from tls_core.store import Repository
@@ -36,7 +38,8 @@ def report_command(
     with _open(ctx, audit_key, case_store, audit_store) as store:
         actor = _need(ctx)
         repo = Repository.open(settings(ctx).repo, create=False)
-        files, data = write_user_report(repo, store, actor, out, case=case)
+        with working("writing the report", quiet=quiet):
+            files, data = write_user_report(repo, store, actor, out, case=case)
     paths = {"html": str(files.html), "svg": str(files.svg), "png": files.png and str(files.png)}
     if json_out:
         emit_json({**paths, "cases": len(data.cases), "links": len(data.links)})

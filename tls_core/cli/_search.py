@@ -14,6 +14,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
 from tls_core.cli._common import JsonOpt, contact_json, emit_json, settings
+from tls_core.cli._progress import QuietOpt, working
 
 if TYPE_CHECKING:
     from tls_core.protocols import Contact
@@ -36,6 +37,7 @@ def search_command(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Find the records and cases holding VALUE; other cases' owners are told who searched."""
     from tls_core.search import search
@@ -43,7 +45,7 @@ def search_command(
 
     actor = _need(ctx)
     repo = Repository.open(settings(ctx).repo, create=False)
-    with _open(ctx, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store, working("searching", quiet=quiet):
         result = search(
             repo,
             value,
@@ -73,6 +75,7 @@ def path_command(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Shortest identifier chains between two cases (through cases you may see)."""
     from tls_core.search import path
@@ -80,7 +83,7 @@ def path_command(
 
     actor = _need(ctx)
     repo = Repository.open(settings(ctx).repo, create=False)
-    with _open(ctx, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store, working("path", quiet=quiet):
         result = path(
             repo, case_a, case_b, actor=actor, access=store, audit=store,
             max_hops=max_hops, limit=limit,
@@ -106,6 +109,7 @@ def profile_command(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Per-target analysis of a case: activity, top contacts, contacts shared by targets."""
     from tls_core.search import target_profile
@@ -113,7 +117,7 @@ def profile_command(
 
     actor = _need(ctx)
     repo = Repository.open(settings(ctx).repo, create=False)
-    with _open(ctx, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store, working("profile", quiet=quiet):
         result = target_profile(repo, case, actor=actor, access=store, audit=store, top=top)
     if json_out:
         emit_json(profile_json(result))

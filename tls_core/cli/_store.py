@@ -16,6 +16,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
 from tls_core.cli._common import JsonOpt, emit_json, settings
+from tls_core.cli._progress import QuietOpt, working
 from tls_core.errors import IntegrityError, TlsError
 from tls_core.protocols import AuditEvent
 
@@ -27,7 +28,7 @@ __all__ = ["purge_command", "purge_due", "unlink_command", "verify_command"]
 
 
 @app.command("verify")
-def verify_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+def verify_command(ctx: typer.Context, json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Check the logs, every committed file's SHA-256, and files no log references.
 
     Exit status 1 when an integrity problem is found (orphans and foreign files are reported
@@ -36,7 +37,8 @@ def verify_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from tls_core.store import Repository
 
     root = settings(ctx).repo
-    report = Repository.open(root, create=False).verify()
+    with working("verifying", quiet=quiet):
+        report = Repository.open(root, create=False).verify()
     if json_out:
         emit_json(
             {
@@ -74,6 +76,7 @@ def purge_command(
     audit_key: AuditKeyOpt = None,
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Purge the records of closed cases past retention (needs the purge permission, audited).
 
@@ -84,7 +87,7 @@ def purge_command(
 
     actor = _need(ctx)
     repo = Repository.open(settings(ctx).repo, create=False)
-    with _open(ctx, audit_key, case_store, audit_store) as store:
+    with _open(ctx, audit_key, case_store, audit_store) as store, working("purging", quiet=quiet):
         cases, report = purge_due(repo, store, actor, case)
     payload = {
         "cases": list(cases),
