@@ -51,10 +51,12 @@ class IdentifierMemo:
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
+        if not len(new):
+            return
         if len(self.table) + len(new) > self.limit:
             self.table = new.head(self.limit)
         else:
-            self.table = pl.concat([self.table, new])
+            self.table = pl.concat([self.table, new], rechunk=True)
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
@@ -76,10 +78,9 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
 
 
 def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
-    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (``_hit``: found), in order."""
-    known = table.with_columns(pl.lit(True).alias("_hit"))
+    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (which has them all), in order."""
     return values.to_frame().join(
-        known, on="_value", how="left", nulls_equal=True, maintain_order="left"
+        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )
 
 
@@ -100,19 +101,15 @@ def normalize_columns(
     ).alias("_value")
     if memo is None:
         table = _normalized(values.unique(), region)
-        cols = _lookup(values, table)
     else:
-        cols = _lookup(values, memo.table)
-        # Values the memo does not know yet (their row found no match: "_hit" is null).
-        unknown = cols["_hit"].is_null()
-        if unknown.any():
-            new = _normalized(values.filter(unknown).unique(), region)
-            memo.remember(new)
-            found = _lookup(values, new)
-            cols = cols.select(
-                pl.when(pl.col("_hit").is_null()).then(found[c]).otherwise(pl.col(c)).alias(c)
-                for c in ("kind", "canonical", "reason")
-            )
+        # The chunk's distinct values the memo does not know yet: normalized once, then one
+        # join of every value against the memo and the new results together.
+        distinct = values.unique().to_frame()
+        unknown = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
+        new = _normalized(unknown["_value"], region)
+        table = pl.concat([memo.table, new]) if len(new) else memo.table
+        memo.remember(new)
+    cols = _lookup(values, table)
     n = len(df)
     out = []
     for i, p in enumerate(parties):
