@@ -23,6 +23,7 @@ __all__ = [
     "hex_ids",
     "murmur3_128",
     "normalize_columns",
+    "record_id_array",
     "record_ids",
 ]
 
@@ -78,7 +79,7 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
 
 
 def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
-    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (which has them all), in order."""
+    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (which has all), in order."""
     return values.to_frame().join(
         table, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )
@@ -212,31 +213,53 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     correspondents do not collapse into one id. The key text is built by polars and hashed by
     a numba kernel over its Arrow buffers (no Python object per row).
     """
+    return pl.Series("record_id", record_id_array(df, key), dtype=pl.String)
+
+
+def record_id_array(df: pl.DataFrame, key: Sequence[str]) -> pa.Array:
+    """:func:`record_ids` as an Arrow string array (what the canonical table holds)."""
+    if not len(df):
+        return pa.array([], pa.string())
     exprs = []
+    needed = _raw_needed(df, key)
     for name in key:
         col = pl.col(name)
-        raw = name.removesuffix("_canonical") + "_raw"
-        if name.endswith("_canonical") and raw in df.columns and _raw_needed(df, name, raw):
-            col = pl.coalesce(col, pl.lit("raw:") + pl.col(raw))
+        if name in needed:
+            col = pl.coalesce(col, pl.lit("raw:") + pl.col(needed[name]))
         dtype = df.schema[name]
         if isinstance(dtype, pl.Datetime):
             col = col.dt.cast_time_unit("us").dt.epoch("us")
         elif dtype == pl.Date:
             col = col.cast(pl.Int32)
         exprs.append(col.cast(pl.String).fill_null("\x00"))
-    if not len(df):
-        return pl.Series("record_id", [], dtype=pl.String)
     joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
-    return pl.Series("record_id", hex_ids(joined.to_arrow()), dtype=pl.String)
+    # Oldest compat level: polars writes large strings (what the kernel reads), not views.
+    return hex_ids(joined.to_arrow(compat_level=pl.CompatLevel.oldest()))
 
 
-def _raw_needed(df: pl.DataFrame, canonical: str, raw: str) -> bool:
-    """Whether some row has a raw identifier without canonical value (else skip ``raw:``)."""
-    return bool(df.select((pl.col(canonical).is_null() & pl.col(raw).is_not_null()).any()).item())
+def _raw_needed(df: pl.DataFrame, key: Sequence[str]) -> dict[str, str]:
+    """Canonical key columns with some row whose raw id has no canonical value: their raw column.
+
+    Only those need the ``raw:`` fallback (one pass over the frame for all of them).
+    """
+    pairs = {
+        name: name.removesuffix("_canonical") + "_raw"
+        for name in key
+        if name.endswith("_canonical") and name.removesuffix("_canonical") + "_raw" in df.columns
+    }
+    if not pairs:
+        return {}
+    hits = df.select(
+        (pl.col(c).is_null() & pl.col(r).is_not_null()).any().alias(c) for c, r in pairs.items()
+    ).row(0, named=True)
+    return {c: r for c, r in pairs.items() if hits[c]}
 
 
-def hex_ids(texts: pa.Array) -> pa.StringArray:
-    """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``."""
+def hex_ids(texts: pa.Array) -> pa.Array:
+    """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``.
+
+    A ``string`` array, or a ``large_string`` one past 2 GiB of digits.
+    """
     from penlink_adapters._kernels import murmur3_hex_kernel
 
     array = texts.cast(pa.large_string())
@@ -245,5 +268,8 @@ def hex_ids(texts: pa.Array) -> pa.StringArray:
     offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
     digits = murmur3_hex_kernel(offsets, data)
+    if 32 * n < 2**31:  # 32-bit offsets fit: the canonical ``string`` type, no cast later
+        bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
     bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
