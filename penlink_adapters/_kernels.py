@@ -259,9 +259,10 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
     n = len(offsets) - 1
     k = len(wanted)
     counts = np.empty(n, dtype=np.int64)
-    present = np.zeros((k, n), dtype=np.bool_)
-    flat = np.zeros((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
-    edgy = np.zeros(n, dtype=np.bool_)
+    # Every slot is written below (np.empty: no zeroing pass over the views first).
+    present = np.empty((k, n), dtype=np.bool_)
+    flat = np.empty((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
+    edgy = np.empty(n, dtype=np.bool_)
     for i in range(n):
         begin = offsets[i]
         stop = offsets[i + 1]
@@ -288,6 +289,11 @@ def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tup
         if field == next_wanted:
             present[c, i] = True
             _put_view(flat, c * n + i, data, at, stop)
+            c += 1
+        while c < k:  # the wanted fields this line lacks: null, with an empty view
+            present[c, i] = False
+            flat[c * n + i, :] = 0
+            c += 1
         counts[i] = field + 1
         edgy[i] = edge
     return counts, present, flat.reshape((k, n, 4)), edgy
