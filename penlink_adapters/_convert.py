@@ -193,10 +193,24 @@ def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> p
     mapped = _mapped("event_type", codes["event_type"], layout.event_map)
     service: pl.Expr = pl.lit(None, _S)
     if layout.service_events:
-        service = _term_digits(df).replace_strict(
-            layout.service_events, default=None, return_dtype=_S
-        )
+        service = _service_expr(df, layout.service_events)
     return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
+
+
+def _service_expr(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Expr:
+    """The event type of rows whose terminating number is one of the layout's service numbers.
+
+    Decided once per distinct ``term_input`` of the chunk (a return repeats its contacts),
+    then mapped back through the few values that hit.
+    """
+    distinct = df.select(pl.col("term_input").unique())
+    service = _term_digits(distinct).replace_strict(events, default=None, return_dtype=_S)
+    hits = distinct.select("term_input", service.alias("_service")).drop_nulls("_service")
+    if not len(hits):
+        return pl.lit(None, _S)
+    return pl.col("term_input").replace_strict(
+        hits["term_input"], hits["_service"], default=None, return_dtype=_S
+    )
 
 
 def _term_digits(df: pl.DataFrame) -> pl.Expr:

@@ -95,6 +95,16 @@ def test_term_digits_fast_path_matches_the_regex(terms: list[str | None]) -> Non
     assert got.to_list() == df.select(regex.alias("d"))["d"].to_list()
 
 
+@settings(max_examples=150, deadline=None)
+@given(terms=st.lists(_TERMS, max_size=20))
+def test_service_events_on_distinct_values_match_every_row(terms: list[str | None]) -> None:
+    events = {"8056377249": "forwarded", "8056377243": "voicemail", "1": "other"}
+    df = pl.DataFrame({"term_input": terms}, schema={"term_input": pl.String})
+    per_row = _convert._term_digits(df).replace_strict(events, default=None, return_dtype=pl.String)
+    got = df.with_columns(_convert._service_expr(df, events).alias("e"))["e"]
+    assert got.to_list() == df.select(per_row.alias("e"))["e"].to_list()
+
+
 _CODE = st.one_of(
     st.none(), st.text(st.sampled_from("aAbB\u03a3\u03c3\u03c2 \u0130\u00a0"), max_size=4)
 )
