@@ -93,34 +93,50 @@ def normalize_columns(
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
     The distinct values of all party columns (a return repeats its target and contacts on
     every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
-    and are joined back.
+    and are joined back. A column holding one value (the target, a dialed column left
+    empty) is looked up once and repeated rather than joined row by row.
     """
-    values = (
-        pl.concat([df[f"{p}_input"] for p in parties])
-        if len(df)
-        else pl.Series([], dtype=pl.String)
-    ).alias("_value")
+    columns = [df[f"{p}_input"].alias("_value") for p in parties]
+    singles = [_single(c) for c in columns]
+    distinct = pl.concat(
+        [
+            pl.Series("_value", [one[0]], dtype=pl.String) if one else c.unique()
+            for c, one in zip(columns, singles, strict=True)
+        ]
+    ).unique()
     if memo is None:
-        table = _normalized(values.unique(), region)
+        table = _normalized(distinct, region)
     else:
-        # The chunk's distinct values the memo does not know yet: normalized once, then one
-        # join of every value against the memo and the new results together.
-        distinct = values.unique().to_frame()
-        unknown = distinct.join(memo.table, on="_value", how="anti", nulls_equal=True)
+        # The chunk's distinct values the memo does not know yet: normalized once, then
+        # joined against the memo and the new results together.
+        unknown = distinct.to_frame().join(memo.table, on="_value", how="anti", nulls_equal=True)
         new = _normalized(unknown["_value"], region)
         table = pl.concat([memo.table, new]) if len(new) else memo.table
         memo.remember(new)
-    cols = _lookup(values, table)
-    n = len(df)
-    out = []
-    for i, p in enumerate(parties):
-        part = cols.slice(i * n, n)
-        out += [
+    out: list[pl.Series | pl.Expr] = []
+    for p, column, one in zip(parties, columns, singles, strict=True):
+        part = _lookup(column if one is None else column.head(1), table)
+        lossy = part["reason"].is_in(list(_REJECTING)).fill_null(False)
+        named = [
             part["kind"].alias(f"{p}_kind"),
             part["canonical"].alias(f"{p}_canonical"),
-            part["reason"].is_in(list(_REJECTING)).fill_null(False).alias(f"{p}_lossy"),
+            lossy.alias(f"{p}_lossy"),
         ]
+        out += named if one is None else [pl.lit(s[0], s.dtype).alias(s.name) for s in named]
     return df.with_columns(out)
+
+
+def _single(column: pl.Series) -> tuple[str | None] | None:
+    """``(value,)`` when every row of a non-empty ``column`` holds that value (or null)."""
+    n = len(column)
+    if not n:
+        return None
+    nulls = column.null_count()
+    if nulls == n:
+        return (None,)
+    if nulls == 0 and column.min() == column.max():
+        return (column[0],)
+    return None
 
 
 def murmur3_128(data: bytes) -> bytes:
@@ -269,7 +285,7 @@ def hex_ids(texts: pa.Array) -> pa.Array:
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
     digits = murmur3_hex_kernel(offsets, data)
     if 32 * n < 2**31:  # 32-bit offsets fit: the canonical ``string`` type, no cast later
-        bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
-        return pa.StringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
+        short = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(short), pa.py_buffer(digits))
     bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))

@@ -171,6 +171,41 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
 
 
+_IDS = st.sampled_from(["2125550142", "+1 212 555 0142", "1.21355E+10", "abc", "", None])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.integers(0, 8),
+    pick=st.lists(st.tuples(_IDS, _IDS), min_size=8, max_size=8),
+    constant=st.tuples(_IDS, st.booleans()),
+)
+def test_normalized_columns_match_normalize_row_by_row(
+    rows: int, pick: list[tuple[str | None, str | None]], constant: tuple[str | None, bool]
+) -> None:
+    """Columns of one value (looked up once, repeated) and mixed columns alike (issue 3)."""
+    from tls_core.identifiers import normalize
+
+    value, memo = constant
+    df = pl.DataFrame(
+        {
+            "a_input": [a for a, _ in pick[:rows]],
+            "b_input": [b for _, b in pick[:rows]],
+            "c_input": [value] * rows,
+            "d_input": [None] * rows,
+        },
+        schema={f"{p}_input": pl.String for p in "abcd"},
+    )
+    got = normalize_columns(df, tuple("abcd"), "US", IdentifierMemo() if memo else None)
+    for p in "abcd":
+        want = normalize(df[f"{p}_input"].to_arrow(), "auto", default_region="US")
+        assert got[f"{p}_kind"].to_list() == want.column("kind").cast(pa.string()).to_pylist()
+        canonical = want.column("canonical").cast(pa.string()).to_pylist()
+        assert got[f"{p}_canonical"].to_list() == canonical
+        lossy = [r == "lossy_number" for r in want.column("reason").cast(pa.string()).to_pylist()]
+        assert got[f"{p}_lossy"].to_list() == lossy
+
+
 def test_plain_bench_file_reads_alike_both_ways() -> None:
     """A larger synthetic return (several chunks, both code paths of the memo)."""
     from benchmarks.read_scale import synth_file
