@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._identify import IdentifierMemo, normalize_columns, record_id_array
+from penlink_adapters._identify import IdentifierMemo, normalize_columns, table_record_ids
 from penlink_adapters._layout import Layout
 from tls_core.schema import (
     CALL_NATURAL_KEY,
@@ -86,34 +86,39 @@ def assemble(
     good = good.rename({p: f"{p}_raw" for p in parties})
     body = _call_columns(good) if call else _party_columns(good)
     key = CALL_NATURAL_KEY if call else _PARTY_KEY
-    return _canonical_table(body, record_id_array(body, key), prov), bad
+    return _canonical_table(body, key, prov), bad
 
 
-_MADE_HERE = ("record_id", "source_sha256", "source_row", "layout_name", "layout_version")
-"""Canonical columns built in Arrow rather than by polars (ids, provenance)."""
+_PROVENANCE = ("source_sha256", "source_row", "layout_name", "layout_version")
+"""Canonical columns built in Arrow rather than by polars."""
 
 
-def _canonical_table(body: pl.DataFrame, ids: pa.Array, prov: Provenance) -> pa.Table:
-    """The canonical table: polars' columns cast to the schema, plus ids and provenance.
+def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -> pa.Table:
+    """The canonical table: polars' columns cast to the schema, provenance, then record ids.
 
     Polars hands its strings over as large strings (oldest compat level: one conversion
     from its views, cheaper than Arrow's cast of views); the provenance columns repeat one
-    value each, built directly in Arrow.
+    value each, built directly in Arrow; record ids are hashed from the finished columns'
+    buffers (:func:`~penlink_adapters._identify.table_record_ids`).
     """
     schema = schema_for(prov.layout)
-    names = [f.name for f in schema if f.name not in _MADE_HERE]
+    names = [f.name for f in schema if f.name not in (*_PROVENANCE, "record_id")]
     table = body.select(names).to_arrow(compat_level=pl.CompatLevel.oldest())
     n = len(body)
     made = {
-        "record_id": ids,
         "source_sha256": pa.repeat(pa.scalar(prov.sha256, pa.string()), n),
         "source_row": body["_row"].cast(pl.Int64).to_arrow(),
         "layout_name": pa.repeat(pa.scalar(prov.layout.name, pa.string()), n),
         "layout_version": pa.repeat(pa.scalar(prov.layout.version, pa.string()), n),
     }
-    arrays = [(made[f.name] if f.name in made else table.column(f.name)) for f in schema]
+    fields = [f for f in schema if f.name != "record_id"]
+    arrays = [
+        (made[f.name] if f.name in made else table.column(f.name)).cast(f.type) for f in fields
+    ]
+    rest = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    ids = table_record_ids(rest, key).cast(schema.field("record_id").type)
     table = pa.Table.from_arrays(
-        [a.cast(f.type) for a, f in zip(arrays, schema, strict=True)], schema=schema
+        [ids if f.name == "record_id" else rest.column(f.name) for f in schema], schema=schema
     )
     return check_table(table, schema, file=prov.path)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -25,6 +25,7 @@ __all__ = [
     "normalize_columns",
     "record_id_array",
     "record_ids",
+    "table_record_ids",
 ]
 
 _REJECTING: Final = frozenset({"lossy_number"})
@@ -271,6 +272,83 @@ def _raw_needed(df: pl.DataFrame, key: Sequence[str]) -> dict[str, str]:
     return {c: r for c, r in pairs.items() if hits[c]}
 
 
+def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
+    """:func:`record_ids` of a canonical table's rows, built from its Arrow buffers.
+
+    The same key text (values joined by U+001F, null as U+0000, ``raw:`` plus the raw value
+    for a canonical identifier without one, times as integer microseconds) is written by
+    numba kernels straight from the columns, then hashed: no polars string concatenation.
+    Key columns are text, integer, timestamp (microseconds) or date columns.
+    """
+    from penlink_adapters import _kernels as k
+
+    n = table.num_rows
+    widths = np.zeros(n, dtype=np.int64)
+    parts = []
+    for name in key:
+        column = _key_column(table.column(name))
+        raw = name.removesuffix("_canonical") + "_raw"
+        fallback = None
+        if name.endswith("_canonical") and raw in table.column_names:
+            fallback = _key_column(table.column(raw))
+        parts.append((column, fallback))
+        if len(column) == 3:
+            fb = fallback if fallback is not None and len(fallback) == 3 else column
+            k.key_text_widths_kernel(
+                widths, column[0], column[2], fb[0], fb[2], fallback is not None
+            )
+        else:
+            k.key_int_widths_kernel(widths, column[0], column[1])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(widths - 1, out=offsets[1:])  # no separator after the last column
+    out = np.empty(max(int(offsets[-1]), 1), dtype=np.uint8)
+    cursor = offsets[:-1].copy()
+    for i, (column, fallback) in enumerate(parts):
+        last = i == len(parts) - 1
+        if len(column) == 3:
+            fb = fallback if fallback is not None and len(fallback) == 3 else column
+            k.key_text_fill_kernel(
+                out, cursor, *column[:2], column[2], *fb, fallback is not None, last
+            )
+        else:
+            k.key_int_fill_kernel(out, cursor, column[0], column[1], last)
+    return _hex_array(k.murmur3_hex_kernel(offsets, out), n)
+
+
+def _key_column(chunked: pa.ChunkedArray) -> tuple[Any, ...]:
+    """A key column as numpy arrays: ``(offsets, data, valid)`` for text, else ``(values, valid)``.
+
+    Values of a text column are its bytes; of a timestamp, its integer count of its unit;
+    of a date, its day number.
+    """
+    array = chunked.combine_chunks()
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+        bufs = array.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64)[
+            array.offset : array.offset + len(array) + 1
+        ]
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
+        return offsets, data, valid
+    if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
+        array = array.view(pa.int64() if pa.types.is_timestamp(array.type) else pa.int32())
+    values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    return values, valid
+
+
+_EMPTY: Final = np.zeros(1, dtype=np.uint8)
+
+
+def _hex_array(digits: Any, n: int) -> pa.Array:
+    """Strings of 32 hex digits each (``string``, or ``large_string`` past 2 GiB)."""
+    if 32 * n < 2**31:  # 32-bit offsets fit: the canonical ``string`` type, no cast later
+        short = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(short), pa.py_buffer(digits))
+    bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
+
+
 def hex_ids(texts: pa.Array) -> pa.Array:
     """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``.
 
@@ -283,9 +361,4 @@ def hex_ids(texts: pa.Array) -> pa.Array:
     bufs = array.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    digits = murmur3_hex_kernel(offsets, data)
-    if 32 * n < 2**31:  # 32-bit offsets fit: the canonical ``string`` type, no cast later
-        short = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
-        return pa.StringArray.from_buffers(n, pa.py_buffer(short), pa.py_buffer(digits))
-    bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
+    return _hex_array(murmur3_hex_kernel(offsets, data), n)
