@@ -318,23 +318,30 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
 def _key_column(chunked: pa.ChunkedArray) -> tuple[Any, ...]:
     """A key column as numpy arrays: ``(offsets, data, valid)`` for text, else ``(values, valid)``.
 
-    Values of a text column are its bytes; of a timestamp, its integer count of its unit;
-    of a date, its day number.
+    Values of a text column are its bytes (32- or 64-bit offsets, as the array has them); of
+    a timestamp, its integer count of its unit; of a date, its day number.
     """
-    array = chunked.combine_chunks()
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    valid = _validity(array)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        array = array.cast(pa.large_string())
         bufs = array.buffers()
-        offsets = np.frombuffer(bufs[1], dtype=np.int64)[
-            array.offset : array.offset + len(array) + 1
-        ]
+        wide = np.int64 if pa.types.is_large_string(array.type) else np.int32
+        offsets = np.frombuffer(bufs[1], dtype=wide)[array.offset : array.offset + len(array) + 1]
         data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
         return offsets, data, valid
     if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
         array = array.view(pa.int64() if pa.types.is_timestamp(array.type) else pa.int32())
     values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
     return values, valid
+
+
+def _validity(array: pa.Array) -> Any:
+    """Whether each value is non-null (``bool`` numpy array)."""
+    n = len(array)
+    if array.null_count == 0:
+        return np.ones(n, dtype=np.bool_)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + n].view(np.bool_)
 
 
 _EMPTY: Final = np.zeros(1, dtype=np.uint8)

@@ -96,13 +96,18 @@ def test_table_record_ids_match_the_polars_ids_issue_3(
             ("leg", pa.int32()),
         ]
     )
-    table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema)
+    whole = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema)
     cut = min(cut, len(rows))
-    table = pa.concat_tables([table.slice(0, cut), table.slice(cut)])  # two chunks, an offset
+    table = pa.concat_tables([whole.slice(0, cut), whole.slice(cut)])  # two chunks, an offset
     key = ["orig_canonical", "start_utc", "duration_s", "leg"]
     # The polars path (checked against content_id above) is the oracle: exact integer times.
     expected = record_ids(pl.from_arrow(table), key).to_list()  # type: ignore[arg-type]
     assert table_record_ids(table, key).to_pylist() == expected
+    assert table_record_ids(whole.slice(cut), key).to_pylist() == expected[cut:]  # one chunk
+    wide = whole.cast(
+        pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in schema])
+    )
+    assert table_record_ids(wide, key).to_pylist() == expected
 
 
 def test_normalize_memo_changes_nothing() -> None:
