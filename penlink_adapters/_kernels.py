@@ -27,6 +27,7 @@ __all__ = [
     "key_text_widths_kernel",
     "line_views_kernel",
     "murmur3_hex_kernel",
+    "plain_block_kernel",
     "rehash_kernel",
     "set_insert_kernel",
     "split_fields_kernel",
@@ -417,3 +418,22 @@ def key_int_fill_kernel(out: Any, cursor: Any, values: Any, valid: Any, last: bo
             out[at] = 31
             at += 1
         cursor[i] = at
+
+
+@_jit
+def plain_block_kernel(buf: Any, after_cr: bool) -> bool:
+    """Whether a block of a file can be plain: no quote, no NUL, no CR outside CRLF, one pass.
+
+    ``after_cr``: the previous block ended with CR (then this one must begin with LF). A CR
+    ending this block is allowed here (the next block decides).
+    """
+    n = len(buf)
+    if after_cr and (n == 0 or buf[0] != 10):
+        return False
+    for i in range(n):
+        b = buf[i]
+        if b == 34 or b == 0:
+            return False
+        if b == 13 and i + 1 < n and buf[i + 1] != 10:
+            return False
+    return True

@@ -24,6 +24,7 @@ from penlink_adapters import _convert
 from penlink_adapters._fast import _fields, _split_lines
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import DurationFormat
+from penlink_adapters._source import _plain
 from penlink_adapters._values import duration_expr
 from tests.adapters.test_fast import _both
 
@@ -169,6 +170,21 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
         )
         with_memo = normalize_columns(df, ("a", "b"), "US", memo)
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    block=st.lists(
+        st.sampled_from([b"a", b"\r", b"\n", b'"', b"\x00", b","]), min_size=1, max_size=30
+    ),
+    after_cr=st.booleans(),
+)
+def test_plain_block_kernel_matches_the_byte_counts(block: list[bytes], after_cr: bool) -> None:
+    data = b"".join(block)
+    lone = data.count(b"\r") - data.count(b"\r\n")
+    expected = not (b'"' in data or b"\x00" in data or (after_cr and not data.startswith(b"\n")))
+    expected = expected and lone == (1 if data.endswith(b"\r") else 0)
+    assert _plain(data, after_cr) == expected
 
 
 _IDS = st.sampled_from(["2125550142", "+1 212 555 0142", "1.21355E+10", "abc", "", None])
