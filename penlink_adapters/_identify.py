@@ -80,9 +80,16 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
 
 
 def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
-    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (which has all), in order."""
+    """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (``_hit``: found), in order."""
+    known = table.with_columns(pl.lit(True).alias("_hit"))
+    if len(values) == 1:  # a scan of the table costs less than hashing it for a join
+        value = values[0]
+        hit = pl.col("_value").is_null() if value is None else pl.col("_value") == value
+        found = known.filter(hit).head(1)
+        if len(found):
+            return found
     return values.to_frame().join(
-        table, on="_value", how="left", nulls_equal=True, maintain_order="left"
+        known, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )
 
 
@@ -98,46 +105,43 @@ def normalize_columns(
     empty) is looked up once and repeated rather than joined row by row.
     """
     columns = [df[f"{p}_input"].alias("_value") for p in parties]
-    singles = [_single(c) for c in columns]
-    distinct = pl.concat(
-        [
-            pl.Series("_value", [one[0]], dtype=pl.String) if one else c.unique()
-            for c, one in zip(columns, singles, strict=True)
-        ]
-    ).unique()
+    keys = [c.head(1) if _single(c) else c for c in columns]
     if memo is None:
-        table = _normalized(distinct, region)
+        table = _normalized(pl.concat([k.unique() for k in keys]).unique(), region)
+        parts = [_lookup(k, table) for k in keys]
     else:
-        # The chunk's distinct values the memo does not know yet: normalized once, then
-        # joined against the memo and the new results together.
-        unknown = distinct.to_frame().join(memo.table, on="_value", how="anti", nulls_equal=True)
-        new = _normalized(unknown["_value"], region)
-        table = pl.concat([memo.table, new]) if len(new) else memo.table
-        memo.remember(new)
+        # Look up in the memo first: once it knows the return's values (after the first
+        # chunks) nothing else runs. Values it lacks are normalized, then looked up again.
+        parts = [_lookup(k, memo.table) for k in keys]
+        missing = [k.filter(part["_hit"].is_null()) for k, part in zip(keys, parts, strict=True)]
+        if any(len(m) for m in missing):
+            new = _normalized(pl.concat(missing).unique(), region)
+            table = pl.concat([memo.table, new])
+            memo.remember(new)
+            parts = [
+                _lookup(k, table) if len(m) else part
+                for k, m, part in zip(keys, missing, parts, strict=True)
+            ]
     out: list[pl.Series | pl.Expr] = []
-    for p, column, one in zip(parties, columns, singles, strict=True):
-        part = _lookup(column if one is None else column.head(1), table)
+    for p, key, part in zip(parties, keys, parts, strict=True):
         lossy = part["reason"].is_in(list(_REJECTING)).fill_null(False)
         named = [
             part["kind"].alias(f"{p}_kind"),
             part["canonical"].alias(f"{p}_canonical"),
             lossy.alias(f"{p}_lossy"),
         ]
-        out += named if one is None else [pl.lit(s[0], s.dtype).alias(s.name) for s in named]
+        one = len(key) == 1 and len(df) != 1
+        out += [pl.lit(s[0], s.dtype).alias(s.name) for s in named] if one else named
     return df.with_columns(out)
 
 
-def _single(column: pl.Series) -> tuple[str | None] | None:
-    """``(value,)`` when every row of a non-empty ``column`` holds that value (or null)."""
+def _single(column: pl.Series) -> bool:
+    """Whether every row of ``column`` (more than one) holds one same value, or null."""
     n = len(column)
-    if not n:
-        return None
+    if n < 2:
+        return False
     nulls = column.null_count()
-    if nulls == n:
-        return (None,)
-    if nulls == 0 and column.min() == column.max():
-        return (column[0],)
-    return None
+    return nulls == n or (nulls == 0 and column.min() == column.max())
 
 
 def murmur3_128(data: bytes) -> bytes:
