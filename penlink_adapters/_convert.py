@@ -200,16 +200,22 @@ def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> p
 def _service_expr(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Expr:
     """The event type of rows whose terminating number is one of the layout's service numbers.
 
-    Decided once per distinct ``term_input`` of the chunk (a return repeats its contacts),
-    then mapped back through the few values that hit.
+    A value of ASCII digits only hits exactly when it is a service number, or ``1`` and a
+    10-digit one (:func:`_term_digits`): such values are mapped directly. The few others
+    (with a blank, a dash, a non-ASCII digit) take the digits path, once per distinct value.
     """
-    distinct = df.select(pl.col("term_input").unique())
+    direct = {k: v for k, v in events.items() if (k.isascii() and k.isdigit()) or k == ""}
+    direct = {k: v for k, v in direct.items() if not (len(k) == 11 and k.startswith("1"))}
+    direct |= {f"1{k}": v for k, v in direct.items() if len(k) == 10}
+    others = df.select(pl.col("term_input").filter(pl.col("term_input").str.contains("[^0-9]")))
+    distinct = others.unique()
     service = _term_digits(distinct).replace_strict(events, default=None, return_dtype=_S)
     hits = distinct.select("term_input", service.alias("_service")).drop_nulls("_service")
-    if not len(hits):
+    direct |= dict(zip(hits["term_input"].to_list(), hits["_service"].to_list(), strict=True))
+    if not direct:
         return pl.lit(None, _S)
     return pl.col("term_input").replace_strict(
-        hits["term_input"], hits["_service"], default=None, return_dtype=_S
+        list(direct), list(direct.values()), default=None, return_dtype=_S
     )
 
 

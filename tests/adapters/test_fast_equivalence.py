@@ -82,7 +82,9 @@ def test_fast_path_matches_row_path_with_blank_edges(pads: list[str], chunk_rows
 _TERMS = st.one_of(
     st.none(),
     st.text(st.sampled_from("0123456789"), max_size=12),
-    st.sampled_from(["18056377249", "8056377249", "28056377249", "1"]),
+    st.sampled_from(
+        ["18056377249", "8056377249", "28056377249", "1", "18056377243", "8056377243", ""]
+    ),
     st.text(st.sampled_from("0123456789-() +\u0663"), max_size=14),
 )
 
@@ -99,7 +101,7 @@ def test_term_digits_fast_path_matches_the_regex(terms: list[str | None]) -> Non
 @settings(max_examples=150, deadline=None)
 @given(terms=st.lists(_TERMS, max_size=20))
 def test_service_events_on_distinct_values_match_every_row(terms: list[str | None]) -> None:
-    events = {"8056377249": "forwarded", "8056377243": "voicemail", "1": "other"}
+    events = {"8056377249": "forwarded", "18056377243": "voicemail", "1": "other", "": "x"}
     df = pl.DataFrame({"term_input": terms}, schema={"term_input": pl.String})
     per_row = _convert._term_digits(df).replace_strict(events, default=None, return_dtype=pl.String)
     got = df.with_columns(_convert._service_expr(df, events).alias("e"))["e"]
