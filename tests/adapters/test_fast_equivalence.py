@@ -25,7 +25,7 @@ from penlink_adapters._fast import _fields, _split_lines
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import DurationFormat
 from penlink_adapters._source import _plain
-from penlink_adapters._values import duration_expr
+from penlink_adapters._values import duration_expr, null_expr
 from tests.adapters.test_fast import _both
 
 _CHARS = st.sampled_from(["a", "1", "0", " ", "\t", ",", ";", "\u00a0", "\u3000", "é", "-", "."])
@@ -187,6 +187,29 @@ def test_plain_block_kernel_matches_the_byte_counts(block: list[bytes], after_cr
     expected = not (b'"' in data or b"\x00" in data or (after_cr and not data.startswith(b"\n")))
     expected = expected and lone == (1 if data.endswith(b"\r") else 0)
     assert _plain(data, after_cr) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.sampled_from(["", " ", "N/A", "x", " N/A"])), max_size=12
+    ),
+    sentinels=st.lists(st.sampled_from(["", "N/A", "x"]), max_size=3),
+    strip=st.booleans(),
+)
+def test_null_sentinels_match_is_in(
+    values: list[str | None], sentinels: list[str], strip: bool
+) -> None:
+    import dataclasses
+
+    layout = dataclasses.replace(pla.get_layout_or_raise("tmobile"), nulls=tuple(sentinels))
+    df = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    col = pl.col("c").str.strip_chars() if strip else pl.col("c")
+    want = df.select(
+        pl.when(col.is_in(list(dict.fromkeys(sentinels)))).then(None).otherwise(col).alias("c")
+    )
+    got = df.select(null_expr("c", layout, strip=strip))
+    assert got["c"].to_list() == want["c"].to_list()
 
 
 _IDS = st.sampled_from(["2125550142", "+1 212 555 0142", "1.21355E+10", "abc", "", None])
