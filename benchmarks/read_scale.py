@@ -231,7 +231,9 @@ column of one value (the target, an empty dialed column) is looked up once; reco
 hashed by numba kernels straight from the canonical table's Arrow buffers (no polars string
 concatenation); strings leave polars as large strings and provenance columns are built in
 Arrow (no cast of string views); service numbers are decided per distinct terminating
-value; the plain-file check is one numba pass per block.
+value (digit-only values mapped directly); the empty null sentinel is found by length, not
+by hashing every value; the plain-file check is one numba pass per block; the line set of the
+duplicate rule is sized once from the file size.
 
 Before the read-path work of the `readspeed` branch (main at 889eb4f, same command, quieter
 machine, load 1.6-4.8): raw read 6.56 s wall / 7.80 s CPU; `read_return` 60.07 s wall /
