@@ -224,6 +224,17 @@ streaming read: **{"met" if met_memory else "not met"}** at this size. `read_ret
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns.
 
+Before the `readfast` branch (main at 5f2ee20, same command, load 7.3-9.3): raw read
+8.71 s CPU; `read_return` 55.69 s CPU (6.39x); `scan_return` 42.57 s CPU (4.89x the raw
+read), 0.88 GiB peak. What `readfast` changed: the identifier memo is consulted first and a
+column of one value (the target, an empty dialed column) is looked up once; record ids are
+hashed by numba kernels straight from the canonical table's Arrow buffers (no polars string
+concatenation); strings leave polars as large strings and provenance columns are built in
+Arrow (no cast of string views); service numbers are decided per distinct terminating
+value (digit-only values mapped directly); the empty null sentinel is found by length, not
+by hashing every value; the plain-file check is one numba pass per block; the line set of the
+duplicate rule is sized once from the file size.
+
 Before the read-path work of the `readspeed` branch (main at 889eb4f, same command, quieter
 machine, load 1.6-4.8): raw read 6.56 s wall / 7.80 s CPU; `read_return` 60.07 s wall /
 58.66 s CPU (9.16x the raw read's wall time; 51.31 s outside normalization, 0.19 M rows/s);

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._identify import IdentifierMemo, normalize_columns, record_ids
+from penlink_adapters._identify import IdentifierMemo, normalize_columns, table_record_ids
 from penlink_adapters._layout import Layout
 from tls_core.schema import (
     CALL_NATURAL_KEY,
@@ -86,18 +86,41 @@ def assemble(
     good = good.rename({p: f"{p}_raw" for p in parties})
     body = _call_columns(good) if call else _party_columns(good)
     key = CALL_NATURAL_KEY if call else _PARTY_KEY
-    body = body.with_columns(
-        record_ids(body, key),
-        pl.lit(prov.sha256).alias("source_sha256"),
-        pl.col("_row").cast(pl.Int64).alias("source_row"),
-        pl.lit(prov.layout.name).alias("layout_name"),
-        pl.lit(prov.layout.version).alias("layout_version"),
-    )
+    return _canonical_table(body, key, prov), bad
+
+
+_PROVENANCE = ("source_sha256", "source_row", "layout_name", "layout_version")
+"""Canonical columns built in Arrow rather than by polars."""
+
+
+def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -> pa.Table:
+    """The canonical table: polars' columns cast to the schema, provenance, then record ids.
+
+    Polars hands its strings over as large strings (oldest compat level: one conversion
+    from its views, cheaper than Arrow's cast of views); the provenance columns repeat one
+    value each, built directly in Arrow; record ids are hashed from the finished columns'
+    buffers (:func:`~penlink_adapters._identify.table_record_ids`).
+    """
     schema = schema_for(prov.layout)
-    # String views out of polars (no copy), then one cast to the canonical types.
-    table = body.select(schema.names).to_arrow(compat_level=pl.CompatLevel.newest())
-    table = pa.Table.from_arrays([table.column(f.name).cast(f.type) for f in schema], schema=schema)
-    return check_table(table, schema, file=prov.path), bad
+    names = [f.name for f in schema if f.name not in (*_PROVENANCE, "record_id")]
+    table = body.select(names).to_arrow(compat_level=pl.CompatLevel.oldest())
+    n = len(body)
+    made = {
+        "source_sha256": pa.repeat(pa.scalar(prov.sha256, pa.string()), n),
+        "source_row": body["_row"].cast(pl.Int64).to_arrow(),
+        "layout_name": pa.repeat(pa.scalar(prov.layout.name, pa.string()), n),
+        "layout_version": pa.repeat(pa.scalar(prov.layout.version, pa.string()), n),
+    }
+    fields = [f for f in schema if f.name != "record_id"]
+    arrays = [
+        (made[f.name] if f.name in made else table.column(f.name)).cast(f.type) for f in fields
+    ]
+    rest = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    ids = table_record_ids(rest, key).cast(schema.field("record_id").type)
+    table = pa.Table.from_arrays(
+        [ids if f.name == "record_id" else rest.column(f.name) for f in schema], schema=schema
+    )
+    return check_table(table, schema, file=prov.path)
 
 
 def _call_columns(df: pl.DataFrame) -> pl.DataFrame:

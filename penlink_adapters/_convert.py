@@ -193,10 +193,30 @@ def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> p
     mapped = _mapped("event_type", codes["event_type"], layout.event_map)
     service: pl.Expr = pl.lit(None, _S)
     if layout.service_events:
-        service = _term_digits(df).replace_strict(
-            layout.service_events, default=None, return_dtype=_S
-        )
+        service = _service_expr(df, layout.service_events)
     return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
+
+
+def _service_expr(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Expr:
+    """The event type of rows whose terminating number is one of the layout's service numbers.
+
+    A value of ASCII digits only hits exactly when it is a service number, or ``1`` and a
+    10-digit one (:func:`_term_digits`): such values are mapped directly. The few others
+    (with a blank, a dash, a non-ASCII digit) take the digits path, once per distinct value.
+    """
+    direct = {k: v for k, v in events.items() if (k.isascii() and k.isdigit()) or k == ""}
+    direct = {k: v for k, v in direct.items() if not (len(k) == 11 and k.startswith("1"))}
+    direct |= {f"1{k}": v for k, v in direct.items() if len(k) == 10}
+    others = df.select(pl.col("term_input").filter(pl.col("term_input").str.contains("[^0-9]")))
+    distinct = others.unique()
+    service = _term_digits(distinct).replace_strict(events, default=None, return_dtype=_S)
+    hits = distinct.select("term_input", service.alias("_service")).drop_nulls("_service")
+    direct |= dict(zip(hits["term_input"].to_list(), hits["_service"].to_list(), strict=True))
+    if not direct:
+        return pl.lit(None, _S)
+    return pl.col("term_input").replace_strict(
+        list(direct), list(direct.values()), default=None, return_dtype=_S
+    )
 
 
 def _term_digits(df: pl.DataFrame) -> pl.Expr:

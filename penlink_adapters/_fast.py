@@ -64,8 +64,10 @@ class LineSet:
 def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
     """Yield record chunks of a plain file, counting every other line on ``sorter``."""
     position = 0
-    seen = LineSet()
+    seen: LineSet | None = None
     for first_line, lines in _line_blocks(info, sorter.chunk_rows):
+        if seen is None:
+            seen = LineSet(_expected_capacity(info.size, lines))
         head = 0
         header_end = _header_end(sorter)
         heads = lines.text.head(max(0, header_end - position)).to_list()
@@ -83,6 +85,23 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
             position += len(body)
             if chunk is not None:
                 yield chunk
+
+
+_MAX_PRESIZE: Final = 1 << 24
+
+
+def _expected_capacity(size: int, lines: _Lines) -> int:
+    """A line-set size for the whole file, guessed from its first lines (at most 2**24 slots).
+
+    Sized once rather than grown by doubling: no rehash of the lines seen so far. The set
+    still grows past the guess when the file has more lines.
+    """
+    chars = int(lines.offsets[-1] - lines.offsets[0]) + 2 * len(lines)  # with line ends
+    expected = size * len(lines) // max(chars, 1)
+    capacity = 1 << 16
+    while 3 * capacity < 4 * expected and capacity < _MAX_PRESIZE:
+        capacity *= 2
+    return capacity
 
 
 def _header_end(sorter: RowSorter) -> int:

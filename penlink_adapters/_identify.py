@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -23,7 +23,9 @@ __all__ = [
     "hex_ids",
     "murmur3_128",
     "normalize_columns",
+    "record_id_array",
     "record_ids",
+    "table_record_ids",
 ]
 
 _REJECTING: Final = frozenset({"lossy_number"})
@@ -51,10 +53,12 @@ class IdentifierMemo:
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
+        if not len(new):
+            return
         if len(self.table) + len(new) > self.limit:
             self.table = new.head(self.limit)
         else:
-            self.table = pl.concat([self.table, new])
+            self.table = pl.concat([self.table, new], rechunk=True)
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
@@ -78,6 +82,12 @@ def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
 def _lookup(values: pl.Series, table: pl.DataFrame) -> pl.DataFrame:
     """Each value's ``kind``, ``canonical``, ``reason`` in ``table`` (``_hit``: found), in order."""
     known = table.with_columns(pl.lit(True).alias("_hit"))
+    if len(values) == 1:  # a scan of the table costs less than hashing it for a join
+        value = values[0]
+        hit = pl.col("_value").is_null() if value is None else pl.col("_value") == value
+        found = known.filter(hit).head(1)
+        if len(found):
+            return found
     return values.to_frame().join(
         known, on="_value", how="left", nulls_equal=True, maintain_order="left"
     )
@@ -91,38 +101,47 @@ def normalize_columns(
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
     The distinct values of all party columns (a return repeats its target and contacts on
     every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
-    and are joined back.
+    and are joined back. A column holding one value (the target, a dialed column left
+    empty) is looked up once and repeated rather than joined row by row.
     """
-    values = (
-        pl.concat([df[f"{p}_input"] for p in parties])
-        if len(df)
-        else pl.Series([], dtype=pl.String)
-    ).alias("_value")
+    columns = [df[f"{p}_input"].alias("_value") for p in parties]
+    keys = [c.head(1) if _single(c) else c for c in columns]
     if memo is None:
-        table = _normalized(values.unique(), region)
-        cols = _lookup(values, table)
+        table = _normalized(pl.concat([k.unique() for k in keys]).unique(), region)
+        parts = [_lookup(k, table) for k in keys]
     else:
-        cols = _lookup(values, memo.table)
-        # Values the memo does not know yet (their row found no match: "_hit" is null).
-        unknown = cols["_hit"].is_null()
-        if unknown.any():
-            new = _normalized(values.filter(unknown).unique(), region)
+        # Look up in the memo first: once it knows the return's values (after the first
+        # chunks) nothing else runs. Values it lacks are normalized, then looked up again.
+        parts = [_lookup(k, memo.table) for k in keys]
+        missing = [k.filter(part["_hit"].is_null()) for k, part in zip(keys, parts, strict=True)]
+        if any(len(m) for m in missing):
+            new = _normalized(pl.concat(missing).unique(), region)
+            table = pl.concat([memo.table, new])
             memo.remember(new)
-            found = _lookup(values, new)
-            cols = cols.select(
-                pl.when(pl.col("_hit").is_null()).then(found[c]).otherwise(pl.col(c)).alias(c)
-                for c in ("kind", "canonical", "reason")
-            )
-    n = len(df)
-    out = []
-    for i, p in enumerate(parties):
-        part = cols.slice(i * n, n)
-        out += [
+            parts = [
+                _lookup(k, table) if len(m) else part
+                for k, m, part in zip(keys, missing, parts, strict=True)
+            ]
+    out: list[pl.Series | pl.Expr] = []
+    for p, key, part in zip(parties, keys, parts, strict=True):
+        lossy = part["reason"].is_in(list(_REJECTING)).fill_null(False)
+        named = [
             part["kind"].alias(f"{p}_kind"),
             part["canonical"].alias(f"{p}_canonical"),
-            part["reason"].is_in(list(_REJECTING)).fill_null(False).alias(f"{p}_lossy"),
+            lossy.alias(f"{p}_lossy"),
         ]
+        one = len(key) == 1 and len(df) != 1
+        out += [pl.lit(s[0], s.dtype).alias(s.name) for s in named] if one else named
     return df.with_columns(out)
+
+
+def _single(column: pl.Series) -> bool:
+    """Whether every row of ``column`` (more than one) holds one same value, or null."""
+    n = len(column)
+    if n < 2:
+        return False
+    nulls = column.null_count()
+    return nulls == n or (nulls == 0 and column.min() == column.max())
 
 
 def murmur3_128(data: bytes) -> bytes:
@@ -215,31 +234,137 @@ def record_ids(df: pl.DataFrame, key: Sequence[str]) -> pl.Series:
     correspondents do not collapse into one id. The key text is built by polars and hashed by
     a numba kernel over its Arrow buffers (no Python object per row).
     """
+    return pl.Series("record_id", record_id_array(df, key), dtype=pl.String)
+
+
+def record_id_array(df: pl.DataFrame, key: Sequence[str]) -> pa.Array:
+    """:func:`record_ids` as an Arrow string array (what the canonical table holds)."""
+    if not len(df):
+        return pa.array([], pa.string())
     exprs = []
+    needed = _raw_needed(df, key)
     for name in key:
         col = pl.col(name)
-        raw = name.removesuffix("_canonical") + "_raw"
-        if name.endswith("_canonical") and raw in df.columns and _raw_needed(df, name, raw):
-            col = pl.coalesce(col, pl.lit("raw:") + pl.col(raw))
+        if name in needed:
+            col = pl.coalesce(col, pl.lit("raw:") + pl.col(needed[name]))
         dtype = df.schema[name]
         if isinstance(dtype, pl.Datetime):
             col = col.dt.cast_time_unit("us").dt.epoch("us")
         elif dtype == pl.Date:
             col = col.cast(pl.Int32)
         exprs.append(col.cast(pl.String).fill_null("\x00"))
-    if not len(df):
-        return pl.Series("record_id", [], dtype=pl.String)
     joined = df.select(pl.concat_str(exprs, separator="\x1f").alias("k"))["k"]
-    return pl.Series("record_id", hex_ids(joined.to_arrow()), dtype=pl.String)
+    # Oldest compat level: polars writes large strings (what the kernel reads), not views.
+    return hex_ids(joined.to_arrow(compat_level=pl.CompatLevel.oldest()))
 
 
-def _raw_needed(df: pl.DataFrame, canonical: str, raw: str) -> bool:
-    """Whether some row has a raw identifier without canonical value (else skip ``raw:``)."""
-    return bool(df.select((pl.col(canonical).is_null() & pl.col(raw).is_not_null()).any()).item())
+def _raw_needed(df: pl.DataFrame, key: Sequence[str]) -> dict[str, str]:
+    """Canonical key columns with some row whose raw id has no canonical value: their raw column.
+
+    Only those need the ``raw:`` fallback (one pass over the frame for all of them).
+    """
+    pairs = {
+        name: name.removesuffix("_canonical") + "_raw"
+        for name in key
+        if name.endswith("_canonical") and name.removesuffix("_canonical") + "_raw" in df.columns
+    }
+    if not pairs:
+        return {}
+    hits = df.select(
+        (pl.col(c).is_null() & pl.col(r).is_not_null()).any().alias(c) for c, r in pairs.items()
+    ).row(0, named=True)
+    return {c: r for c, r in pairs.items() if hits[c]}
 
 
-def hex_ids(texts: pa.Array) -> pa.StringArray:
-    """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``."""
+def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
+    """:func:`record_ids` of a canonical table's rows, built from its Arrow buffers.
+
+    The same key text (values joined by U+001F, null as U+0000, ``raw:`` plus the raw value
+    for a canonical identifier without one, times as integer microseconds) is written by
+    numba kernels straight from the columns, then hashed: no polars string concatenation.
+    Key columns are text, integer, timestamp (microseconds) or date columns.
+    """
+    from penlink_adapters import _kernels as k
+
+    n = table.num_rows
+    widths = np.zeros(n, dtype=np.int64)
+    parts = []
+    for name in key:
+        column = _key_column(table.column(name))
+        raw = name.removesuffix("_canonical") + "_raw"
+        fallback = None
+        if name.endswith("_canonical") and raw in table.column_names:
+            fallback = _key_column(table.column(raw))
+        parts.append((column, fallback))
+        if len(column) == 3:
+            fb = fallback if fallback is not None and len(fallback) == 3 else column
+            k.key_text_widths_kernel(
+                widths, column[0], column[2], fb[0], fb[2], fallback is not None
+            )
+        else:
+            k.key_int_widths_kernel(widths, column[0], column[1])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(widths - 1, out=offsets[1:])  # no separator after the last column
+    out = np.empty(max(int(offsets[-1]), 1), dtype=np.uint8)
+    cursor = offsets[:-1].copy()
+    for i, (column, fallback) in enumerate(parts):
+        last = i == len(parts) - 1
+        if len(column) == 3:
+            fb = fallback if fallback is not None and len(fallback) == 3 else column
+            k.key_text_fill_kernel(
+                out, cursor, *column[:2], column[2], *fb, fallback is not None, last
+            )
+        else:
+            k.key_int_fill_kernel(out, cursor, column[0], column[1], last)
+    return _hex_array(k.murmur3_hex_kernel(offsets, out), n)
+
+
+def _key_column(chunked: pa.ChunkedArray) -> tuple[Any, ...]:
+    """A key column as numpy arrays: ``(offsets, data, valid)`` for text, else ``(values, valid)``.
+
+    Values of a text column are its bytes (32- or 64-bit offsets, as the array has them); of
+    a timestamp, its integer count of its unit; of a date, its day number.
+    """
+    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    valid = _validity(array)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        bufs = array.buffers()
+        wide = np.int64 if pa.types.is_large_string(array.type) else np.int32
+        offsets = np.frombuffer(bufs[1], dtype=wide)[array.offset : array.offset + len(array) + 1]
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
+        return offsets, data, valid
+    if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
+        array = array.view(pa.int64() if pa.types.is_timestamp(array.type) else pa.int32())
+    values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    return values, valid
+
+
+def _validity(array: pa.Array) -> Any:
+    """Whether each value is non-null (``bool`` numpy array)."""
+    n = len(array)
+    if array.null_count == 0:
+        return np.ones(n, dtype=np.bool_)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + n].view(np.bool_)
+
+
+_EMPTY: Final = np.zeros(1, dtype=np.uint8)
+
+
+def _hex_array(digits: Any, n: int) -> pa.Array:
+    """Strings of 32 hex digits each (``string``, or ``large_string`` past 2 GiB)."""
+    if 32 * n < 2**31:  # 32-bit offsets fit: the canonical ``string`` type, no cast later
+        short = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(short), pa.py_buffer(digits))
+    bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
+
+
+def hex_ids(texts: pa.Array) -> pa.Array:
+    """32 hex digits of the MurmurHash3 x64 128 of each (non-null) UTF-8 value of ``texts``.
+
+    A ``string`` array, or a ``large_string`` one past 2 GiB of digits.
+    """
     from penlink_adapters._kernels import murmur3_hex_kernel
 
     array = texts.cast(pa.large_string())
@@ -247,6 +372,4 @@ def hex_ids(texts: pa.Array) -> pa.StringArray:
     bufs = array.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    digits = murmur3_hex_kernel(offsets, data)
-    bounds = np.arange(0, 32 * (n + 1), 32, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(bounds), pa.py_buffer(digits))
+    return _hex_array(murmur3_hex_kernel(offsets, data), n)

@@ -49,7 +49,14 @@ def null_expr(name: str, layout: Layout, *, strip: bool = True) -> pl.Expr:
     """
     sentinels = list(dict.fromkeys([*layout.nulls, *layout.column_nulls.get(name, ())]))
     col = pl.col(name).str.strip_chars() if strip else pl.col(name)
-    return pl.when(col.is_in(sentinels)).then(None).otherwise(col).alias(name)
+    # The empty sentinel by length (read from the string view, no hashing of the value).
+    hits = [col.str.len_bytes() == 0] if "" in sentinels else []
+    others = [s for s in sentinels if s != ""]
+    if others:
+        hits.append(col.is_in(others))
+    if not hits:
+        return col.alias(name)
+    return pl.when(pl.any_horizontal(hits)).then(None).otherwise(col).alias(name)
 
 
 def parse_naive_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:

@@ -24,7 +24,8 @@ from penlink_adapters import _convert
 from penlink_adapters._fast import _fields, _split_lines
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import DurationFormat
-from penlink_adapters._values import duration_expr
+from penlink_adapters._source import _plain
+from penlink_adapters._values import duration_expr, null_expr
 from tests.adapters.test_fast import _both
 
 _CHARS = st.sampled_from(["a", "1", "0", " ", "\t", ",", ";", "\u00a0", "\u3000", "é", "-", "."])
@@ -81,7 +82,9 @@ def test_fast_path_matches_row_path_with_blank_edges(pads: list[str], chunk_rows
 _TERMS = st.one_of(
     st.none(),
     st.text(st.sampled_from("0123456789"), max_size=12),
-    st.sampled_from(["18056377249", "8056377249", "28056377249", "1"]),
+    st.sampled_from(
+        ["18056377249", "8056377249", "28056377249", "1", "18056377243", "8056377243", ""]
+    ),
     st.text(st.sampled_from("0123456789-() +\u0663"), max_size=14),
 )
 
@@ -93,6 +96,16 @@ def test_term_digits_fast_path_matches_the_regex(terms: list[str | None]) -> Non
     regex = pl.col("term_input").str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
     got = df.select(_convert._term_digits(df).alias("d"))["d"]
     assert got.to_list() == df.select(regex.alias("d"))["d"].to_list()
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms=st.lists(_TERMS, max_size=20))
+def test_service_events_on_distinct_values_match_every_row(terms: list[str | None]) -> None:
+    events = {"8056377249": "forwarded", "18056377243": "voicemail", "1": "other", "": "x"}
+    df = pl.DataFrame({"term_input": terms}, schema={"term_input": pl.String})
+    per_row = _convert._term_digits(df).replace_strict(events, default=None, return_dtype=pl.String)
+    got = df.with_columns(_convert._service_expr(df, events).alias("e"))["e"]
+    assert got.to_list() == df.select(per_row.alias("e"))["e"].to_list()
 
 
 _CODE = st.one_of(
@@ -159,6 +172,79 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
         )
         with_memo = normalize_columns(df, ("a", "b"), "US", memo)
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    block=st.lists(
+        st.sampled_from([b"a", b"\r", b"\n", b'"', b"\x00", b","]), min_size=1, max_size=30
+    ),
+    after_cr=st.booleans(),
+)
+def test_plain_block_kernel_matches_the_byte_counts(block: list[bytes], after_cr: bool) -> None:
+    data = b"".join(block)
+    lone = data.count(b"\r") - data.count(b"\r\n")
+    expected = not (b'"' in data or b"\x00" in data or (after_cr and not data.startswith(b"\n")))
+    expected = expected and lone == (1 if data.endswith(b"\r") else 0)
+    assert _plain(data, after_cr) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.sampled_from(["", " ", "N/A", "x", " N/A"])), max_size=12
+    ),
+    sentinels=st.lists(st.sampled_from(["", "N/A", "x"]), max_size=3),
+    strip=st.booleans(),
+)
+def test_null_sentinels_match_is_in(
+    values: list[str | None], sentinels: list[str], strip: bool
+) -> None:
+    import dataclasses
+
+    layout = dataclasses.replace(pla.get_layout_or_raise("tmobile"), nulls=tuple(sentinels))
+    df = pl.DataFrame({"c": values}, schema={"c": pl.String})
+    col = pl.col("c").str.strip_chars() if strip else pl.col("c")
+    want = df.select(
+        pl.when(col.is_in(list(dict.fromkeys(sentinels)))).then(None).otherwise(col).alias("c")
+    )
+    got = df.select(null_expr("c", layout, strip=strip))
+    assert got["c"].to_list() == want["c"].to_list()
+
+
+_IDS = st.sampled_from(["2125550142", "+1 212 555 0142", "1.21355E+10", "abc", "", None])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.integers(0, 8),
+    pick=st.lists(st.tuples(_IDS, _IDS), min_size=8, max_size=8),
+    constant=st.tuples(_IDS, st.booleans()),
+)
+def test_normalized_columns_match_normalize_row_by_row(
+    rows: int, pick: list[tuple[str | None, str | None]], constant: tuple[str | None, bool]
+) -> None:
+    """Columns of one value (looked up once, repeated) and mixed columns alike (issue 3)."""
+    from tls_core.identifiers import normalize
+
+    value, memo = constant
+    df = pl.DataFrame(
+        {
+            "a_input": [a for a, _ in pick[:rows]],
+            "b_input": [b for _, b in pick[:rows]],
+            "c_input": [value] * rows,
+            "d_input": [None] * rows,
+        },
+        schema={f"{p}_input": pl.String for p in "abcd"},
+    )
+    got = normalize_columns(df, tuple("abcd"), "US", IdentifierMemo() if memo else None)
+    for p in "abcd":
+        want = normalize(df[f"{p}_input"].to_arrow(), "auto", default_region="US")
+        assert got[f"{p}_kind"].to_list() == want.column("kind").cast(pa.string()).to_pylist()
+        canonical = want.column("canonical").cast(pa.string()).to_pylist()
+        assert got[f"{p}_canonical"].to_list() == canonical
+        lossy = [r == "lossy_number" for r in want.column("reason").cast(pa.string()).to_pylist()]
+        assert got[f"{p}_lossy"].to_list() == lossy
 
 
 def test_plain_bench_file_reads_alike_both_ways() -> None:

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penlink_adapters._identify import content_id, content_key, hex_ids, murmur3_128, record_ids
+from penlink_adapters._identify import (
+    content_id,
+    content_key,
+    hex_ids,
+    murmur3_128,
+    record_ids,
+    table_record_ids,
+)
 
 # Published MurmurHash3_x64_128 (seed 0) digests, as mmh3.hash_bytes(data).hex() prints them.
 VECTORS = [
@@ -63,6 +70,44 @@ def test_record_ids_match_content_id_row_by_row() -> None:
     assert ids == [content_id(r) for r in rows]
     assert content_key(rows[2]) == b"+12125550101\x1f\x00\x1f0\x1f\x00"
     assert len(set(ids)) == 3
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=6))
+_INT = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))
+_TIME = st.one_of(
+    st.none(),
+    st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31)).map(lambda t: t.replace(tzinfo=UTC)),
+)
+_ROW = st.tuples(_TEXT, _TEXT, _TIME, _INT, st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_ROW, max_size=12), cut=st.integers(0, 3))
+def test_table_record_ids_match_the_polars_ids_issue_3(
+    rows: list[tuple[str | None, str | None, datetime | None, int | None, int | None]], cut: int
+) -> None:
+    """Ids from the Arrow buffers: nulls, ``raw:`` fallbacks, negative numbers, chunked columns."""
+    schema = pa.schema(
+        [
+            ("orig_canonical", pa.string()),
+            ("orig_raw", pa.string()),
+            ("start_utc", pa.timestamp("us", tz="UTC")),
+            ("duration_s", pa.int64()),
+            ("leg", pa.int32()),
+        ]
+    )
+    whole = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema)
+    cut = min(cut, len(rows))
+    table = pa.concat_tables([whole.slice(0, cut), whole.slice(cut)])  # two chunks, an offset
+    key = ["orig_canonical", "start_utc", "duration_s", "leg"]
+    # The polars path (checked against content_id above) is the oracle: exact integer times.
+    expected = record_ids(pl.from_arrow(table), key).to_list()  # type: ignore[arg-type]
+    assert table_record_ids(table, key).to_pylist() == expected
+    assert table_record_ids(whole.slice(cut), key).to_pylist() == expected[cut:]  # one chunk
+    wide = whole.cast(
+        pa.schema([f.with_type(pa.large_string()) if f.type == pa.string() else f for f in schema])
+    )
+    assert table_record_ids(wide, key).to_pylist() == expected
 
 
 def test_normalize_memo_changes_nothing() -> None:
