@@ -21,9 +21,9 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tls_core.link._alerts import Alert, fold_alerts
+from tls_core.link._alerts import fold_table
 from tls_core.link._pairs import ROLE_BITS
-from tls_core.link._records import alerts_from_table, alerts_to_table
+from tls_core.link._records import alerts_to_table
 from tls_core.schema import LINK_ALERTS
 
 __all__ = ["Carried", "Changes", "carry_alerts"]
@@ -45,8 +45,8 @@ class Changes:
 class Carried:
     """The alerts after an incremental run."""
 
-    changed: list[Alert]
-    """Alerts new or different from the kept ones (case pair order)."""
+    changed: pa.Table
+    """``LINK_ALERTS`` rows of the alerts new or different from the kept ones."""
     table: pa.Table
     """Every current alert's ``LINK_ALERTS`` rows, in a full relink's order."""
 
@@ -84,15 +84,63 @@ def carry_alerts(
         _keys(kind, ident),
         value_set=_keys(*(changes.identifiers.column(n) for n in ("kind", "identifier"))),
     )
-    before = {a.alert_id: a for a in alerts_from_table(prior.filter(in_prior))}
     kept_items = _as_evidence(prior.filter(pc.and_(in_prior, pc.invert(replaced))), evidence)
     items = evidence.filter(pc.is_in(_pairs(evidence), value_set=touched))
-    found, folded = fold_alerts(pa.concat_tables([items, kept_items]))
+    folded = fold_table(pa.concat_tables([items, kept_items]))
     refolded = alerts_to_table(folded, snapshot_version, created)
     untouched = _restamp(prior.filter(pc.invert(in_prior)), snapshot_version, created)
-    table = pa.concat_tables([untouched, refolded])
-    table = table.take(pc.sort_indices(table, sort_keys=_ORDER))
-    return Carried([a for a in found if before.get(a.alert_id) != a], table)
+    table = _sorted(pa.concat_tables([untouched, refolded]))
+    changed = _changed_pairs(prior.filter(in_prior), refolded)
+    return Carried(_sorted(refolded.filter(pc.is_in(_pairs(refolded), value_set=changed))), table)
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.take(pc.sort_indices(table, sort_keys=_ORDER))
+
+
+def _changed_pairs(before: pa.Table, after: pa.Table) -> pa.Array:
+    """Case pairs (keys) whose rows differ: an item or an alert value was added, lost, changed.
+
+    Both tables are in :data:`_ORDER`, a total order of a pair's items: the pairs with as
+    many rows on both sides are compared row by row, column by column.
+    """
+    before, after = _sorted(before), _sorted(after)
+    old, new = _pairs(before), _pairs(after)
+    counts_old, counts_new = pc.value_counts(old), pc.value_counts(new)
+    same = pc.is_in(
+        _keys(counts_old.field("values"), counts_old.field("counts").cast(pa.string())),
+        value_set=_keys(counts_new.field("values"), counts_new.field("counts").cast(pa.string())),
+    )
+    aligned = counts_old.field("values").filter(same)
+    recounted = pa.concat_arrays(
+        [
+            old.filter(pc.invert(pc.is_in(old, value_set=aligned))),
+            new.filter(pc.invert(pc.is_in(new, value_set=aligned))),
+        ]
+    )
+    rows_old = before.filter(pc.is_in(old, value_set=aligned))
+    rows_new = after.filter(pc.is_in(new, value_set=aligned))
+    differ = pa.array([False] * rows_old.num_rows, pa.bool_())
+    for name in _COMPARED:
+        differ = pc.or_(differ, _differ(rows_old.column(name), rows_new.column(name)))
+    edited = _pairs(rows_old).filter(differ)
+    return pc.unique(pa.concat_arrays([recounted, edited]))
+
+
+_COMPARED: Final = tuple(
+    name for name in LINK_ALERTS.names if name not in ("snapshot_version", "created_utc")
+)
+
+
+def _differ(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
+    """Row-wise: the values differ (two nulls are equal)."""
+    left, right = a.combine_chunks(), b.combine_chunks()
+    if pa.types.is_list(left.type):
+        left, right = (pc.binary_join(x, "\x1e") for x in (left, right))
+    unequal = pc.fill_null(pc.not_equal(left, right), True)
+    both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+    result: pa.Array = pc.and_(unequal, pc.invert(both_null))
+    return result
 
 
 _ORDER: Final = [

@@ -22,20 +22,19 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from tls_core.link._alerts import Alert, fold_alerts
+from tls_core.link._alerts import Alert, fold_table
 from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
+from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
     merge_identifier_cases_sql,
     run_pair_steps,
 )
-from tls_core.link._records import alerts_from_table, alerts_to_table
+from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
-    Delivered,
     LinkState,
     delivered_digest,
     load_delivered,
@@ -47,20 +46,16 @@ from tls_core.link._state import (
 )
 from tls_core.link._steps import fetch_arrow, materialize, register
 from tls_core.link._suppress import Hub, LinkSettings, load_suppression
-from tls_core.protocols import AuditEvent, AuditSink, LinkNotice, LinkNotifier
+from tls_core.protocols import AuditEvent, AuditSink, LinkNotifier
 from tls_core.store import Repository, Snapshot
 
-__all__ = ["GROWTH_FACTOR", "LinkMode", "LinkRun", "alerts", "changes", "hubs", "link"]
+__all__ = ["GROWTH_FACTOR", "LinkMode", "LinkRun", "alerts", "hubs", "link"]
 
 LinkMode = Literal["full", "incremental"]
 """``full``: every record was read; ``incremental``: only records of new batch-case links."""
 
 LINK_MEMORY: Final = "1536MB"
 """DuckDB memory limit of a link run (issue 6: <= 2 GiB peak); larger steps spill to disk."""
-
-GROWTH_FACTOR: Final = 2
-"""A delivered alert is delivered again (as an update) when its evidence weight reaches this
-many times the weight delivered, or when it gains an identifier or a link type."""
 
 _LINKS_SCHEMA: Final = pa.schema([("batch_id", pa.string()), ("case_id", pa.string())])
 
@@ -77,16 +72,16 @@ class LinkRun:
     """Batch-case links whose records were read by this run."""
     occurrences: int
     """Occurrence rows produced by this run."""
-    alerts: tuple[Alert, ...]
+    alerts: AlertRows
     """The alerts this run made or changed (a full run: every alert); :func:`alerts` lists
     every current alert."""
     alert_count: int
     """How many alerts are current after the run."""
-    new: tuple[Alert, ...]
+    new: AlertRows
     """Alerts never delivered before: among :attr:`alerts`, or among every current alert when
     the run delivers and the delivery record changed since the last delivering run (then
     every alert is judged again)."""
-    updated: tuple[Alert, ...]
+    updated: AlertRows
     """Alerts delivered before that grew (judged as :attr:`new`)."""
     hubs: tuple[Hub, ...]
     """Suppressed identifiers (``tls hubs``)."""
@@ -131,7 +126,7 @@ def link(
 
 
 def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
-    touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
+    touched = sorted(run.new.case_ids() | run.updated.case_ids())
     return AuditEvent(
         actor,
         "link-run",
@@ -182,22 +177,6 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def changes(
-    current: Iterable[Alert], delivered: dict[str, Delivered]
-) -> tuple[list[Alert], list[Alert]]:
-    """Split alerts into ``(new, updated)``; the rest were delivered and have not grown."""
-    new, updated = [], []
-    for alert in current:
-        before = delivered.get(alert.alert_id)
-        if before is None:
-            new.append(alert)
-        elif not alert.signature <= before.signature or (
-            alert.weight >= GROWTH_FACTOR * max(before.weight, 1)
-        ):
-            updated.append(alert)
-    return new, updated
-
-
 def _locked_run(
     repo: Repository,
     actor: str,
@@ -235,10 +214,10 @@ def _locked_run(
         mode=computed.mode,
         links_processed=computed.processed,
         occurrences=computed.occurrences,
-        alerts=tuple(computed.alerts),
-        alert_count=pc.count_distinct(computed.table.column("alert_id")).as_py(),
-        new=tuple(new),
-        updated=tuple(updated),
+        alerts=AlertRows(computed.table if computed.all_alerts else computed.changed),
+        alert_count=len(AlertRows(computed.table)),
+        new=new,
+        updated=updated,
         hubs=tuple(computed.hubs),
         notified=notified,
     )
@@ -250,7 +229,7 @@ def _judge_and_deliver(
     computed: _Computed,
     notifier: LinkNotifier | None,
     actor: str,
-) -> tuple[list[Alert], list[Alert], int]:
+) -> tuple[AlertRows, AlertRows, int]:
     """Split alerts into new and updated, deliver them, record what was delivered.
 
     Only the alerts this run changed are judged, unless the run delivers and the delivery
@@ -261,15 +240,15 @@ def _judge_and_deliver(
         and state.judged is not None
         and state.judged == delivered_digest(repo.root)
     )
-    current = computed.alerts
-    if notifier is not None and not computed.all_alerts and not judged:
-        current = alerts_from_table(computed.table)
+    current = computed.table if computed.all_alerts else computed.changed
+    if notifier is not None and not judged:
+        current = computed.table
     delivered = load_delivered(repo.root)
-    new, updated = changes(current, delivered)
+    new, updated = judge(current, delivered)
     if notifier is None:
         return new, updated, 0
     try:
-        notified = _deliver(notifier, actor, new, updated, delivered)
+        notified = deliver(notifier, actor, new, updated, delivered)
     finally:
         # What was queued is recorded even if a later notice failed: never sent twice.
         save_delivered(repo.root, delivered)
@@ -288,8 +267,8 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
-    alerts: list[Alert]
-    """The alerts made or changed (all of them when :attr:`all_alerts`)."""
+    changed: pa.Table
+    """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
     table: pa.Table
     hubs: list[Hub]
@@ -330,7 +309,7 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=fetch_arrow(con, "identifier_cases", _SORTED_CASES),
-            alerts=changed,
+            changed=changed,
             all_alerts=not carry,
             table=table,
             hubs=_hubs(con, settings),
@@ -339,13 +318,13 @@ def _compute(
         con.close()
 
 
-def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[list[Alert], pa.Table]:
-    """The alerts made or changed and every alert's rows (``state``: carry its alerts over)."""
+def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.Table, pa.Table]:
+    """Rows of the alerts made or changed, and of every alert (``state``: carry its alerts)."""
     evidence = fetch_arrow(con, "alert_evidence", "SELECT * FROM alert_evidence")
     created = datetime.now(UTC)
     if state is None:
-        found, folded = fold_alerts(evidence)
-        return found, alerts_to_table(folded, version, created)
+        table = alerts_to_table(fold_table(evidence), version, created)
+        return table, table
     materialize(con, "changed_cases", changed_cases_sql())
     changes = Changes(
         identifiers=fetch_arrow(con, "changed_identifiers", "SELECT * FROM changed_identifiers"),
@@ -417,37 +396,3 @@ def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
             detail = f"in {row['cases']} cases (threshold {settings.hub_cases})"
         found.append(Hub(row["identifier"], row["kind"], row["reason"], detail, row["cases"]))
     return found
-
-
-def _deliver(
-    notifier: LinkNotifier | None,
-    actor: str,
-    new: list[Alert],
-    updated: list[Alert],
-    delivered: dict[str, Delivered],
-) -> int:
-    if notifier is None:
-        return 0
-    count = 0
-    groups: tuple[tuple[Literal["new", "update"], list[Alert]], ...] = (
-        ("new", new),
-        ("update", updated),
-    )
-    for status, group in groups:
-        for alert in group:
-            count += notifier.notify_link(_notice(actor, alert, status))
-            delivered[alert.alert_id] = Delivered(alert.signature, alert.weight)
-    return count
-
-
-def _notice(actor: str, alert: Alert, status: Literal["new", "update"]) -> LinkNotice:
-    return LinkNotice(
-        actor=actor,
-        alert_id=alert.alert_id,
-        case_a=alert.case_a,
-        case_b=alert.case_b,
-        status=status,
-        link_types=alert.link_types,
-        strength=alert.strength,
-        identifiers=tuple((e.kind, e.identifier, e.link_type) for e in alert.evidence),
-    )
