@@ -91,7 +91,7 @@ def carry_alerts(
     untouched = _restamp(prior.filter(pc.invert(in_prior)), snapshot_version, created)
     table = _sorted(pa.concat_tables([untouched, refolded]))
     changed = _changed_pairs(prior.filter(in_prior), refolded)
-    return Carried(_sorted(refolded.filter(pc.is_in(_pairs(refolded), value_set=changed))), table)
+    return Carried(refolded.filter(pc.is_in(_pairs(refolded), value_set=changed)), table)
 
 
 def _sorted(table: pa.Table) -> pa.Table:
@@ -101,10 +101,10 @@ def _sorted(table: pa.Table) -> pa.Table:
 def _changed_pairs(before: pa.Table, after: pa.Table) -> pa.Array:
     """Case pairs (keys) whose rows differ: an item or an alert value was added, lost, changed.
 
-    Both tables are in :data:`_ORDER`, a total order of a pair's items: the pairs with as
+    Both tables are in :data:`_ORDER` (the kept table was written so, ``fold_table`` sorts so),
+    a total order of a pair's items: the pairs with as
     many rows on both sides are compared row by row, column by column.
     """
-    before, after = _sorted(before), _sorted(after)
     old, new = _pairs(before), _pairs(after)
     counts_old, counts_new = pc.value_counts(old), pc.value_counts(new)
     same = pc.is_in(

@@ -134,13 +134,12 @@ def shared_identifiers_sql(*, changed_only: bool = False) -> str:
     Args:
         changed_only: Keep only the identifiers listed in ``changed_identifiers``.
     """
-    return _SHARED_IDENTIFIERS + (_CHANGED_ONLY if changed_only else "") + _SHARED_GROUP
+    restrict = _CHANGED_ONLY if changed_only else ""
+    return _SHARED_IDENTIFIERS.format(restrict=restrict) + _SHARED_GROUP
 
 
-_CHANGED_ONLY: Final = """  AND EXISTS (
-      SELECT 1 FROM changed_identifiers c
-      WHERE c.identifier = ic.identifier AND c.kind = ic.kind
-  )
+_CHANGED_ONLY: Final = """JOIN changed_identifiers c
+  ON c.identifier = ic.identifier AND c.kind = ic.kind
 """
 
 _SHARED_IDENTIFIERS: Final = """
@@ -149,7 +148,7 @@ SELECT ic.identifier, ic.kind, ic.case_id, ic.role,
        MIN(ic.first_seen) AS first_seen, MAX(ic.last_seen) AS last_seen,
        MIN(ic.target_min) AS target_min, MAX(ic.target_max) AS target_max
 FROM identifier_cases ic
-JOIN identifier_weights w ON w.identifier = ic.identifier AND w.kind = ic.kind
+{restrict}JOIN identifier_weights w ON w.identifier = ic.identifier AND w.kind = ic.kind
 WHERE w.cases >= 2
   AND NOT EXISTS (
       SELECT 1 FROM hubs h WHERE h.identifier = ic.identifier AND h.kind = ic.kind
