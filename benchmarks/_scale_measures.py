@@ -133,8 +133,9 @@ def _link(args: dict[str, Any], *, full: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
-        "pairs": len(run.alerts),
-        "detail": f"{run.mode}: {len(run.alerts):,} alerts, {len(run.hubs):,} hubs, "
+        "pairs": run.alert_count,
+        "detail": f"{run.mode}: {run.alert_count:,} alerts ({len(run.alerts):,} new or changed), "
+        f"{len(run.hubs):,} hubs, "
         f"{run.occurrences:,} occurrences",
     }
 

@@ -158,7 +158,10 @@ def child(what: str, root: str) -> None:
         detail = f"{len(rows)} case pairs"
     else:
         run = link(repo, actor="bench", full=what == "full")
-        detail = f"{run.mode}, {len(run.alerts)} alerts, {len(run.hubs)} hubs, {run.occurrences} occurrences"
+        detail = (
+            f"{run.mode}, {run.alert_count} alerts ({len(run.alerts)} new or changed), "
+            f"{len(run.hubs)} hubs, {run.occurrences} occurrences"
+        )
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"{seconds} {rss} {detail}")

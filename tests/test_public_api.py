@@ -91,6 +91,7 @@ def test_link_exports():
             "ROLES",
             "TYPE_WEIGHT",
             "Alert",
+            "AlertRows",
             "Evidence",
             "Hub",
             "HubReason",

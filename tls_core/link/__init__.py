@@ -13,6 +13,7 @@ from tls_core.link._alerts import Evidence as Evidence
 from tls_core.link._alerts import evidence_strength as evidence_strength
 from tls_core.link._identifier_cases import call_groups_sql as call_groups_sql
 from tls_core.link._identifier_cases import identifier_cases_sql as identifier_cases_sql
+from tls_core.link._judge import GROWTH_FACTOR as GROWTH_FACTOR
 from tls_core.link._occurrences import OCCURRENCE_COLUMNS as OCCURRENCE_COLUMNS
 from tls_core.link._occurrences import ROLES as ROLES
 from tls_core.link._occurrences import OccurrenceScope as OccurrenceScope
@@ -25,7 +26,7 @@ from tls_core.link._pairs import case_pair_links_sql as case_pair_links_sql
 from tls_core.link._pairs import hubs_sql as hubs_sql
 from tls_core.link._pairs import identifier_weights_sql as identifier_weights_sql
 from tls_core.link._pairs import shared_identifiers_sql as shared_identifiers_sql
-from tls_core.link._run import GROWTH_FACTOR as GROWTH_FACTOR
+from tls_core.link._records import AlertRows as AlertRows
 from tls_core.link._run import LinkMode as LinkMode
 from tls_core.link._run import LinkRun as LinkRun
 from tls_core.link._run import alerts as alerts
@@ -43,6 +44,7 @@ __all__ = [
     "ROLES",
     "TYPE_WEIGHT",
     "Alert",
+    "AlertRows",
     "Evidence",
     "Hub",
     "HubReason",

@@ -30,6 +30,7 @@ __all__ = [
     "datetimes",
     "evidence_strength",
     "fold_alerts",
+    "fold_table",
     "to_micros",
 ]
 
@@ -144,6 +145,57 @@ def fold_alerts(alert_evidence: pa.Table) -> tuple[list[Alert], pa.Table]:
     for name, column in columns.items():
         table = table.append_column(name, column)
     return alerts, table
+
+
+def fold_table(alert_evidence: pa.Table) -> pa.Table:
+    """The evidence table of :func:`fold_alerts`, without building any Python object.
+
+    The same columns, rows and values: each alert's strength is the same noisy-or over its
+    items in the same order, computed on plain floats.
+    """
+    args = (alert_evidence.column(n).to_pylist() for n in _STRENGTH_ARGS)
+    weights = pa.array(list(map(evidence_strength, *args)), pa.float64())
+    table = alert_evidence.append_column("evidence_strength", weights)
+    table = table.take(pc.sort_indices(table, sort_keys=_ORDER))
+    pairs = list(zip(*(table.column(n).to_pylist() for n in ("case_a", "case_b")), strict=True))
+    strengths = table.column("evidence_strength").to_pylist()
+    per_row = _fold_rows(pairs, strengths, table.column("link_type").to_pylist())
+    micros = [to_micros(table.column(name)) for name in _TIMES]
+    columns = {
+        "alert_id": pa.array([r[0] for r in per_row], pa.string()),
+        "link_types": pa.array([list(r[1]) for r in per_row], _STRINGS),
+        "strength": pa.array([r[2] for r in per_row], pa.float64()),
+        "role_list_a": pa.array(
+            [_ROLE_SETS[m] for m in table.column("roles_a").to_pylist()], _STRINGS
+        ),
+        "role_list_b": pa.array(
+            [_ROLE_SETS[m] for m in table.column("roles_b").to_pylist()], _STRINGS
+        ),
+        "overlap_days": pa.array(list(map(_overlap, *micros)), pa.float64()),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
+def _fold_rows(
+    pairs: list[tuple[str, str]], strengths: list[float], types: list[str]
+) -> list[tuple[str, tuple[str, ...], float]]:
+    """Per row (sorted by case pair): its alert's id, link types and strength."""
+    per_row: list[tuple[str, tuple[str, ...], float]] = []
+    start = 0
+    for end in range(1, len(pairs) + 1):
+        if end < len(pairs) and pairs[end] == pairs[start]:
+            continue
+        remaining = 1.0
+        for weight in strengths[start:end]:
+            remaining *= 1.0 - weight
+        present = set(types[start:end])
+        ordered = tuple(t for t in LINK_TYPES if t in present)
+        folded = (alert_id(*pairs[start]), ordered, round(1.0 - remaining, 6))
+        per_row.extend([folded] * (end - start))
+        start = end
+    return per_row
 
 
 def to_micros(column: pa.ChunkedArray) -> list[int | None]:

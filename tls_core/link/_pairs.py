@@ -17,6 +17,8 @@ __all__ = [
     "alert_evidence_sql",
     "alerts_sql",
     "case_pair_links_sql",
+    "changed_cases_sql",
+    "changed_identifiers_sql",
     "hubs_sql",
     "identifier_weights_sql",
     "merge_identifier_cases_sql",
@@ -43,15 +45,18 @@ ROLE_BITS: Final[tuple[str, ...]] = ("contact", "device", "misc", "subscriber", 
 ``alert_evidence`` stands for ``ROLE_BITS[i]``."""
 
 
-def run_pair_steps(con: Any, *, hub_cases: int) -> None:
+def run_pair_steps(con: Any, *, hub_cases: int, changed_only: bool = False) -> None:
     """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
 
     The caller has created ``identifier_cases`` and the suppression tables
-    ``common_numbers``, ``common_patterns`` and ``common_kinds``.
+    ``common_numbers``, ``common_patterns`` and ``common_kinds``. With ``changed_only`` (an
+    incremental run), it has also created ``changed_identifiers``, and the steps from
+    ``shared_identifiers`` on keep only those identifiers: an evidence item depends only on its
+    identifier's rows, so the others' items are those the last run kept.
     """
     materialize(con, "identifier_weights", identifier_weights_sql())
     materialize(con, "hubs", hubs_sql(), [hub_cases])
-    materialize(con, "shared_identifiers", shared_identifiers_sql())
+    materialize(con, "shared_identifiers", shared_identifiers_sql(changed_only=changed_only))
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alert_evidence", alert_evidence_sql())
     materialize(con, "alerts", alerts_sql())
@@ -74,6 +79,16 @@ FROM (
 ) u
 GROUP BY identifier, kind, case_id, role, variant
 """
+
+
+def changed_identifiers_sql() -> str:
+    """Step ``changed_identifiers``: identifiers whose rows an incremental run changed."""
+    return "SELECT DISTINCT identifier, kind FROM delta_identifier_cases"
+
+
+def changed_cases_sql() -> str:
+    """Step ``changed_cases``: (identifier, case) whose rows an incremental run changed."""
+    return "SELECT DISTINCT identifier, kind, case_id FROM delta_identifier_cases"
 
 
 def identifier_weights_sql() -> str:
@@ -110,24 +125,37 @@ WHERE w.cases >= 2
 """
 
 
-def shared_identifiers_sql() -> str:
+def shared_identifiers_sql(*, changed_only: bool = False) -> str:
     """Step ``shared_identifiers``: per identifier, case and role, those that link cases.
 
     Only identifiers in two or more cases and not suppressed; variants are folded (their
     spellings are graded in ``case_pair_links``). Hubs are removed here, before any pair forms.
+
+    Args:
+        changed_only: Keep only the identifiers listed in ``changed_identifiers``.
     """
-    return """
+    restrict = _CHANGED_ONLY if changed_only else ""
+    return _SHARED_IDENTIFIERS.format(restrict=restrict) + _SHARED_GROUP
+
+
+_CHANGED_ONLY: Final = """JOIN changed_identifiers c
+  ON c.identifier = ic.identifier AND c.kind = ic.kind
+"""
+
+_SHARED_IDENTIFIERS: Final = """
 SELECT ic.identifier, ic.kind, ic.case_id, ic.role,
        CAST(SUM(ic.records) AS BIGINT) AS records,
        MIN(ic.first_seen) AS first_seen, MAX(ic.last_seen) AS last_seen,
        MIN(ic.target_min) AS target_min, MAX(ic.target_max) AS target_max
 FROM identifier_cases ic
-JOIN identifier_weights w ON w.identifier = ic.identifier AND w.kind = ic.kind
+{restrict}JOIN identifier_weights w ON w.identifier = ic.identifier AND w.kind = ic.kind
 WHERE w.cases >= 2
   AND NOT EXISTS (
       SELECT 1 FROM hubs h WHERE h.identifier = ic.identifier AND h.kind = ic.kind
   )
-GROUP BY ic.identifier, ic.kind, ic.case_id, ic.role
+"""
+
+_SHARED_GROUP: Final = """GROUP BY ic.identifier, ic.kind, ic.case_id, ic.role
 """
 
 

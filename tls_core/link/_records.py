@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tls_core.link._alerts import Alert, Evidence, datetimes, to_micros
 from tls_core.schema import LINK_ALERTS, check_table
 
-__all__ = ["alerts_from_table", "alerts_to_table"]
+__all__ = ["AlertRows", "alerts_from_table", "alerts_to_table"]
 
 
 def alerts_to_table(folded: pa.Table, snapshot_version: int, created: datetime) -> pa.Table:
@@ -87,3 +89,59 @@ def _evidence(c: dict[str, list[Any]], a: str, b: str, i: int) -> Evidence:
         overlap_days=c["overlap_days"][i],
         strength=c["evidence_strength"][i],
     )
+
+
+class AlertRows(Sequence[Alert]):
+    """Alerts kept as their ``LINK_ALERTS`` rows, built as :class:`Alert` objects on first use.
+
+    A run's alerts may be many, and most callers only count them.
+    """
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache; compared by content
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self._count: int | None = None
+        self._built: list[Alert] | None = None
+
+    @property
+    def table(self) -> pa.Table:
+        """The ``LINK_ALERTS`` rows, in alert order."""
+        return self._table
+
+    def case_ids(self) -> set[str]:
+        """Every case of these alerts (from the columns: no objects built)."""
+        return {
+            *self._table.column("case_a").to_pylist(),
+            *self._table.column("case_b").to_pylist(),
+        }
+
+    def _alerts(self) -> list[Alert]:
+        if self._built is None:
+            self._built = alerts_from_table(self._table)
+        return self._built
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = int(pc.count_distinct(self._table.column("alert_id")).as_py())
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Alert]: ...
+
+    def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
+        return self._alerts()[index]
+
+    def __iter__(self) -> Iterator[Alert]:
+        return iter(self._alerts())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and self._alerts() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"AlertRows({len(self)} alerts)"

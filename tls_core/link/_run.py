@@ -1,8 +1,10 @@
 """``link()``: the nightly run; ``alerts()`` and ``hubs()``: what the last run found.
 
 A run reads only the records of batch-case links it has not processed before (its cost
-follows the new batches), merges their aggregates into the kept ``identifier_cases`` state and
-recomputes the small steps after it; the result equals a full relink. When records left a case
+follows the new batches), merges their aggregates into the kept ``identifier_cases`` state,
+recomputes the pair steps for the identifiers whose rows changed only, and re-folds only the
+case pairs they touch, carrying the other alerts over (:mod:`tls_core.link._carry`); the result
+equals a full relink. When records left a case
 since the last run (``unlink``, ``purge``) or the state is missing, the run is a full relink.
 Alerts already delivered are not delivered again unless they grew (see :func:`changes`).
 """
@@ -10,6 +12,7 @@ Alerts already delivered are not delivered again unless they grew (see :func:`ch
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -20,35 +23,39 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from tls_core.link._alerts import Alert, fold_alerts
+from tls_core.link._alerts import Alert, fold_table
+from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
-from tls_core.link._pairs import merge_identifier_cases_sql, run_pair_steps
-from tls_core.link._records import alerts_from_table, alerts_to_table
+from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
+from tls_core.link._pairs import (
+    changed_cases_sql,
+    changed_identifiers_sql,
+    merge_identifier_cases_sql,
+    run_pair_steps,
+)
+from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
-    Delivered,
     LinkState,
+    delivered_digest,
     load_delivered,
     load_state,
     lock_path,
+    mark_judged,
     save_delivered,
     save_state,
 )
 from tls_core.link._steps import fetch_arrow, materialize, register
 from tls_core.link._suppress import Hub, LinkSettings, load_suppression
-from tls_core.protocols import AuditEvent, AuditSink, LinkNotice, LinkNotifier
+from tls_core.protocols import AuditEvent, AuditSink, LinkNotifier
 from tls_core.store import Repository, Snapshot
 
-__all__ = ["GROWTH_FACTOR", "LinkMode", "LinkRun", "alerts", "changes", "hubs", "link"]
+__all__ = ["GROWTH_FACTOR", "LinkMode", "LinkRun", "alerts", "hubs", "link"]
 
 LinkMode = Literal["full", "incremental"]
 """``full``: every record was read; ``incremental``: only records of new batch-case links."""
 
 LINK_MEMORY: Final = "1536MB"
 """DuckDB memory limit of a link run (issue 6: <= 2 GiB peak); larger steps spill to disk."""
-
-GROWTH_FACTOR: Final = 2
-"""A delivered alert is delivered again (as an update) when its evidence weight reaches this
-many times the weight delivered, or when it gains an identifier or a link type."""
 
 _LINKS_SCHEMA: Final = pa.schema([("batch_id", pa.string()), ("case_id", pa.string())])
 
@@ -65,12 +72,17 @@ class LinkRun:
     """Batch-case links whose records were read by this run."""
     occurrences: int
     """Occurrence rows produced by this run."""
-    alerts: tuple[Alert, ...]
-    """Every current alert."""
-    new: tuple[Alert, ...]
-    """Alerts never delivered before."""
-    updated: tuple[Alert, ...]
-    """Alerts delivered before that grew."""
+    alerts: AlertRows
+    """The alerts this run made or changed (a full run: every alert); :func:`alerts` lists
+    every current alert."""
+    alert_count: int
+    """How many alerts are current after the run."""
+    new: AlertRows
+    """Alerts never delivered before: among :attr:`alerts`, or among every current alert when
+    the run delivers and the delivery record changed since the last delivering run (then
+    every alert is judged again)."""
+    updated: AlertRows
+    """Alerts delivered before that grew (judged as :attr:`new`)."""
     hubs: tuple[Hub, ...]
     """Suppressed identifiers (``tls hubs``)."""
     notified: int
@@ -114,7 +126,7 @@ def link(
 
 
 def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
-    touched = sorted({c for a in (*run.new, *run.updated) for c in (a.case_a, a.case_b)})
+    touched = sorted(run.new.case_ids() | run.updated.case_ids())
     return AuditEvent(
         actor,
         "link-run",
@@ -123,7 +135,8 @@ def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
         object_ids={
             "snapshot_version": str(run.snapshot_version),
             "mode": run.mode,
-            "alerts": str(len(run.alerts)),
+            "alerts": str(run.alert_count),
+            "changed": str(len(run.alerts)),
             "new": str(len(run.new)),
             "updated": str(len(run.updated)),
         },
@@ -164,22 +177,6 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def changes(
-    current: Iterable[Alert], delivered: dict[str, Delivered]
-) -> tuple[list[Alert], list[Alert]]:
-    """Split alerts into ``(new, updated)``; the rest were delivered and have not grown."""
-    new, updated = [], []
-    for alert in current:
-        before = delivered.get(alert.alert_id)
-        if before is None:
-            new.append(alert)
-        elif not alert.signature <= before.signature or (
-            alert.weight >= GROWTH_FACTOR * max(before.weight, 1)
-        ):
-            updated.append(alert)
-    return new, updated
-
-
 def _locked_run(
     repo: Repository,
     actor: str,
@@ -200,30 +197,65 @@ def _locked_run(
             computed = _compute(snap, state, settings, spill)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
-        table = alerts_to_table(computed.evidence, snap.version, datetime.now(UTC))
         save_state(
             repo.root,
-            LinkState(snap.version, computed.links, computed.removals, computed.cases, table),
+            LinkState(
+                snap.version,
+                computed.links,
+                computed.removals,
+                computed.cases,
+                computed.table,
+                settings=computed.settings,
+            ),
         )
-        delivered = load_delivered(repo.root)
-        new, updated = changes(computed.alerts, delivered)
-        try:
-            notified = _deliver(notifier, actor, new, updated, delivered)
-        finally:
-            # What was queued is recorded even if a later notice failed: never sent twice.
-            if notifier is not None:
-                save_delivered(repo.root, delivered)
+        new, updated, notified = _judge_and_deliver(repo, state, computed, notifier, actor)
     return LinkRun(
         snapshot_version=snap.version,
         mode=computed.mode,
         links_processed=computed.processed,
         occurrences=computed.occurrences,
-        alerts=tuple(computed.alerts),
-        new=tuple(new),
-        updated=tuple(updated),
+        alerts=AlertRows(computed.table if computed.all_alerts else computed.changed),
+        alert_count=len(AlertRows(computed.table)),
+        new=new,
+        updated=updated,
         hubs=tuple(computed.hubs),
         notified=notified,
     )
+
+
+def _judge_and_deliver(
+    repo: Repository,
+    state: LinkState | None,
+    computed: _Computed,
+    notifier: LinkNotifier | None,
+    actor: str,
+) -> tuple[AlertRows, AlertRows, int]:
+    """Split alerts into new and updated, deliver them, record what was delivered.
+
+    Only the alerts this run changed are judged, unless the run delivers and the delivery
+    record is not the one every kept alert was judged against (then all are).
+    """
+    judged = (
+        state is not None
+        and state.judged is not None
+        and state.judged == delivered_digest(repo.root)
+    )
+    current = computed.table if computed.all_alerts else computed.changed
+    if notifier is not None and not judged:
+        current = computed.table
+    delivered = load_delivered(repo.root)
+    new, updated = judge(current, delivered)
+    if notifier is None:
+        return new, updated, 0
+    try:
+        notified = deliver(notifier, actor, new, updated, delivered)
+    finally:
+        # What was queued is recorded even if a later notice failed: never sent twice.
+        save_delivered(repo.root, delivered)
+    digest = delivered_digest(repo.root)
+    if digest is not None:
+        mark_judged(repo.root, digest)
+    return new, updated, notified
 
 
 @dataclass(frozen=True)
@@ -231,11 +263,14 @@ class _Computed:
     mode: LinkMode
     links: frozenset[tuple[str, str]]
     removals: str
+    settings: str
     processed: int
     occurrences: int
     cases: pa.Table
-    alerts: list[Alert]
-    evidence: pa.Table
+    changed: pa.Table
+    """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
+    all_alerts: bool
+    table: pa.Table
     hubs: list[Hub]
 
 
@@ -247,6 +282,7 @@ def _compute(
     con = snap.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
         current = _current_links(con)
+        digest = _register_suppression(con, settings)
         incremental = (
             state is not None
             and state.removals == removals
@@ -259,26 +295,44 @@ def _compute(
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases")
             register(con, "prior_identifier_cases", state.identifier_cases)
             materialize(con, "identifier_cases", merge_identifier_cases_sql())
+            materialize(con, "changed_identifiers", changed_identifiers_sql())
         else:  # a full run's delta is the whole table: no copy
             occurrences = _delta_cases(con, scope, known, "identifier_cases")
-        _register_suppression(con, settings)
-        run_pair_steps(con, hub_cases=settings.hub_cases)
-        cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
-        evidence = fetch_arrow(con, "alert_evidence", "SELECT * FROM alert_evidence")
-        found, folded = fold_alerts(evidence)
+        carry = incremental and state is not None and state.settings == digest
+        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry)
+        changed, table = _alerts_table(con, state if carry else None, snap.version)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
             removals=removals,
+            settings=digest,
             processed=len(scope),
             occurrences=occurrences,
-            cases=cases,
-            alerts=found,
-            evidence=folded,
+            cases=fetch_arrow(con, "identifier_cases", _SORTED_CASES),
+            changed=changed,
+            all_alerts=not carry,
+            table=table,
             hubs=_hubs(con, settings),
         )
     finally:
         con.close()
+
+
+def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.Table, pa.Table]:
+    """Rows of the alerts made or changed, and of every alert (``state``: carry its alerts)."""
+    evidence = fetch_arrow(con, "alert_evidence", "SELECT * FROM alert_evidence")
+    created = datetime.now(UTC)
+    if state is None:
+        table = alerts_to_table(fold_table(evidence), version, created)
+        return table, table
+    materialize(con, "changed_cases", changed_cases_sql())
+    changes = Changes(
+        identifiers=fetch_arrow(con, "changed_identifiers", "SELECT * FROM changed_identifiers"),
+        cases=fetch_arrow(con, "changed_cases", "SELECT * FROM changed_cases"),
+        hubs=fetch_arrow(con, "hubs", "SELECT identifier, kind FROM hubs"),
+    )
+    carried = carry_alerts(state.alerts, changes, evidence, version, created)
+    return carried.changed, carried.table
 
 
 _SORTED_CASES: Final = (
@@ -318,11 +372,19 @@ def _removals(snap: Snapshot) -> str:
     return hashlib.sha256("\n".join(removed).encode()).hexdigest()
 
 
-def _register_suppression(con: Any, settings: LinkSettings) -> None:
+def _register_suppression(con: Any, settings: LinkSettings) -> str:
+    """Register the suppression tables; return a digest of them and the learned threshold."""
     suppression = load_suppression(settings)
-    register(con, "common_numbers", suppression.numbers)
-    register(con, "common_patterns", suppression.patterns)
-    register(con, "common_kinds", suppression.kinds)
+    tables = {
+        "common_numbers": suppression.numbers,
+        "common_patterns": suppression.patterns,
+        "common_kinds": suppression.kinds,
+    }
+    for name, table in tables.items():
+        register(con, name, table)
+    content = {name: table.to_pylist() for name, table in tables.items()}
+    content["hub_cases"] = [{"value": settings.hub_cases}]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
@@ -334,37 +396,3 @@ def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
             detail = f"in {row['cases']} cases (threshold {settings.hub_cases})"
         found.append(Hub(row["identifier"], row["kind"], row["reason"], detail, row["cases"]))
     return found
-
-
-def _deliver(
-    notifier: LinkNotifier | None,
-    actor: str,
-    new: list[Alert],
-    updated: list[Alert],
-    delivered: dict[str, Delivered],
-) -> int:
-    if notifier is None:
-        return 0
-    count = 0
-    groups: tuple[tuple[Literal["new", "update"], list[Alert]], ...] = (
-        ("new", new),
-        ("update", updated),
-    )
-    for status, group in groups:
-        for alert in group:
-            count += notifier.notify_link(_notice(actor, alert, status))
-            delivered[alert.alert_id] = Delivered(alert.signature, alert.weight)
-    return count
-
-
-def _notice(actor: str, alert: Alert, status: Literal["new", "update"]) -> LinkNotice:
-    return LinkNotice(
-        actor=actor,
-        alert_id=alert.alert_id,
-        case_a=alert.case_a,
-        case_b=alert.case_b,
-        status=status,
-        link_types=alert.link_types,
-        strength=alert.strength,
-        identifiers=tuple((e.kind, e.identifier, e.link_type) for e in alert.evidence),
-    )

@@ -1,9 +1,10 @@
 """What a link run keeps for the next one, under the repository's ``_tls`` directory.
 
 ``_tls/cache/link/`` is a rebuildable cache (delete it and the next run is a full relink):
-``manifest.json`` (format, snapshot version, the batch-case links processed, the SHA-256 of
-each file), ``identifier_cases.parquet`` (the aggregate state merged by incremental runs) and
-``alerts.parquet`` (the current alerts, :data:`tls_core.schema.LINK_ALERTS`).
+``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
+suppression settings, the digest of the delivery record the alerts were judged against, the
+SHA-256 of each file), ``identifier_cases.parquet`` (the aggregate state merged by
+incremental runs) and ``alerts.parquet`` (the current alerts, :data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
 that deleting the cache never re-delivers them.
 """
@@ -25,14 +26,16 @@ from tls_core.store._layout import Layout
 __all__ = [
     "Delivered",
     "LinkState",
+    "delivered_digest",
     "load_delivered",
     "load_state",
     "lock_path",
+    "mark_judged",
     "save_delivered",
     "save_state",
 ]
 
-_FORMAT: Final = "1"
+_FORMAT: Final = "2"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,13 @@ class LinkState:
     """The ``identifier_cases`` table of that run."""
     alerts: pa.Table
     """The alerts of that run (``LINK_ALERTS``)."""
+    settings: str = ""
+    """Digest of the suppression settings the run used: when it changes, every alert is
+    recomputed."""
+    judged: str | None = None
+    """Digest of ``delivered.json`` after the run delivered (:func:`mark_judged`): while the
+    file is unchanged, every alert not recomputed since was judged against it already. None
+    when the run had no notifier or its delivery failed."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ def load_state(root: Path) -> LinkState | None:
         removals=str(manifest["removals"]),
         identifier_cases=tables["identifier_cases"],
         alerts=tables["alerts"],
+        settings=str(manifest["settings"]),
+        judged=manifest.get("judged"),
     )
 
 
@@ -107,9 +119,30 @@ def save_state(root: Path, state: LinkState) -> None:
         "snapshot_version": state.snapshot_version,
         "links": sorted([b, c] for b, c in state.links),
         "removals": state.removals,
+        "settings": state.settings,
+        "judged": state.judged,
         "sha256": hashes,
     }
     _replace(folder / "manifest.json", json.dumps(manifest).encode())
+
+
+def mark_judged(root: Path, digest: str) -> None:
+    """Record in the manifest that every current alert was judged against ``digest``.
+
+    ``digest`` is :func:`delivered_digest` of the delivery record just written.
+    """
+    path = _cache(root) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["judged"] = digest
+    _replace(path, json.dumps(manifest).encode())
+
+
+def delivered_digest(root: Path) -> str | None:
+    """SHA-256 of ``delivered.json``, or None when there is none."""
+    try:
+        return hashlib.sha256((_internal(root) / "delivered.json").read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def load_delivered(root: Path) -> dict[str, Delivered]:

@@ -16,7 +16,7 @@ from alerts_reference import reference_alerts, reference_table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tls_core.link._alerts import fold_alerts
+from tls_core.link._alerts import fold_alerts, fold_table
 from tls_core.link._pairs import alert_evidence_sql
 from tls_core.link._records import alerts_from_table, alerts_to_table
 from tls_core.link._steps import fetch_arrow, register
@@ -99,6 +99,7 @@ def test_fold_equals_the_row_wise_reference(spec):
         finally:
             con.close()
     found, folded = fold_alerts(evidence)
+    assert fold_table(evidence).equals(folded)  # the same table, without Python objects
     expected = reference_alerts(links)
     assert found == expected
     created = datetime(2026, 1, 1, tzinfo=UTC)

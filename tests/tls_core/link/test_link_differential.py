@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from linkkit import Call, call_rows, commit, party_rows
 from oracle import Oracle, observed
 
-from tls_core.link import LinkSettings, create_occurrences, link
+from tls_core.link import LinkSettings, alerts, create_occurrences, link
 from tls_core.link._pairs import run_pair_steps
 from tls_core.link._run import _register_suppression
 from tls_core.link._state import load_state
@@ -122,17 +122,31 @@ def test_incremental_runs_equal_a_full_relink(specs, unlinks):
             table = _table(spec)
             batch_ids.append(commit(repo, table, f"s{n}", sorted(cases), spec[0]).batch_id)
             oracle.commit(n, table, spec[0], sorted(cases))
-            link(repo, actor="tester", settings=SETTINGS)
+            _link_and_check_changed(repo)
         for index, case in unlinks[:2]:
             if index < len(batch_ids) and case in oracle.batch_cases[index]:
                 repo.unlink(batch_ids[index], case, actor="tester")
                 oracle.unlink(index, case)
-                link(repo, actor="tester", settings=SETTINGS)
-        last = link(repo, actor="tester", settings=SETTINGS)
+                _link_and_check_changed(repo)
+        last = _link_and_check_changed(repo)
+        current = alerts(repo)
         full = link(repo, actor="tester", settings=SETTINGS, full=True)
-        assert last.alerts == full.alerts
+        assert current == alerts(repo) == list(full.alerts)
         assert last.hubs == full.hubs
+        assert last.alert_count == full.alert_count == len(current)
         assert observed(full.alerts) == oracle.link(SETTINGS)[0]
+
+
+def _link_and_check_changed(repo):
+    """Link; the run's alerts are exactly those new or changed (a full run: all of them)."""
+    before = alerts(repo)
+    run = link(repo, actor="tester", settings=SETTINGS)
+    after = alerts(repo)
+    if run.mode == "incremental":
+        assert list(run.alerts) == [a for a in after if a not in before]
+    else:
+        assert list(run.alerts) == after
+    return run
 
 
 def test_imei_spellings_grade_tac_snr(repo):
