@@ -16,6 +16,7 @@ import typer
 from tls_core.cli._app import app
 from tls_core.cli._cases import AuditKeyOpt, AuditStoreOpt, CaseStoreOpt, _need, _open
 from tls_core.cli._common import JsonOpt, contact_json, emit_json, settings
+from tls_core.cli._progress import QuietOpt, working
 from tls_core.errors import AccessDenied
 from tls_core.protocols import AuditEvent
 
@@ -34,6 +35,7 @@ def link_command(
     case_store: CaseStoreOpt = None,
     audit_store: AuditStoreOpt = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Link what is new since the last run; deliver new and grown alerts to both owners."""
     from tls_core.link import link
@@ -43,7 +45,8 @@ def link_command(
         actor = _need(ctx)
         store.visible_cases(actor, ())  # the actor must exist and be trained
         repo = Repository.open(settings(ctx).repo, create=False)
-        run = link(repo, actor=actor, notifier=store, audit=store, full=full)
+        with working("link", quiet=quiet) as phase:
+            run = link(repo, actor=actor, notifier=store, audit=store, full=full, progress=phase)
     summary = {
         "snapshot_version": run.snapshot_version,
         "mode": run.mode,

@@ -15,7 +15,7 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +97,7 @@ def link(
     audit: AuditSink | None = None,
     full: bool = False,
     settings: LinkSettings | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> LinkRun:
     """Link what is new since the last run, deliver new and grown alerts, audit the run.
 
@@ -108,6 +109,8 @@ def link(
         audit: Where the ``link-run`` event goes (``ok`` or ``failed``).
         full: Ignore the kept state and relink everything.
         settings: Suppression settings (defaults: :class:`LinkSettings`).
+        progress: Told the phase the run enters (``waiting for the lock``, ``linking``,
+            ``saving the state``, ``delivering alerts``), e.g. for a progress display.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
@@ -115,7 +118,7 @@ def link(
     """
     settings = settings if settings is not None else LinkSettings()
     try:
-        run = _locked_run(repo, actor, notifier, full, settings)
+        run = _locked_run(repo, actor, notifier, full, settings, progress or _silent)
     except Exception:  # every failure is audited, not only the typed ones
         if audit is not None:
             audit.append(AuditEvent(actor, "link-run", "failed", criteria={"full": str(full)}))
@@ -123,6 +126,10 @@ def link(
     if audit is not None:
         audit.append(_run_event(actor, run, full))
     return run
+
+
+def _silent(_phase: str) -> None:
+    """The progress function when nobody listens."""
 
 
 def _run_event(actor: str, run: LinkRun, full: bool) -> AuditEvent:
@@ -183,12 +190,15 @@ def _locked_run(
     notifier: LinkNotifier | None,
     full: bool,
     settings: LinkSettings,
+    progress: Callable[[str], None],
 ) -> LinkRun:
     from tls_core.store._lock import commit_lock
 
     lock = lock_path(repo.root)
     lock.parent.mkdir(parents=True, exist_ok=True)
+    progress("waiting for the lock")
     with commit_lock(lock, timeout=60.0):
+        progress("linking")
         snap = repo.snapshot()
         state = None if full else load_state(repo.root)
         spill = lock.parent / "spill"  # one run at a time holds the lock: a fixed name is safe
@@ -197,6 +207,7 @@ def _locked_run(
             computed = _compute(snap, state, settings, spill)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
+        progress("saving the state")
         save_state(
             repo.root,
             LinkState(
@@ -208,6 +219,7 @@ def _locked_run(
                 settings=computed.settings,
             ),
         )
+        progress("delivering alerts")
         new, updated, notified = _judge_and_deliver(repo, state, computed, notifier, actor)
     return LinkRun(
         snapshot_version=snap.version,

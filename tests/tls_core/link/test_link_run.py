@@ -89,3 +89,12 @@ def test_a_deleted_cache_means_a_full_relink_without_redelivery(repo, store):
     shutil.rmtree(repo.root / "_tls" / "cache" / "link")
     again = link(repo, actor="admin", notifier=store)
     assert (again.mode, again.new, again.notified) == ("full", (), 0)
+
+
+def test_progress_is_told_each_phase_in_order(repo, store):
+    commit(repo, call_rows([Call(A, X, 1)]), "a", ["K1"])
+    commit(repo, call_rows([Call(B, X, 2)]), "b", ["K2"])
+    phases: list[str] = []
+    run = link(repo, actor="admin", notifier=store, progress=phases.append)
+    assert run.notified == 2
+    assert phases == ["waiting for the lock", "linking", "saving the state", "delivering alerts"]
