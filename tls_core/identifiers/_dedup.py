@@ -1,17 +1,20 @@
 """numba kernel: the distinct values of an Arrow string array, and each row's code.
 
-Cache-conscious hash grouping in three passes over the raw buffers (``offsets``, ``data``):
+Cache-conscious hash grouping in three passes over the raw buffers (``offsets``, ``data``,
+the latter also read as whole 64-bit words):
 
 1. each thread hashes its half of the rows and counts them per hash partition (the top
-   :data:`_PART_BITS` bits of the hash);
-2. each thread scatters its rows to their partitions as one 32-byte key per row: the hash, the
-   first 16 bytes of the value, and its length beside its row number, so a partition is read
-   back as one sequential stream;
+   :data:`_PART_BITS` bits of the hash), keeping only each row's partition (one byte);
+2. each thread scatters its rows to their partitions as one 32-byte key per row: the hash
+   (computed again), the first 16 bytes of the value, and its length beside its row number,
+   so a partition is read back as one sequential stream;
 3. each partition is deduplicated with a small open-addressing table that stays in cache
    (partitions run on all cores), and the per-partition codes are made global.
 
 Two values share a code only if they agree on hash, length and first 16 bytes, and values
 longer than 16 bytes are then compared byte by byte: no two distinct values ever merge.
+Scratch memory is about 33 bytes a row, allocated by numpy (huge pages): on this kind of
+virtual machine, first touching fresh memory costs as much as the hashing.
 """
 
 from __future__ import annotations
@@ -45,26 +48,26 @@ def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     if n >= 1 << _ROW_BITS:
         raise ValueError(f"dedup_kernel takes at most 2**{_ROW_BITS} rows, not {n}")
     chunks = numba.get_num_threads()
-    hashes = np.empty(n, dtype=np.uint64)
-    starts, pos = _layout(_hash_rows(offsets, data, valid, hashes, chunks))
+    words = _word_view(data)
+    part_of = np.empty(n, dtype=np.uint8)
+    starts, pos = _layout(_count_parts(offsets, data, words, valid, part_of, chunks))
     keys = np.empty((starts[-1], 4), dtype=np.uint64)
-    _scatter(offsets, data, valid, hashes, pos, keys, chunks)
-    del hashes
-    local = np.empty(keys.shape[0], dtype=np.int32)
-    firsts = np.empty(keys.shape[0], dtype=np.int64)
-    counts = _dedup_groups(offsets, data, keys, starts, local, firsts)
+    _scatter(offsets, data, words, valid, part_of, pos, keys, chunks)
+    del part_of
+    firsts = np.empty(keys.shape[0], dtype=np.int64)  # only the first rows are ever written
+    counts = _dedup_groups(offsets, data, keys, starts, firsts)
     total = int(counts.sum())
     codes = np.full(n, total, dtype=np.int32)  # nulls: one code after every value
     first = np.empty(total + (1 if keys.shape[0] < n else 0), dtype=np.int64)
-    _globalize(local, counts, firsts, keys, starts, codes, first)
+    _globalize(counts, firsts, keys, starts, codes, first)
     if keys.shape[0] < n:
         first[total] = -1
     return codes, first
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _hash_rows(offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int) -> Any:
-    """Hash every valid row into ``hashes``; return row counts per (thread chunk, partition)."""
+def _count_parts(offsets: Any, data: Any, words: Any, valid: Any, part_of: Any, chunks: int) -> Any:
+    """Each valid row's partition into ``part_of``; row counts per (thread chunk, partition)."""
     parts = 1 << _PART_BITS
     shift = np.uint64(64 - _PART_BITS)
     n = valid.shape[0]
@@ -73,29 +76,32 @@ def _hash_rows(offsets: Any, data: Any, valid: Any, hashes: Any, chunks: int) ->
     for c in numba.prange(chunks):
         for i in range(c * step, min(n, (c + 1) * step)):
             if valid[i]:
-                h = _hash(data, offsets[i], offsets[i + 1])
-                hashes[i] = h
-                counts[c, np.int64(h >> shift)] += 1
+                part = _hash(data, words, offsets[i], offsets[i + 1]) >> shift
+                part_of[i] = part
+                counts[c, np.int64(part)] += 1
     return counts
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _scatter(
-    offsets: Any, data: Any, valid: Any, hashes: Any, pos: Any, keys: Any, chunks: int
+    offsets: Any, data: Any, words: Any, valid: Any, part_of: Any, pos: Any, keys: Any, chunks: int
 ) -> None:
-    """Rows grouped by the top bits of their hash (stable), one key of four words per row."""
-    shift = np.uint64(64 - _PART_BITS)
+    """Rows grouped by the top bits of their hash (stable), one key of four words per row.
+
+    The hash is computed again rather than kept from the counting pass (cheaper than 8 bytes
+    a row of memory written and read back).
+    """
     n = valid.shape[0]
     step = (n + chunks - 1) // chunks
     for c in numba.prange(chunks):
         for i in range(c * step, min(n, (c + 1) * step)):
             if valid[i]:
-                part = np.int64(hashes[i] >> shift)
+                part = np.int64(part_of[i])
                 j = pos[c, part]
                 pos[c, part] += 1
                 s, e = offsets[i], offsets[i + 1]
-                w0, w1 = _words(data, s, e)
-                keys[j, 0], keys[j, 1], keys[j, 2] = hashes[i], w0, w1
+                w0, w1 = _leading_words(data, words, s, e)
+                keys[j, 0], keys[j, 1], keys[j, 2] = _hash(data, words, s, e), w0, w1
                 keys[j, 3] = (np.uint64(e - s + 1) << np.uint64(_ROW_BITS)) | np.uint64(i)
 
 
@@ -115,6 +121,35 @@ def _layout(counts: Any) -> tuple[Any, Any]:
     return starts, pos
 
 
+def _word_view(data: Any) -> Any:
+    """``data`` as little-endian 64-bit words (a view when aligned, else an aligned copy)."""
+    usable = data.shape[0] // 8 * 8
+    if data.ctypes.data % 8 == 0:
+        return data[:usable].view(np.uint64)
+    return np.frombuffer(data[:usable].tobytes(), dtype=np.uint64)
+
+
+@_inline
+def _leading_words(data: Any, words: Any, s: int, e: int) -> tuple[Any, Any]:
+    """:func:`_words`, from (at most three) whole words instead of byte by byte."""
+    i = s >> 3
+    if i + 3 > words.shape[0]:  # the last bytes of the buffer
+        return _words(data, s, e)
+    off = np.uint64((s & 7) * 8)
+    a, b, c = words[i], words[i + 1], words[i + 2]
+    if off == 0:
+        w0, w1 = a, b
+    else:
+        w0 = (a >> off) | (b << (np.uint64(64) - off))
+        w1 = (b >> off) | (c << (np.uint64(64) - off))
+    n = e - s
+    if n < 8:
+        return w0 & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1)), np.uint64(0)
+    if n < 16:
+        return w0, w1 & ((np.uint64(1) << np.uint64(8 * (n - 8))) - np.uint64(1))
+    return w0, w1
+
+
 @_inline
 def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
     """The first 16 bytes of data[s:e], packed little-endian in two words (zero-padded)."""
@@ -128,11 +163,12 @@ def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, local: Any, firsts: Any) -> Any:
-    """Deduplicate each partition: ``local`` codes per key, ``firsts`` rows; counts returned.
+def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, firsts: Any) -> Any:
+    """Deduplicate each partition: ``firsts`` rows; counts returned.
 
     A table slot holds a key's hash and leading words, and its length beside its local code
-    (32 bytes, no side array), so the table of a partition stays in the core's cache.
+    (32 bytes, no side array), so the table of a partition stays in the core's cache. Once a
+    key is placed, its hash word is no longer needed: its local code is written there.
     """
     parts = starts.shape[0] - 1
     counts = np.zeros(parts, dtype=np.int64)
@@ -150,7 +186,7 @@ def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, local: Any, f
                 table[slot, 3] = (keys[j, 3] & ~_ROW_MASK) | np.uint64(code)
                 if 2 * count > table.shape[0]:
                     table = _grow(table, 2 * table.shape[0])
-            local[j] = code
+            keys[j, 0] = np.uint64(code)
         counts[p] = count
     return counts
 
@@ -199,10 +235,8 @@ def _grow(old: Any, cap: int) -> Any:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _globalize(
-    local: Any, counts: Any, firsts: Any, keys: Any, starts: Any, codes: Any, first: Any
-) -> None:
-    """Turn per-partition codes into global ones in ``codes``, first rows in ``first``."""
+def _globalize(counts: Any, firsts: Any, keys: Any, starts: Any, codes: Any, first: Any) -> None:
+    """Turn per-partition codes (in each key's first word) into global ones in ``codes``."""
     parts = counts.shape[0]
     base = np.zeros(parts + 1, dtype=np.int64)
     for p in range(parts):
@@ -212,7 +246,7 @@ def _globalize(
         for c in range(counts[p]):
             first[base[p] + c] = firsts[a + c]
         for j in range(a, starts[p + 1]):
-            codes[np.int64(keys[j, 3] & _ROW_MASK)] = base[p] + local[j]
+            codes[np.int64(keys[j, 3] & _ROW_MASK)] = base[p] + np.int64(keys[j, 0])
 
 
 @_inline
@@ -226,12 +260,12 @@ def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
 
 
 @_inline
-def _hash_compiled(data: Any, start: int, end: int) -> Any:
+def _hash_compiled(data: Any, words: Any, start: int, end: int) -> Any:
     """Hash of data[start:end]: leading words and length, FNV-1a over the rest, murmur3 mix.
 
     The finalizer carries every input bit to the top bits that pick a partition.
     """
-    w0, w1 = _words(data, start, end)
+    w0, w1 = _leading_words(data, words, start, end)
     h = (w0 * np.uint64(0x9E3779B97F4A7C15)) ^ (w1 * np.uint64(0xC2B2AE3D27D4EB4F))
     h ^= np.uint64(end - start) * np.uint64(0x165667B19E3779F9)
     for j in range(start + 16, end):
@@ -244,10 +278,10 @@ def _hash_compiled(data: Any, start: int, end: int) -> Any:
     return h ^ (h >> np.uint64(33))
 
 
-def _hash_interpreted(data: Any, start: int, end: int) -> Any:
+def _hash_interpreted(data: Any, words: Any, start: int, end: int) -> Any:
     """The same hash for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
     m = 0xFFFFFFFFFFFFFFFF
-    w0, w1 = (int(w) for w in _words(data, start, end))
+    w0, w1 = (int(w) for w in _leading_words(data, words, start, end))
     h = ((w0 * 0x9E3779B97F4A7C15) & m) ^ ((w1 * 0xC2B2AE3D27D4EB4F) & m)
     h ^= (int(end - start) * 0x165667B19E3779F9) & m
     for j in range(start + 16, end):

@@ -55,3 +55,17 @@ def test_sliced_arrays_keep_their_offset(items, cut):
 def test_many_rows_over_every_partition():
     items = [f"+1213{n % 5003:07d}" if n % 97 else None for n in range(6_000)]
     _check(items)
+
+
+@given(st.binary(min_size=0, max_size=80), st.integers(0, 7))
+def test_leading_words_read_whole_words_like_bytes(blob, shift):
+    import numpy as np
+
+    from tls_core.identifiers import _dedup
+
+    data = np.frombuffer(b"\x00" * shift + blob, dtype=np.uint8)[shift:]  # any alignment
+    words = _dedup._word_view(data)
+    for s in range(len(blob) + 1):
+        for e in range(s, min(len(blob), s + 20) + 1):
+            got = _dedup._leading_words(data, words, s, e)
+            assert tuple(map(int, got)) == tuple(map(int, _dedup._words(data, s, e)))
