@@ -5,15 +5,16 @@ the latter also read as whole 64-bit words):
 
 1. each thread hashes its half of the rows and counts them per hash partition (the top
    :data:`_PART_BITS` bits of the hash), keeping only each row's partition (one byte);
-2. each thread scatters its rows to their partitions as one 32-byte key per row: the hash
-   (computed again), the first 16 bytes of the value, and its length beside its row number,
-   so a partition is read back as one sequential stream;
+2. each thread scatters its rows to their partitions as one 24-byte key per row: the first
+   16 bytes of the value, and its length beside its row number, so a partition is read back
+   as one sequential stream (the hash is computed again from the key, or for values over 16
+   bytes from the value);
 3. each partition is deduplicated with a small open-addressing table that stays in cache
    (partitions run on all cores), and the per-partition codes are made global.
 
 Two values share a code only if they agree on hash, length and first 16 bytes, and values
 longer than 16 bytes are then compared byte by byte: no two distinct values ever merge.
-Scratch memory is about 33 bytes a row, allocated by numpy (huge pages): on this kind of
+Scratch memory is about 25 bytes a row, allocated by numpy (huge pages): on this kind of
 virtual machine, first touching fresh memory costs as much as the hashing.
 """
 
@@ -51,11 +52,11 @@ def dedup_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     words = _word_view(data)
     part_of = np.empty(n, dtype=np.uint8)
     starts, pos = _layout(_count_parts(offsets, data, words, valid, part_of, chunks))
-    keys = np.empty((starts[-1], 4), dtype=np.uint64)
+    keys = np.empty((starts[-1], 3), dtype=np.uint64)
     _scatter(offsets, data, words, valid, part_of, pos, keys, chunks)
     del part_of
     firsts = np.empty(keys.shape[0], dtype=np.int64)  # only the first rows are ever written
-    counts = _dedup_groups(offsets, data, keys, starts, firsts)
+    counts = _dedup_groups(offsets, data, words, keys, starts, firsts)
     total = int(counts.sum())
     codes = np.full(n, total, dtype=np.int32)  # nulls: one code after every value
     first = np.empty(total + (1 if keys.shape[0] < n else 0), dtype=np.int64)
@@ -86,10 +87,10 @@ def _count_parts(offsets: Any, data: Any, words: Any, valid: Any, part_of: Any, 
 def _scatter(
     offsets: Any, data: Any, words: Any, valid: Any, part_of: Any, pos: Any, keys: Any, chunks: int
 ) -> None:
-    """Rows grouped by the top bits of their hash (stable), one key of four words per row.
+    """Rows grouped by the top bits of their hash (stable), one key of three words per row.
 
-    The hash is computed again rather than kept from the counting pass (cheaper than 8 bytes
-    a row of memory written and read back).
+    The hash is not kept: the grouping pass computes it again from the key (values of at most
+    16 bytes) or from the value (longer ones), cheaper than 8 bytes a row written and read back.
     """
     n = valid.shape[0]
     step = (n + chunks - 1) // chunks
@@ -101,8 +102,8 @@ def _scatter(
                 pos[c, part] += 1
                 s, e = offsets[i], offsets[i + 1]
                 w0, w1 = _leading_words(data, words, s, e)
-                keys[j, 0], keys[j, 1], keys[j, 2] = _hash(data, words, s, e), w0, w1
-                keys[j, 3] = (np.uint64(e - s + 1) << np.uint64(_ROW_BITS)) | np.uint64(i)
+                keys[j, 0], keys[j, 1] = w0, w1
+                keys[j, 2] = (np.uint64(e - s + 1) << np.uint64(_ROW_BITS)) | np.uint64(i)
 
 
 @_jit
@@ -163,12 +164,12 @@ def _words(data: Any, s: int, e: int) -> tuple[Any, Any]:
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, firsts: Any) -> Any:
+def _dedup_groups(offsets: Any, data: Any, words: Any, keys: Any, starts: Any, firsts: Any) -> Any:
     """Deduplicate each partition: ``firsts`` rows; counts returned.
 
     A table slot holds a key's hash and leading words, and its length beside its local code
     (32 bytes, no side array), so the table of a partition stays in the core's cache. Once a
-    key is placed, its hash word is no longer needed: its local code is written there.
+    key is placed, its first word is no longer needed: its local code is written there.
     """
     parts = starts.shape[0] - 1
     counts = np.zeros(parts, dtype=np.int64)
@@ -177,13 +178,14 @@ def _dedup_groups(offsets: Any, data: Any, keys: Any, starts: Any, firsts: Any) 
         table = np.zeros((1024, 4), dtype=np.uint64)
         count = 0
         for j in range(a, b):
-            slot, code = _find(offsets, data, keys, j, table, firsts[a:])
+            h = _key_hash(offsets, data, words, keys[j, 0], keys[j, 1], keys[j, 2])
+            slot, code = _find(offsets, data, keys, j, h, table, firsts[a:])
             if code < 0:
                 code = count
-                firsts[a + count] = np.int64(keys[j, 3] & _ROW_MASK)
+                firsts[a + count] = np.int64(keys[j, 2] & _ROW_MASK)
                 count += 1
-                table[slot, 0], table[slot, 1], table[slot, 2] = keys[j, 0], keys[j, 1], keys[j, 2]
-                table[slot, 3] = (keys[j, 3] & ~_ROW_MASK) | np.uint64(code)
+                table[slot, 0], table[slot, 1], table[slot, 2] = h, keys[j, 0], keys[j, 1]
+                table[slot, 3] = (keys[j, 2] & ~_ROW_MASK) | np.uint64(code)
                 if 2 * count > table.shape[0]:
                     table = _grow(table, 2 * table.shape[0])
             keys[j, 0] = np.uint64(code)
@@ -196,10 +198,12 @@ _LEN_SHIFT: Final = np.uint64(_ROW_BITS)
 
 
 @_inline
-def _find(offsets: Any, data: Any, keys: Any, j: int, table: Any, firsts: Any) -> tuple[Any, Any]:
-    """(slot, code) of key ``j`` in ``table``; code -1 and the free slot when it is new."""
+def _find(
+    offsets: Any, data: Any, keys: Any, j: int, h: Any, table: Any, firsts: Any
+) -> tuple[Any, Any]:
+    """(slot, code) of key ``j`` (hash ``h``) in ``table``; code -1 and a free slot if new."""
     cap = table.shape[0]
-    h, w0, w1, last = keys[j, 0], keys[j, 1], keys[j, 2], keys[j, 3]
+    w0, w1, last = keys[j, 0], keys[j, 1], keys[j, 2]
     length = last >> _LEN_SHIFT
     slot = _slot(h, cap)
     while table[slot, 3] != 0:
@@ -246,7 +250,7 @@ def _globalize(counts: Any, firsts: Any, keys: Any, starts: Any, codes: Any, fir
         for c in range(counts[p]):
             first[base[p] + c] = firsts[a + c]
         for j in range(a, starts[p + 1]):
-            codes[np.int64(keys[j, 3] & _ROW_MASK)] = base[p] + np.int64(keys[j, 0])
+            codes[np.int64(keys[j, 2] & _ROW_MASK)] = base[p] + np.int64(keys[j, 0])
 
 
 @_inline
@@ -257,6 +261,16 @@ def _same_row(data: Any, a0: int, a1: int, b0: int, b1: int) -> bool:
         if data[a0 + j] != data[b0 + j]:
             return False
     return True
+
+
+@_inline
+def _key_hash(offsets: Any, data: Any, words: Any, w0: Any, w1: Any, last: Any) -> Any:
+    """The hash of a key's value: from the key alone when it holds the whole value."""
+    length = np.int64(last >> _LEN_SHIFT) - 1
+    if length <= 16:
+        return _short_hash(w0, w1, length)
+    i = np.int64(last & _ROW_MASK)
+    return _hash(data, words, offsets[i], offsets[i + 1])
 
 
 @_inline
@@ -278,16 +292,43 @@ def _hash_compiled(data: Any, words: Any, start: int, end: int) -> Any:
     return h ^ (h >> np.uint64(33))
 
 
+@_inline
+def _short_hash_compiled(w0: Any, w1: Any, length: Any) -> Any:
+    """:func:`_hash_compiled` of a value of at most 16 bytes, from its two words."""
+    h = (w0 * np.uint64(0x9E3779B97F4A7C15)) ^ (w1 * np.uint64(0xC2B2AE3D27D4EB4F))
+    h ^= np.uint64(length) * np.uint64(0x165667B19E3779F9)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
 def _hash_interpreted(data: Any, words: Any, start: int, end: int) -> Any:
     """The same hash for NUMBA_DISABLE_JIT=1, on Python ints (no wrap-around warnings)."""
-    m = 0xFFFFFFFFFFFFFFFF
     w0, w1 = (int(w) for w in _leading_words(data, words, start, end))
-    h = ((w0 * 0x9E3779B97F4A7C15) & m) ^ ((w1 * 0xC2B2AE3D27D4EB4F) & m)
-    h ^= (int(end - start) * 0x165667B19E3779F9) & m
+    h = _mix_interpreted(w0, w1, int(end - start))
     for j in range(start + 16, end):
-        h = ((h ^ int(data[j])) * 1099511628211) & m
-    h = ((h ^ (h >> 33)) * 0xFF51AFD7ED558CCD) & m
-    h = ((h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53) & m
+        h = ((h ^ int(data[j])) * 1099511628211) & _M64
+    return _finish_interpreted(h)
+
+
+def _short_hash_interpreted(w0: Any, w1: Any, length: Any) -> Any:
+    """The same short hash for NUMBA_DISABLE_JIT=1."""
+    return _finish_interpreted(_mix_interpreted(int(w0), int(w1), int(length)))
+
+
+_M64: Final = 0xFFFFFFFFFFFFFFFF
+
+
+def _mix_interpreted(w0: int, w1: int, length: int) -> int:
+    h = ((w0 * 0x9E3779B97F4A7C15) & _M64) ^ ((w1 * 0xC2B2AE3D27D4EB4F) & _M64)
+    return h ^ ((length * 0x165667B19E3779F9) & _M64)
+
+
+def _finish_interpreted(h: int) -> Any:
+    h = ((h ^ (h >> 33)) * 0xFF51AFD7ED558CCD) & _M64
+    h = ((h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53) & _M64
     return np.uint64(h ^ (h >> 33))
 
 
@@ -304,4 +345,5 @@ def _slot_interpreted(h: Any, cap: int) -> Any:
 
 
 _hash = _hash_interpreted if _INTERPRETED else _hash_compiled
+_short_hash = _short_hash_interpreted if _INTERPRETED else _short_hash_compiled
 _slot = _slot_interpreted if _INTERPRETED else _slot_compiled

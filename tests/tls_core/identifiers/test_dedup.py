@@ -69,3 +69,17 @@ def test_leading_words_read_whole_words_like_bytes(blob, shift):
         for e in range(s, min(len(blob), s + 20) + 1):
             got = _dedup._leading_words(data, words, s, e)
             assert tuple(map(int, got)) == tuple(map(int, _dedup._words(data, s, e)))
+
+
+@given(st.binary(min_size=0, max_size=16))
+def test_short_hash_is_the_hash_of_values_the_key_holds_whole(blob):
+    import numpy as np
+
+    from tls_core.identifiers import _dedup
+
+    data = np.frombuffer(blob + b"\x00" * 24, dtype=np.uint8)
+    words = _dedup._word_view(data)
+    w0, w1 = (np.uint64(w) for w in _dedup._words(data, 0, len(blob)))  # as the keys hold them
+    assert int(_dedup._short_hash(w0, w1, np.int64(len(blob)))) == int(
+        _dedup._hash(data, words, 0, len(blob))
+    )
