@@ -8,6 +8,7 @@ Writes the ``normalize`` section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -50,9 +51,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20_000)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     column = identifier_column(args.rows, args.distinct)
-    normalize(column[:1000])  # compile (or load the cache) before timing
-
+    # Warm-up at full size: numba compiles (or loads its cache), and the process's allocator
+    # and the kernel's huge pages reach the steady state of a long ingest.
+    normalize(column)
     e2e = _time(lambda: normalize(column), args.repeat)
 
     offsets, data, valid = _buffers(column)
@@ -65,6 +68,7 @@ def main() -> None:
             t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok,
         )  # fmt: skip
 
+    bare()  # the same warm-up
     bare_times = _time(bare, args.repeat)
     sample = column[: args.sample].to_pylist()
     loop_times = _time(lambda: _phonenumbers_loop(sample), 3)
@@ -80,6 +84,9 @@ def main() -> None:
 ## Identifier normalization
 
 Command: `{command}` (repeat {args.repeat}). Machine: {machine()}.
+
+Each timed run follows one untimed run of the same size. Load average (1 min) before / after:
+{load_before:.2f} / {os.getloadavg()[0]:.2f}.
 
 Input: {rows:,} raw identifiers drawn uniformly from {args.distinct:,} distinct ones
 (`benchmarks/synth_ids.py`: NANP numbers in six renderings, international numbers, IMEIs,
