@@ -42,7 +42,6 @@ _K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
 _S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
 _R_SPREADSHEET, _R_CHECK_DIGIT, _R_LOSSY, _R_AMBIGUOUS = 1, 2, 5, 11
 _MAX_DIGITS = 20
-_BLOCK = 4096
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -221,7 +220,7 @@ def _intl(
     return _put(out, base, d, k, nd, True, -1)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@_jit
 def phone_kernel(
     offsets: Any,
     data: Any,
@@ -239,7 +238,8 @@ def phone_kernel(
 ) -> tuple[Any, Any, Any, Any, Any]:
     """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays.
 
-    Rows are split in blocks run on all cores; each block has its own digit scratch array.
+    One core: it runs on distinct values only (a tenth of the rows or fewer), and a parallel
+    version costs about 20 s more to compile on a cold cache (the first ``tls demo``).
     """
     n = offsets.shape[0] - 1
     kind = np.zeros(n, dtype=np.uint8)
@@ -247,14 +247,12 @@ def phone_kernel(
     reason = np.zeros(n, dtype=np.uint8)
     out = np.empty(n * SLOT, dtype=np.uint8)
     out_len = np.zeros(n, dtype=np.uint8)
-    blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(blocks):
-        d = np.empty(_MAX_DIGITS, dtype=np.int64)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            _phone_row(
-                i, offsets, data, valid, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
-                cc_np_len, rbi, mcc_ok, d, kind, status, reason, out, out_len,
-            )  # fmt: skip
+    d = np.empty(_MAX_DIGITS, dtype=np.int64)
+    for i in range(n):
+        _phone_row(
+            i, offsets, data, valid, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+            cc_np_len, rbi, mcc_ok, d, kind, status, reason, out, out_len,
+        )  # fmt: skip
     return kind, status, reason, out, out_len
 
 
