@@ -1,8 +1,8 @@
 """numba kernels over Arrow string buffers: the common identifier shapes, and mapping back.
 
 With :mod:`tls_core.identifiers._dedup` (distinct values), the only modules that import numba.
-The kernels work on the raw buffers of an Arrow
-string array (``offsets``, ``data``) and never build Python strings.
+The kernels work on the raw buffers of an Arrow string array (``offsets``, ``data``) and never
+build Python strings.
 
 :func:`phone_kernel` decides only what it can decide exactly as the reference
 (:mod:`tls_core.identifiers._reference`) would: NANP digit strings, ``+``/IDD international
@@ -236,11 +236,7 @@ def phone_kernel(
     rbi: Any,
     mcc_ok: Any,
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays.
-
-    One core: it runs on distinct values only (a tenth of the rows or fewer), and a parallel
-    version costs about 20 s more to compile on a cold cache (the first ``tls demo``).
-    """
+    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays."""
     n = offsets.shape[0] - 1
     kind = np.zeros(n, dtype=np.uint8)
     status = np.full(n, FALLBACK, dtype=np.uint8)
@@ -249,81 +245,51 @@ def phone_kernel(
     out_len = np.zeros(n, dtype=np.uint8)
     d = np.empty(_MAX_DIGITS, dtype=np.int64)
     for i in range(n):
-        _phone_row(
-            i, offsets, data, valid, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
-            cc_np_len, rbi, mcc_ok, d, kind, status, reason, out, out_len,
-        )  # fmt: skip
+        if not valid[i]:
+            status[i] = _S_EMPTY
+            continue
+        s, e = offsets[i], offsets[i + 1]
+        while s < e and (data[s] == 32 or 9 <= data[s] <= 13):
+            s += 1
+        while e > s and (data[e - 1] == 32 or 9 <= data[e - 1] <= 13):
+            e -= 1
+        if s == e:
+            status[i] = _S_EMPTY
+            continue
+        lossy = _e_notation(data, s, e)
+        if lossy == 1:
+            kind[i] = _K_IMEI if mode == MODE_IMEI else _K_PHONE
+            status[i], reason[i] = _S_REJECTED, _R_LOSSY
+            continue
+        if lossy == 2:
+            continue
+        if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
+            ln = _star_code(data, s, e, out, i * SLOT)
+            if ln > 0:
+                kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
+            continue
+        repaired = _spreadsheet_end(data, s, e)
+        if repaired > 0:
+            e = repaired
+        nd, plus, dots, ok = _digits(data, s, e, d)
+        if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
+            continue
+        base = i * SLOT
+        k, st, rs, ln = 0, FALLBACK, 0, 0
+        if mode == MODE_IMEI:
+            if not plus and 14 <= nd <= 16:
+                k, st, rs, ln = _device(d, nd, mode, rbi, mcc_ok, out, base)
+        else:
+            k, st, rs, ln = _phone(
+                d, nd, plus, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+                cc_np_len, rbi, mcc_ok, out, base,
+            )  # fmt: skip
+        if st == FALLBACK:
+            continue
+        if repaired > 0 and st == _S_OK:
+            st, rs = _S_REPAIRED, _R_SPREADSHEET
+        kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
     return kind, status, reason, out, out_len
-
-
-@_inline
-def _phone_row(
-    i: int,
-    offsets: Any,
-    data: Any,
-    valid: Any,
-    mode: int,
-    nanp: bool,
-    idd: Any,
-    cc_known: Any,
-    cc_fast: Any,
-    cc_lengths: Any,
-    cc_np: Any,
-    cc_np_len: Any,
-    rbi: Any,
-    mcc_ok: Any,
-    d: Any,
-    kind: Any,
-    status: Any,
-    reason: Any,
-    out: Any,
-    out_len: Any,
-) -> None:
-    """Decide row ``i`` into the output arrays (its status stays FALLBACK if it cannot)."""
-    if not valid[i]:
-        status[i] = _S_EMPTY
-        return
-    s, e = offsets[i], offsets[i + 1]
-    while s < e and (data[s] == 32 or 9 <= data[s] <= 13):
-        s += 1
-    while e > s and (data[e - 1] == 32 or 9 <= data[e - 1] <= 13):
-        e -= 1
-    if s == e:
-        status[i] = _S_EMPTY
-        return
-    lossy = _e_notation(data, s, e)
-    if lossy == 1:
-        kind[i] = _K_IMEI if mode == MODE_IMEI else _K_PHONE
-        status[i], reason[i] = _S_REJECTED, _R_LOSSY
-        return
-    if lossy == 2:
-        return
-    if mode != MODE_IMEI and (data[s] == 42 or data[s] == 35):
-        ln = _star_code(data, s, e, out, i * SLOT)
-        if ln > 0:
-            kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
-        return
-    repaired = _spreadsheet_end(data, s, e)
-    if repaired > 0:
-        e = repaired
-    nd, plus, dots, ok = _digits(data, s, e, d)
-    if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
-        return
-    base = i * SLOT
-    k, st, rs, ln = 0, FALLBACK, 0, 0
-    if mode == MODE_IMEI:
-        if not plus and 14 <= nd <= 16:
-            k, st, rs, ln = _device(d, nd, mode, rbi, mcc_ok, out, base)
-    else:
-        k, st, rs, ln = _phone(
-            d, nd, plus, mode, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
-            cc_np_len, rbi, mcc_ok, out, base,
-        )  # fmt: skip
-    if st == FALLBACK:
-        return
-    if repaired > 0 and st == _S_OK:
-        st, rs = _S_REPAIRED, _R_SPREADSHEET
-    kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
 
 
 @_inline
