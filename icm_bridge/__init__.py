@@ -16,7 +16,7 @@ from icm_bridge._audit import load_or_create_key as load_or_create_key
 from icm_bridge._db import audit_store_url as audit_store_url
 from icm_bridge._db import case_store_url as case_store_url
 from icm_bridge._db import create_store_engine as create_store_engine
-from icm_bridge._disclosure import RECORD_RETENTION as RECORD_RETENTION
+from icm_bridge._disclosure import RECORD_RETENTION_YEARS as RECORD_RETENTION_YEARS
 from icm_bridge._disclosure import Disclosure as Disclosure
 from icm_bridge._disclosure import DisclosureRequest as DisclosureRequest
 from icm_bridge._disclosure import authorize_external_export as authorize_external_export
@@ -40,7 +40,7 @@ from icm_bridge._store import CaseStore as CaseStore
 
 __all__ = [
     "CHECKPOINT_EVERY",
-    "RECORD_RETENTION",
+    "RECORD_RETENTION_YEARS",
     "RETENTION",
     "ROLES",
     "AuditLog",

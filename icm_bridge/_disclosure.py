@@ -3,8 +3,9 @@
 A disclosure record, its export and its audit entry are linked both ways: the record keeps the
 export's SHA-256 and the audit sequence number; the audit entry names the disclosure id and the
 export hash. An external export is refused unless it names a disclosure record of that case.
-Records are retained :data:`RECORD_RETENTION` after the case closes, then purged, unless a legal
-hold stands; the purge itself happens in the repository, after :func:`authorize_purge`.
+Records are retained until 20 years after the end of the fiscal year in which the case closed
+(:mod:`tls_core.retention`, the rule the repository's purge applies too), then purged, unless a
+legal hold stands; the purge itself happens in the repository, after :func:`authorize_purge`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 
@@ -21,9 +23,10 @@ from icm_bridge._db import from_us, to_us
 from icm_bridge._schema import cases, disclosures
 from icm_bridge._store import CaseStore
 from tls_core.errors import CaseStoreError
+from tls_core.retention import RETENTION_YEARS, last_closing_day_due
 
 __all__ = [
-    "RECORD_RETENTION",
+    "RECORD_RETENTION_YEARS",
     "Disclosure",
     "DisclosureRequest",
     "authorize_external_export",
@@ -32,8 +35,8 @@ __all__ = [
     "record_disclosure",
 ]
 
-RECORD_RETENTION = timedelta(days=20 * 365 + 5)
-"""Case records are kept 20 years (five leap days included) after the case closes."""
+RECORD_RETENTION_YEARS = RETENTION_YEARS
+"""Case records are kept this many years after the end of the fiscal year the case closed in."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,20 @@ def authorize_purge(store: CaseStore, actor: str, case_number: str, now: datetim
             raise CaseStoreError(
                 f"case {case_number!r} is not due for purge",
                 reason="not_due_for_purge",
-                hint="records are kept 20 years after closing, and never while on legal hold",
+                hint="records are kept 20 years after the end of the fiscal year the case closed "
+                "in, and never while on legal hold",
             )
 
     store.run_audited(actor, "purge-authorize", (case_number,), body)
 
 
 def cases_due_for_purge_in(conn: sa.Connection, now: datetime) -> set[str]:
-    """Like :func:`cases_due_for_purge`, inside the caller's transaction."""
-    cutoff = to_us(now - RECORD_RETENTION)
+    """Like :func:`cases_due_for_purge`, inside the caller's transaction.
+
+    Closing days are UTC dates, as the repository's purge reads them.
+    """
+    last = last_closing_day_due(now.astimezone(UTC).date())
+    cutoff = to_us(datetime(last.year, last.month, last.day, tzinfo=UTC) + _ONE_DAY)
     return set(
         conn.execute(
             sa.select(cases.c.number).where(
@@ -174,6 +182,9 @@ def cases_due_for_purge_in(conn: sa.Connection, now: datetime) -> set[str]:
             )
         ).scalars()
     )
+
+
+_ONE_DAY: Final = timedelta(days=1)
 
 
 def _require_fields(request: DisclosureRequest) -> None:

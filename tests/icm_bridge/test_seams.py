@@ -94,7 +94,7 @@ def test_exported_members() -> None:
         name for name in vars(icm_bridge) if not name.startswith("_") and name != "annotations"
     )
     assert set(icm_bridge.__all__) == {
-        "CHECKPOINT_EVERY", "RECORD_RETENTION", "RETENTION", "ROLES", "AuditLog", "AuditRecord",
+        "CHECKPOINT_EVERY", "RECORD_RETENTION_YEARS", "RETENTION", "ROLES", "AuditLog", "AuditRecord",
         "Case", "CaseStore",
         "GlobalAction", "NewUser", "Notification", "Policy", "Relation", "Role", "SmtpSettings",
         "State", "User", "VerifyReport", "audit_store_url", "case_store_url",

@@ -11,6 +11,9 @@ Importing this package is cheap: ``deltalake`` and ``duckdb`` are imported on fi
 
 from __future__ import annotations
 
+from tls_core.retention import CaseFacts as CaseFacts
+from tls_core.retention import IntoCaseFacts as IntoCaseFacts
+from tls_core.retention import retention_end as retention_end
 from tls_core.store._commit import CommitStep as CommitStep
 from tls_core.store._commit import IntoRecords as IntoRecords
 from tls_core.store._commit import PurgeStep as PurgeStep
@@ -28,9 +31,6 @@ from tls_core.store._purge import PurgeReport as PurgeReport
 from tls_core.store._repository import CommitReport as CommitReport
 from tls_core.store._repository import LinkReport as LinkReport
 from tls_core.store._repository import Repository as Repository
-from tls_core.store._retention import CaseFacts as CaseFacts
-from tls_core.store._retention import IntoCaseFacts as IntoCaseFacts
-from tls_core.store._retention import retention_end as retention_end
 from tls_core.store._snapshot import Snapshot as Snapshot
 from tls_core.store._verify import VerifyReport as VerifyReport
 

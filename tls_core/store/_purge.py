@@ -9,11 +9,11 @@ from datetime import date
 
 import pyarrow as pa
 
+from tls_core.retention import IntoCaseFacts, purgeable_batches
 from tls_core.store._commit import BatchSpec, StepHook, case_rows, op_row, publish_table
 from tls_core.store._delta import commit_files
 from tls_core.store._files import DataFile
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, TableName
-from tls_core.store._retention import IntoCaseFacts, purgeable_batches
 from tls_core.store._snapshot import Snapshot
 
 __all__ = ["PurgeReport", "current_links", "purge_batches"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tls_core.errors import ConfigError, StoreError
 from tls_core.protocols import AccessPolicy, AuditSink
+from tls_core.retention import IntoCaseFacts
 from tls_core.store._commit import (
     BatchSpec,
     CommitStep,
@@ -42,7 +43,6 @@ from tls_core.store._layout import (
 from tls_core.store._lock import commit_lock
 from tls_core.store._purge import PurgeReport, current_links, purge_batches
 from tls_core.store._record_index import RecordIdIndex
-from tls_core.store._retention import IntoCaseFacts
 from tls_core.store._snapshot import Snapshot, take_snapshot
 from tls_core.store._verify import VerifyReport, verify_repository
 

@@ -1,5 +1,8 @@
 """Retention: records of closed cases go 20 years after the end of the closing fiscal year.
 
+This module is the one definition of the rule: the repository's purge and the case store's
+list of cases due for purge both use it (they must never disagree about a case).
+
 The case facts come in as a plain mapping (the case store is another package's business). A
 batch is purged only when every case it is linked to is purgeable; a record stored in a purged
 batch survives when a batch that is not purged references it (``record_refs``), so records
@@ -13,7 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-__all__ = ["RETENTION_YEARS", "CaseFacts", "IntoCaseFacts", "is_purgeable", "retention_end"]
+__all__ = [
+    "RETENTION_YEARS",
+    "CaseFacts",
+    "IntoCaseFacts",
+    "is_purgeable",
+    "last_closing_day_due",
+    "retention_end",
+]
 
 RETENTION_YEARS: Final = 20
 _FY_LAST_MONTH: Final = 9  # the US federal fiscal year ends on 30 September
@@ -46,6 +56,23 @@ def retention_end(closed_on: date) -> date:
     """
     fy_end_year = closed_on.year + (1 if closed_on.month > _FY_LAST_MONTH else 0)
     return date(fy_end_year + RETENTION_YEARS, _FY_LAST_MONTH, 30)
+
+
+def last_closing_day_due(today: date) -> date:
+    """The last closing day whose records may be purged on ``today``.
+
+    A case closed on day ``d`` (not open, not on legal hold) is purgeable on ``today`` exactly
+    when ``d <= last_closing_day_due(today)``: the rule as one cutoff, for a database query.
+
+    Examples:
+        >>> last_closing_day_due(date(2026, 9, 30))
+        datetime.date(2005, 9, 30)
+        >>> last_closing_day_due(date(2026, 10, 1))
+        datetime.date(2006, 9, 30)
+    """
+    fy_end = date(today.year, _FY_LAST_MONTH, 30)
+    last_ended = today.year if today > fy_end else today.year - 1
+    return date(last_ended - RETENTION_YEARS, _FY_LAST_MONTH, 30)
 
 
 def is_purgeable(facts: IntoCaseFacts | None, *, today: date) -> bool:
