@@ -55,7 +55,7 @@ def test_demo_search_notifies_the_other_owner_and_opr_search_notifies_no_one(dem
         assert "Dana Okafor" in searched[0].subject
         assert store.verify_audit("opr.hale").ok
         exports = [r for r in store.read_audit("opr.hale") if r.action == "export"]
-        assert [r.actor for r in exports] == ["a.novak"]  # the demo's report, audited
+        assert [r.actor for r in exports] == ["a.berg"]  # the demo's report, audited
     finally:
         store.engine.dispose()
         store.audit.engine.dispose()
@@ -74,9 +74,10 @@ def test_demo_report_is_offline_and_hides_the_restricted_case(demo_run):
 
     Text().feed(html)
     visible = " ".join(texts)
-    assert "C01" in visible
-    assert "C02" in visible
-    assert "C05" not in visible  # restricted, and the viewer (Luis Novak) is not on its team
+    assert "C04" in visible  # the viewer's (Tom Berg's) case
+    assert "C03" in visible  # the other case of his C12's link, named with its owner
+    assert "C01" not in visible  # a link between two cases that are not his: not exported
+    assert "C05" not in visible  # restricted, and the viewer is not on its team
     assert "Ana Rivera" in visible  # the pointer names whom to ask
     assert str(out / "report" / "report.html") in output.replace("\n", "")
 
@@ -118,18 +119,24 @@ def _report(out: Path, user: str, dest: Path, *extra: str) -> dict[str, object]:
 
 def test_report_command_honours_the_policy_of_the_user_asking(demo_run, tmp_path):
     out, _ = demo_run
-    agent = _report(out, "a.novak", tmp_path / "agent")
-    supervisor = _report(out, "sup.rivera", tmp_path / "sup")  # C05's owner's supervisor
+    agent = _report(out, "a.berg", tmp_path / "agent")
+    supervisor = _report(out, "sup.rivera", tmp_path / "sup")  # his and C05's owner's supervisor
     agent_html = Path(str(agent["html"])).read_text()
     supervisor_html = Path(str(supervisor["html"])).read_text()
     assert ">C05<" not in agent_html
     assert ">C05<" in supervisor_html
-    assert supervisor["links"] == agent["links"] + 1  # C04-C05 is a pointer for the agent
-    one = _report(out, "a.novak", tmp_path / "one", "--case", "C01")
-    assert one["links"] == 1
+    assert ">C01<" not in agent_html  # C01-C02: neither case is his to export
+    assert ">C01<" in supervisor_html  # C01 belongs to a.okafor, under sup.rivera
+    assert supervisor["links"] > agent["links"]
+    one = _report(out, "a.berg", tmp_path / "one", "--case", "C12")
+    assert one["links"] == 1  # C03-C12
+    auditor = _report(out, "opr.hale", tmp_path / "opr")  # OPR reads; it exports nothing
+    assert (auditor["cases"], auditor["links"]) == (0, 0)
 
 
-def test_report_command_denies_a_case_the_user_may_not_view(demo_run, tmp_path):
+# C05: restricted, not his to see; C04: visible to every agent, but only its owner's side exports it
+@pytest.mark.parametrize("case", ["C05", "C04"])
+def test_report_command_denies_a_case_the_user_may_not_export(demo_run, tmp_path, case):
     out, _ = demo_run
     result = RUNNER.invoke(
         app,
@@ -140,7 +147,7 @@ def test_report_command_denies_a_case_the_user_may_not_view(demo_run, tmp_path):
             "a.novak",
             "report",
             "--case",
-            "C05",
+            case,
             "--out",
             str(tmp_path / "r"),
             "--audit-key",

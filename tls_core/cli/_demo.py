@@ -172,7 +172,7 @@ def _searches(repo: Repository, store: CaseStore, scenario: Scenario, show: Show
 
 
 def _report(repo: Repository, store: CaseStore, paths: _Paths) -> None:
-    viewer = "a.novak"
+    viewer = "a.berg"  # owns C04, linked to the restricted C05: his report shows a pointer
     write_user_report(
         repo,
         store,

@@ -1,9 +1,13 @@
 """Gather a :class:`ReportData` from a repository, as one user may see it.
 
-The linker's last alerts and hubs, each visible case's target profile, and the case owners
-from the :class:`~tls_core.protocols.CaseDirectory`. Access is the caller's: a case the actor
-may not ``search-hit`` never appears by number; an alert reaching into one becomes a
-:class:`RestrictedPointer` naming whom to ask.
+A report is an export (audited as one), so it holds what the actor may ``export``: the
+linker's last alerts that touch one of those cases, their target profiles, the hubs, and the
+case owners from the :class:`~tls_core.protocols.CaseDirectory`. The other case of such a link
+is named with its owner, as the alert itself names it, but its records are not profiled. A case
+the actor may not ``search-hit`` never appears by number; an alert reaching into one becomes a
+:class:`RestrictedPointer` naming whom to ask. Links between two cases that are not the actor's
+are left out, and an actor who may export no case (OPR, OPLA, an administrator) gets an empty
+report.
 """
 
 from __future__ import annotations
@@ -63,24 +67,27 @@ def gather_report(
     """Return what ``seams.actor`` may see of the last link run (all cases, or one case's links).
 
     Raises:
-        AccessDenied: ``case`` is given and the actor may not view it.
+        AccessDenied: ``case`` is given and the actor may not export it.
     """
     from tls_core.link import alerts, hubs
 
     if case is not None:
-        seams.access.check(seams.actor, "view", case)
+        seams.access.check(seams.actor, "export", case)
     found = alerts(repo, case=case)
     named = {c for a in found for c in (a.case_a, a.case_b)} | ({case} if case else set())
     visible = seams.access.visible_cases(seams.actor, sorted(named))
-    shown = [a for a in found if a.case_a in visible and a.case_b in visible]
-    pointers = _pointers(seams, [a for a in found if a not in shown], visible)
-    profiles = [_profile(repo, seams, c, top) for c in sorted(visible)]
+    mine = seams.access.visible_cases(seams.actor, sorted(visible), action="export")
+    ours = [a for a in found if a.case_a in mine or a.case_b in mine]
+    shown = [a for a in ours if a.case_a in visible and a.case_b in visible]
+    pointers = _pointers(seams, [a for a in ours if a not in shown], mine)
+    listed = mine | {c for a in shown for c in (a.case_a, a.case_b)}
+    profiles = [_profile(repo, seams, c, top) for c in sorted(mine)]
     return ReportData(
         title=title,
         generated_utc=datetime.now(UTC).replace(microsecond=0),
-        cases=tuple(_case(seams, c) for c in sorted(visible)),
-        # Hubs are corpus-wide; a user who may see no case (an administrator) sees none.
-        identifiers=_identifiers(shown, hubs(repo) if visible else []),
+        cases=tuple(_case(seams, c) for c in sorted(listed)),
+        # Hubs are corpus-wide; a user who may export no case sees none.
+        identifiers=_identifiers(shown, hubs(repo) if mine else []),
         links=tuple(_link(a) for a in shown),
         restricted=pointers,
         timeline=tuple(_timeline(shown)),
@@ -125,14 +132,11 @@ def _link(alert: Alert) -> ReportLink:
 
 
 def _pointers(
-    seams: ReportSeams, hidden: Iterable[Alert], visible: frozenset[str]
+    seams: ReportSeams, hidden: Iterable[Alert], mine: frozenset[str]
 ) -> tuple[RestrictedPointer, ...]:
     out: dict[tuple[str, str], RestrictedPointer] = {}
     for alert in hidden:
-        mine = [c for c in (alert.case_a, alert.case_b) if c in visible]
-        other = alert.case_b if alert.case_a in visible else alert.case_a
-        if not mine:
-            continue  # neither case is the actor's to see: nothing to point at
+        other = alert.case_b if alert.case_a in mine else alert.case_a
         try:
             contact = seams.directory.restricted_contact(seams.actor, other)
         except AccessDenied:
