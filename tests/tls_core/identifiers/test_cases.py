@@ -126,3 +126,20 @@ def test_sliced_arrays_unicode_and_long_values_match_the_reference():
 def test_all_null_input_is_empty_not_rejected():
     rows = normalize(pa.array([None, None], pa.string())).to_pylist()
     assert [r["status"] for r in rows] == ["empty", "empty"]
+
+
+def test_two_kernel_threads_decide_as_one() -> None:
+    """From _TWO_THREADS_FROM distinct values the kernel runs on two halves in two threads:
+    the answers equal those of pieces small enough for one thread, row for row."""
+    from tls_core.identifiers import normalize
+    from tls_core.identifiers._normalize import _TWO_THREADS_FROM
+
+    shapes = ("(213) 555-{:04d}", "+44 20 7946 {:04d}", "011 33 1 42 68 {:04d}", "49015420{:07d}")
+    n = _TWO_THREADS_FROM + 20_000
+    items: list[str | None] = [shapes[i % 4].format(i // 4) for i in range(n)]
+    items[5::9973] = [None] * len(items[5::9973])
+    items[7::4999] = [f"N/A-{i}" for i in range(len(items[7::4999]))]  # reference fallback
+    whole = normalize(items)
+    piece = _TWO_THREADS_FROM // 2
+    parts = [normalize(items[s : s + piece]).to_pylist() for s in range(0, n, piece)]
+    assert whole.to_pylist() == [row for part in parts for row in part]
