@@ -259,3 +259,62 @@ def test_plain_bench_file_reads_alike_both_ways() -> None:
     assert records.num_rows == 3_000
     assert np.unique(records.column("record_id").to_numpy(zero_copy_only=False)).size == 3_000
     assert pla.read_return(path)[0].equals(records)
+
+
+def _results(values: list[str | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "_value": values,
+            "kind": [None if v is None else f"k{len(v)}" for v in values],
+            "canonical": [None if v is None else v.upper() for v in values],
+            "reason": [None] * len(values),
+        },
+        schema={
+            "_value": pl.String,
+            "kind": pl.String,
+            "canonical": pl.String,
+            "reason": pl.String,
+        },
+    )
+
+
+@pytest.mark.nojit
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.one_of(st.none(), st.text("ab1 ", max_size=4)), max_size=900, unique=True),
+        min_size=1,
+        max_size=3,
+    ),
+    probe=st.lists(st.one_of(st.none(), st.text("ab1 ", max_size=4)), max_size=40),
+    limit=st.sampled_from([3, 1_000_000]),
+)
+def test_memo_find_matches_the_join(
+    batches: list[list[str | None]], probe: list[str | None], limit: int
+) -> None:
+    """The memo's hash map finds exactly what a join on its table finds (growth, resets)."""
+    from penlink_adapters._identify import _lookup
+
+    memo = IdentifierMemo(limit=limit)
+    for batch in batches:
+        known = set(memo.table["_value"].to_list())
+        memo.remember(_results([v for v in batch if v not in known]))
+        for values in (probe, batch, memo.table["_value"].to_list()):
+            series = pl.Series("_value", values, pl.String)
+            assert memo.find(series).equals(_lookup(series, memo.table))
+
+
+@pytest.mark.nojit
+def test_a_hash_collision_in_the_memo_is_a_miss() -> None:
+    """A value whose 128-bit key points at another value's row is not given that row."""
+    from penlink_adapters._identify import _hashes
+    from penlink_adapters._kernels import map_put_kernel
+
+    memo = IdentifierMemo()
+    memo.remember(_results(["2125550142", "6465550123"]))
+    intruder = pl.Series("_value", ["7185550199"])
+    map_put_kernel(*_hashes(intruder), memo._slots, 1)  # forge: its key -> row 1
+    found = memo.find(pl.Series("_value", ["7185550199", "6465550123"]))
+    assert found["_hit"].to_list() == [None, True]
+    assert found["canonical"].to_list() == [None, "6465550123".upper()]
+    assert found["_value"].to_list() == ["7185550199", "6465550123"]
