@@ -241,6 +241,16 @@ streaming read: **{"met" if met_memory else "not met"}** at this size. `read_ret
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns.
 
+Before the `read3` branch (main at 9985f47, same command, load 4.3-6.6): raw read 8.22 s
+CPU; `read_return` 39.92 s CPU (4.86x); `scan_return` 32.11 s CPU (3.91x the raw read),
+0.82 GiB peak. What `read3` changed: the identifier memo finds values through a numba map
+from each value's 128-bit hash to its row (every hit compared with the value itself), not a
+join of each chunk column against the memo table; times of a fixed-width format
+(`%m/%d/%Y %H:%M:%S` and the like) are parsed by a numba kernel straight from the column's
+bytes (polars parses any column with a value of another shape); the plain-file check is a
+branch-free, vectorized pass; a caller that hashed the file (the store's ingest) passes
+`sha256=` and the file is not hashed a second time (last row of the table).
+
 Before the `readfast` branch (main at 5f2ee20, same command, load 7.3-9.3): raw read
 8.71 s CPU; `read_return` 55.69 s CPU (6.39x); `scan_return` 42.57 s CPU (4.89x the raw
 read), 0.88 GiB peak. What `readfast` changed: the identifier memo is consulted first and a
