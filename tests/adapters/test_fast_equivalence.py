@@ -175,6 +175,7 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
 
 
+@pytest.mark.nojit
 @settings(max_examples=300, deadline=None)
 @given(
     block=st.lists(
