@@ -243,7 +243,7 @@ for large returns.
 
 The `sha256=` row saves one SHA-256 of the file (about 1.2 s of CPU for this file on this VM,
 reading included, run in a helper thread): less than the spread of the figures on a loaded
-machine, so compare its first run with the `scan_return` runs rather than the medians.
+machine, where the two `scan_return` rows may come out in either order.
 
 Before the `read3` branch (main at 9985f47, same command, load 4.3-6.6): raw read 8.22 s
 CPU; `read_return` 39.92 s CPU (4.86x); `scan_return` 32.11 s CPU (3.91x the raw read),
