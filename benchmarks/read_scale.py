@@ -15,7 +15,9 @@ Measured:
   the time spent inside identifier normalization is timed separately, since the issue's target
   is "before identifier normalization";
 - ``scan_return(path)`` iterated to the end, each chunk dropped: the streaming read that
-  ``tls read --out`` uses, whose memory must not grow with the file.
+  ``tls read --out`` uses, whose memory must not grow with the file;
+- ``scan_return(path, sha256=...)``: the same, given the file's hash as the store's ingest
+  gives it (it hashed the file already, issue 5): the adapters do not hash it again.
 
 Writes the ``read`` section of benchmarks/RESULTS.md.
 """
@@ -38,7 +40,7 @@ from pathlib import Path
 from benchmarks._results import machine, spread, write_section
 
 _BATCH = 100_000
-_WHAT = ("raw", "read_return", "scan_return")
+_WHAT = ("raw", "read_return", "scan_return", "scan_sha256")
 
 
 def synth_file(rows: int, seed: int = 7) -> Path:
@@ -84,7 +86,7 @@ def synth_file(rows: int, seed: int = 7) -> Path:
     return path
 
 
-def _child(what: str, path: str, warm: str) -> dict[str, float]:
+def _child(what: str, path: str, warm: str, sha256: str | None) -> dict[str, float]:
     import polars as pl
 
     import penlink_adapters as pla
@@ -115,7 +117,7 @@ def _child(what: str, path: str, warm: str) -> dict[str, float]:
         assert report.balanced
         assert records.num_rows == report.loaded
     else:
-        scan = pla.scan_return(path)
+        scan = pla.scan_return(path, sha256=sha256 if what == "scan_sha256" else None)
         for _records, _ in scan:
             pass
         rows = scan.report().rows_total
@@ -126,14 +128,25 @@ def _child(what: str, path: str, warm: str) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "normalize": spent[0], "rows": rows, "peak": peak}
 
 
-def _run(what: str, path: Path, warm: Path) -> dict[str, float]:
+def _run(what: str, path: Path, warm: Path, sha256: str) -> dict[str, float]:
+    child = ["--child", what, str(path), str(warm), "--sha256", sha256]
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.read_scale", "--child", what, str(path), str(warm)],
+        [sys.executable, "-m", "benchmarks.read_scale", *child],
         check=True,
         capture_output=True,
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 24):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _gib(values: list[float]) -> str:
@@ -148,9 +161,11 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("WHAT", "PATH", "WARM"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--sha256", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(*args.child)))
+        what, path, warm = args.child
+        print(json.dumps(_child(what, path, warm, args.sha256)))
         return
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -160,10 +175,11 @@ def main() -> None:
     written = f"written in {made:.0f} s" if made >= 1 else "written by an earlier run"
     warm = synth_file(2_000, args.seed)
     size = path.stat().st_size
+    sha256 = _sha256(path)
     runs: dict[str, list[dict[str, float]]] = {w: [] for w in _WHAT}
     for _ in range(args.repeat):  # interleaved, so that load on a shared machine hits all alike
         for what in _WHAT:
-            runs[what].append(_run(what, path, warm))
+            runs[what].append(_run(what, path, warm, sha256))
             print(what, runs[what][-1], file=sys.stderr)
 
     def seconds(what: str) -> list[float]:
@@ -191,6 +207,7 @@ def main() -> None:
         f"| of which identifier normalization (`normalize_columns`) | {spread(norm)} | | | | | |",
         f"| `read_return` outside identifier normalization | {spread(outside)} | {args.rows / statistics.median(outside) / 1e6:.2f} M | {statistics.median(outside) / raw_s:.2f}x | | | |",
         f"| `scan_return(path)` streamed, chunks dropped | {spread(seconds('scan_return'))} | {rate('scan_return') / 1e6:.2f} M | {statistics.median(seconds('scan_return')) / raw_s:.2f}x | {cpu('scan_return')} | {cpu_ratio('scan_return')} | {_gib([r['peak'] for r in runs['scan_return']])} |",
+        f"| `scan_return(path, sha256=...)` as the store's ingest calls it (no second hash) | {spread(seconds('scan_sha256'))} | {rate('scan_sha256') / 1e6:.2f} M | {statistics.median(seconds('scan_sha256')) / raw_s:.2f}x | {cpu('scan_sha256')} | {cpu_ratio('scan_sha256')} | {_gib([r['peak'] for r in runs['scan_sha256']])} |",
     ]
     table = "\n".join(lines)
     command = "python -m benchmarks.read_scale"
@@ -223,6 +240,20 @@ cores, peak memory <= 2 GiB whatever the file size. Speed: **{"met" if met_speed
 streaming read: **{"met" if met_memory else "not met"}** at this size. `read_return` returns the
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns.
+
+The `sha256=` row saves one SHA-256 of the file (about 1.2 s of CPU for this file on this VM,
+reading included, run in a helper thread): less than the spread of the figures on a loaded
+machine, where the two `scan_return` rows may come out in either order.
+
+Before the `read3` branch (main at 9985f47, same command, load 4.3-6.6): raw read 8.22 s
+CPU; `read_return` 39.92 s CPU (4.86x); `scan_return` 32.11 s CPU (3.91x the raw read),
+0.82 GiB peak. What `read3` changed: the identifier memo finds values through a numba map
+from each value's 128-bit hash to its row (every hit compared with the value itself), not a
+join of each chunk column against the memo table; times of a fixed-width format
+(`%m/%d/%Y %H:%M:%S` and the like) are parsed by a numba kernel straight from the column's
+bytes (polars parses any column with a value of another shape); the plain-file check is a
+branch-free, vectorized pass; a caller that hashed the file (the store's ingest) passes
+`sha256=` and the file is not hashed a second time (last row of the table).
 
 Before the `readfast` branch (main at 5f2ee20, same command, load 7.3-9.3): raw read
 8.71 s CPU; `read_return` 55.69 s CPU (6.39x); `scan_return` 42.57 s CPU (4.89x the raw

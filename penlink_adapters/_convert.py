@@ -23,6 +23,7 @@ from penlink_adapters._values import (
     dst_reason_expr,
     duration_expr,
     epoch_expr,
+    fixed_width_times,
     float_expr,
     int_expr,
     local_to_utc_expr,
@@ -297,12 +298,21 @@ def _first_format_fits(df: pl.DataFrame, layout: Layout) -> tuple[Layout, pl.Ser
 
     Parsing tries the formats in order and keeps the first fit, so when the first format
     parses every time of the chunk the others change nothing and need not run. Also returns
-    the times parsed by that format when it fits (what the reduced layout parses them to).
+    the times parsed by that format when it fits (what the reduced layout parses them to):
+    by the numba kernel when every time has the format's fixed width
+    (:func:`~penlink_adapters._values.fixed_width_times`), else by polars.
     """
     if layout.epoch or layout.zone == "offset":
         return layout, None
     formats = layout.time_formats or DEFAULT_TIME_FORMATS
     naive = [f for f in formats if "%z" not in f and "%Z" not in f]
+    if not naive:
+        return layout, None
+    offset = tuple(f for f in formats if f not in naive)
+    reduced = dataclasses.replace(layout, time_formats=(naive[0], *offset))
+    fixed = fixed_width_times(df["start_raw"], naive[0])
+    if fixed is not None:
+        return reduced, fixed
     if len(naive) < 2:
         return layout, None
     raw = pl.col("start_raw")
@@ -310,8 +320,7 @@ def _first_format_fits(df: pl.DataFrame, layout: Layout) -> tuple[Layout, pl.Ser
     parsed_s = parsed.to_series()
     if (df["start_raw"].is_not_null() & parsed_s.is_null()).any():
         return layout, None
-    offset = tuple(f for f in formats if f not in naive)
-    return dataclasses.replace(layout, time_formats=(naive[0], *offset)), parsed_s
+    return reduced, parsed_s
 
 
 def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:

@@ -44,21 +44,56 @@ class IdentifierMemo:
     """Normalization results of the distinct values met so far in one read (one region).
 
     A return repeats its target and its contacts from chunk to chunk: each distinct value is
-    normalized once per read. Bounded: past ``limit`` values the memo starts afresh.
+    normalized once per read. Bounded: past ``limit`` values the memo starts afresh. Values
+    are found through a 128-bit hash of each value (two seeded polars hashes) in a numba
+    open-addressing map to the row of :attr:`table` (:meth:`find`), and every hit is
+    checked against the value itself: a hash collision is a miss, never a wrong result.
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
         self.limit = limit
         self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
+        self._slots: Any = np.zeros((1 << 10, 3), dtype=np.uint64)
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
+        from penlink_adapters._kernels import map_put_kernel
+
         if not len(new):
             return
         if len(self.table) + len(new) > self.limit:
             self.table = new.head(self.limit)
+            self._slots = np.zeros((1 << 10, 3), dtype=np.uint64)
+            new, first = self.table, 0
         else:
+            first = len(self.table)
             self.table = pl.concat([self.table, new], rechunk=True)
+        capacity = len(self._slots)
+        while 4 * len(self.table) > 3 * capacity:
+            capacity *= 2
+        if capacity > len(self._slots):  # rebuilt from every value rather than rehashed
+            self._slots = np.zeros((capacity, 3), dtype=np.uint64)
+            new, first = self.table, 0
+        map_put_kernel(*_hashes(new["_value"]), self._slots, first)
+
+    def find(self, values: pl.Series) -> pl.DataFrame:
+        """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
+        from penlink_adapters._kernels import map_get_kernel
+
+        rows = pl.Series("_i", map_get_kernel(*_hashes(values), self._slots))
+        index = pl.select(pl.when(rows >= 0).then(rows)).to_series()
+        found = self.table.select(pl.all().gather(index))
+        hit = found["_value"].eq_missing(values) & (rows >= 0)
+        if not hit.all():  # misses, or (in theory) a collision: null like a join's miss
+            found = found.select(pl.when(hit).then(pl.all()))
+        return found.with_columns(
+            values.alias("_value"), pl.when(hit).then(pl.lit(True)).alias("_hit")
+        )
+
+
+def _hashes(values: pl.Series) -> tuple[Any, Any]:
+    """Two 64-bit hashes of each value (null included): one 128-bit key."""
+    return values.hash(seed=1).to_numpy(), values.hash(seed=2).to_numpy()
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
@@ -112,7 +147,7 @@ def normalize_columns(
     else:
         # Look up in the memo first: once it knows the return's values (after the first
         # chunks) nothing else runs. Values it lacks are normalized, then looked up again.
-        parts = [_lookup(k, memo.table) for k in keys]
+        parts = [memo.find(k) for k in keys]
         missing = [k.filter(part["_hit"].is_null()) for k, part in zip(keys, parts, strict=True)]
         if any(len(m) for m in missing):
             new = _normalized(pl.concat(missing).unique(), region)

@@ -26,7 +26,10 @@ __all__ = [
     "key_text_fill_kernel",
     "key_text_widths_kernel",
     "line_views_kernel",
+    "map_get_kernel",
+    "map_put_kernel",
     "murmur3_hex_kernel",
+    "naive_time_kernel",
     "plain_block_kernel",
     "rehash_kernel",
     "set_insert_kernel",
@@ -208,6 +211,50 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new_used[slot] = True
             new1[slot] = keys1[i]
             new2[slot] = keys2[i]
+
+
+@_jit
+def map_put_kernel(h1s: Any, h2s: Any, slots: Any, first_row: int) -> int:
+    """Map each 128-bit hash ``i`` to row ``first_row + i`` unless the hash is there already.
+
+    ``slots``: ``(capacity, 3)`` words (power-of-two capacity), ``h1``, ``h2`` and the row
+    plus one (0: an empty slot), one cache line a probe. The caller keeps the load <= 3/4.
+    Returns how many hashes were added.
+    """
+    mask = len(slots) - 1
+    added = 0
+    for i in range(len(h1s)):
+        a = h1s[i]
+        b = h2s[i]
+        slot = np.int64(b & np.uint64(mask))
+        while slots[slot, 2] != 0:
+            if slots[slot, 0] == a and slots[slot, 1] == b:
+                break
+            slot = (slot + 1) & mask
+        if slots[slot, 2] == 0:
+            slots[slot, 0] = a
+            slots[slot, 1] = b
+            slots[slot, 2] = np.uint64(first_row + i + 1)
+            added += 1
+    return added
+
+
+@_jit
+def map_get_kernel(h1s: Any, h2s: Any, slots: Any) -> Any:
+    """The row mapped to each 128-bit hash by :func:`map_put_kernel`, -1 when none is."""
+    mask = len(slots) - 1
+    rows = np.empty(len(h1s), dtype=np.int64)
+    for i in range(len(h1s)):
+        a = h1s[i]
+        b = h2s[i]
+        slot = np.int64(b & np.uint64(mask))
+        rows[i] = -1
+        while slots[slot, 2] != 0:
+            if slots[slot, 0] == a and slots[slot, 1] == b:
+                rows[i] = np.int64(slots[slot, 2]) - 1
+                break
+            slot = (slot + 1) & mask
+    return rows
 
 
 @_inline
@@ -430,10 +477,82 @@ def plain_block_kernel(buf: Any, after_cr: bool) -> bool:
     n = len(buf)
     if after_cr and (n == 0 or buf[0] != 10):
         return False
-    for i in range(n):
+    if n == 0:
+        return True
+    # No early exit and no branch in the loop: the compiler vectorizes it (about 3x faster
+    # than a loop that stops at the first offending byte; most files are plain).
+    bad = False
+    for i in range(n - 1):
         b = buf[i]
-        if b == 34 or b == 0:
-            return False
-        if b == 13 and i + 1 < n and buf[i + 1] != 10:
-            return False
-    return True
+        bad |= (b == 34) | (b == 0) | ((b == 13) & (buf[i + 1] != 10))
+    b = buf[n - 1]
+    return not (bad | (b == 34) | (b == 0))
+
+
+@_inline
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@_jit
+def naive_time_kernel(offsets: Any, data: Any, valid: Any, spec: Any) -> tuple[Any, bool]:
+    """Microseconds since 1970 of fixed-width times, or ``ok`` False when one does not fit.
+
+    ``spec``: one code a character of the format: 0-127 a literal byte, then 1001 a 4-digit
+    year (1-9999), 1002 a 2-digit month, 1003 a day (valid for the month), 1004 an hour
+    (00-23), 1005 a minute, 1006 a second (00-59; no leap second). Values are
+    ``data[offsets[i]:offsets[i+1]]``; null ones (``valid`` False) are skipped. Anything else
+    (another length, a non-digit, a value out of range) stops the kernel with ``ok`` False:
+    the caller then parses the column its usual way.
+    """
+    n = len(offsets) - 1
+    width = len(spec)
+    out = np.zeros(n, dtype=np.int64)
+    days_in = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    parts = np.zeros(7, dtype=np.int64)  # by code - 1000; a format without %S leaves 0
+    last_date = -1
+    last_days = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        start = offsets[i]
+        if offsets[i + 1] - start != width:
+            return out, False
+        j = 0
+        while j < width:
+            code = spec[j]
+            if code < 1000:
+                if data[start + j] != code:
+                    return out, False
+                j += 1
+                continue
+            digits = 4 if code == 1001 else 2
+            value = 0
+            for q in range(digits):
+                b = int(data[start + j + q]) - 48
+                if b < 0 or b > 9:
+                    return out, False
+                value = value * 10 + b
+            parts[code - 1000] = value
+            j += digits
+        date = (parts[1] * 100 + parts[2]) * 100 + parts[3]
+        if date != last_date:  # rows of a return come in time order: dates repeat
+            y, m, d = parts[1], parts[2], parts[3]
+            if y < 1 or m < 1 or m > 12 or d < 1:
+                return out, False
+            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+            if d > days_in[m - 1] + (1 if m == 2 and leap else 0):
+                return out, False
+            last_date = date
+            last_days = _days_from_civil(y, m, d)
+        if parts[4] > 23 or parts[5] > 59 or parts[6] > 59:
+            return out, False
+        secs = last_days * 86400 + parts[4] * 3600 + parts[5] * 60 + parts[6]
+        out[i] = secs * 1_000_000
+    return out, True

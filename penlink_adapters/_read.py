@@ -44,6 +44,7 @@ def read_return(
     source_tz: str | None = None,
     target: str | None = None,
     region: str | None = None,
+    sha256: str | None = None,
 ) -> tuple[pa.Table, pa.Table, ReadReport]:
     """Read one carrier return file into canonical records.
 
@@ -54,6 +55,9 @@ def read_return(
         source_tz: IANA zone of the file's local times; required by local-time layouts.
         target: The target identifier of the legal process, as written.
         region: Region of national numbers, overriding the layout's (ISO alpha-2).
+        sha256: The file's hex SHA-256, when the caller has hashed it already: it is taken
+            as the content hash (provenance, report) and the file is not hashed again. The
+            caller vouches for it; nothing checks it.
 
     Returns:
         The canonical table (``CALL_RECORDS``, ``SUBSCRIBER_RECORDS`` or ``MISC_RECORDS``),
@@ -64,7 +68,9 @@ def read_return(
         ReadError: the layout needs a zone and none was given, or the file is malformed.
         ConfigError: an unknown layout name or zone.
     """
-    scan = scan_return(path, layout=layout, source_tz=source_tz, target=target, region=region)
+    scan = scan_return(
+        path, layout=layout, source_tz=source_tz, target=target, region=region, sha256=sha256
+    )
     parts = list(scan)
     records = pa.concat_tables([p[0] for p in parts]) if parts else scan.schema.empty_table()
     rejects = pa.concat_tables([p[1] for p in parts]) if parts else REJECTS.empty_table()
@@ -79,6 +85,7 @@ def scan_return(
     target: str | None = None,
     region: str | None = None,
     chunk_rows: int = 100_000,
+    sha256: str | None = None,
 ) -> ReturnScan:
     """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
 
@@ -86,7 +93,7 @@ def scan_return(
     :func:`read_return`; the report is available from :meth:`ReturnScan.report` once
     iteration is over.
     """
-    return ReturnScan(path, layout, source_tz, target, region, chunk_rows)
+    return ReturnScan(path, layout, source_tz, target, region, chunk_rows, sha256=sha256)
 
 
 class ReturnScan:
@@ -101,8 +108,9 @@ class ReturnScan:
         region: str | None,
         chunk_rows: int,
         fast: bool = True,
+        sha256: str | None = None,
     ) -> None:
-        self.info: SourceInfo = inspect_source(path)
+        self.info: SourceInfo = inspect_source(path, sha256=sha256)
         self.candidate = _choose(self.info, layout)
         self.layout: Layout = self.candidate.layout
         self.schema: pa.Schema = schema_for(self.layout)

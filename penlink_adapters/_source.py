@@ -49,8 +49,11 @@ class SourceInfo:
     """UTF-8 text without quote characters, NUL bytes or lone CRs: one row is one line."""
 
 
-def inspect_source(path: str | Path) -> SourceInfo:
+def inspect_source(path: str | Path, *, sha256: str | None = None) -> SourceInfo:
     """Hash the file and choose its encoding in one streaming pass.
+
+    ``sha256``: the caller vouches for the content hash (it hashed the file itself): it is
+    taken as is and the file is not hashed again (issue 5).
 
     Raises:
         ReadError: the file cannot be opened.
@@ -71,7 +74,8 @@ def inspect_source(path: str | Path) -> SourceInfo:
                 while block:
                     if hashing is not None:
                         hashing.result()
-                    hashing = hasher.submit(digest.update, block)
+                    if sha256 is None:
+                        hashing = hasher.submit(digest.update, block)
                     if plain:
                         plain = _plain(block, cr)
                         cr = block.endswith(b"\r")
@@ -95,7 +99,7 @@ def inspect_source(path: str | Path) -> SourceInfo:
     if encoding is None:
         encoding = "utf-8"
     plain = plain and encoding in ("utf-8", "utf-8-sig")
-    return SourceInfo(str(p), digest.hexdigest(), size, encoding, plain)
+    return SourceInfo(str(p), sha256 or digest.hexdigest(), size, encoding, plain)
 
 
 def _plain(block: bytes, after_cr: bool) -> bool:

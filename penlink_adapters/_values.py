@@ -8,9 +8,11 @@ classified by :func:`dst_reason_expr`.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from penlink_adapters._layout import DurationFormat, Layout
 
@@ -19,6 +21,7 @@ __all__ = [
     "dst_reason_expr",
     "duration_expr",
     "epoch_expr",
+    "fixed_width_times",
     "float_expr",
     "int_expr",
     "local_to_utc_expr",
@@ -65,6 +68,75 @@ def parse_naive_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     if not fmts:
         return pl.lit(None, dtype=_US)
     return pl.coalesce([col.str.strptime(_US, f, strict=False, exact=True) for f in fmts])
+
+
+_FIELD_CODES: Final = {
+    "Y": (1001, 4),
+    "m": (1002, 2),
+    "d": (1003, 2),
+    "H": (1004, 2),
+    "M": (1005, 2),
+}
+_SECOND: Final = (1006, 2)
+_LITERALS: Final = frozenset("/-:. T")
+
+
+def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
+    """``raw`` parsed by ``fmt`` in one numba pass, when every value has the format's width.
+
+    Only formats made of ``%Y %m %d %H %M`` (each once), optionally ``%S``, and the literals
+    ``/ - : . T`` and space are taken, and only values of exactly that shape (ASCII digits,
+    valid date and time, no leap second). Returns None when the format or any non-null value
+    is not of that kind: the caller parses with polars then. Where it returns a column, it
+    equals ``raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)`` (checked by
+    a differential test).
+    """
+    from penlink_adapters._kernels import naive_time_kernel
+
+    spec = _time_spec(fmt)
+    if spec is None or raw.dtype != pl.String:
+        return None
+    array = raw.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    start = array.offset
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[start : start + n + 1]
+    data_buffer = array.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
+    valid: Any = array.is_valid().to_numpy(zero_copy_only=False)
+    micros, ok = naive_time_kernel(offsets, data, valid, spec)
+    if not ok:
+        return None
+    parsed = pl.Series(raw.name, micros, pl.Int64).cast(pl.Datetime("us"))
+    if raw.null_count():
+        parsed = pl.select(pl.when(raw.is_not_null()).then(parsed)).to_series().alias(raw.name)
+    return parsed
+
+
+def _time_spec(fmt: str) -> Any:
+    """The kernel's codes for ``fmt`` (see :func:`fixed_width_times`), None if not supported."""
+    spec: list[int] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(fmt):
+        char = fmt[i]
+        if char != "%":
+            if char not in _LITERALS:
+                return None
+            spec.append(ord(char))
+            i += 1
+            continue
+        field = fmt[i + 1 : i + 2]
+        code = _FIELD_CODES.get(field) or (_SECOND if field == "S" else None)
+        if code is None or field in seen:
+            return None
+        seen.add(field)
+        spec += [code[0]] * code[1]
+        i += 2
+    if not set(_FIELD_CODES) <= seen:
+        return None
+    return np.array(spec, dtype=np.int64)
 
 
 def parse_offset_expr(col: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,7 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
 
 
+@pytest.mark.nojit
 @settings(max_examples=300, deadline=None)
 @given(
     block=st.lists(
@@ -259,3 +261,133 @@ def test_plain_bench_file_reads_alike_both_ways() -> None:
     assert records.num_rows == 3_000
     assert np.unique(records.column("record_id").to_numpy(zero_copy_only=False)).size == 3_000
     assert pla.read_return(path)[0].equals(records)
+
+
+def _results(values: list[str | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "_value": values,
+            "kind": [None if v is None else f"k{len(v)}" for v in values],
+            "canonical": [None if v is None else v.upper() for v in values],
+            "reason": [None] * len(values),
+        },
+        schema={
+            "_value": pl.String,
+            "kind": pl.String,
+            "canonical": pl.String,
+            "reason": pl.String,
+        },
+    )
+
+
+@pytest.mark.nojit
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.one_of(st.none(), st.text("ab1 ", max_size=4)), max_size=900, unique=True),
+        min_size=1,
+        max_size=3,
+    ),
+    probe=st.lists(st.one_of(st.none(), st.text("ab1 ", max_size=4)), max_size=40),
+    limit=st.sampled_from([3, 1_000_000]),
+)
+def test_memo_find_matches_the_join(
+    batches: list[list[str | None]], probe: list[str | None], limit: int
+) -> None:
+    """The memo's hash map finds exactly what a join on its table finds (growth, resets)."""
+    from penlink_adapters._identify import _lookup
+
+    memo = IdentifierMemo(limit=limit)
+    for batch in batches:
+        known = set(memo.table["_value"].to_list())
+        memo.remember(_results([v for v in batch if v not in known]))
+        for values in (probe, batch, memo.table["_value"].to_list()):
+            series = pl.Series("_value", values, pl.String)
+            assert memo.find(series).equals(_lookup(series, memo.table))
+
+
+@pytest.mark.nojit
+def test_a_hash_collision_in_the_memo_is_a_miss() -> None:
+    """A value whose 128-bit key points at another value's row is not given that row."""
+    from penlink_adapters._identify import _hashes
+    from penlink_adapters._kernels import map_put_kernel
+
+    memo = IdentifierMemo()
+    memo.remember(_results(["2125550142", "6465550123"]))
+    intruder = pl.Series("_value", ["7185550199"])
+    map_put_kernel(*_hashes(intruder), memo._slots, 1)  # forge: its key -> row 1
+    found = memo.find(pl.Series("_value", ["7185550199", "6465550123"]))
+    assert found["_hit"].to_list() == [None, True]
+    assert found["canonical"].to_list() == [None, "6465550123".upper()]
+    assert found["_value"].to_list() == ["7185550199", "6465550123"]
+
+
+_TIME_FORMATS = (
+    "%m/%d/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%H:%M:%S %m/%d/%Y",
+    "%Y%m%d%H%M%S",
+)
+
+
+def _time_text(fmt: str) -> st.SearchStrategy[str]:
+    """Text shaped like ``fmt``: digits (in range or not), sometimes a stray character."""
+    width = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
+    near = {"Y": [1, 999, 1900, 2000, 2020, 2021, 2100, 9999], "m": [0, 1, 2, 9, 12, 13]}
+    near |= {"d": [0, 1, 28, 29, 30, 31, 32], "H": [0, 9, 23, 24]}
+    near |= {"M": [0, 59, 60], "S": [0, 30, 59, 60]}
+    parts: list[st.SearchStrategy[str]] = []
+    for token in re.findall(r"%.|.", fmt):
+        if token.startswith("%"):
+            f = token[1]
+            number = st.sampled_from(near[f]) | st.integers(0, 10 ** width[f] - 1)
+            parts.append(number.map(lambda v, w=width[f]: str(v).zfill(w)))
+        else:
+            parts.append(st.sampled_from([token, token, token, " ", "\t", "x"]))
+    shaped = st.tuples(*parts).map("".join)
+    return shaped | shaped.map(lambda t: t[1:]) | shaped.map(lambda t: t + "0")
+
+
+@st.composite
+def _times(draw: st.DrawFn) -> tuple[str, list[str | None]]:
+    fmt = draw(st.sampled_from(_TIME_FORMATS))
+    when = st.datetimes(datetime(1000, 1, 1), datetime(9999, 12, 31, 23, 59, 59))
+    valid = when.map(lambda d: d.strftime(fmt))
+    if draw(st.booleans()):  # times that all fit (the usual file): the kernel's own results
+        return fmt, draw(st.lists(st.none() | valid, max_size=12))
+    return fmt, draw(st.lists(st.none() | valid | _time_text(fmt), max_size=12))
+
+
+@pytest.mark.nojit
+@settings(max_examples=400, deadline=None)
+@given(case=_times())
+def test_fixed_width_times_equal_polars_strptime(case: tuple[str, list[str | None]]) -> None:
+    """The numba time parser gives polars' result, or steps aside (None) for polars to parse."""
+    from penlink_adapters._values import fixed_width_times
+
+    fmt, values = case
+    raw = pl.Series("start_raw", values, pl.String)
+    fast = fixed_width_times(raw, fmt)
+    expected = raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)
+    if fast is not None:  # else: a value it cannot vouch for; polars parses the column
+        assert fast.equals(expected)
+
+
+def test_fixed_width_times_step_aside_for_other_formats() -> None:
+    from penlink_adapters._values import fixed_width_times
+
+    raw = pl.Series("start_raw", ["03/01/2021 00:00:11"])
+    fmt = "%m/%d/%Y %H:%M:%S"
+    parsed = fixed_width_times(raw, fmt)
+    assert parsed is not None
+    assert parsed.to_list() == [datetime(2021, 3, 1, 0, 0, 11)]
+    for fmt in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%y %H:%M:%S", "%m/%d/%Y", "%b %d %Y %H:%M"):
+        assert fixed_width_times(raw, fmt) is None
+    assert (
+        fixed_width_times(pl.Series("start_raw", ["3/1/2021 00:00:11"]), "%m/%d/%Y %H:%M:%S")
+        is None
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -207,3 +208,31 @@ def test_xlsx_date_and_time_cells(tmp_path: Path) -> None:
     assert rejects.num_rows == 0
     assert records.column("start_utc")[0].as_py() == datetime(2021, 3, 14, 10, 0, 5, tzinfo=UTC)
     assert records.column("orig_canonical").to_pylist() == ["+12125550001"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_vouched_sha256_is_used_and_not_recomputed_5(tmp_path: Path, fast: bool) -> None:
+    """Issue 5: a caller that hashed the file passes the hash; the adapters take it as is."""
+    import hashlib
+
+    path = tmp_path / "calls.csv"
+    path.write_bytes(TMOBILE.read_bytes() + b"broken,row\n")  # a reject too
+    true_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    vouched = "0123456789abcdef" * 4  # not the file's hash: proves no second hash ran
+    plain = pla.ReturnScan(path, "auto", None, None, None, 100_000, fast=fast)
+    given = pla.ReturnScan(path, "auto", None, None, None, 100_000, fast=fast, sha256=vouched)
+    assert plain.info.sha256 == true_sha
+    assert given.info.sha256 == vouched
+    plain_parts, given_parts = list(plain), list(given)
+    for parts, sha in ((plain_parts, true_sha), (given_parts, vouched)):
+        records = pa.concat_tables([p[0] for p in parts])
+        rejects = pa.concat_tables([p[1] for p in parts])
+        assert records.num_rows > 0
+        assert rejects.num_rows > 0
+        assert set(records.column("source_sha256").to_pylist()) == {sha}
+        assert set(rejects.column("source_sha256").to_pylist()) == {sha}
+    assert given.report().sha256 == vouched
+    assert plain.report() == dataclasses.replace(given.report(), sha256=true_sha)
+    records, _, report = pla.read_return(path, sha256=vouched)
+    assert report.sha256 == vouched
+    assert set(records.column("source_sha256").to_pylist()) == {vouched}

@@ -295,7 +295,12 @@ def _read_and_commit(
     sha, size, lines = hashed
     chosen = opts.layout if isinstance(opts.layout, str) else Path(opts.layout)
     scan = scan_return(
-        path, layout=chosen, source_tz=opts.source_tz, target=opts.target, region=opts.region
+        path,
+        layout=chosen,
+        source_tz=opts.source_tz,
+        target=opts.target,
+        region=opts.region,
+        sha256=sha,
     )
     if scan.info.sha256 != sha:
         raise StoreError(
