@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import pyarrow as pa
+
 from tls_core.link._occurrences import (
     CALLS,
     CALLS_NONE_KNOWN,
@@ -23,7 +25,7 @@ from tls_core.link._occurrences import (
     prepare_scope,
     register_device_ids,
 )
-from tls_core.link._steps import materialize, run_sql
+from tls_core.link._steps import materialize, register
 
 __all__ = ["call_groups_sql", "create_identifier_cases", "identifier_cases_sql"]
 
@@ -33,20 +35,26 @@ _GROUP_KEYS: Final = (
 )
 
 
-def create_identifier_cases(con: Any, name: str, *, scope: OccurrenceScope = "all") -> None:
-    """Materialize ``call_groups``, ``device_ids`` and ``name`` (the identifier_cases table).
+def create_identifier_cases(
+    con: Any, name: str, batches: pa.Table, *, scope: OccurrenceScope = "all"
+) -> None:
+    """Materialize the steps up to ``name`` (the identifier_cases table, or a delta of it).
 
     Args:
         con: A connection from :meth:`tls_core.store.Snapshot.connect`.
         name: Name of the table to produce (``identifier_cases`` or a delta of it).
+        batches: The per-batch call-record aggregates of (at least) the batches of
+            ``case_scope`` (:func:`tls_core.link._batches.batch_identifiers`).
         scope: As for :func:`tls_core.link.create_occurrences`.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    (known,) = run_sql(con, "case_known", "SELECT COUNT(*) FROM case_known").fetchone()
-    materialize(con, "call_groups", call_groups_sql(none_known=known == 0))
+    register(con, "batch_identifiers", batches)
+    materialize(con, "dirty_scope", _DIRTY_SCOPE)
+    materialize(con, "clean_scope", _CLEAN_SCOPE)
+    materialize(con, "call_groups", _RECORD_CALL_GROUPS)
     register_device_ids(con, _RAW_DEVICES)
     materialize(con, name, identifier_cases_sql())
 
@@ -121,9 +129,57 @@ FROM ({PARTY_BRANCH}) p
 GROUP BY identifier, kind, case_id, role, variant
 """
 
+# A (batch, case) link in scope is "dirty" when an earlier run already counted some of the
+# batch's records for that case through a referencing batch (``known_ref_cases``): its records
+# are then read one by one (``call_groups``); every other link takes the batch's cached rows.
+_DIRTY_SCOPE: Final = """
+SELECT DISTINCT s.batch_id, s.case_id
+FROM case_scope s
+JOIN ref_owners o ON o.batch_id = s.batch_id
+JOIN known_ref_cases k ON k.record_id = o.record_id AND k.case_id = s.case_id
+"""
+
+_CLEAN_SCOPE: Final = """
+SELECT s.batch_id, s.case_id
+FROM case_scope s
+WHERE NOT EXISTS (
+    SELECT 1 FROM dirty_scope d WHERE d.batch_id = s.batch_id AND d.case_id = s.case_id
+)
+"""
+
+_OWNER_SCOPE: Final = "JOIN case_scope s ON t.batch_id = s.batch_id"
+
+# The records read one by one: those of dirty links, and those a case reaches through a
+# referencing batch (``ref_cases``). Both are empty unless records arrived twice.
+_RECORD_CALL_GROUPS: Final = f"""
+SELECT {_GROUP_KEYS}, COUNT(*) AS records,
+       MIN(start_utc) AS first_seen, MAX(start_utc) AS last_seen
+FROM {CALLS.replace(_OWNER_SCOPE, "JOIN dirty_scope s ON t.batch_id = s.batch_id")} c
+GROUP BY {_GROUP_KEYS}
+"""
+
+_CACHED_PARTIES: Final = """
+SELECT b.identifier, b.kind, s.case_id, b.role, '' AS variant, b.records, b.first_seen,
+       b.last_seen, b.target_min, b.target_max
+FROM batch_identifiers b
+JOIN clean_scope s ON b.batch_id = s.batch_id
+WHERE b.role <> 'raw_device'
+"""
+
+_CACHED_DEVICES: Final = """
+SELECT d.canonical AS identifier, d.kind, s.case_id, 'device' AS role, d.variant, b.records,
+       b.first_seen, b.last_seen, b.target_min, b.target_max
+FROM batch_identifiers b
+JOIN clean_scope s ON b.batch_id = s.batch_id
+JOIN device_ids d ON d.raw = b.identifier AND d.kind = b.kind
+WHERE b.role = 'raw_device'
+"""
+
 _IDENTIFIER_CASES: Final = PRELUDE + _AGGREGATE.format(
     parts="UNION ALL".join(
         [
+            _CACHED_PARTIES,
+            _CACHED_DEVICES,
             *(_party_part(c, r, u) for c, r, u in _PARTIES),
             _device_part("target_imei", "imei"),
             _device_part("target_imsi", "imsi"),
@@ -140,6 +196,7 @@ SELECT DISTINCT raw, kind FROM (
     UNION ALL SELECT target_imsi, 'imsi' FROM call_groups
     UNION ALL SELECT imei, 'imei' FROM party_rows
     UNION ALL SELECT imsi, 'imsi' FROM party_rows
+    UNION ALL SELECT identifier, kind FROM batch_identifiers WHERE role = 'raw_device'
 ) d
 WHERE raw IS NOT NULL
 """

@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 
 from tls_core.link._alerts import Alert, fold_table
+from tls_core.link._batches import batch_identifiers, collect_batches
 from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
@@ -205,6 +206,7 @@ def _locked_run(
         shutil.rmtree(spill, ignore_errors=True)  # left by a killed run
         try:
             computed = _compute(snap, state, settings, spill)
+            collect_batches(snap)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
         progress("saving the state")
@@ -303,13 +305,16 @@ def _compute(
         )
         known = state.links if incremental and state is not None else frozenset()
         scope = current - known
+        batches = batch_identifiers(
+            snap, {b for b, _ in scope}, memory_limit=LINK_MEMORY, spill=spill / "batches"
+        )
         if incremental and state is not None:
-            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases")
+            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
             register(con, "prior_identifier_cases", state.identifier_cases)
             materialize(con, "identifier_cases", merge_identifier_cases_sql())
             materialize(con, "changed_identifiers", changed_identifiers_sql())
         else:  # a full run's delta is the whole table: no copy
-            occurrences = _delta_cases(con, scope, known, "identifier_cases")
+            occurrences = _delta_cases(con, scope, known, "identifier_cases", batches)
         carry = incremental and state is not None and state.settings == digest
         run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry)
         changed, table = _alerts_table(con, state if carry else None, snap.version)
@@ -353,11 +358,15 @@ _SORTED_CASES: Final = (
 
 
 def _delta_cases(
-    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]], name: str
+    con: Any,
+    scope: frozenset[tuple[str, str]],
+    known: frozenset[tuple[str, str]],
+    name: str,
+    batches: pa.Table,
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_identifier_cases(con, name, scope="delta")
+    create_identifier_cases(con, name, batches, scope="delta")
     (row,) = con.execute(f"SELECT SUM(records) FROM {name}").fetchall()
     return int(row[0] or 0)
 
