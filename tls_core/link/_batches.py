@@ -13,7 +13,8 @@ so what a batch's call records contribute to ``identifier_cases`` is computed on
   record counts, first/last seen and min/max target, and one row per raw target IMEI/IMSI
   (role ``raw_device``: canonicalized by each run, so that normalization is never cached).
 
-Each batch's rows are one Parquet file ``_tls/cache/link_batches/<key>-<sha256>.parquet``:
+Each batch's rows are one Arrow IPC file ``_tls/cache/link_batches/<key>-<sha256>.arrow``
+(LZ4-compressed; a full run reads one per batch, and IPC reads far faster than Parquet):
 ``key`` is the SHA-256 of the cache format, the batch id and the names of the batch's call
 record files (names carry the files' SHA-256), ``sha256`` that of the file's bytes. An entry is
 used only when its key matches the snapshot's files and its bytes their hash; anything else is
@@ -33,7 +34,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 
 from tls_core.link._steps import fetch_arrow, materialize
 from tls_core.store import DataFile, Snapshot
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _FORMAT: Final = "tls-link-batch-identifiers 1"
+_SUFFIX: Final = "arrow"
 
 BATCH_IDENTIFIERS: Final = pa.schema(
     [
@@ -148,10 +150,12 @@ def batch_identifiers(
     files = _files_by_batch(snap)
     wanted = sorted(set(batch_ids) & files.keys())
     folder = cache_dir(snap.root)
+    entries = _entries(folder)
     found: list[pa.Table] = []
     missing: list[str] = []
     for batch in wanted:
-        table = _load(folder, _key(batch, files[batch]))
+        key = _key(batch, files[batch])
+        table = _load(folder, key, entries.get(key, []), batch)
         if table is None:
             missing.append(batch)
         else:
@@ -196,19 +200,43 @@ def _key(batch: str, files: list[DataFile]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _load(folder: Path, key: str) -> pa.Table | None:
-    """The entry of ``key`` if one exists and passes its check (bad entries are deleted)."""
-    for path in sorted(folder.glob(f"{key}-*.parquet")):
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() == path.name[len(key) + 1 : -len(".parquet")]:
+def _entries(folder: Path) -> dict[str, list[str]]:
+    """``{key: [content hash, ...]}`` of the entries in ``folder`` (one listing)."""
+    found: dict[str, list[str]] = {}
+    if folder.is_dir():
+        for entry in os.listdir(folder):
+            stem, dot, suffix = entry.partition(".")
+            key, dash, digest = stem.partition("-")
+            if dot and dash and suffix == _SUFFIX:
+                found.setdefault(key, []).append(digest)
+    return found
+
+
+def _load(folder: Path, key: str, digests: list[str], batch: str) -> pa.Table | None:
+    """The entry of ``key`` if one exists and passes its checks (bad entries are deleted)."""
+    for digest in sorted(digests):
+        path = folder / f"{key}-{digest}.{_SUFFIX}"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if hashlib.sha256(data).hexdigest() == digest:
             try:
-                table = pq.read_table(pa.BufferReader(data))
-            except pa.ArrowException:
+                table = ipc.open_file(pa.BufferReader(data)).read_all()
+            except (pa.ArrowException, OSError):
                 table = None
-            if table is not None and table.schema.equals(BATCH_IDENTIFIERS):
+            if table is not None and _belongs(table, batch):
                 return table
         path.unlink(missing_ok=True)
     return None
+
+
+def _belongs(table: pa.Table, batch: str) -> bool:
+    """The rows have the cache's schema and all belong to ``batch`` (not another's copy)."""
+    if not table.schema.equals(BATCH_IDENTIFIERS):
+        return False
+    ids = pc.unique(table.column("batch_id")).to_pylist()
+    return ids in ([], [batch])
 
 
 def _build(snap: Snapshot, files: list[DataFile], memory_limit: str, spill: Path) -> pa.Table:
@@ -242,10 +270,12 @@ def _split(table: pa.Table, batches: list[str]) -> list[tuple[str, pa.Table]]:
 
 def _save(folder: Path, key: str, table: pa.Table) -> None:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    options = ipc.IpcWriteOptions(compression="lz4")
+    with ipc.new_file(sink, BATCH_IDENTIFIERS, options=options) as writer:
+        writer.write_table(table)
     data = sink.getvalue().to_pybytes()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}-{hashlib.sha256(data).hexdigest()}.parquet"
+    path = folder / f"{key}-{hashlib.sha256(data).hexdigest()}.{_SUFFIX}"
     tmp = folder / f".{uuid.uuid4().hex}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)

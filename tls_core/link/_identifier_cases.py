@@ -51,7 +51,7 @@ def create_identifier_cases(
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    register(con, "batch_identifiers", batches)
+    register(con, "batch_identifiers", batches, copy=False)  # read in place: no copy
     materialize(con, "dirty_scope", _DIRTY_SCOPE)
     materialize(con, "clean_scope", _CLEAN_SCOPE)
     materialize(con, "call_groups", _RECORD_CALL_GROUPS)
