@@ -21,6 +21,7 @@ __all__ = [
     "changed_identifiers_sql",
     "hubs_sql",
     "identifier_weights_sql",
+    "kept_rows_sql",
     "merge_identifier_cases_sql",
     "run_pair_steps",
     "shared_identifiers_sql",
@@ -62,22 +63,52 @@ def run_pair_steps(con: Any, *, hub_cases: int, changed_only: bool = False) -> N
     materialize(con, "alerts", alerts_sql())
 
 
-def merge_identifier_cases_sql() -> str:
+def merge_identifier_cases_sql(*, changed_only: bool = False) -> str:
     """Step ``identifier_cases`` of an incremental run: the kept state plus the new pairs.
 
     The new (record, case) pairs are disjoint from those already counted, so counts add up.
+
+    Args:
+        changed_only: Merge only the kept rows of the identifiers in ``changed_identifiers``
+            (the pair steps then see those identifiers only; every row of an identifier is
+            there, so its weight is exact).
     """
-    return """
+    prior = _CHANGED_PRIOR if changed_only else "SELECT * FROM prior_identifier_cases"
+    return f"""
 SELECT identifier, kind, case_id, role, variant,
        CAST(SUM(records) AS BIGINT) AS records,
        MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen,
        MIN(target_min) AS target_min, MAX(target_max) AS target_max
 FROM (
-    SELECT * FROM prior_identifier_cases
+    {prior}
     UNION ALL
     SELECT * FROM delta_identifier_cases
 ) u
 GROUP BY identifier, kind, case_id, role, variant
+"""
+
+
+_CHANGED_PRIOR: Final = """SELECT p.* FROM prior_identifier_cases p
+    JOIN changed_identifiers c
+      ON c.identifier = p.identifier AND c.kind IS NOT DISTINCT FROM p.kind"""
+
+
+def kept_rows_sql(table: str) -> str:
+    """The new state of a kept table: unchanged identifiers' kept rows plus the run's rows.
+
+    ``prior_<table>`` is the kept table, ``<table>`` the run's (changed identifiers only).
+
+    Args:
+        table: ``identifier_cases`` or ``hubs`` (a constant, never user input).
+    """
+    return f"""
+SELECT p.* FROM prior_{table} p
+WHERE NOT EXISTS (
+    SELECT 1 FROM changed_identifiers c
+    WHERE c.identifier = p.identifier AND c.kind IS NOT DISTINCT FROM p.kind
+)
+UNION ALL
+SELECT * FROM {table}
 """
 
 

@@ -31,6 +31,7 @@ from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
+    kept_rows_sql,
     merge_identifier_cases_sql,
     run_pair_steps,
 )
@@ -218,6 +219,7 @@ def _locked_run(
                 computed.removals,
                 computed.cases,
                 computed.table,
+                computed.hubs,
                 settings=computed.settings,
             ),
         )
@@ -232,7 +234,7 @@ def _locked_run(
         alert_count=len(AlertRows(computed.table)),
         new=new,
         updated=updated,
-        hubs=tuple(computed.hubs),
+        hubs=tuple(_hub_list(computed.hubs, settings)),
         notified=notified,
     )
 
@@ -285,7 +287,7 @@ class _Computed:
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
     table: pa.Table
-    hubs: list[Hub]
+    hubs: pa.Table
 
 
 def _compute(
@@ -308,16 +310,18 @@ def _compute(
         batches = batch_identifiers(
             snap, {b for b, _ in scope}, memory_limit=LINK_MEMORY, spill=spill / "batches"
         )
+        carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
-            register(con, "prior_identifier_cases", state.identifier_cases)
-            materialize(con, "identifier_cases", merge_identifier_cases_sql())
+            register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
             materialize(con, "changed_identifiers", changed_identifiers_sql())
+            merge = merge_identifier_cases_sql(changed_only=carry)
+            materialize(con, "identifier_cases", merge)
         else:  # a full run's delta is the whole table: no copy
             occurrences = _delta_cases(con, scope, known, "identifier_cases", batches)
-        carry = incremental and state is not None and state.settings == digest
         run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry)
         changed, table = _alerts_table(con, state if carry else None, snap.version)
+        cases, hubs = _new_state(con, state if carry else None)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -325,11 +329,11 @@ def _compute(
             settings=digest,
             processed=len(scope),
             occurrences=occurrences,
-            cases=fetch_arrow(con, "identifier_cases", _SORTED_CASES),
+            cases=cases,
             changed=changed,
             all_alerts=not carry,
             table=table,
-            hubs=_hubs(con, settings),
+            hubs=hubs,
         )
     finally:
         con.close()
@@ -355,6 +359,17 @@ def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.T
 _SORTED_CASES: Final = (
     "SELECT * FROM identifier_cases ORDER BY identifier, kind, case_id, role, variant"
 )
+_SORTED_HUBS: Final = "SELECT * FROM ({hubs}) h ORDER BY cases DESC, kind, identifier"
+
+
+def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table]:
+    """``identifier_cases`` and ``hubs`` to keep (``state``: the run saw changed ones only)."""
+    if state is None:
+        cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
+        return cases, fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs"))
+    register(con, "prior_hubs", state.hubs, copy=False)
+    cases = fetch_arrow(con, "identifier_cases", kept_rows_sql("identifier_cases"))
+    return cases, fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
 
 
 def _delta_cases(
@@ -409,7 +424,11 @@ def _register_suppression(con: Any, settings: LinkSettings) -> str:
 
 
 def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
-    table = fetch_arrow(con, "hubs", "SELECT * FROM hubs ORDER BY cases DESC, kind, identifier")
+    sql = _SORTED_HUBS.format(hubs="SELECT * FROM hubs")
+    return _hub_list(fetch_arrow(con, "hubs", sql), settings)
+
+
+def _hub_list(table: pa.Table, settings: LinkSettings) -> list[Hub]:
     found = []
     for row in table.to_pylist():
         detail = row["detail"]

@@ -4,7 +4,9 @@
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
 SHA-256 of each file), ``identifier_cases.parquet`` (the aggregate state merged by
-incremental runs) and ``alerts.parquet`` (the current alerts, :data:`tls_core.schema.LINK_ALERTS`).
+incremental runs), ``hubs.parquet`` (the ``hubs`` step of that run: an incremental run
+recomputes only the identifiers it changed) and ``alerts.parquet`` (the current alerts,
+:data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
 that deleting the cache never re-delivers them.
 """
@@ -35,7 +37,7 @@ __all__ = [
     "save_state",
 ]
 
-_FORMAT: Final = "2"
+_FORMAT: Final = "3"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class LinkState:
     """The ``identifier_cases`` table of that run."""
     alerts: pa.Table
     """The alerts of that run (``LINK_ALERTS``)."""
+    hubs: pa.Table
+    """The ``hubs`` table of that run (every suppressed identifier in two or more cases)."""
     settings: str = ""
     """Digest of the suppression settings the run used: when it changes, every alert is
     recomputed."""
@@ -101,6 +105,7 @@ def load_state(root: Path) -> LinkState | None:
         removals=str(manifest["removals"]),
         identifier_cases=tables["identifier_cases"],
         alerts=tables["alerts"],
+        hubs=tables["hubs"],
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
     )
@@ -112,7 +117,11 @@ def save_state(root: Path, state: LinkState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name in _TABLES:
-        table = state.identifier_cases if name == "identifier_cases" else state.alerts
+        table = {
+            "identifier_cases": state.identifier_cases,
+            "alerts": state.alerts,
+            "hubs": state.hubs,
+        }[name]
         hashes[name] = _write(folder / f"{name}.parquet", table)
     manifest = {
         "format": _FORMAT,
@@ -168,7 +177,7 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
     _replace(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("identifier_cases", "alerts")
+_TABLES: Final = ("identifier_cases", "alerts", "hubs")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
