@@ -46,51 +46,46 @@ ROLE_BITS: Final[tuple[str, ...]] = ("contact", "device", "misc", "subscriber", 
 ``alert_evidence`` stands for ``ROLE_BITS[i]``."""
 
 
-def run_pair_steps(con: Any, *, hub_cases: int, changed_only: bool = False) -> None:
+def run_pair_steps(
+    con: Any, *, hub_cases: int, changed_only: bool = False, weights_ready: bool = False
+) -> None:
     """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
 
     The caller has created ``identifier_cases`` and the suppression tables
     ``common_numbers``, ``common_patterns`` and ``common_kinds``. With ``changed_only`` (an
     incremental run), it has also created ``changed_identifiers``, and the steps from
     ``shared_identifiers`` on keep only those identifiers: an evidence item depends only on its
-    identifier's rows, so the others' items are those the last run kept.
+    identifier's rows, so the others' items are those the last run kept. With
+    ``weights_ready`` the caller made ``identifier_weights`` and ``hubs`` too
+    (:mod:`tls_core.link._changed`).
     """
-    materialize(con, "identifier_weights", identifier_weights_sql())
-    materialize(con, "hubs", hubs_sql(), [hub_cases])
+    if not weights_ready:
+        materialize(con, "identifier_weights", identifier_weights_sql())
+        materialize(con, "hubs", hubs_sql(), [hub_cases])
     materialize(con, "shared_identifiers", shared_identifiers_sql(changed_only=changed_only))
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alert_evidence", alert_evidence_sql())
     materialize(con, "alerts", alerts_sql())
 
 
-def merge_identifier_cases_sql(*, changed_only: bool = False) -> str:
-    """Step ``identifier_cases`` of an incremental run: the kept state plus the new pairs.
+def merge_identifier_cases_sql() -> str:
+    """Step ``identifier_cases`` of an incremental run that re-folds every alert.
 
-    The new (record, case) pairs are disjoint from those already counted, so counts add up.
-
-    Args:
-        changed_only: Merge only the kept rows of the identifiers in ``changed_identifiers``
-            (the pair steps then see those identifiers only; every row of an identifier is
-            there, so its weight is exact).
+    The kept state plus the new pairs: the new (record, case) pairs are disjoint from those
+    already counted, so counts add up.
     """
-    prior = _CHANGED_PRIOR if changed_only else "SELECT * FROM prior_identifier_cases"
-    return f"""
+    return """
 SELECT identifier, kind, case_id, role, variant,
        CAST(SUM(records) AS BIGINT) AS records,
        MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen,
        MIN(target_min) AS target_min, MAX(target_max) AS target_max
 FROM (
-    {prior}
+    SELECT * FROM prior_identifier_cases
     UNION ALL
     SELECT * FROM delta_identifier_cases
 ) u
 GROUP BY identifier, kind, case_id, role, variant
 """
-
-
-_CHANGED_PRIOR: Final = """SELECT p.* FROM prior_identifier_cases p
-    JOIN changed_identifiers c
-      ON c.identifier = p.identifier AND c.kind IS NOT DISTINCT FROM p.kind"""
 
 
 def kept_rows_sql(table: str) -> str:

@@ -26,6 +26,7 @@ import pyarrow as pa
 from tls_core.link._alerts import Alert, fold_table
 from tls_core.link._batches import batch_identifiers, collect_batches
 from tls_core.link._carry import Changes, carry_alerts
+from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
 from tls_core.link._pairs import (
@@ -220,6 +221,7 @@ def _locked_run(
                 computed.cases,
                 computed.table,
                 computed.hubs,
+                computed.weights,
                 settings=computed.settings,
             ),
         )
@@ -283,6 +285,7 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
+    weights: pa.Table
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
@@ -314,14 +317,17 @@ def _compute(
         if incremental and state is not None:
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
             register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
-            materialize(con, "changed_identifiers", changed_identifiers_sql())
-            merge = merge_identifier_cases_sql(changed_only=carry)
-            materialize(con, "identifier_cases", merge)
+            if carry:
+                register(con, "prior_identifier_weights", state.weights, copy=False)
+                run_changed_steps(con, hub_cases=settings.hub_cases)
+            else:
+                materialize(con, "changed_identifiers", changed_identifiers_sql())
+                materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
             occurrences = _delta_cases(con, scope, known, "identifier_cases", batches)
-        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry)
+        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry, weights_ready=carry)
         changed, table = _alerts_table(con, state if carry else None, snap.version)
-        cases, hubs = _new_state(con, state if carry else None)
+        cases, weights, hubs = _new_state(con, state if carry else None)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -330,6 +336,7 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
+            weights=weights,
             changed=changed,
             all_alerts=not carry,
             table=table,
@@ -362,14 +369,27 @@ _SORTED_CASES: Final = (
 _SORTED_HUBS: Final = "SELECT * FROM ({hubs}) h ORDER BY cases DESC, kind, identifier"
 
 
-def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table]:
-    """``identifier_cases`` and ``hubs`` to keep (``state``: the run saw changed ones only)."""
+def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``identifier_cases``, ``identifier_weights`` and ``hubs`` to keep.
+
+    ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
+    delta rows are appended to the kept ``identifier_cases`` (un-merged: every reader sums
+    them) and the changed identifiers' weights and hub rows replace the kept ones.
+    """
     if state is None:
         cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
-        return cases, fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs"))
+        weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
+        return (
+            cases,
+            weights,
+            fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
+        )
+    delta = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
+    cases = pa.concat_tables([state.identifier_cases, delta.cast(state.identifier_cases.schema)])
     register(con, "prior_hubs", state.hubs, copy=False)
-    cases = fetch_arrow(con, "identifier_cases", kept_rows_sql("identifier_cases"))
-    return cases, fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
+    weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
+    hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
+    return cases, weights, hubs
 
 
 def _delta_cases(

@@ -3,9 +3,10 @@
 ``_tls/cache/link/`` is a rebuildable cache (delete it and the next run is a full relink):
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
-SHA-256 of each file), ``identifier_cases.parquet`` (the aggregate state merged by
-incremental runs), ``hubs.parquet`` (the ``hubs`` step of that run: an incremental run
-recomputes only the identifiers it changed) and ``alerts.parquet`` (the current alerts,
+SHA-256 of each file), ``identifier_cases.parquet`` (the aggregate state: a full run's
+rows, then each incremental run appends its delta rows, un-merged), ``hubs.parquet`` and
+``identifier_weights.parquet`` (an incremental run recomputes only the identifiers it
+changed) and ``alerts.parquet`` (the current alerts,
 :data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
 that deleting the cache never re-delivers them.
@@ -57,6 +58,8 @@ class LinkState:
     """The alerts of that run (``LINK_ALERTS``)."""
     hubs: pa.Table
     """The ``hubs`` table of that run (every suppressed identifier in two or more cases)."""
+    weights: pa.Table
+    """The ``identifier_weights`` of every identifier (how many cases hold it)."""
     settings: str = ""
     """Digest of the suppression settings the run used: when it changes, every alert is
     recomputed."""
@@ -106,6 +109,7 @@ def load_state(root: Path) -> LinkState | None:
         identifier_cases=tables["identifier_cases"],
         alerts=tables["alerts"],
         hubs=tables["hubs"],
+        weights=tables["identifier_weights"],
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
     )
@@ -121,6 +125,7 @@ def save_state(root: Path, state: LinkState) -> None:
             "identifier_cases": state.identifier_cases,
             "alerts": state.alerts,
             "hubs": state.hubs,
+            "identifier_weights": state.weights,
         }[name]
         hashes[name] = _write(folder / f"{name}.parquet", table)
     manifest = {
@@ -177,7 +182,7 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
     _replace(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("identifier_cases", "alerts", "hubs")
+_TABLES: Final = ("identifier_cases", "alerts", "hubs", "identifier_weights")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
