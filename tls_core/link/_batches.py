@@ -241,7 +241,7 @@ def _belongs(table: pa.Table, batch: str) -> bool:
 
 def _build(snap: Snapshot, files: list[DataFile], memory_limit: str, spill: Path) -> pa.Table:
     """Run the build steps over exactly ``files`` (a snapshot restricted to them)."""
-    only = replace(snap, files={**snap.files, "call_records": tuple(files)})
+    only = replace(snap, files={**dict.fromkeys(snap.files, ()), "call_records": tuple(files)})
     con: Any = only.connect(memory_limit=memory_limit, temp_dir=spill)
     try:
         for name, sql in batch_identifiers_sql():
