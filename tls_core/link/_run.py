@@ -39,6 +39,7 @@ from tls_core.link._pairs import (
 from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     LinkState,
+    Segment,
     delivered_digest,
     load_delivered,
     load_state,
@@ -223,6 +224,7 @@ def _locked_run(
                 computed.hubs,
                 computed.weights,
                 settings=computed.settings,
+                segments=computed.segments,
             ),
         )
         progress("delivering alerts")
@@ -285,6 +287,9 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
+    """The new ``identifier_cases`` state."""
+    segments: tuple[Segment, ...]
+    """Kept files holding its first rows (an incremental run appended its delta to them)."""
     weights: pa.Table
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
@@ -336,6 +341,7 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
+            segments=state.segments if carry and state is not None else (),
             weights=weights,
             changed=changed,
             all_alerts=not carry,

@@ -27,8 +27,10 @@ import pyarrow.ipc as ipc
 from tls_core.store._layout import Layout
 
 __all__ = [
+    "MAX_SEGMENTS",
     "Delivered",
     "LinkState",
+    "Segment",
     "delivered_digest",
     "load_delivered",
     "load_state",
@@ -67,6 +69,23 @@ class LinkState:
     """Digest of ``delivered.json`` after the run delivered (:func:`mark_judged`): while the
     file is unchanged, every alert not recomputed since was judged against it already. None
     when the run had no notifier or its delivery failed."""
+    segments: tuple[Segment, ...] = ()
+    """The kept files holding the first rows of :attr:`identifier_cases`, in order: saving
+    writes only the rows after them (an incremental run appends its delta)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One file of the kept ``identifier_cases``: ``identifier_cases-<sha256>.arrow``."""
+
+    sha256: str
+    """SHA-256 of the file's bytes (its name)."""
+    rows: int
+    """Its row count."""
+
+
+MAX_SEGMENTS: Final = 16
+"""More kept ``identifier_cases`` files than this are rewritten as one."""
 
 
 @dataclass(frozen=True)
@@ -100,18 +119,24 @@ def load_state(root: Path) -> LinkState | None:
         if manifest.get("format") != _FORMAT:
             return None
         tables = {name: _read_checked(folder, name, manifest) for name in _TABLES}
+        segments = tuple(Segment(str(h), int(n)) for h, n in manifest["segments"])
+        parts = [_read(folder / _segment_name(x.sha256), x.sha256) for x in segments]
+        cases = pa.concat_tables(parts) if parts else None
     except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    if cases is None or cases.num_rows != sum(x.rows for x in segments):
         return None
     return LinkState(
         snapshot_version=int(manifest["snapshot_version"]),
         links=frozenset((str(b), str(c)) for b, c in manifest["links"]),
         removals=str(manifest["removals"]),
-        identifier_cases=tables["identifier_cases"],
+        identifier_cases=cases,
         alerts=tables["alerts"],
         hubs=tables["hubs"],
         weights=tables["identifier_weights"],
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
+        segments=segments,
     )
 
 
@@ -121,13 +146,9 @@ def save_state(root: Path, state: LinkState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name in _TABLES:
-        table = {
-            "identifier_cases": state.identifier_cases,
-            "alerts": state.alerts,
-            "hubs": state.hubs,
-            "identifier_weights": state.weights,
-        }[name]
-        hashes[name] = _write(folder / f"{name}.arrow", table)
+        table = {"alerts": state.alerts, "hubs": state.hubs, "identifier_weights": state.weights}
+        hashes[name] = _write(folder / f"{name}.arrow", table[name])
+    segments = _save_segments(folder, state)
     manifest = {
         "format": _FORMAT,
         "snapshot_version": state.snapshot_version,
@@ -136,8 +157,39 @@ def save_state(root: Path, state: LinkState) -> None:
         "settings": state.settings,
         "judged": state.judged,
         "sha256": hashes,
+        "segments": [[x.sha256, x.rows] for x in segments],
     }
     _replace(folder / "manifest.json", json.dumps(manifest).encode())
+    keep = {"manifest.json", *(f"{n}.arrow" for n in _TABLES)}
+    keep |= {_segment_name(x.sha256) for x in segments}
+    for entry in folder.iterdir():  # files of earlier states (or formats)
+        if entry.name not in keep:
+            entry.unlink(missing_ok=True)
+
+
+def _save_segments(folder: Path, state: LinkState) -> list[Segment]:
+    """Write the rows of ``identifier_cases`` after the kept segments (or all of it)."""
+    kept = list(state.segments)
+    done = sum(x.rows for x in kept)
+    table = state.identifier_cases
+    usable = (
+        len(kept) < MAX_SEGMENTS
+        and done <= table.num_rows
+        and all((folder / _segment_name(x.sha256)).is_file() for x in kept)
+    )
+    if not usable:
+        kept, done = [], 0
+    if done == table.num_rows and kept:
+        return kept
+    rest = table.slice(done)
+    digest = _sha_of_write(folder, rest)
+    return [*kept, Segment(digest, rest.num_rows)]
+
+
+def _segment_name(sha256: str) -> str:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a SHA-256")
+    return f"identifier_cases-{sha256}.arrow"
 
 
 def mark_judged(root: Path, digest: str) -> None:
@@ -182,23 +234,39 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
     _replace(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("identifier_cases", "alerts", "hubs", "identifier_weights")
+_TABLES: Final = ("alerts", "hubs", "identifier_weights")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
-    data = (folder / f"{name}.arrow").read_bytes()
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
-        raise ValueError(f"{name} fails its check")
+    return _read(folder / f"{name}.arrow", str(manifest["sha256"][name]))
+
+
+def _read(path: Path, sha256: str) -> pa.Table:
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path.name} fails its check")
     return ipc.open_file(pa.BufferReader(data)).read_all()
 
 
-def _write(path: Path, table: pa.Table) -> str:
+def _ipc_bytes(table: pa.Table) -> bytes:
     # Arrow IPC (LZ4): read and written several times faster than Parquet; every run reads
-    # the kept state and writes it back.
+    # the kept state and writes (part of) it back.
     sink = pa.BufferOutputStream()
     with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as out:
         out.write_table(table)
-    data = sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def _sha_of_write(folder: Path, table: pa.Table) -> str:
+    data = _ipc_bytes(table)
+    digest = hashlib.sha256(data).hexdigest()
+    _replace(folder / _segment_name(digest), data)
+    return digest
+
+
+def _write(path: Path, table: pa.Table) -> str:
+    data = _ipc_bytes(table)
     _replace(path, data)
     return hashlib.sha256(data).hexdigest()
 

@@ -12,6 +12,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from linkkit import Call, call_rows, commit, ingest_scenario
@@ -22,6 +23,7 @@ import penlink_adapters as pla
 from tls_core.link import LinkSettings, alerts, link
 from tls_core.link._batches import batch_identifiers_sql, cache_dir
 from tls_core.link._identifier_cases import identifier_cases_sql
+from tls_core.link._state import MAX_SEGMENTS, load_state
 from tls_core.store import Repository
 
 Damage = tuple[str, int]
@@ -193,3 +195,50 @@ def test_a_batch_gaining_a_case_it_reached_through_a_reference(repo):
     oracle.commit(2, call_rows([Call(PHONES[4], PHONES[2], 4)]), "call", ["K3"])
     assert observed(full.alerts) == oracle.link(LinkSettings())[0]
     assert {(a.case_a, a.case_b) for a in full.alerts} == {("K1", "K2"), ("K1", "K3"), ("K2", "K3")}
+
+
+def test_incremental_runs_append_to_the_kept_identifier_cases(repo):
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 1)]), "a", ["K1"])
+    link(repo, actor="tester")
+    for n in range(3):
+        calls = [Call(PHONES[2 + n], PHONES[1], n + 2)]
+        commit(repo, call_rows(calls), f"n{n}", [f"K{n + 2}"])
+        assert link(repo, actor="tester").mode == "incremental"
+    state = load_state(repo.root)
+    assert state is not None
+    assert len(state.segments) == 4  # the full run's rows, then one delta per run
+    kept = alerts(repo)
+    assert len(kept) == 6  # PHONES[1] is a common contact of K1..K4
+    full = link(repo, actor="tester", full=True)
+    assert list(full.alerts) == kept
+    state = load_state(repo.root)
+    assert state is not None
+    assert len(state.segments) == 1  # a full run writes one
+    folder = repo.root / "_tls" / "cache" / "link"
+    assert len(list(folder.glob("identifier_cases-*.arrow"))) == 1  # earlier ones deleted
+
+
+def test_a_damaged_state_segment_means_a_full_run(repo):
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 1)]), "a", ["K1"])
+    link(repo, actor="tester")
+    commit(repo, call_rows([Call(PHONES[2], PHONES[1], 2)]), "b", ["K2"])
+    link(repo, actor="tester")
+    folder = repo.root / "_tls" / "cache" / "link"
+    segment = sorted(folder.glob("identifier_cases-*.arrow"))[0]
+    segment.write_bytes(segment.read_bytes()[:-1])
+    assert load_state(repo.root) is None
+    run = link(repo, actor="tester")
+    assert run.mode == "full"
+    assert [(a.case_a, a.case_b) for a in run.alerts] == [("K1", "K2")]
+
+
+def test_many_segments_are_rewritten_as_one(repo):
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 0)]), "a", ["K1"])
+    link(repo, actor="tester")
+    for n in range(MAX_SEGMENTS + 1):
+        commit(repo, call_rows([Call(PHONES[0], PHONES[1], n + 1)]), f"n{n}", ["K1"])
+        link(repo, actor="tester")
+    state = load_state(repo.root)
+    assert state is not None
+    assert len(state.segments) <= MAX_SEGMENTS
+    assert int(pc.sum(state.identifier_cases.column("records")).as_py()) == 2 * (MAX_SEGMENTS + 2)
