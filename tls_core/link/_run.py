@@ -369,9 +369,7 @@ def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.T
     return carried.changed, carried.table
 
 
-_SORTED_CASES: Final = (
-    "SELECT * FROM identifier_cases ORDER BY identifier, kind, case_id, role, variant"
-)
+_ALL_CASES: Final = "SELECT * FROM identifier_cases"  # any order: every reader aggregates
 _SORTED_HUBS: Final = "SELECT * FROM ({hubs}) h ORDER BY cases DESC, kind, identifier"
 
 
@@ -383,7 +381,7 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
     them) and the changed identifiers' weights and hub rows replace the kept ones.
     """
     if state is None:
-        cases = fetch_arrow(con, "identifier_cases", _SORTED_CASES)
+        cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
         weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
         return (
             cases,
