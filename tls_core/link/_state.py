@@ -3,10 +3,10 @@
 ``_tls/cache/link/`` is a rebuildable cache (delete it and the next run is a full relink):
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
-SHA-256 of each file), ``identifier_cases.arrow`` (the aggregate state: a full run's
-rows, then each incremental run appends its delta rows, un-merged), ``hubs.arrow`` and
-``identifier_weights.arrow`` (an incremental run recomputes only the identifiers it
-changed) and ``alerts.arrow`` (the current alerts,
+SHA-256 of each file), ``identifier_cases-<sha256>.arrow`` segments (the aggregate state: a
+full run's rows, then each incremental run appends its delta rows, un-merged),
+``hubs.arrow`` and ``identifier_weights.arrow`` (an incremental run recomputes only the
+identifiers it changed) and ``alerts.arrow`` (the current alerts,
 :data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
 that deleting the cache never re-delivers them.
