@@ -1,13 +1,16 @@
 """Step ``identifier_cases``: occurrences aggregated per identifier, kind, case, role, variant.
 
 The linker never needs single occurrences, only their counts and time ranges, so it does not
-build ``occurrences`` at all. One scan groups the call records in scope by everything that
-decides their occurrences (``call_groups``: case, target, parties, raw devices; a return
-repeats the same few parties, so the groups are few), and the occurrence branches of
-:mod:`tls_core.link._occurrences` are then applied to the groups, summing their record counts:
-each record falls in exactly one group, and each branch takes an identifier from a record at
-most once, so the sums are counts of distinct records. ``device_ids`` is computed from the
-groups too (their raw IMEIs and IMSIs). Party records are few and aggregated directly.
+build ``occurrences`` at all. Call records are grouped by everything that decides their
+occurrences (target, parties, raw devices; a return repeats the same few parties, so the
+groups are few), and the occurrence branches of :mod:`tls_core.link._occurrences` are applied
+to the groups, summing their record counts: each record falls in exactly one group, and each
+branch takes an identifier from a record at most once, so the sums are counts of distinct
+records. The groups of each batch are reduced once to per-batch identifier rows and cached
+(:mod:`tls_core.link._batches`); a run joins them with the links in scope (``clean_scope``)
+and reads records one by one only for ``dirty_scope`` links and ``ref_cases``
+(``call_groups``). ``device_ids`` is computed from the raw IMEIs and IMSIs of both. Party
+records are few and aggregated directly.
 """
 
 from __future__ import annotations
@@ -60,7 +63,10 @@ def create_identifier_cases(
 
 
 def call_groups_sql(*, none_known: bool = False) -> str:
-    """SQL of step ``call_groups``: call records in scope grouped by what makes occurrences.
+    """Call records in scope grouped by case and what makes occurrences (every record read).
+
+    The linker reads the per-batch cache instead (:mod:`tls_core.link._batches`); this is the
+    uncached form of the same grouping, kept for callers that group a scope directly.
 
     Args:
         none_known: ``case_known`` is empty (a full run): leave out the filter on
