@@ -1,18 +1,23 @@
 """Step ``identifier_cases``: occurrences aggregated per identifier, kind, case, role, variant.
 
 The linker never needs single occurrences, only their counts and time ranges, so it does not
-build ``occurrences`` at all. One scan groups the call records in scope by everything that
-decides their occurrences (``call_groups``: case, target, parties, raw devices; a return
-repeats the same few parties, so the groups are few), and the occurrence branches of
-:mod:`tls_core.link._occurrences` are then applied to the groups, summing their record counts:
-each record falls in exactly one group, and each branch takes an identifier from a record at
-most once, so the sums are counts of distinct records. ``device_ids`` is computed from the
-groups too (their raw IMEIs and IMSIs). Party records are few and aggregated directly.
+build ``occurrences`` at all. Call records are grouped by everything that decides their
+occurrences (target, parties, raw devices; a return repeats the same few parties, so the
+groups are few), and the occurrence branches of :mod:`tls_core.link._occurrences` are applied
+to the groups, summing their record counts: each record falls in exactly one group, and each
+branch takes an identifier from a record at most once, so the sums are counts of distinct
+records. The groups of each batch are reduced once to per-batch identifier rows and cached
+(:mod:`tls_core.link._batches`); a run joins them with the links in scope (``clean_scope``)
+and reads records one by one only for ``dirty_scope`` links and ``ref_cases``
+(``call_groups``). ``device_ids`` is computed from the raw IMEIs and IMSIs of both. Party
+records are few and aggregated directly.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
+
+import pyarrow as pa
 
 from tls_core.link._occurrences import (
     CALLS,
@@ -23,7 +28,7 @@ from tls_core.link._occurrences import (
     prepare_scope,
     register_device_ids,
 )
-from tls_core.link._steps import materialize, run_sql
+from tls_core.link._steps import materialize, register
 
 __all__ = ["call_groups_sql", "create_identifier_cases", "identifier_cases_sql"]
 
@@ -33,26 +38,35 @@ _GROUP_KEYS: Final = (
 )
 
 
-def create_identifier_cases(con: Any, name: str, *, scope: OccurrenceScope = "all") -> None:
-    """Materialize ``call_groups``, ``device_ids`` and ``name`` (the identifier_cases table).
+def create_identifier_cases(
+    con: Any, name: str, batches: pa.Table, *, scope: OccurrenceScope = "all"
+) -> None:
+    """Materialize the steps up to ``name`` (the identifier_cases table, or a delta of it).
 
     Args:
         con: A connection from :meth:`tls_core.store.Snapshot.connect`.
         name: Name of the table to produce (``identifier_cases`` or a delta of it).
+        batches: The per-batch call-record aggregates of (at least) the batches of
+            ``case_scope`` (:func:`tls_core.link._batches.batch_identifiers`).
         scope: As for :func:`tls_core.link.create_occurrences`.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    (known,) = run_sql(con, "case_known", "SELECT COUNT(*) FROM case_known").fetchone()
-    materialize(con, "call_groups", call_groups_sql(none_known=known == 0))
+    register(con, "batch_identifiers", batches, copy=False)  # read in place: no copy
+    materialize(con, "dirty_scope", _DIRTY_SCOPE)
+    materialize(con, "clean_scope", _CLEAN_SCOPE)
+    materialize(con, "call_groups", _RECORD_CALL_GROUPS)
     register_device_ids(con, _RAW_DEVICES)
     materialize(con, name, identifier_cases_sql())
 
 
 def call_groups_sql(*, none_known: bool = False) -> str:
-    """SQL of step ``call_groups``: call records in scope grouped by what makes occurrences.
+    """Call records in scope grouped by case and what makes occurrences (every record read).
+
+    The linker reads the per-batch cache instead (:mod:`tls_core.link._batches`); this is the
+    uncached form of the same grouping, kept for callers that group a scope directly.
 
     Args:
         none_known: ``case_known`` is empty (a full run): leave out the filter on
@@ -121,9 +135,57 @@ FROM ({PARTY_BRANCH}) p
 GROUP BY identifier, kind, case_id, role, variant
 """
 
+# A (batch, case) link in scope is "dirty" when an earlier run already counted some of the
+# batch's records for that case through a referencing batch (``known_ref_cases``): its records
+# are then read one by one (``call_groups``); every other link takes the batch's cached rows.
+_DIRTY_SCOPE: Final = """
+SELECT DISTINCT s.batch_id, s.case_id
+FROM case_scope s
+JOIN ref_owners o ON o.batch_id = s.batch_id
+JOIN known_ref_cases k ON k.record_id = o.record_id AND k.case_id = s.case_id
+"""
+
+_CLEAN_SCOPE: Final = """
+SELECT s.batch_id, s.case_id
+FROM case_scope s
+WHERE NOT EXISTS (
+    SELECT 1 FROM dirty_scope d WHERE d.batch_id = s.batch_id AND d.case_id = s.case_id
+)
+"""
+
+_OWNER_SCOPE: Final = "JOIN case_scope s ON t.batch_id = s.batch_id"
+
+# The records read one by one: those of dirty links, and those a case reaches through a
+# referencing batch (``ref_cases``). Both are empty unless records arrived twice.
+_RECORD_CALL_GROUPS: Final = f"""
+SELECT {_GROUP_KEYS}, COUNT(*) AS records,
+       MIN(start_utc) AS first_seen, MAX(start_utc) AS last_seen
+FROM {CALLS.replace(_OWNER_SCOPE, "JOIN dirty_scope s ON t.batch_id = s.batch_id")} c
+GROUP BY {_GROUP_KEYS}
+"""
+
+_CACHED_PARTIES: Final = """
+SELECT b.identifier, b.kind, s.case_id, b.role, '' AS variant, b.records, b.first_seen,
+       b.last_seen, b.target_min, b.target_max
+FROM batch_identifiers b
+JOIN clean_scope s ON b.batch_id = s.batch_id
+WHERE b.role <> 'raw_device'
+"""
+
+_CACHED_DEVICES: Final = """
+SELECT d.canonical AS identifier, d.kind, s.case_id, 'device' AS role, d.variant, b.records,
+       b.first_seen, b.last_seen, b.target_min, b.target_max
+FROM batch_identifiers b
+JOIN clean_scope s ON b.batch_id = s.batch_id
+JOIN device_ids d ON d.raw = b.identifier AND d.kind = b.kind
+WHERE b.role = 'raw_device'
+"""
+
 _IDENTIFIER_CASES: Final = PRELUDE + _AGGREGATE.format(
     parts="UNION ALL".join(
         [
+            _CACHED_PARTIES,
+            _CACHED_DEVICES,
             *(_party_part(c, r, u) for c, r, u in _PARTIES),
             _device_part("target_imei", "imei"),
             _device_part("target_imsi", "imsi"),
@@ -140,6 +202,7 @@ SELECT DISTINCT raw, kind FROM (
     UNION ALL SELECT target_imsi, 'imsi' FROM call_groups
     UNION ALL SELECT imei, 'imei' FROM party_rows
     UNION ALL SELECT imsi, 'imsi' FROM party_rows
+    UNION ALL SELECT identifier, kind FROM batch_identifiers WHERE role = 'raw_device'
 ) d
 WHERE raw IS NOT NULL
 """

@@ -21,6 +21,7 @@ __all__ = [
     "changed_identifiers_sql",
     "hubs_sql",
     "identifier_weights_sql",
+    "kept_rows_sql",
     "merge_identifier_cases_sql",
     "run_pair_steps",
     "shared_identifiers_sql",
@@ -45,17 +46,22 @@ ROLE_BITS: Final[tuple[str, ...]] = ("contact", "device", "misc", "subscriber", 
 ``alert_evidence`` stands for ``ROLE_BITS[i]``."""
 
 
-def run_pair_steps(con: Any, *, hub_cases: int, changed_only: bool = False) -> None:
+def run_pair_steps(
+    con: Any, *, hub_cases: int, changed_only: bool = False, weights_ready: bool = False
+) -> None:
     """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
 
     The caller has created ``identifier_cases`` and the suppression tables
     ``common_numbers``, ``common_patterns`` and ``common_kinds``. With ``changed_only`` (an
     incremental run), it has also created ``changed_identifiers``, and the steps from
     ``shared_identifiers`` on keep only those identifiers: an evidence item depends only on its
-    identifier's rows, so the others' items are those the last run kept.
+    identifier's rows, so the others' items are those the last run kept. With
+    ``weights_ready`` the caller made ``identifier_weights`` and ``hubs`` too
+    (:mod:`tls_core.link._changed`).
     """
-    materialize(con, "identifier_weights", identifier_weights_sql())
-    materialize(con, "hubs", hubs_sql(), [hub_cases])
+    if not weights_ready:
+        materialize(con, "identifier_weights", identifier_weights_sql())
+        materialize(con, "hubs", hubs_sql(), [hub_cases])
     materialize(con, "shared_identifiers", shared_identifiers_sql(changed_only=changed_only))
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alert_evidence", alert_evidence_sql())
@@ -63,9 +69,10 @@ def run_pair_steps(con: Any, *, hub_cases: int, changed_only: bool = False) -> N
 
 
 def merge_identifier_cases_sql() -> str:
-    """Step ``identifier_cases`` of an incremental run: the kept state plus the new pairs.
+    """Step ``identifier_cases`` of an incremental run that re-folds every alert.
 
-    The new (record, case) pairs are disjoint from those already counted, so counts add up.
+    The kept state plus the new pairs: the new (record, case) pairs are disjoint from those
+    already counted, so counts add up.
     """
     return """
 SELECT identifier, kind, case_id, role, variant,
@@ -78,6 +85,25 @@ FROM (
     SELECT * FROM delta_identifier_cases
 ) u
 GROUP BY identifier, kind, case_id, role, variant
+"""
+
+
+def kept_rows_sql(table: str) -> str:
+    """The new state of a kept table: unchanged identifiers' kept rows plus the run's rows.
+
+    ``prior_<table>`` is the kept table, ``<table>`` the run's (changed identifiers only).
+
+    Args:
+        table: ``identifier_cases`` or ``hubs`` (a constant, never user input).
+    """
+    return f"""
+SELECT p.* FROM prior_{table} p
+WHERE NOT EXISTS (
+    SELECT 1 FROM changed_identifiers c
+    WHERE c.identifier = p.identifier AND c.kind IS NOT DISTINCT FROM p.kind
+)
+UNION ALL
+SELECT * FROM {table}
 """
 
 

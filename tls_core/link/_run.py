@@ -24,18 +24,22 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 
 from tls_core.link._alerts import Alert, fold_table
+from tls_core.link._batches import batch_identifiers, collect_batches
 from tls_core.link._carry import Changes, carry_alerts
+from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
+    kept_rows_sql,
     merge_identifier_cases_sql,
     run_pair_steps,
 )
 from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     LinkState,
+    Segment,
     delivered_digest,
     load_delivered,
     load_state,
@@ -205,6 +209,7 @@ def _locked_run(
         shutil.rmtree(spill, ignore_errors=True)  # left by a killed run
         try:
             computed = _compute(snap, state, settings, spill)
+            collect_batches(snap)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
         progress("saving the state")
@@ -216,7 +221,10 @@ def _locked_run(
                 computed.removals,
                 computed.cases,
                 computed.table,
+                computed.hubs,
+                computed.weights,
                 settings=computed.settings,
+                segments=computed.segments,
             ),
         )
         progress("delivering alerts")
@@ -230,7 +238,7 @@ def _locked_run(
         alert_count=len(AlertRows(computed.table)),
         new=new,
         updated=updated,
-        hubs=tuple(computed.hubs),
+        hubs=tuple(_hub_list(computed.hubs, settings)),
         notified=notified,
     )
 
@@ -279,11 +287,15 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
+    """The new ``identifier_cases`` state."""
+    segments: tuple[Segment, ...]
+    """Kept files holding its first rows (an incremental run appended its delta to them)."""
+    weights: pa.Table
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
     table: pa.Table
-    hubs: list[Hub]
+    hubs: pa.Table
 
 
 def _compute(
@@ -303,16 +315,24 @@ def _compute(
         )
         known = state.links if incremental and state is not None else frozenset()
         scope = current - known
-        if incremental and state is not None:
-            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases")
-            register(con, "prior_identifier_cases", state.identifier_cases)
-            materialize(con, "identifier_cases", merge_identifier_cases_sql())
-            materialize(con, "changed_identifiers", changed_identifiers_sql())
-        else:  # a full run's delta is the whole table: no copy
-            occurrences = _delta_cases(con, scope, known, "identifier_cases")
+        batches = batch_identifiers(
+            snap, {b for b, _ in scope}, memory_limit=LINK_MEMORY, spill=spill / "batches"
+        )
         carry = incremental and state is not None and state.settings == digest
-        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry)
+        if incremental and state is not None:
+            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
+            register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
+            if carry:
+                register(con, "prior_identifier_weights", state.weights, copy=False)
+                run_changed_steps(con, hub_cases=settings.hub_cases)
+            else:
+                materialize(con, "changed_identifiers", changed_identifiers_sql())
+                materialize(con, "identifier_cases", merge_identifier_cases_sql())
+        else:  # a full run's delta is the whole table: no copy
+            occurrences = _delta_cases(con, scope, known, "identifier_cases", batches)
+        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry, weights_ready=carry)
         changed, table = _alerts_table(con, state if carry else None, snap.version)
+        cases, weights, hubs = _new_state(con, state if carry else None)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -320,11 +340,13 @@ def _compute(
             settings=digest,
             processed=len(scope),
             occurrences=occurrences,
-            cases=fetch_arrow(con, "identifier_cases", _SORTED_CASES),
+            cases=cases,
+            segments=state.segments if carry and state is not None else (),
+            weights=weights,
             changed=changed,
             all_alerts=not carry,
             table=table,
-            hubs=_hubs(con, settings),
+            hubs=hubs,
         )
     finally:
         con.close()
@@ -347,17 +369,43 @@ def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.T
     return carried.changed, carried.table
 
 
-_SORTED_CASES: Final = (
-    "SELECT * FROM identifier_cases ORDER BY identifier, kind, case_id, role, variant"
-)
+_ALL_CASES: Final = "SELECT * FROM identifier_cases"  # any order: every reader aggregates
+_SORTED_HUBS: Final = "SELECT * FROM ({hubs}) h ORDER BY cases DESC, kind, identifier"
+
+
+def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """``identifier_cases``, ``identifier_weights`` and ``hubs`` to keep.
+
+    ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
+    delta rows are appended to the kept ``identifier_cases`` (un-merged: every reader sums
+    them) and the changed identifiers' weights and hub rows replace the kept ones.
+    """
+    if state is None:
+        cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
+        weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
+        return (
+            cases,
+            weights,
+            fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
+        )
+    delta = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
+    cases = pa.concat_tables([state.identifier_cases, delta.cast(state.identifier_cases.schema)])
+    register(con, "prior_hubs", state.hubs, copy=False)
+    weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
+    hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
+    return cases, weights, hubs
 
 
 def _delta_cases(
-    con: Any, scope: frozenset[tuple[str, str]], known: frozenset[tuple[str, str]], name: str
+    con: Any,
+    scope: frozenset[tuple[str, str]],
+    known: frozenset[tuple[str, str]],
+    name: str,
+    batches: pa.Table,
 ) -> int:
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_identifier_cases(con, name, scope="delta")
+    create_identifier_cases(con, name, batches, scope="delta")
     (row,) = con.execute(f"SELECT SUM(records) FROM {name}").fetchall()
     return int(row[0] or 0)
 
@@ -400,7 +448,11 @@ def _register_suppression(con: Any, settings: LinkSettings) -> str:
 
 
 def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
-    table = fetch_arrow(con, "hubs", "SELECT * FROM hubs ORDER BY cases DESC, kind, identifier")
+    sql = _SORTED_HUBS.format(hubs="SELECT * FROM hubs")
+    return _hub_list(fetch_arrow(con, "hubs", sql), settings)
+
+
+def _hub_list(table: pa.Table, settings: LinkSettings) -> list[Hub]:
     found = []
     for row in table.to_pylist():
         detail = row["detail"]

@@ -3,8 +3,11 @@
 ``_tls/cache/link/`` is a rebuildable cache (delete it and the next run is a full relink):
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
-SHA-256 of each file), ``identifier_cases.parquet`` (the aggregate state merged by
-incremental runs) and ``alerts.parquet`` (the current alerts, :data:`tls_core.schema.LINK_ALERTS`).
+SHA-256 of each file), ``identifier_cases-<sha256>.arrow`` segments (the aggregate state: a
+full run's rows, then each incremental run appends its delta rows, un-merged),
+``hubs.arrow`` and ``identifier_weights.arrow`` (an incremental run recomputes only the
+identifiers it changed) and ``alerts.arrow`` (the current alerts,
+:data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
 that deleting the cache never re-delivers them.
 """
@@ -19,13 +22,15 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 
 from tls_core.store._layout import Layout
 
 __all__ = [
+    "MAX_SEGMENTS",
     "Delivered",
     "LinkState",
+    "Segment",
     "delivered_digest",
     "load_delivered",
     "load_state",
@@ -35,7 +40,7 @@ __all__ = [
     "save_state",
 ]
 
-_FORMAT: Final = "2"
+_FORMAT: Final = "3"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,10 @@ class LinkState:
     """The ``identifier_cases`` table of that run."""
     alerts: pa.Table
     """The alerts of that run (``LINK_ALERTS``)."""
+    hubs: pa.Table
+    """The ``hubs`` table of that run (every suppressed identifier in two or more cases)."""
+    weights: pa.Table
+    """The ``identifier_weights`` of every identifier (how many cases hold it)."""
     settings: str = ""
     """Digest of the suppression settings the run used: when it changes, every alert is
     recomputed."""
@@ -60,6 +69,23 @@ class LinkState:
     """Digest of ``delivered.json`` after the run delivered (:func:`mark_judged`): while the
     file is unchanged, every alert not recomputed since was judged against it already. None
     when the run had no notifier or its delivery failed."""
+    segments: tuple[Segment, ...] = ()
+    """The kept files holding the first rows of :attr:`identifier_cases`, in order: saving
+    writes only the rows after them (an incremental run appends its delta)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One file of the kept ``identifier_cases``: ``identifier_cases-<sha256>.arrow``."""
+
+    sha256: str
+    """SHA-256 of the file's bytes (its name)."""
+    rows: int
+    """Its row count."""
+
+
+MAX_SEGMENTS: Final = 16
+"""More kept ``identifier_cases`` files than this are rewritten as one."""
 
 
 @dataclass(frozen=True)
@@ -93,16 +119,24 @@ def load_state(root: Path) -> LinkState | None:
         if manifest.get("format") != _FORMAT:
             return None
         tables = {name: _read_checked(folder, name, manifest) for name in _TABLES}
+        segments = tuple(Segment(str(h), int(n)) for h, n in manifest["segments"])
+        parts = [_read(folder / _segment_name(x.sha256), x.sha256) for x in segments]
+        cases = pa.concat_tables(parts) if parts else None
     except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    if cases is None or cases.num_rows != sum(x.rows for x in segments):
         return None
     return LinkState(
         snapshot_version=int(manifest["snapshot_version"]),
         links=frozenset((str(b), str(c)) for b, c in manifest["links"]),
         removals=str(manifest["removals"]),
-        identifier_cases=tables["identifier_cases"],
+        identifier_cases=cases,
         alerts=tables["alerts"],
+        hubs=tables["hubs"],
+        weights=tables["identifier_weights"],
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
+        segments=segments,
     )
 
 
@@ -112,8 +146,9 @@ def save_state(root: Path, state: LinkState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     hashes = {}
     for name in _TABLES:
-        table = state.identifier_cases if name == "identifier_cases" else state.alerts
-        hashes[name] = _write(folder / f"{name}.parquet", table)
+        table = {"alerts": state.alerts, "hubs": state.hubs, "identifier_weights": state.weights}
+        hashes[name] = _write(folder / f"{name}.arrow", table[name])
+    segments = _save_segments(folder, state)
     manifest = {
         "format": _FORMAT,
         "snapshot_version": state.snapshot_version,
@@ -122,8 +157,39 @@ def save_state(root: Path, state: LinkState) -> None:
         "settings": state.settings,
         "judged": state.judged,
         "sha256": hashes,
+        "segments": [[x.sha256, x.rows] for x in segments],
     }
     _replace(folder / "manifest.json", json.dumps(manifest).encode())
+    keep = {"manifest.json", *(f"{n}.arrow" for n in _TABLES)}
+    keep |= {_segment_name(x.sha256) for x in segments}
+    for entry in folder.iterdir():  # files of earlier states (or formats)
+        if entry.name not in keep:
+            entry.unlink(missing_ok=True)
+
+
+def _save_segments(folder: Path, state: LinkState) -> list[Segment]:
+    """Write the rows of ``identifier_cases`` after the kept segments (or all of it)."""
+    kept = list(state.segments)
+    done = sum(x.rows for x in kept)
+    table = state.identifier_cases
+    usable = (
+        len(kept) < MAX_SEGMENTS
+        and done <= table.num_rows
+        and all((folder / _segment_name(x.sha256)).is_file() for x in kept)
+    )
+    if not usable:
+        kept, done = [], 0
+    if done == table.num_rows and kept:
+        return kept
+    rest = table.slice(done)
+    digest = _sha_of_write(folder, rest)
+    return [*kept, Segment(digest, rest.num_rows)]
+
+
+def _segment_name(sha256: str) -> str:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a SHA-256")
+    return f"identifier_cases-{sha256}.arrow"
 
 
 def mark_judged(root: Path, digest: str) -> None:
@@ -168,20 +234,39 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
     _replace(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("identifier_cases", "alerts")
+_TABLES: Final = ("alerts", "hubs", "identifier_weights")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
-    data = (folder / f"{name}.parquet").read_bytes()
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
-        raise ValueError(f"{name} fails its check")
-    return pq.read_table(pa.BufferReader(data))
+    return _read(folder / f"{name}.arrow", str(manifest["sha256"][name]))
+
+
+def _read(path: Path, sha256: str) -> pa.Table:
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path.name} fails its check")
+    return ipc.open_file(pa.BufferReader(data)).read_all()
+
+
+def _ipc_bytes(table: pa.Table) -> bytes:
+    # Arrow IPC (LZ4): read and written several times faster than Parquet; every run reads
+    # the kept state and writes (part of) it back.
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as out:
+        out.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def _sha_of_write(folder: Path, table: pa.Table) -> str:
+    data = _ipc_bytes(table)
+    digest = hashlib.sha256(data).hexdigest()
+    _replace(folder / _segment_name(digest), data)
+    return digest
 
 
 def _write(path: Path, table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    data = sink.getvalue().to_pybytes()
+    data = _ipc_bytes(table)
     _replace(path, data)
     return hashlib.sha256(data).hexdigest()
 

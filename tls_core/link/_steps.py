@@ -52,8 +52,19 @@ def fetch_arrow(con: Any, step: str, sql: str, params: Sequence[object] = ()) ->
     return result
 
 
-def register(con: Any, name: str, table: pa.Table) -> None:
-    """Expose an Arrow table computed in Python as a table named ``name`` (copied in)."""
+def register(con: Any, name: str, table: pa.Table, *, copy: bool = True) -> None:
+    """Expose an Arrow table computed in Python as a table named ``name``.
+
+    Args:
+        con: The connection.
+        name: The table's name.
+        table: The rows.
+        copy: Copy the rows in (the default); else ``name`` reads ``table`` in place, which the
+            caller keeps alive while the connection uses it.
+    """
+    if not copy:
+        con.register(name, table)
+        return
     view = f"{name}_arrow"
     con.register(view, table)
     try:
