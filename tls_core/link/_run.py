@@ -16,7 +16,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -177,7 +177,7 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
         return []  # no run yet, or the run predates an unlink or purge
     settings = settings if settings is not None else LinkSettings()
     spill = lock_path(repo.root).parent / f"spill-hubs-{uuid.uuid4().hex}"
-    con = snap.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
+    con = _without_calls(snap).connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
         register(con, "identifier_cases", state.identifier_cases)
         _register_suppression(con, settings)
@@ -186,6 +186,17 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _without_calls(snap: Snapshot) -> Snapshot:
+    """``snap`` without its call-record files, for steps that never read a call record.
+
+    Opening a view checks (hashes) every file of it first: at 50 M records that is about 3 GB
+    hashed in a fresh process for nothing. A link run reads call records one by one only for
+    records stored twice (``record_refs``); otherwise it reads the per-batch aggregates, which
+    are built from their own batches' checked files (:func:`batch_identifiers`).
+    """
+    return replace(snap, files={**snap.files, "call_records": ()})
 
 
 def _locked_run(
@@ -303,7 +314,8 @@ def _compute(
 ) -> _Computed:
     removals = _removals(snap)
     # Bounded memory: DuckDB's joins and aggregations spill beyond the limit.
-    con = snap.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
+    reads = snap if snap.files["record_refs"] else _without_calls(snap)
+    con = reads.connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
         current = _current_links(con)
         digest = _register_suppression(con, settings)
