@@ -15,13 +15,16 @@ checked on every named case before any file is opened; with an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import pyarrow as pa
 
@@ -46,6 +49,8 @@ __all__ = ["ingest_files"]
 
 _BLOCK = 1 << 20
 _HASH_TICK = 64 << 20  # report hashing progress every 64 MiB
+_PREFETCH: Final = 1
+"""Chunks the read thread may hold ready beyond the one it is converting (memory bound)."""
 
 
 @dataclass(frozen=True)
@@ -390,12 +395,18 @@ class _Feed:
         self._progress = progress
         self._spill: Path | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._prefetch: _Prefetch | None = None
         self.finished = False
 
     def records(self) -> Iterator[pa.RecordBatch]:
-        """Yield the record batches of the file, spilling rejects on the way."""
+        """Yield the record batches of the file, spilling rejects on the way.
+
+        The file is read one chunk ahead by a thread (:class:`_Prefetch`): the commit stages
+        (encodes and writes) one chunk while the next is read and normalized.
+        """
         rows = 0
-        for records, rejects in self._scan:
+        self._prefetch = _Prefetch(self._scan, _PREFETCH)
+        for records, rejects in self._prefetch:
             if rejects.num_rows:
                 self._spill_rejects(rejects)
             rows += records.num_rows + rejects.num_rows
@@ -413,7 +424,9 @@ class _Feed:
             yield from reader
 
     def close(self) -> None:
-        """Remove the scratch file."""
+        """Stop the read thread and remove the scratch file."""
+        if self._prefetch is not None:
+            self._prefetch.close()
         if self._writer is not None:
             self._writer.close()
         if self._spill is not None:
@@ -433,6 +446,66 @@ class _Feed:
         line = max(_max_row(records), _max_row(rejects))
         done = min(self._size, self._size * line // self._lines)
         self._progress(IngestProgress(self._file, "read", rows, done, self._size))
+
+
+_Chunk: TypeAlias = "tuple[pa.Table, pa.Table]"
+_Item: TypeAlias = "tuple[_Chunk | None, BaseException | None]"
+"""``(chunk, None)``, ``(None, error)``, or ``(None, None)`` at the end of the scan."""
+
+
+class _Prefetch:
+    """Iterates a scan in a thread, at most ``depth`` chunks ahead of the consumer.
+
+    The read (polars, numba kernels with ``nogil``, Arrow) and the commit's staging (Parquet
+    encoding, zstd, SHA-256) release the GIL for most of their time, so on two cores they
+    overlap. Memory stays bounded: the thread holds the chunk it converts, the queue at most
+    ``depth`` more, the consumer the one it stages. An error of the read is raised again, as
+    it is, in the consumer; :meth:`close` stops the thread (after its current chunk) when the
+    consumer gives up early.
+    """
+
+    def __init__(self, scan: ReturnScan, depth: int) -> None:
+        self._scan = scan
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tls-ingest-read", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[_Chunk]:
+        while True:
+            chunk, error = self._queue.get()
+            if chunk is None:
+                self._thread.join()
+                if error is not None:
+                    raise error
+                return
+            yield chunk
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (it finishes the chunk it is converting)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            for chunk in self._scan:
+                if not self._put((chunk, None)):
+                    return
+            self._put((None, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            self._put((None, err))
+
+    def _put(self, item: _Item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
 
 
 def _max_row(table: pa.Table) -> int:
