@@ -464,7 +464,7 @@ class _Prefetch:
     consumer gives up early.
     """
 
-    def __init__(self, scan: ReturnScan, depth: int) -> None:
+    def __init__(self, scan: Iterable[_Chunk], depth: int) -> None:
         self._scan = scan
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -504,7 +504,7 @@ class _Prefetch:
                 self._queue.put(item, timeout=0.05)
             except queue.Full:
                 continue
-            return True
+            return not self._stop.is_set()  # a put that close() made room for: stop anyway
         return False
 
 
