@@ -277,10 +277,14 @@ def _canonical_batches(
 
 
 def _owned(batches: Iterable[pa.RecordBatch], batch_id: str) -> Iterator[pa.RecordBatch]:
+    """Append the ``batch_id`` column (one owner column built for the longest batch, sliced)."""
+    owner = pa.array([], pa.string())
     for batch in batches:
-        owner = pa.repeat(pa.scalar(batch_id, pa.string()), batch.num_rows)
+        if len(owner) < batch.num_rows:
+            owner = pa.repeat(pa.scalar(batch_id, pa.string()), batch.num_rows)
         yield pa.RecordBatch.from_arrays(
-            [*batch.columns, owner], names=[*batch.schema.names, "batch_id"]
+            [*batch.columns, owner.slice(0, batch.num_rows)],
+            names=[*batch.schema.names, "batch_id"],
         )
 
 
