@@ -180,10 +180,15 @@ class RecordIdIndex:
         return [f for f in snap.files[table] if f.name in names], state
 
     def extend(self, state: IndexState, added: list[tuple[str, Keys]]) -> None:
-        """Add a committed batch's files (name and the keys of its rows) to the index."""
+        """Add a committed batch's files (name and the keys of its rows) to the index.
+
+        ``added`` is emptied once its keys are in the new segment, so they are not held
+        through the merge (the peak memory of a large batch's commit).
+        """
         if added:
-            new = _segments_of(added)
-            self._save(state.table, _merged([*state.segments, *new]))
+            segments = [*state.segments, *_segments_of(added)]
+            added.clear()
+            self._save(state.table, _merged(segments))
 
     def _dir(self, table: TableName) -> Path:
         return self.layout.cache / "record_ids" / table
@@ -322,14 +327,19 @@ def _segments_of(files: list[tuple[str, Keys]]) -> list[_Segment]:
 
 
 def _merged(segments: list[_Segment]) -> list[_Segment]:
-    """Merge the newest segments while the one before is under twice their size."""
-    out = list(segments)
+    """Merge the newest segments while the one before is under twice their size.
+
+    The list is changed in place and returned: a merged segment's arrays are released as soon
+    as the merge replaces them (the caller holds no other reference to the new ones).
+    """
+    out = segments
     while len(out) >= 2 and (out[-2].rows < 2 * out[-1].rows or len(out) > _MAX_SEGMENTS):
         older, newer = out[-2], out[-1]
         if len(older.files) + len(newer.files) > _MAX_FILES:
             break
         entries = _merge_sorted(older.entries, newer.entries, len(older.files))
         out[-2:] = [_Segment("", older.files + newer.files, entries)]
+        del older, newer, entries
     return out
 
 
