@@ -21,7 +21,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -468,26 +468,25 @@ class _Prefetch:
         self._scan = scan
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tls-ingest-read", daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
+        _READERS.run(self._run)
 
     def __iter__(self) -> Iterator[_Chunk]:
         while True:
             chunk, error = self._queue.get()
             if chunk is None:
-                self._thread.join()
+                self._done.wait()
                 if error is not None:
                     raise error
                 return
             yield chunk
 
     def close(self) -> None:
-        """Stop the thread and wait for it (it finishes the chunk it is converting)."""
+        """Stop the read and wait for it (it finishes the chunk it is converting)."""
         self._stop.set()
-        while self._thread.is_alive():
+        while not self._done.is_set():
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
-        self._thread.join()
 
     def _run(self) -> None:
         try:
@@ -497,6 +496,8 @@ class _Prefetch:
             self._put((None, None))
         except BaseException as err:  # handed to the consumer, raised there
             self._put((None, err))
+        finally:
+            self._done.set()
 
     def _put(self, item: _Item) -> bool:
         while not self._stop.is_set():
@@ -506,6 +507,53 @@ class _Prefetch:
                 continue
             return not self._stop.is_set()  # a put that close() made room for: stop anyway
         return False
+
+
+class _ReadThreads:
+    """Reusable read threads: an idle one takes the next read, else a new one starts.
+
+    A read never waits for another (concurrent ingests cannot deadlock on a bounded pool).
+    Reusing threads keeps the allocators' per-thread heaps in use: a new thread per file
+    left each finished thread's heap to be reclaimed later, and the peak memory of a
+    10-file ingest grew with the number of files. Idle threads end after ``idle`` seconds.
+    """
+
+    def __init__(self, idle: float) -> None:
+        self._idle = idle
+        self._lock = threading.Lock()
+        self._waiting: list[queue.SimpleQueue[Callable[[], None] | None]] = []
+
+    def run(self, task: Callable[[], None]) -> None:
+        """Run ``task`` in an idle read thread, or in a new one."""
+        with self._lock:
+            inbox = self._waiting.pop() if self._waiting else None
+        if inbox is not None:
+            inbox.put(task)
+            return
+        inbox = queue.SimpleQueue()
+        inbox.put(task)
+        threading.Thread(target=self._serve, args=(inbox,), name=_READ_THREAD, daemon=True).start()
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while True:
+            try:
+                task = inbox.get(timeout=self._idle)
+            except queue.Empty:
+                with self._lock:
+                    if inbox not in self._waiting:
+                        continue  # handed a task just now: it is in the inbox
+                    self._waiting.remove(inbox)
+                return
+            if task is None:
+                return
+            task()
+            del task
+            with self._lock:
+                self._waiting.append(inbox)
+
+
+_READ_THREAD: Final = "tls-ingest-read"
+_READERS: Final = _ReadThreads(idle=30.0)
 
 
 def _max_row(table: pa.Table) -> int:

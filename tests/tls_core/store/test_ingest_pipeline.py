@@ -23,7 +23,7 @@ from tls_core.store import IngestProgress, Repository
 from tls_core.store._commit import _keyed, _split_keys
 from tls_core.store._dedup import _read_back
 from tls_core.store._files import write_staged
-from tls_core.store._ingest import _Prefetch
+from tls_core.store._ingest import _READERS, _Prefetch, _ReadThreads
 from tls_core.store._layout import STORED_SCHEMAS
 from tls_core.store._record_index import _merge_sorted, distinct
 
@@ -55,7 +55,14 @@ def _chunk(i: int) -> tuple[pa.Table, pa.Table]:
 
 
 def _read_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "tls-ingest-read"]
+    """Read threads still reading (finished ones wait, idle, for the next read)."""
+    alive = [t for t in threading.enumerate() if t.name == "tls-ingest-read"]
+    for _ in range(100):  # a thread that just finished its read returns to the pool
+        if len(alive) == len(_READERS._waiting):
+            return []
+        time.sleep(0.01)
+        alive = [t for t in threading.enumerate() if t.name == "tls-ingest-read"]
+    return alive
 
 
 def test_prefetch_yields_every_chunk_in_order_and_ends_its_thread():
@@ -169,3 +176,19 @@ def test_merge_with_a_file_shift_is_a_sort_of_the_shifted_entries(a, b, files_a,
     expected = sorted(left.tolist() + [v + files_a for v in right.tolist()])
     assert merged.tolist() == expected
     assert distinct(merged).tolist() == sorted(set(expected))
+
+
+def test_read_threads_are_reused_and_end_when_idle():
+    pool = _ReadThreads(idle=0.2)
+    names: list[int] = []
+    for _ in range(5):
+        ran = threading.Event()
+        pool.run(lambda ran=ran: (names.append(threading.get_ident()), ran.set()))
+        assert ran.wait(5)
+        time.sleep(0.02)  # back in the pool
+    assert len(set(names)) == 1  # one thread ran every read, one after the other
+    both = threading.Barrier(2, timeout=5)
+    pool.run(both.wait)
+    pool.run(both.wait)  # the first is busy: a second thread, no waiting for the first
+    time.sleep(0.6)
+    assert pool._waiting == []  # idle threads ended
