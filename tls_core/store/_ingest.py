@@ -522,6 +522,12 @@ class _ReadThreads:
         self._idle = idle
         self._lock = threading.Lock()
         self._waiting: list[queue.SimpleQueue[Callable[[], None] | None]] = []
+        if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting = []
 
     def run(self, task: Callable[[], None]) -> None:
         """Run ``task`` in an idle read thread, or in a new one."""

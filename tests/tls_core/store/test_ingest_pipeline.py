@@ -192,3 +192,28 @@ def test_read_threads_are_reused_and_end_when_idle():
     pool.run(both.wait)  # the first is busy: a second thread, no waiting for the first
     time.sleep(0.6)
     assert pool._waiting == []  # idle threads ended
+
+
+def test_a_forked_child_reads_in_its_own_threads():
+    import os
+
+    chunks = [_chunk(i) for i in range(3)]
+    assert len(list(_Prefetch(iter(chunks), 1))) == 3
+    assert _READERS._waiting  # the parent keeps an idle read thread
+    pid = os.fork()
+    if pid == 0:  # the child must not hand its read to the parent's thread (it has none)
+        code = 1
+        try:
+            code = 0 if len(list(_Prefetch(iter(chunks), 1))) == 3 else 1
+        finally:
+            os._exit(code)
+    for _ in range(600):  # a child waiting for a thread it does not have would hang
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's read hung")
+    assert os.waitstatus_to_exitcode(status) == 0
