@@ -270,9 +270,12 @@ def _baseline_table(args: argparse.Namespace, runs: dict[str, list[dict[str, Any
         base_cpu = statistics.median(float(r["cpu"]) for r in base[what])
         wall = statistics.median(float(r["seconds"]) for r in runs[what])
         base_wall = statistics.median(float(r["seconds"]) for r in base[what])
+        peak = max(r["peak"] for r in runs[what]) / 2**30
+        base_peak = max(r["peak"] for r in base[what]) / 2**30
         rows.append(
-            f"| {what} | {base_wall:.3f} s | {wall:.3f} s | {base_cpu:.3f} s | {cpu:.3f} s "
-            f"| {base_cpu / cpu:.2f}x |"
+            f"| {what} | {base_wall:.3f} s | {wall:.3f} s | {base_wall / wall:.2f}x "
+            f"| {base_cpu:.3f} s | {cpu:.3f} s | {base_cpu / cpu:.2f}x "
+            f"| {base_peak:.2f} GiB | {peak:.2f} GiB |"
         )
     table = "\n".join(rows)
     return f"""
@@ -280,8 +283,8 @@ Against the baseline ({args.baseline_label}): the same command run just before o
 machine with the baseline's code, its stderr log passed as `--baseline FILE` (load average when
 it started: {base_load}):
 
-| what | baseline wall | this wall | baseline CPU | this CPU | CPU speed-up |
-|---|---|---|---|---|---|
+| what | baseline wall | this wall | wall speed-up | baseline CPU | this CPU | CPU speed-up | baseline peak RSS | this peak RSS |
+|---|---|---|---|---|---|---|---|---|
 {table}
 """
 
@@ -305,11 +308,18 @@ def _polars_note(runs: dict[str, list[dict[str, Any]]]) -> str:
     pl_wall = statistics.median(r["seconds"] for r in runs["polars"])
     pl_cpu = statistics.median(r["cpu"] for r in runs["polars"])
     met = "met" if wall <= 3.3 * pl_wall else "not met"
-    return (
+    note = (
         f"\n\nAgainst the raw polars read of the same files (the calibrated target: ingest wall "
         f"time <= about 3.3x of it): **{wall / pl_wall:.2f}x** wall ({met}), "
         f"{cpu / pl_cpu:.2f}x CPU ({cpu:.1f} s against {pl_cpu:.1f} s)."
     )
+    if runs["read"]:
+        read = statistics.median(r["seconds"] for r in runs["read"])
+        note += (
+            f" The adapters' read alone takes {read / pl_wall:.2f}x the raw polars read; the "
+            f"ingest takes {wall / read:.2f}x the read alone (wall): the read bounds the ingest."
+        )
+    return note
 
 
 def _described(args: argparse.Namespace, size: int) -> str:
