@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import pyarrow as pa
@@ -35,7 +36,7 @@ from tls_core.store._dedup import dedup_and_publish
 from tls_core.store._delta import DeltaLogs, commit_files
 from tls_core.store._files import DataFile, publish, publish_stream, write_staged
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, RecordType, TableName
-from tls_core.store._record_index import RecordIdIndex
+from tls_core.store._record_index import Keys, RecordIdIndex, record_id_keys
 from tls_core.store._snapshot import Snapshot
 
 __all__ = [
@@ -145,12 +146,17 @@ def _write_batch(
 ) -> tuple[dict[TableName, list[DataFile]], _Counts, Callable[[], None]]:
     """Steps ``staged`` and ``published``: every file of the batch, none committed."""
     table = RECORD_TABLES[spec.record_type]
+    keys: list[Keys] = []
     with _phase("staging the records"):
-        batches = _staged_batches(records, spec, batch_id)
+        batches = _keyed(_staged_batches(records, spec, batch_id), keys)
         staged = write_staged(layout, batches, STORED_SCHEMAS[table])
     hook("staged")
     with _phase("deduplicating the records"):
-        kept, refs, extend_index = dedup_and_publish(layout, *seen, table, staged, batch_id)
+        per_file = _split_keys(keys, staged)
+        del keys
+        kept, refs, extend_index = dedup_and_publish(
+            layout, *seen, table, staged, batch_id, per_file
+        )
     with _phase("writing the rejects"):
         rejects_in = () if rejects is None else _canonical_batches(rejects, REJECTS, spec)
         reject_files = publish_stream(layout, "rejects", _owned(rejects_in, batch_id), batch_id)
@@ -271,10 +277,14 @@ def _canonical_batches(
 
 
 def _owned(batches: Iterable[pa.RecordBatch], batch_id: str) -> Iterator[pa.RecordBatch]:
+    """Append the ``batch_id`` column (one owner column built for the longest batch, sliced)."""
+    owner = pa.array([], pa.string())
     for batch in batches:
-        owner = pa.repeat(pa.scalar(batch_id, pa.string()), batch.num_rows)
+        if len(owner) < batch.num_rows:
+            owner = pa.repeat(pa.scalar(batch_id, pa.string()), batch.num_rows)
         yield pa.RecordBatch.from_arrays(
-            [*batch.columns, owner], names=[*batch.schema.names, "batch_id"]
+            [*batch.columns, owner.slice(0, batch.num_rows)],
+            names=[*batch.schema.names, "batch_id"],
         )
 
 
@@ -282,3 +292,29 @@ def _staged_batches(
     records: IntoRecords, spec: BatchSpec, batch_id: str
 ) -> Iterator[pa.RecordBatch]:
     return _owned(_canonical_batches(records, CANONICAL[spec.record_type], spec), batch_id)
+
+
+def _keyed(batches: Iterable[pa.RecordBatch], keys: list[Keys]) -> Iterator[pa.RecordBatch]:
+    """Pass the batches on, appending the keys of their ``record_id`` values to ``keys``.
+
+    The dedup step needs those keys; taking them from the batches in memory spares it reading
+    the ``record_id`` column back from the staged files.
+    """
+    for batch in batches:
+        if batch.num_rows:
+            keys.append(record_id_keys(batch.column("record_id")))
+        yield batch
+
+
+def _split_keys(keys: list[Keys], staged: list[tuple[Path, int]]) -> list[Keys] | None:
+    """The keys of each staged file (files hold the batches in order, rolled by row count).
+
+    None when the counts do not match (the dedup then reads the keys back from the files).
+    """
+    import numpy as np
+
+    every = np.concatenate(keys) if keys else np.empty(0, np.uint64)
+    rows = [n for _, n in staged]
+    if len(every) != sum(rows):
+        return None
+    return list(np.split(every, np.cumsum(rows)[:-1])) if rows else []

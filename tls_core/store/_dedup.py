@@ -9,7 +9,8 @@ file of a batch of new records is written once. Which rows to drop is decided on
    hold one of the batch's ids (usually none), so the exact check reads those files, not the
    table;
 2. when no stored file may hold one and the batch's id prefixes are all distinct, nothing is
-   dropped and no SQL runs;
+   dropped and no SQL runs (the keys come from the commit, computed while it staged the
+   records, so the staged files are not read back);
 3. otherwise DuckDB (locked down, 1 GB memory limit, spilling to ``_tls/tmp``) lists the
    positions to drop: every repeat after the first occurrence of an id in the batch, and the
    first occurrences of ids already stored, which become ``record_refs`` rows.
@@ -31,7 +32,7 @@ import pyarrow as pa
 
 from tls_core.store._files import DataFile, publish, publish_stream, write_staged
 from tls_core.store._layout import STORED_SCHEMAS, Layout, TableName
-from tls_core.store._record_index import IndexState, RecordIdIndex, distinct, record_id_keys
+from tls_core.store._record_index import IndexState, Keys, RecordIdIndex, record_id_keys
 from tls_core.store._snapshot import Snapshot
 
 __all__ = ["dedup_and_publish"]
@@ -65,21 +66,31 @@ def dedup_and_publish(
     table: TableName,
     staged: list[tuple[Path, int]],
     batch_id: str,
+    keys: list[Keys] | None = None,
 ) -> tuple[list[DataFile], list[DataFile], Callable[[], None]]:
     """Publish the batch's records without duplicates.
+
+    Args:
+        layout: The repository.
+        snap: The snapshot the commit started from (under the lock).
+        index: The repository's record-id index.
+        table: The record table of the batch.
+        staged: ``(path, rows)`` of each staged file, in order.
+        batch_id: The new batch's id (the owner of the published files).
+        keys: The ``record_id`` keys of each staged file's rows, when the caller computed them
+            while staging; otherwise they are read back from the staged files.
 
     Returns:
         ``(record files, ref files, extend)``: call ``extend()`` once the batch is committed to
         add its files to the record-id index.
     """
-    import pyarrow.parquet as pq
-
     if not staged:
         return [], [], _nothing
-    keys = [record_id_keys(pq.read_table(p, columns=["record_id"]).column(0)) for p, _ in staged]
-    every = np.concatenate(keys)
-    candidates, state = index.candidates(snap, table, every)
-    if not candidates and len(distinct(every)) == len(every):
+    if keys is None or [len(k) for k in keys] != [rows for _, rows in staged]:
+        keys = [_read_back(path) for path, _ in staged]
+    candidates, state = index.candidates(snap, table, np.concatenate(keys))
+    if not candidates and state.distinct_prefixes == sum(len(k) for k in keys):
+        # Every 48-bit prefix distinct: no id repeats in the batch, none is stored.
         drops: npt.NDArray[np.int64] = np.empty(0, np.int64)
         refs: list[DataFile] = []
     else:
@@ -91,8 +102,15 @@ def dedup_and_publish(
         published = _publish_kept(layout, table, path, rows, dropped, batch_id)
         if published is not None:
             kept.append(published)
-            added.append((published.name, np.delete(keys[ordinal], dropped)))
+            own = np.delete(keys[ordinal], dropped) if len(dropped) else keys[ordinal]
+            added.append((published.name, own))
     return kept, refs, functools.partial(_extend, index, state, added)
+
+
+def _read_back(path: Path) -> Keys:
+    import pyarrow.parquet as pq
+
+    return record_id_keys(pq.read_table(path, columns=["record_id"]).column(0))
 
 
 def _extend(

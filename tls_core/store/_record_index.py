@@ -43,7 +43,7 @@ from tls_core.store._files import DataFile, fsync
 from tls_core.store._layout import Layout, TableName
 from tls_core.store._snapshot import Snapshot
 
-__all__ = ["IndexState", "RecordIdIndex", "distinct", "record_id_keys"]
+__all__ = ["IndexState", "Keys", "RecordIdIndex", "distinct", "record_id_keys"]
 
 INDEX_FORMAT: Final = 1
 _MAX_SEGMENTS: Final = 24
@@ -52,6 +52,7 @@ _ORDINAL: Final = np.uint64(_MAX_FILES - 1)
 _SEGMENT_NAME = re.compile(r"[0-9a-f]{64}\.ids")
 _ID_BYTES: Final = 32
 _READERS: Final = 4
+_QUERY_SLICE: Final = 1 << 20
 _ODD = tuple(
     np.uint64(k)
     for k in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
@@ -115,7 +116,16 @@ class _Segment:
         return len(self.entries)
 
     def files_with(self, query: Keys) -> set[str]:
-        """Names of the covered files holding an id with one of the (sorted, masked) keys."""
+        """Names of the covered files holding an id with one of the (sorted, masked) keys.
+
+        The query is looked up in slices, so the temporaries follow the slice, not the batch.
+        """
+        names: set[str] = set()
+        for start in range(0, len(query), _QUERY_SLICE):
+            names |= self._files_with(query[start : start + _QUERY_SLICE])
+        return names
+
+    def _files_with(self, query: Keys) -> set[str]:
         lo = np.searchsorted(self.entries, query, "left")
         hi = np.searchsorted(self.entries, query | _ORDINAL, "right")
         counts = hi - lo
@@ -134,6 +144,9 @@ class IndexState:
 
     table: TableName
     segments: tuple[_Segment, ...] = field(repr=False)
+    distinct_prefixes: int = 0
+    """How many distinct 48-bit key prefixes the looked-up keys have (all distinct: as many
+    as keys; fewer: a repeated id, or two ids sharing a prefix, for the exact check)."""
 
 
 @dataclass
@@ -157,19 +170,25 @@ class RecordIdIndex:
         cover yet, or every file when it must be rebuilt). The returned state lets the commit
         add its own files afterwards without reading them back (:meth:`extend`).
         """
-        query = distinct(keys & ~_ORDINAL)
+        query = distinct(keys & ~_ORDINAL, in_place=True)
         segments = self._current(snap, table)
         names: set[str] = set()
         if len(query):
             for segment in segments:
                 names |= segment.files_with(query)
-        return [f for f in snap.files[table] if f.name in names], IndexState(table, segments)
+        state = IndexState(table, segments, len(query))
+        return [f for f in snap.files[table] if f.name in names], state
 
     def extend(self, state: IndexState, added: list[tuple[str, Keys]]) -> None:
-        """Add a committed batch's files (name and the keys of its rows) to the index."""
+        """Add a committed batch's files (name and the keys of its rows) to the index.
+
+        ``added`` is emptied once its keys are in the new segment, so they are not held
+        through the merge (the peak memory of a large batch's commit).
+        """
         if added:
-            new = _segments_of(added)
-            self._save(state.table, _merged([*state.segments, *new]))
+            segments = [*state.segments, *_segments_of(added)]
+            added.clear()
+            self._save(state.table, _merged(segments))
 
     def _dir(self, table: TableName) -> Path:
         return self.layout.cache / "record_ids" / table
@@ -254,9 +273,13 @@ class RecordIdIndex:
         return {**entry, "name": name}
 
 
-def distinct(values: Keys) -> Keys:
-    """Sorted distinct values (``np.unique`` without its hash table, faster here)."""
-    ordered = np.sort(values)
+def distinct(values: Keys, *, in_place: bool = False) -> Keys:
+    """Sorted distinct values (``np.unique`` without its hash table, faster here).
+
+    ``in_place`` sorts ``values`` itself (a temporary of the caller) instead of a copy.
+    """
+    ordered = values if in_place else values.copy()
+    ordered.sort()
     if len(ordered) < 2:
         return ordered
     keep = np.empty(len(ordered), dtype=bool)
@@ -291,31 +314,44 @@ def _segments_of(files: list[tuple[str, Keys]]) -> list[_Segment]:
     out: list[_Segment] = []
     for start in range(0, len(files), _MAX_FILES):
         chunk = files[start : start + _MAX_FILES]
-        parts = [(keys & ~_ORDINAL) | np.uint64(i) for i, (_, keys) in enumerate(chunk)]
-        entries = np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        entries = np.empty(sum(len(keys) for _, keys in chunk), dtype=np.uint64)
+        at = 0
+        for i, (_, keys) in enumerate(chunk):  # filled in place: one array, no parts
+            part = entries[at : at + len(keys)]
+            np.bitwise_and(keys, ~_ORDINAL, out=part)
+            part |= np.uint64(i)
+            at += len(keys)
         entries.sort()
         out.append(_Segment("", tuple(name for name, _ in chunk), entries))
     return out
 
 
 def _merged(segments: list[_Segment]) -> list[_Segment]:
-    """Merge the newest segments while the one before is under twice their size."""
-    out = list(segments)
+    """Merge the newest segments while the one before is under twice their size.
+
+    The list is changed in place and returned: a merged segment's arrays are released as soon
+    as the merge replaces them (the caller holds no other reference to the new ones).
+    """
+    out = segments
     while len(out) >= 2 and (out[-2].rows < 2 * out[-1].rows or len(out) > _MAX_SEGMENTS):
         older, newer = out[-2], out[-1]
         if len(older.files) + len(newer.files) > _MAX_FILES:
             break
-        shifted = newer.entries + np.uint64(len(older.files))
-        out[-2:] = [_Segment("", older.files + newer.files, _merge_sorted(older.entries, shifted))]
+        entries = _merge_sorted(older.entries, newer.entries, len(older.files))
+        out[-2:] = [_Segment("", older.files + newer.files, entries)]
+        del older, newer, entries
     return out
 
 
-def _merge_sorted(a: Keys, b: Keys) -> Keys:
-    """Merge two sorted arrays in ``O(len(a) + len(b) log len(a))``."""
+def _merge_sorted(a: Keys, b: Keys, shift: int = 0) -> Keys:
+    """Merge two sorted arrays, ``shift`` added to ``b``'s entries (its files' ordinals).
+
+    Memory: the output and a buffer of at most ``min(len(a), len(b))`` entries (NumPy's
+    stable sort of ``uint64`` is a timsort: it finds the two sorted runs and merges them).
+    Adding the shift keeps ``b`` sorted: ordinals stay below ``2**16`` (checked by callers).
+    """
     out = np.empty(len(a) + len(b), dtype=np.uint64)
-    at_b = np.searchsorted(a, b, "right") + np.arange(len(b))
-    in_a = np.ones(len(out), dtype=bool)
-    in_a[at_b] = False
-    out[at_b] = b
-    out[in_a] = a
+    out[: len(a)] = a
+    np.add(b, np.uint64(shift), out=out[len(a) :])
+    out.sort(kind="stable")
     return out
