@@ -175,24 +175,29 @@ def _ingest_one(repo: Repository, layout: Layout, path: Path, opts: _Options) ->
 
 
 def _run(repo: Repository, layout: Layout, path: Path, opts: _Options) -> IngestReport:
-    sha, size, lines = _hash_file(path, opts.progress)
+    sha, size, lines, seen = _hash_file(path, opts.progress)
     snap = repo.snapshot()
     earlier = _earlier(snap, sha, opts.record_type)
     if earlier is not None:
         report = _associate(repo, path, sha, earlier, opts)
     else:
-        report = _read_and_commit(repo, layout, path, (sha, size, lines), opts)
+        report = _read_and_commit(repo, layout, path, (sha, size, lines, seen), opts)
     if opts.progress is not None:
         opts.progress(IngestProgress(str(path), "done", report.rows_total, size, size))
     return report
 
 
-def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int, int]:
-    """SHA-256 and size of the file in one streaming pass, and an estimate of its lines.
+_Identity: TypeAlias = "tuple[int, int, int, int]"
+"""A file's inode, size, mtime and ctime (ns): any write through the file system changes it."""
+
+
+def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int, int, _Identity]:
+    """SHA-256 and size of the file in one streaming pass, an estimate of its lines, identity.
 
     The lines (for progress only) are counted in the first block and extrapolated: counting
     them all would cost half as much again as the hash, and a repeated ingest should cost
-    about one hash.
+    about one hash. The adapters are handed this hash instead of hashing the file again; the
+    identity (taken as the hash ends) lets the read prove it read the same file.
     """
     digest = hashlib.sha256()
     buf = bytearray(_BLOCK)
@@ -208,6 +213,7 @@ def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int,
                 done += n
                 if progress is not None and done % _HASH_TICK < _BLOCK:
                     progress(IngestProgress(str(path), "hash", 0, done, size))
+            seen = _identity(os.fstat(fh.fileno()))
     except OSError as err:
         raise ReadError(
             f"cannot read the file: {err.strerror or err}",
@@ -215,7 +221,26 @@ def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int,
             reason="unreadable",
             hint="check the path and its permissions",
         ) from None
-    return digest.hexdigest(), done, lines
+    return digest.hexdigest(), done, lines, seen
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _check_unchanged(path: Path, seen: _Identity) -> None:
+    """Raise unless the file is still the one that was hashed (nothing is committed then)."""
+    try:
+        now = _identity(path.stat())
+    except OSError:
+        now = None
+    if now != seen:
+        raise StoreError(
+            "the file changed while it was being ingested",
+            file=str(path),
+            reason="source_changed",
+            hint="ingest a file that is no longer being written",
+        )
 
 
 @dataclass(frozen=True)
@@ -292,12 +317,12 @@ def _read_and_commit(
     repo: Repository,
     layout: Layout,
     path: Path,
-    hashed: tuple[str, int, int],
+    hashed: tuple[str, int, int, _Identity],
     opts: _Options,
 ) -> IngestReport:
     from penlink_adapters import scan_return
 
-    sha, size, lines = hashed
+    sha, size, lines, seen = hashed
     chosen = opts.layout if isinstance(opts.layout, str) else Path(opts.layout)
     scan = scan_return(
         path,
@@ -307,15 +332,9 @@ def _read_and_commit(
         region=opts.region,
         sha256=sha,
     )
-    if scan.info.sha256 != sha:
-        raise StoreError(
-            "the file changed while it was being ingested",
-            file=str(path),
-            reason="source_changed",
-            hint="ingest a file that is no longer being written",
-        )
+    _check_unchanged(path, seen)  # the adapters took ``sha`` on trust: see it still holds
     record_type = _record_type(scan, opts.record_type, path)
-    feed = _Feed(scan, layout, str(path), size, lines, opts.progress)
+    feed = _Feed(scan, layout, path, size, lines, opts.progress, seen)
     try:
         commit = repo.commit_batch(
             feed.records(),
@@ -387,14 +406,17 @@ class _Feed:
         self,
         scan: ReturnScan,
         layout: Layout,
-        file: str,
+        path: Path,
         size: int,
         lines: int,
         progress: ProgressCallback | None,
+        seen: _Identity,
     ) -> None:
         self._scan = scan
         self._layout = layout
-        self._file = file
+        self._path = path
+        self._file = str(path)
+        self._seen = seen
         self._size = size
         self._lines = max(lines, 1)
         self._progress = progress
@@ -417,6 +439,9 @@ class _Feed:
             rows += records.num_rows + rejects.num_rows
             self._tick(rows, records, rejects)
             yield from records.to_batches()
+        # Read to the end: the file must still be the one hashed, else the commit fails here,
+        # before anything is published.
+        _check_unchanged(self._path, self._seen)
         self.finished = True
 
     def rejects(self) -> Iterator[pa.RecordBatch]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from penlink_adapters import write_scenario
-from tls_core.errors import ConfigError, DetectionError, ReadError
+from tls_core.errors import ConfigError, DetectionError, ReadError, StoreError
 from tls_core.store import IngestProgress, Repository
 from tls_core.store._purge import current_links
 
@@ -232,3 +233,39 @@ def test_two_processes_ingesting_the_same_file_store_it_once(repo, scenario, tmp
     assert results[0][0] == results[1][0]
     assert sorted((loaded, noop) for _, loaded, noop in results) == [(0, True), (24, False)]
     assert repo.snapshot().row_count("call_records") == 24
+
+
+def _growing(scenario, tmp_path, phase):
+    """A copy of a return, and a progress callback appending a line at the first ``phase``."""
+    path = tmp_path / "changing.csv"
+    shutil.copy(scenario["C12"]["path"], path)
+    touched: list[bool] = []
+
+    def meddle(event: IngestProgress) -> None:
+        if event.phase == phase and not touched:
+            touched.append(True)  # a carrier export still being written: one more line
+            with path.open("ab") as fh:
+                fh.write(b"\n")
+
+    return {**scenario["C12"], "path": path}, meddle, touched
+
+
+def test_a_file_changed_after_its_hash_commits_nothing(repo, scenario, tmp_path):
+    """The adapters take the store's hash on trust; the file's identity proves it still holds."""
+    case, meddle, touched = _growing(scenario, tmp_path, "read")
+    before = repo.snapshot().version
+    with pytest.raises(StoreError) as err:
+        _ingest(repo, case, progress=meddle)
+    assert touched
+    assert err.value.reason == "source_changed"
+    assert err.value.file == str(case["path"])
+    assert repo.snapshot().version == before
+    assert repo.verify().ok
+
+
+def test_a_change_before_the_hash_ends_is_hashed_and_read(repo, scenario, tmp_path):
+    case, meddle, touched = _growing(scenario, tmp_path, "hash")
+    report = _ingest(repo, case, progress=meddle)
+    assert touched
+    assert report.sha256 == hashlib.sha256(case["path"].read_bytes()).hexdigest()
+    assert report.loaded == scenario["C12"]["expected"]["loaded"]
