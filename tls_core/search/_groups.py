@@ -35,7 +35,7 @@ class Group:
     @property
     def batch(self) -> str:
         """The batch of its source (whose cases it belongs to)."""
-        return self.run.batches[self.row["source"]]
+        return self.run.batches[int(self.row["source"])]
 
     @property
     def order(self) -> tuple[str, str, str, str]:
@@ -76,7 +76,9 @@ def case_identifiers(index: OccurrenceIndex) -> pa.Table:
     for run in index.runs:
         table = run.summary.read_all(["kind", "identifier", "source"])
         table = table.group_by(["kind", "identifier", "source"]).aggregate([])
-        for kind, ident, source in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+        for kind, ident, source in zip(
+            *(table.column(c).to_pylist() for c in table.column_names), strict=True
+        ):
             if source in run.live:
                 for case in links.cases_of(run.batches[source]):
                     cases.append(case)

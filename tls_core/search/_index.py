@@ -283,11 +283,13 @@ def _refresh(
     directory.mkdir(parents=True, exist_ok=True)
     key = index_key(snap)
     kept = _sound_runs(directory, manifest, key, broken)
-    current = {f.name: f for t in _RECORD_TABLES for f in snap.files[t]}  # type: ignore[index]
+    current = {f.name: f for t in _RECORD_TABLES for f in snap.files[t]}
     spill = directory / f"spill-{uuid.uuid4().hex}"
     try:
-        runs = _mark_dead(kept, current)
-        covered = {s["file"] for r in runs for i, s in enumerate(r["sources"]) if i not in r["dead"]}
+        runs = _drop_dead(directory, kept, current)
+        covered = {
+            s["file"] for r in runs for i, s in enumerate(r["sources"]) if i not in r["dead"]
+        }
         fresh: set[str] = set()
         for name in sorted(set(current) - covered):
             run = build_file_run(snap, current[name], directory, spill)
@@ -333,18 +335,29 @@ def _sound_runs(
     return kept
 
 
-def _mark_dead(runs: list[dict[str, Any]], current: Mapping[str, DataFile]) -> list[dict[str, Any]]:
+def _drop_dead(
+    directory: Path, runs: list[dict[str, Any]], current: Mapping[str, DataFile]
+) -> list[dict[str, Any]]:
+    """Drop runs whose files are all gone; rewrite those with some gone.
+
+    A file leaves the repository when a purge rewrites or removes it: no purged value stays
+    in the index.
+    """
     out = []
     for run in runs:
         dead = [i for i, s in enumerate(run["sources"]) if s["file"] not in current]
-        if len(dead) < len(run["sources"]):
-            out.append({**run, "dead": dead})
+        if not dead:
+            out.append({**run, "dead": []})
+        elif len(dead) < len(run["sources"]):
+            loaded = _load_run(directory, {**run, "dead": dead})
+            entry = merge_runs(
+                directory, [(run, loaded.occurrences)], [loaded.live], level=run["level"]
+            )
+            out.append({**entry, "dead": []})
     return out
 
 
-def _compact(
-    directory: Path, runs: list[dict[str, Any]], fresh: set[str]
-) -> list[dict[str, Any]]:
+def _compact(directory: Path, runs: list[dict[str, Any]], fresh: set[str]) -> list[dict[str, Any]]:
     """Merge ``FAN_IN`` runs of a level into one of the next, while a level has that many.
 
     Inputs written by this refresh (``fresh``: no manifest names them) are deleted once

@@ -60,7 +60,13 @@ def write_links(directory: Path, snap: Snapshot) -> dict[str, Any]:
         rows["b"].append(case)
     refs = snap.read("record_refs")
     for record, batch in sorted(
-        set(zip(refs.column("record_id").to_pylist(), refs.column("batch_id").to_pylist()))
+        set(
+            zip(
+                refs.column("record_id").to_pylist(),
+                refs.column("batch_id").to_pylist(),
+                strict=True,
+            )
+        )
     ):
         rows["what"].append("ref")
         rows["a"].append(record)

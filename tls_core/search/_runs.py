@@ -146,7 +146,7 @@ def build_file_run(
     views["registry"] = STORED_SCHEMAS["registry"].empty_table()
     con = connect_locked(
         views,
-        empty_schemas=dict(STORED_SCHEMAS),
+        empty_schemas={str(k): v for k, v in STORED_SCHEMAS.items()},
         memory_limit=BUILD_MEMORY,
         temp_dir=spill,
         threads=1,
@@ -297,7 +297,8 @@ def merge_runs(
 
 def _renumber(table: pa.Table, remap: pa.Array) -> pa.Table:
     new = pc.take(remap, table.column("source"))
-    table = table.set_column(table.schema.get_field_index("source"), "source", new)
+    i = table.schema.get_field_index("source")
+    table = table.set_column(i, OCCURRENCES_SCHEMA.field("source"), new)
     return table.filter(pc.greater_equal(new, 0))
 
 

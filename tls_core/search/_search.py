@@ -231,10 +231,10 @@ def _find_exact(
     rows: list[tuple[tuple[Any, ...], str, RecordHit, Group]] = []
     for g in groups:
         for hit in _records(g.read(), grades, "", -1):
-            cases = set(index.links.cases_of(g.batch))
+            held = set(index.links.cases_of(g.batch))
             for batch in index.links.refs.get(hit.record_id, ()):
-                cases.update(index.links.cases_of(batch))
-            for case in cases:
+                held.update(index.links.cases_of(batch))
+            for case in held:
                 order = (hit.canonical, case, *g.order, hit.record_id, hit.role)
                 rows.append((order, case, replace(hit, case_number=case), g))
     rows.sort(key=lambda item: item[0])
@@ -254,8 +254,12 @@ def _summarize(rows: Iterable[tuple[str, RecordHit, Group]]) -> list[dict[str, A
         if row is None:
             row = out[key] = {
                 **{c: g.row[c] for c in ("kind", "identifier", "variant")},
-                **{"case_id": case, "grade": hit.grade, "occurrences": 0, "roles": 0},
-                **{"first_seen": None, "last_seen": None},
+                "case_id": case,
+                "grade": hit.grade,
+                "occurrences": 0,
+                "roles": 0,
+                "first_seen": None,
+                "last_seen": None,
             }
         row["occurrences"] += 1
         row["roles"] |= ROLE_BITS[hit.role]
