@@ -1,11 +1,11 @@
 """The identifier occurrence index: sorted runs per data file, merged, cases applied at read time.
 
 The index is a set of sorted runs (:mod:`tls_core.search._runs`) in ``_tls/cache/search/``:
-one level-0 run per record data file (data files are content-addressed, so a run never goes
-stale: its file either is still in the repository or is not), merged ``FAN_IN`` at a time
-into runs of the next level. An ingest costs one run per new file (and, now and then, a merge
-of ``FAN_IN`` runs of one level); a purge that rewrites or removes a file only marks that
-file's sources dead (left out of reads, dropped by the next merge of their run).
+a level-0 run per group of new batches (data files are content-addressed, so a run never goes
+stale: its files either are still in the repository or are not), merged ``FAN_IN`` at a time
+into runs of the next level. An ingest costs one run for its new files (and, now and then, a
+merge of ``FAN_IN`` runs of one level); a purge that rewrites or removes files means their
+runs are rewritten without them (no purged value stays in the index).
 
 Cases are never baked into the runs: a run's rows carry the batch; the batch -> cases map
 (``case_links``) and the record -> referencing batches map (``record_refs``) are copied from
@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,10 +38,11 @@ from tls_core.errors import IntegrityError
 from tls_core.search._links import Links, load_links, write_links
 from tls_core.search._parts import SortedFile
 from tls_core.search._runs import (
+    BUILD_ROWS,
     OCCURRENCES_SCHEMA,
     ROLE_BITS,
     SUMMARY_SCHEMA,
-    build_file_run,
+    build_run,
     merge_runs,
     step_sql,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "IndexState",
     "OccurrenceIndex",
     "Run",
+    "RunsView",
     "index_dir",
     "open_index",
     "with_index",
@@ -89,7 +91,7 @@ class Run:
     batches: tuple[str, ...]
     """Batch of each source (``source`` column of the rows)."""
     files: tuple[str, ...]
-    """Data file name of each source."""
+    """Data file names of each source (NUL-separated: they sort the groups of one batch)."""
     live: frozenset[int]
     """Sources whose data file is in the repository (rows of the others are left out)."""
     occurrences: SortedFile
@@ -113,6 +115,43 @@ class OccurrenceIndex:
     def version(self) -> int:
         """The registry version it was built from."""
         return int(self.key["version"])
+
+    @property
+    def occurrences(self) -> RunsView:
+        """The occurrence rows of every run (live sources only), for point lookups."""
+        return RunsView(self.runs, "occurrences")
+
+    @property
+    def summary(self) -> RunsView:
+        """The summary rows of every run (live sources only), for point lookups."""
+        return RunsView(self.runs, "summary")
+
+
+@dataclass(frozen=True)
+class RunsView:
+    """One file of every run read as one: rows of a key from each run, dead sources left out.
+
+    Rows carry the run's ``source`` (a batch's file), not cases: see ``tls_core.search._groups``.
+    """
+
+    runs: tuple[Run, ...]
+    """The runs."""
+    which: Literal["occurrences", "summary"]
+    """Which of their files."""
+
+    def iter_key(self, key: str) -> Iterator[pa.Table]:
+        """Yield the rows equal to ``key``, one checked row group at a time, run after run."""
+        import pyarrow.compute as pc
+
+        for run in self.runs:
+            live = pa.array(sorted(run.live), pa.int32())
+            for table in getattr(run, self.which).iter_key(key):
+                yield table.filter(pc.is_in(table.column("source"), live))
+
+    def lookup(self, key: str) -> pa.Table:
+        """Rows whose match key equals ``key`` in every run."""
+        schema = OCCURRENCES_SCHEMA if self.which == "occurrences" else SUMMARY_SCHEMA
+        return pa.concat_tables([schema.empty_table(), *self.iter_key(key)])
 
 
 def index_dir(repo: Repository) -> Path:
@@ -256,7 +295,7 @@ def _load_run(directory: Path, entry: Mapping[str, Any]) -> Run:
     return Run(
         level=int(entry["level"]),
         batches=tuple(str(s["batch"]) for s in sources),
-        files=tuple(str(s["file"]) for s in sources),
+        files=tuple("\x00".join(s["files"]) for s in sources),
         live=frozenset(i for i in range(len(sources)) if i not in dead),
         occurrences=SortedFile.from_manifest(directory, files["occurrences"], OCCURRENCES_SCHEMA),
         summary=SortedFile.from_manifest(directory, files["summary"], SUMMARY_SCHEMA),
@@ -287,12 +326,10 @@ def _refresh(
     spill = directory / f"spill-{uuid.uuid4().hex}"
     try:
         runs = _drop_dead(directory, kept, current)
-        covered = {
-            s["file"] for r in runs for i, s in enumerate(r["sources"]) if i not in r["dead"]
-        }
+        covered = {name for r in runs for s in r["sources"] for name in s["files"]}
         fresh: set[str] = set()
-        for name in sorted(set(current) - covered):
-            run = build_file_run(snap, current[name], directory, spill)
+        for group in _new_batches(current, covered):
+            run = build_run(snap, group, directory, spill)
             fresh |= {f["file"] for f in run["files"].values()}
             runs.append({**run, "dead": []})
         runs = _compact(directory, runs, fresh)
@@ -345,7 +382,11 @@ def _drop_dead(
     """
     out = []
     for run in runs:
-        dead = [i for i, s in enumerate(run["sources"]) if s["file"] not in current]
+        dead = [
+            i
+            for i, s in enumerate(run["sources"])
+            if any(name not in current for name in s["files"])
+        ]
         if not dead:
             out.append({**run, "dead": []})
         elif len(dead) < len(run["sources"]):
@@ -355,6 +396,23 @@ def _drop_dead(
             )
             out.append({**entry, "dead": []})
     return out
+
+
+def _new_batches(current: Mapping[str, DataFile], covered: set[str]) -> list[list[DataFile]]:
+    """Files no run covers, by batch, in groups of about ``BUILD_ROWS`` records."""
+    by_batch: dict[str, list[DataFile]] = {}
+    for name in sorted(set(current) - covered):
+        by_batch.setdefault(current[name].owner_id, []).append(current[name])
+    groups: list[list[DataFile]] = []
+    rows = BUILD_ROWS
+    for batch in sorted(by_batch):
+        size = sum(max(f.rows, 0) for f in by_batch[batch])
+        if rows + size > BUILD_ROWS and (not groups or groups[-1]):
+            groups.append([])
+            rows = 0
+        groups[-1].extend(by_batch[batch])
+        rows += size
+    return groups
 
 
 def _compact(directory: Path, runs: list[dict[str, Any]], fresh: set[str]) -> list[dict[str, Any]]:

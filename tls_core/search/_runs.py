@@ -1,21 +1,23 @@
 """Sorted runs of the occurrence index: built once per data file, merged with bounded fan-in.
 
-A run covers some record data files (its ``sources``: table, content-addressed file name,
-batch). It holds two sorted Parquet files (see :mod:`tls_core.search._parts`):
+A run covers the record data files of some batches (its ``sources``: a batch and its
+content-addressed file names). It holds two sorted Parquet files (see
+:mod:`tls_core.search._parts`):
 
-- ``occurrences``: one row per row of the linker's ``occurrences`` step run on the run's files
-  alone, with the batch in place of the case (``source``: index into the run's sources),
-  sorted by :data:`ORDER` (the match key first);
+- ``occurrences``: one row per row of the linker's ``occurrences`` step run on the run's
+  batches alone, with the batch in place of the case (``source``: index into the run's
+  sources), sorted by :data:`ORDER` (the match key first);
 - ``summary``: one row per (match key, identifier, kind, variant, source) with the occurrence
   count, roles, first/last seen and ``start``, the row of the group's first occurrence (the
   group's rows are contiguous), so a search reads the rows of one batch without the others.
 
 No case is stored: a batch's cases (``case_links``, which change without any data file
 changing: link, unlink) are applied when a search reads the run. A level-0 run is built from
-one data file by DuckDB with a memory limit and a private spill directory; runs are merged by
-key ranges (a vectorized k-way merge: each input is read once, row group by row group, and
-only one key range of every input is in memory at a time), dropping the sources no longer in
-the repository (a purge rewrote or removed their file).
+the files of new batches (up to ``BUILD_ROWS`` records) by DuckDB with a memory limit and a
+private spill directory; runs are merged by key ranges (a vectorized k-way merge: each input
+is read once, row group by row group, and only one key range of every input is in memory at a
+time), dropping the sources no longer in the repository (a purge rewrote or removed their
+files).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = [
     "ORDER",
     "ROLE_BITS",
     "SUMMARY_SCHEMA",
-    "build_file_run",
+    "build_run",
     "merge_runs",
     "step_sql",
 ]
@@ -48,7 +50,9 @@ __all__ = [
 ROW_GROUP_ROWS: Final = 4096
 """Rows per row group: a point lookup reads about this many rows."""
 BUILD_MEMORY: Final = "512MB"
-"""DuckDB memory limit of a level-0 build (one data file); larger sorts spill to disk."""
+"""DuckDB memory limit of a level-0 build; larger sorts spill to disk."""
+BUILD_ROWS: Final = 2_000_000
+"""Records of new batches indexed by one level-0 build (a batch is never split)."""
 MERGE_ROWS: Final = 262_144
 """Rows of all inputs held at once by a merge (one key range; a single key may exceed it)."""
 ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
@@ -125,10 +129,12 @@ def step_sql() -> str:
     return occurrences_sql() + _KEYED + _BATCH_LINKS
 
 
-def build_file_run(
-    snap: Snapshot, data_file: DataFile, directory: Path, spill: Path
+def build_run(
+    snap: Snapshot, data_files: Sequence[DataFile], directory: Path, spill: Path
 ) -> dict[str, Any]:
-    """Build the level-0 run of one record data file (checked against its SHA-256 first).
+    """Build the level-0 run of some record data files (each checked against its SHA-256).
+
+    Give whole batches (every file of each batch): a source is one batch's files.
 
     Raises:
         IntegrityError: the data file fails its check.
@@ -139,17 +145,15 @@ def build_file_run(
     from tls_core.link import create_occurrences
     from tls_core.store._duck import connect_locked
 
-    path = snap.checked_paths([data_file])[0]
-    views: dict[str, Sequence[Path] | pa.Table] = {
-        t: ([path] if t == data_file.table else []) for t in TABLES if t != "registry"
-    }
+    views: dict[str, Sequence[Path] | pa.Table] = {t: [] for t in TABLES if t != "registry"}
+    for table in _RECORD_TABLES:
+        views[table] = snap.checked_paths([f for f in data_files if f.table == table])
     views["registry"] = STORED_SCHEMAS["registry"].empty_table()
     con = connect_locked(
         views,
         empty_schemas={str(k): v for k, v in STORED_SCHEMAS.items()},
         memory_limit=BUILD_MEMORY,
         temp_dir=spill,
-        threads=1,
     )
     step, sql = "case_links", _BATCH_LINKS
     try:
@@ -168,9 +172,10 @@ def build_file_run(
         raise LinkError(f"search index step {step!r} failed: {err}", step=step, sql=sql) from err
     finally:
         con.close()
-    entry["sources"] = [
-        {"table": data_file.table, "file": data_file.name, "batch": b} for b in batches
-    ]
+    files: dict[str, list[str]] = {}
+    for f in data_files:
+        files.setdefault(f.owner_id, []).append(f.name)
+    entry["sources"] = [{"batch": b, "files": sorted(files.get(b, []))} for b in batches]
     return entry
 
 
@@ -183,18 +188,17 @@ def _country_params() -> dict[str, list[str]]:
 
 def _batches(reader: Any) -> Iterator[pa.Table]:
     """Chunks of sorted occurrences ending on a match key boundary (a group is never split)."""
-    pending: list[pa.RecordBatch] = []
+    pending: list[pa.Table] = []
     count = 0
     for batch in reader:
-        pending.append(batch)
+        pending.append(_conform(pa.Table.from_batches([batch])))
         count += batch.num_rows
         if count >= MERGE_ROWS:
-            table = _conform(pa.Table.from_batches(pending))
-            head, tail = _split_last_key(table)
+            head, tail = _split_last_key(pa.concat_tables(pending))
             yield head
-            pending, count = tail.to_batches(), tail.num_rows
+            pending, count = [tail], tail.num_rows
     if pending:
-        yield _conform(pa.Table.from_batches(pending))
+        yield pa.concat_tables(pending)
 
 
 def _conform(table: pa.Table) -> pa.Table:

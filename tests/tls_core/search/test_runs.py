@@ -89,9 +89,10 @@ def test_runs_merge_fan_in_at_a_time(cases, office, monkeypatch):
     monkeypatch.setattr(_index, "FAN_IN", 2)
     for i in range(5):
         commit_calls(cases, ("SEA-1", "HOU-2")[i % 2], f"s{i}.csv", [(A, X, i), (B, X, i)])
-    result = _run(cases, office, X)
+        result = _run(cases, office, X)  # a refresh per commit: one level-0 run each
     index, _ = open_index(cases, cases.snapshot())
     # 5 level-0 runs with fan-in 2: 4 merged into 2, then into 1 of level 2; 1 left at level 0.
+    # (Batches new at one refresh share one level-0 run.)
     assert sorted(r.level for r in index.runs) == [0, 2]
     assert [(c.case_number, c.records) for c in result.cases] == [("HOU-2", 4), ("SEA-1", 6)]
     assert len(result.records) == 10
