@@ -47,13 +47,16 @@ class Group:
     @cached_property
     def rows(self) -> pa.Table:
         """Its occurrence rows (by record id and role), their row groups checked first."""
+        return self.read(int(self.row["occurrences"]))
+
+    def read(self, room: int | None = None) -> pa.Table:
+        """Its first ``room`` occurrence rows (all when None: read once, then kept)."""
+        if room is None:
+            return self.rows
         start = int(self.row["start"])
         occ = self.run.occurrences
-        return occ.read_rows(start, start + int(self.row["occurrences"]), occ.schema.names)
-
-    def read(self) -> pa.Table:
-        """Its occurrence rows (read once)."""
-        return self.rows
+        stop = start + min(room, int(self.row["occurrences"]))
+        return occ.read_rows(start, stop, occ.schema.names)
 
 
 def read_groups(index: OccurrenceIndex, key: str) -> list[Group]:

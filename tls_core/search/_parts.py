@@ -120,8 +120,14 @@ class SortedFile:
         import pyarrow.compute as pc
 
         for i in self.row_groups_for(key):
-            table = self.read([i], self.schema.names)
-            yield table.filter(pc.equal(table.column(0), key))
+            # The sort key column alone first (a fraction of the group's decoding): a group
+            # whose min/max bracket the key without holding it is not decoded further.
+            # (A pa.scalar, not a str: converting a str tries to import dateutil each call.)
+            found = self.read([i], self.schema.names[:1]).column(0)
+            mask = pc.equal(found, pa.scalar(key, pa.string()))
+            if not pc.any(mask).as_py():
+                continue
+            yield self.read([i], self.schema.names).filter(mask)
 
     def read_rows(self, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
         """Rows ``start`` to ``stop`` (excluded) of the file, their row groups checked first."""

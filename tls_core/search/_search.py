@@ -205,8 +205,8 @@ def _find(
     )
     records: list[RecordHit] = []
     for g, case in order:
-        table = g.read()
-        records += _records(table, grades, case, limit + 1 - len(records))
+        room = limit + 1 - len(records)
+        records += _records(g.read(room), grades, case, room)
         if len(records) > limit:
             break
     return _Found(summary, cases, visible, records, total)
