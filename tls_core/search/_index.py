@@ -328,7 +328,7 @@ def _refresh(
         runs = _drop_dead(directory, kept, current)
         covered = {name for r in runs for s in r["sources"] for name in s["files"]}
         fresh: set[str] = set()
-        for group in _new_batches(current, covered):
+        for group in _new_files(current, covered):
             run = build_run(snap, group, directory, spill)
             fresh |= {f["file"] for f in run["files"].values()}
             runs.append({**run, "dead": []})
@@ -398,21 +398,24 @@ def _drop_dead(
     return out
 
 
-def _new_batches(current: Mapping[str, DataFile], covered: set[str]) -> list[list[DataFile]]:
-    """Files no run covers, by batch, in groups of about ``BUILD_ROWS`` records."""
-    by_batch: dict[str, list[DataFile]] = {}
-    for name in sorted(set(current) - covered):
-        by_batch.setdefault(current[name].owner_id, []).append(current[name])
-    groups: list[list[DataFile]] = []
-    rows = BUILD_ROWS
-    for batch in sorted(by_batch):
-        size = sum(max(f.rows, 0) for f in by_batch[batch])
-        if rows + size > BUILD_ROWS and (not groups or groups[-1]):
+def _new_files(current: Mapping[str, DataFile], covered: set[str]) -> list[list[DataFile]]:
+    """Files no run covers, by batch, in groups of at most about ``BUILD_ROWS`` records.
+
+    A large batch may be split over groups (a source is a batch's files within one run).
+    """
+    groups: list[list[DataFile]] = [[]]
+    rows = 0
+    for f in sorted((current[n] for n in set(current) - covered), key=_by_batch):
+        if groups[-1] and rows + max(f.rows, 0) > BUILD_ROWS:
             groups.append([])
             rows = 0
-        groups[-1].extend(by_batch[batch])
-        rows += size
-    return groups
+        groups[-1].append(f)
+        rows += max(f.rows, 0)
+    return [g for g in groups if g]
+
+
+def _by_batch(f: DataFile) -> tuple[str, str]:
+    return (f.owner_id, f.name)
 
 
 def _compact(directory: Path, runs: list[dict[str, Any]], fresh: set[str]) -> list[dict[str, Any]]:

@@ -52,9 +52,11 @@ ROW_GROUP_ROWS: Final = 4096
 BUILD_MEMORY: Final = "512MB"
 """DuckDB memory limit of a level-0 build; larger sorts spill to disk."""
 BUILD_ROWS: Final = 2_000_000
-"""Records of new batches indexed by one level-0 build (a batch is never split)."""
+"""Records indexed by one level-0 build at most (a single larger file excepted)."""
 MERGE_ROWS: Final = 262_144
 """Rows of all inputs held at once by a merge (one key range; a single key may exceed it)."""
+READ_ROWS: Final = 65_536
+"""Rows per Arrow batch fetched from DuckDB by a level-0 build."""
 ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
 """Bit of each role (``tls_core.link.ROLES``) in the summary's ``roles``."""
 
@@ -110,7 +112,7 @@ SELECT
     o.seen_utc, o.target
 FROM occurrences o
 JOIN run_sources s ON s.batch_id = o.case_id
-ORDER BY ALL
+ORDER BY match_key, o.identifier, o.kind, o.variant, s.source, o.record_id, o.role
 """
 
 # Each batch of the file stands for its own case: the step's case is then the batch.
@@ -134,7 +136,7 @@ def build_run(
 ) -> dict[str, Any]:
     """Build the level-0 run of some record data files (each checked against its SHA-256).
 
-    Give whole batches (every file of each batch): a source is one batch's files.
+    A source is the given files of one batch.
 
     Raises:
         IntegrityError: the data file fails its check.
@@ -166,7 +168,7 @@ def build_run(
         step, sql = "occurrences", "(tls_core.link.create_occurrences)"
         create_occurrences(con)
         step, sql = "search_run", _KEYED
-        reader = con.sql(_KEYED, params=_country_params()).to_arrow_reader(ROW_GROUP_ROWS)
+        reader = con.sql(_KEYED, params=_country_params()).to_arrow_reader(READ_ROWS)
         entry = write_run(directory, _batches(reader), level=0)
     except duckdb.Error as err:
         raise LinkError(f"search index step {step!r} failed: {err}", step=step, sql=sql) from err
@@ -194,11 +196,11 @@ def _batches(reader: Any) -> Iterator[pa.Table]:
         pending.append(_conform(pa.Table.from_batches([batch])))
         count += batch.num_rows
         if count >= MERGE_ROWS:
-            head, tail = _split_last_key(pa.concat_tables(pending))
+            head, tail = _split_last_key(pa.concat_tables(pending).combine_chunks())
             yield head
             pending, count = [tail], tail.num_rows
     if pending:
-        yield pa.concat_tables(pending)
+        yield pa.concat_tables(pending).combine_chunks()
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -245,25 +247,44 @@ def write_run(directory: Path, chunks: Iterator[pa.Table], *, level: int) -> dic
 
 
 def summarize(chunk: pa.Table, offset: int) -> pa.Table:
-    """Summary rows of sorted occurrences whose first row is row ``offset`` of its file."""
+    """Summary rows of sorted occurrences whose first row is row ``offset`` of its file.
+
+    The chunk is sorted by :data:`ORDER`, so a group is a run of equal :data:`GROUP` values:
+    its rows are found by comparing each row with the previous one (no hashing).
+    """
+    import numpy as np
+
     n = chunk.num_rows
-    table = chunk.select(list(GROUP)).append_column("_row", pa.array(range(offset, offset + n)))
-    table = table.append_column("seen_utc", chunk.column("seen_utc"))
-    for role in ROLE_BITS:
-        table = table.append_column(role, pc.equal(chunk.column("role"), role))
-    aggs: list[tuple[str, str]] = [("_row", "count"), ("_row", "min"), ("seen_utc", "min")]
-    aggs += [("seen_utc", "max"), *((role, "max") for role in ROLE_BITS)]
-    grouped = table.group_by(list(GROUP), use_threads=False).aggregate(aggs)
-    roles = pa.array([0] * grouped.num_rows, pa.int32())
-    for role, bit in ROLE_BITS.items():
-        flag = pc.cast(grouped.column(f"{role}_max"), pa.int32())
-        roles = pc.add(roles, pc.multiply(flag, pa.scalar(bit, pa.int32())))
-    columns = [grouped.column(c) for c in GROUP]
-    columns += [grouped.column("_row_count"), roles, grouped.column("seen_utc_min")]
-    columns += [grouped.column("seen_utc_max"), grouped.column("_row_min")]
-    cast = [c.cast(f.type) for c, f in zip(columns, SUMMARY_SCHEMA, strict=True)]
-    out = pa.Table.from_arrays(cast, schema=SUMMARY_SCHEMA)
-    return out.sort_by([("start", "ascending")])
+    if n == 0:
+        return SUMMARY_SCHEMA.empty_table()
+    chunk = chunk.combine_chunks()
+    edge = np.zeros(n, dtype=bool)
+    edge[0] = True
+    for name in GROUP:
+        col = chunk.column(name).combine_chunks()
+        for values in (col.is_null(), col.fill_null("") if col.null_count else col):
+            diff = pc.not_equal(values.slice(1), values.slice(0, n - 1))
+            edge[1:] |= diff.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(edge)
+    counts = np.diff(np.append(starts, n))
+    roles = pc.index_in(chunk.column("role"), value_set=pa.array(list(ROLE_BITS)))
+    bits = np.left_shift(1, roles.to_numpy(zero_copy_only=False).astype(np.int64))
+    seen = chunk.column("seen_utc").cast(pa.int64())
+    valid = seen.is_valid().to_numpy(zero_copy_only=False)
+    micros = seen.fill_null(0).to_numpy(zero_copy_only=False)
+    low = np.minimum.reduceat(np.where(valid, micros, np.iinfo(np.int64).max), starts)
+    high = np.maximum.reduceat(np.where(valid, micros, np.iinfo(np.int64).min), starts)
+    any_seen = np.logical_or.reduceat(valid, starts)
+    heads = chunk.select(list(GROUP)).take(pa.array(starts))
+    columns = [heads.column(c) for c in GROUP]
+    columns += [
+        pa.array(counts, pa.int64()),
+        pa.array(np.bitwise_or.reduceat(bits, starts), pa.int32()),
+        pa.array(low, pa.int64(), mask=~any_seen).cast(SUMMARY_SCHEMA.field("first_seen").type),
+        pa.array(high, pa.int64(), mask=~any_seen).cast(SUMMARY_SCHEMA.field("last_seen").type),
+        pa.array(starts + offset, pa.int64()),
+    ]
+    return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
 
 def merge_runs(
