@@ -232,3 +232,24 @@ def test_a_record_held_by_two_batches_counts_once_per_case(cases, office):
     assert [(c.case_number, c.records) for c in result.cases] == [("HOU-2", 2), ("SEA-1", 2)]
     _check(cases, office, X)
     _check(cases, office, A)
+
+
+def test_merges_across_many_row_groups_and_key_ranges(cases, office, monkeypatch):
+    from tls_core.search import _runs
+
+    monkeypatch.setattr(_index, "FAN_IN", 2)
+    monkeypatch.setattr(_runs, "ROW_GROUP_ROWS", 64)
+    monkeypatch.setattr(_runs, "MERGE_ROWS", 256)
+    for i, case in enumerate(["SEA-1", "HOU-2", "NYC-3", "SEA-1"]):
+        calls = [(PHONES[i % 2], f"+1202555{(7 * j + i) % 500:04d}", j) for j in range(300)]
+        commit_calls(cases, case, f"big{i}.csv", calls)
+        _run(cases, office, X)
+    index, _ = open_index(cases, cases.snapshot())
+    assert [r.level for r in index.runs] == [2]
+    assert len(index.runs[0].occurrences.row_groups) > 10
+    for value in [PHONES[0], PHONES[1], "+12025550007", "+12025550499", "+12025550250"]:
+        _check(cases, office, value)
+    limited = _run(cases, office, PHONES[0], limit=50)
+    full = _run(cases, office, PHONES[0], limit=100_000)
+    assert limited.truncated
+    assert limited.records == full.records[:50]
