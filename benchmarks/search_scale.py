@@ -178,10 +178,11 @@ def run_size(records: int, lookups: int, tmp: Path) -> dict[str, object]:
     full, full_busy = _full_search(repo, tmp / f"cases{records}", values[:100])
     return {
         "records": records,
-        "occurrences": index.occurrences.rows,
-        "row_groups": len(index.occurrences.row_groups),
+        "occurrences": sum(run.occurrences.rows for run in index.runs),
+        "row_groups": sum(len(run.occurrences.row_groups) for run in index.runs),
+        "runs": len(index.runs),
         "busiest_rows": lookup(HUB),
-        "index_bytes": index.occurrences.size + index.summary.size,
+        "index_bytes": sum(run.occurrences.size + run.summary.size for run in index.runs),
         "commit_s": commit_s,
         "build_s": build_s,
         "rss_gib": rss,

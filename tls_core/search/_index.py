@@ -1,19 +1,21 @@
-"""The identifier occurrence index: sorted Parquet caches keyed by the snapshot they came from.
+"""The identifier occurrence index: sorted runs per data file, merged, cases applied at read time.
 
-Two files, both sorted by the match key (:mod:`tls_core.search._keys`) and written in small row
-groups with min/max statistics, so a point lookup reads one row group (a few for the busiest
-identifiers):
+The index is a set of sorted runs (:mod:`tls_core.search._runs`) in ``_tls/cache/search/``:
+a level-0 run per group of new batches (data files are content-addressed, so a run never goes
+stale: its files either are still in the repository or are not), merged ``FAN_IN`` at a time
+into runs of the next level. An ingest costs one run for its new files (and, now and then, a
+merge of ``FAN_IN`` runs of one level); a purge that rewrites or removes files means their
+runs are rewritten without them (no purged value stays in the index).
 
-- ``occurrences``: one row per row of the linker's ``occurrences`` step (identifier, role, case,
-  record ...) plus its match key;
-- ``summary``: one row per (match key, identifier, IMEI variant, case) with the occurrence
-  count, roles and first/last seen, so the cases holding even the busiest identifier are read
-  from a few rows, and ``path`` reads the case-identifier graph without the records.
+Cases are never baked into the runs: a run's rows carry the batch; the batch -> cases map
+(``case_links``) and the record -> referencing batches map (``record_refs``) are copied from
+the snapshot into a small ``links`` file and applied when a search reads the rows, so a link,
+unlink or purge of case links rebuilds nothing.
 
-They live in ``_tls/cache/search/`` beside ``manifest.json`` (the key, and the SHA-256 of every
-row group and footer). Nothing is trusted blindly: the key (index format, occurrence step,
-every table's log version) must be the current one, else the index is rebuilt (``stale``); every
-part is checked before it is read, else the index is rebuilt (``corrupt``).
+``manifest.json`` holds the key (index format, build SQL, every table's log version), the runs
+(their sources, which are dead, and the SHA-256 of every row group and footer) and the links
+file. Nothing is trusted blindly: a key that is not the current one means a refresh
+(``stale``); a part failing its check means its run is rebuilt from its files (``corrupt``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,113 +34,70 @@ from typing import Any, Final, Literal, TypeVar
 
 import pyarrow as pa
 
-from tls_core.errors import IntegrityError, LinkError
-from tls_core.search._parts import SortedFile, describe
+from tls_core.errors import IntegrityError
+from tls_core.search._links import Links, load_links, write_links
+from tls_core.search._parts import SortedFile
+from tls_core.search._runs import (
+    BUILD_ROWS,
+    OCCURRENCES_SCHEMA,
+    ROLE_BITS,
+    SUMMARY_SCHEMA,
+    build_run,
+    merge_runs,
+    step_sql,
+)
 from tls_core.store import Repository, Snapshot
-from tls_core.store._files import fsync
+from tls_core.store._files import DataFile, fsync
 from tls_core.store._layout import TABLES, Layout
 
 __all__ = [
+    "FAN_IN",
     "OCCURRENCES_SCHEMA",
     "ROLE_BITS",
     "SUMMARY_SCHEMA",
     "IndexState",
     "OccurrenceIndex",
+    "Run",
+    "RunsView",
     "index_dir",
     "open_index",
     "with_index",
 ]
 
 _T = TypeVar("_T")
-INDEX_FORMAT: Final = "2"
+INDEX_FORMAT: Final = "3"
+FAN_IN: Final = 8
+"""Runs of one level merged at once (bounded fan-in: a merge holds one key range of each)."""
 KEEP_RECENT_S: Final = 60.0
 """Index files younger than this are not deleted by another build (it may be in progress)."""
-ROW_GROUP_ROWS: Final = 4096
-"""Rows per row group: a point lookup reads about this many rows."""
+SPILL_KEEP_S: Final = 6 * 3600
+"""Age after which a build's leftover spill directory is removed (its build was killed)."""
+_RECORD_TABLES: Final = ("call_records", "subscriber_records", "misc_records")
 
 IndexState = Literal["current", "built", "stale", "corrupt"]
 """How the index was found: ``current`` (key and bytes checked), ``built`` (there was none),
-``stale`` (rebuilt: the repository changed), ``corrupt`` (rebuilt: a part failed its check)."""
+``stale`` (refreshed: the repository changed), ``corrupt`` (a part failed its check: its run
+was rebuilt from the data files)."""
 
-_UTC = pa.timestamp("us", tz="UTC")
-OCCURRENCES_SCHEMA: Final = pa.schema(
-    [
-        pa.field("match_key", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("identifier", pa.string(), nullable=False),
-        pa.field("variant", pa.string()),
-        pa.field("case_id", pa.string(), nullable=False),
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("role", pa.string(), nullable=False),
-        pa.field("record_type", pa.string(), nullable=False),
-        pa.field("seen_utc", _UTC),
-        pa.field("target", pa.string()),
-    ]
-)
-"""Columns of the occurrences file: the match key, then the linker's ``occurrences`` columns."""
-
-SUMMARY_SCHEMA: Final = pa.schema(
-    [
-        pa.field("match_key", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("identifier", pa.string(), nullable=False),
-        pa.field("variant", pa.string()),
-        pa.field("case_id", pa.string(), nullable=False),
-        pa.field("occurrences", pa.int64(), nullable=False),
-        pa.field("roles", pa.int32(), nullable=False),
-        pa.field("first_seen", _UTC),
-        pa.field("last_seen", _UTC),
-    ]
-)
-"""Columns of the summary file: one row per match key, identifier, variant and case; ``roles``
-is a bit set over :data:`ROLE_BITS`."""
-
-SPILL_KEEP_S: Final = 6 * 3600
-"""Age after which a build's leftover spill directory is removed (its build was killed)."""
-
-BUILD_MEMORY: Final = "1GB"
-"""DuckDB memory limit of an index build; larger sorts spill to disk."""
-
-ROLE_BITS: Final = {"target": 1, "contact": 2, "device": 4, "subscriber": 8, "misc": 16}
-"""Bit of each role (``tls_core.link.ROLES``) in the summary's ``roles``."""
-
-_KEYED = """
-SELECT
-    CASE
-        WHEN kind = 'phone' THEN 'phone:' || CASE
-            WHEN list_contains($cc1, substr(identifier, 2, 1)) THEN substr(identifier, 3)
-            WHEN list_contains($cc2, substr(identifier, 2, 2)) THEN substr(identifier, 4)
-            WHEN list_contains($cc3, substr(identifier, 2, 3)) THEN substr(identifier, 5)
-            ELSE substr(identifier, 2) END
-        WHEN kind = 'imei' THEN 'imei:' || substr(identifier, 1, 14)
-        WHEN kind = 'esn' THEN 'pesn:' || identifier
-        WHEN kind = 'meid' THEN 'pesn:80' || upper(right(sha1(unhex(identifier)), 6))
-        ELSE kind || ':' || identifier
-    END AS match_key,
-    kind, identifier, variant, case_id, record_id, role, record_type, seen_utc, target
-FROM occurrences
-"""
-
-_OCCURRENCES = f"""
-SELECT * FROM ({_KEYED}) AS keyed
-ORDER BY match_key, identifier, case_id
-"""
-
-_SUMMARY = f"""
-SELECT match_key, kind, identifier, variant, case_id, count(*) AS occurrences,
-       max(CASE WHEN role = 'target' THEN 1 ELSE 0 END)
-       + max(CASE WHEN role = 'contact' THEN 2 ELSE 0 END)
-       + max(CASE WHEN role = 'device' THEN 4 ELSE 0 END)
-       + max(CASE WHEN role = 'subscriber' THEN 8 ELSE 0 END)
-       + max(CASE WHEN role = 'misc' THEN 16 ELSE 0 END) AS roles,
-       min(seen_utc) AS first_seen, max(seen_utc) AS last_seen
-FROM ({_KEYED}) AS keyed
-GROUP BY match_key, kind, identifier, variant, case_id
-ORDER BY match_key, identifier, case_id
-"""
-
-_FILES: Final = {"occurrences": OCCURRENCES_SCHEMA, "summary": SUMMARY_SCHEMA}
 _DAMAGE = (IntegrityError, OSError, ValueError, KeyError, TypeError, pa.ArrowException)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One sorted run, its files checked (footer on load, each row group before it is read)."""
+
+    level: int
+    """0 for a run of one data file; n + 1 for a merge of level-n runs."""
+    batches: tuple[str, ...]
+    """Batch of each source (``source`` column of the rows)."""
+    files: tuple[str, ...]
+    """Data file names of each source (NUL-separated: they sort the groups of one batch)."""
+    live: frozenset[int]
+    """Sources whose data file is in the repository (rows of the others are left out)."""
+    occurrences: SortedFile
+    """One row per occurrence."""
+    summary: SortedFile
+    """One row per match key, identifier, kind, variant and source."""
 
 
 @dataclass(frozen=True)
@@ -146,16 +105,53 @@ class OccurrenceIndex:
     """A checked, current occurrence index (see the module docstring)."""
 
     key: Mapping[str, Any]
-    """What it was built from (format, step hash, registry version, table versions)."""
-    occurrences: SortedFile
-    """One row per occurrence."""
-    summary: SortedFile
-    """One row per identifier and case."""
+    """What it was built from (format, build SQL hash, registry version, table versions)."""
+    runs: tuple[Run, ...]
+    """The runs, oldest first."""
+    links: Links
+    """Batch -> cases and record -> referencing batches, as of the snapshot."""
 
     @property
     def version(self) -> int:
         """The registry version it was built from."""
         return int(self.key["version"])
+
+    @property
+    def occurrences(self) -> RunsView:
+        """The occurrence rows of every run (live sources only), for point lookups."""
+        return RunsView(self.runs, "occurrences")
+
+    @property
+    def summary(self) -> RunsView:
+        """The summary rows of every run (live sources only), for point lookups."""
+        return RunsView(self.runs, "summary")
+
+
+@dataclass(frozen=True)
+class RunsView:
+    """One file of every run read as one: rows of a key from each run, dead sources left out.
+
+    Rows carry the run's ``source`` (a batch's file), not cases: see ``tls_core.search._groups``.
+    """
+
+    runs: tuple[Run, ...]
+    """The runs."""
+    which: Literal["occurrences", "summary"]
+    """Which of their files."""
+
+    def iter_key(self, key: str) -> Iterator[pa.Table]:
+        """Yield the rows equal to ``key``, one checked row group at a time, run after run."""
+        import pyarrow.compute as pc
+
+        for run in self.runs:
+            live = pa.array(sorted(run.live), pa.int32())
+            for table in getattr(run, self.which).iter_key(key):
+                yield table.filter(pc.is_in(table.column("source"), live))
+
+    def lookup(self, key: str) -> pa.Table:
+        """Rows whose match key equals ``key`` in every run."""
+        schema = OCCURRENCES_SCHEMA if self.which == "occurrences" else SUMMARY_SCHEMA
+        return pa.concat_tables([schema.empty_table(), *self.iter_key(key)])
 
 
 def index_dir(repo: Repository) -> Path:
@@ -164,7 +160,7 @@ def index_dir(repo: Repository) -> Path:
 
 
 def index_key(snap: Snapshot) -> dict[str, Any]:
-    """What the index must have been built from to be served for ``snap``."""
+    """What the index must have been refreshed for to be served for ``snap``."""
     return {
         "format": INDEX_FORMAT,
         "step": _step_hash(),
@@ -178,13 +174,13 @@ def with_index(
 ) -> tuple[_T, IndexState, int]:
     """Run ``use`` on the current index; return its result, the index state and version.
 
-    When every table's log is still at the version the index was built from, the index is
+    When every table's log is still at the version the index was refreshed for, the index is
     served without taking a snapshot (listing the logs is cheap; opening them is not).
-    Otherwise a snapshot is taken and the index rebuilt. A part failing its check while
-    ``use`` reads it means a rebuild and a second run.
+    Otherwise a snapshot is taken and the index refreshed. A part failing its check while
+    ``use`` reads it means its run is rebuilt and ``use`` runs again.
 
     Raises:
-        IntegrityError: a store file fails its check while the index is rebuilt.
+        IntegrityError: a store file fails its check while the index is refreshed.
     """
     directory = index_dir(repo)
     manifest = _read_manifest(directory)
@@ -193,23 +189,27 @@ def with_index(
         try:
             index = _load(directory, manifest)
             return use(index), "current", index.version
-        except _DAMAGE:
-            state = "corrupt"
+        except _DAMAGE as err:
+            state, broken = "corrupt", _damaged(err)
+            snap = repo.snapshot()
+            index = _load(directory, _refresh(directory, snap, manifest, broken=broken))
+            return use(index), state, index.version
     snap = repo.snapshot()
     index, found = open_index(repo, snap)
     state = state if found == "current" else found
     try:
         return use(index), state, index.version
-    except _DAMAGE:
-        index = _load(directory, _build(directory, snap, index_key(snap)))
+    except _DAMAGE as err:
+        manifest = _read_manifest(directory)
+        index = _load(directory, _refresh(directory, snap, manifest, broken=_damaged(err)))
         return use(index), "corrupt", index.version
 
 
 def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, IndexState]:
-    """Return the index for ``snap``, building or rebuilding it when it is missing or untrusted.
+    """Return the index for ``snap``, refreshing it when it is missing, stale or damaged.
 
     Raises:
-        IntegrityError: a store file fails its check while the index is built.
+        IntegrityError: a store file fails its check while the index is refreshed.
         LinkError: an SQL step failed (names the step and its SQL).
     """
     directory = index_dir(repo)
@@ -219,9 +219,9 @@ def open_index(repo: Repository, snap: Snapshot) -> tuple[OccurrenceIndex, Index
     if manifest is not None and manifest.get("key") == key:
         try:
             return _load(directory, manifest), "current"
-        except _DAMAGE:
-            state = "corrupt"
-    return _load(directory, _build(directory, snap, key)), state
+        except _DAMAGE as err:
+            return _load(directory, _refresh(directory, snap, manifest, _damaged(err))), "corrupt"
+    return _load(directory, _refresh(directory, snap, manifest)), state
 
 
 def log_versions(repo: Repository) -> dict[str, int]:
@@ -255,10 +255,7 @@ def _latest_version(log: Path, ino: int, mtime_ns: int) -> int:
 
 @lru_cache(maxsize=1)
 def _step_hash() -> str:
-    from tls_core.link import occurrences_sql
-
-    text = occurrences_sql() + _OCCURRENCES + _SUMMARY
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(step_sql().encode()).hexdigest()
 
 
 def _current(repo: Repository, manifest: Mapping[str, Any]) -> bool:
@@ -285,38 +282,171 @@ def _parse_manifest(path: Path, *stat: int) -> dict[str, Any] | None:
 
 
 def _load(directory: Path, manifest: Mapping[str, Any]) -> OccurrenceIndex:
-    files = manifest["files"]
+    runs = tuple(_load_run(directory, entry) for entry in manifest["runs"])
     return OccurrenceIndex(
-        key=manifest["key"],
+        key=manifest["key"], runs=runs, links=load_links(directory, manifest["links"])
+    )
+
+
+def _load_run(directory: Path, entry: Mapping[str, Any]) -> Run:
+    files = entry["files"]
+    dead = set(entry.get("dead", ()))
+    sources = entry["sources"]
+    return Run(
+        level=int(entry["level"]),
+        batches=tuple(str(s["batch"]) for s in sources),
+        files=tuple("\x00".join(s["files"]) for s in sources),
+        live=frozenset(i for i in range(len(sources)) if i not in dead),
         occurrences=SortedFile.from_manifest(directory, files["occurrences"], OCCURRENCES_SCHEMA),
         summary=SortedFile.from_manifest(directory, files["summary"], SUMMARY_SCHEMA),
     )
 
 
-def _build(directory: Path, snap: Snapshot, key: Mapping[str, Any]) -> dict[str, Any]:
+def _damaged(err: BaseException) -> str | None:
+    """The index file an error names (its run is rebuilt); None: check every run."""
+    file = getattr(err, "file", None)
+    return Path(file).name if isinstance(file, str) else None
+
+
+def _refresh(
+    directory: Path,
+    snap: Snapshot,
+    manifest: Mapping[str, Any] | None,
+    broken: str | None = "",
+) -> dict[str, Any]:
+    """Bring the runs up to ``snap``: keep what is sound, index new files, merge, relink.
+
+    ``broken``: the name of an index file found damaged (``None``: unknown, every part of
+    every run is hashed; ``""``: nothing known to be damaged).
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = {name: directory / f"tmp-{uuid.uuid4().hex}.parquet" for name in _FILES}
+    key = index_key(snap)
+    kept = _sound_runs(directory, manifest, key, broken)
+    current = {f.name: f for t in _RECORD_TABLES for f in snap.files[t]}
     spill = directory / f"spill-{uuid.uuid4().hex}"
     try:
-        rows = _write_sorted(snap, tmp, spill)
-        files = {}
-        for name, path in tmp.items():
-            files[name] = describe(path, rows[name])
-            os.replace(path, directory / files[name]["file"])
-        fsync(directory)
+        runs = _drop_dead(directory, kept, current)
+        covered = {name for r in runs for s in r["sources"] for name in s["files"]}
+        fresh: set[str] = set()
+        for group in _new_files(current, covered):
+            run = build_run(snap, group, directory, spill)
+            fresh |= {f["file"] for f in run["files"].values()}
+            runs.append({**run, "dead": []})
+        runs = _compact(directory, runs, fresh)
     finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
         shutil.rmtree(spill, ignore_errors=True)
-    manifest = {"format": INDEX_FORMAT, "key": dict(key), "files": files}
-    _write_manifest(directory, manifest)
-    _remove_old(directory, {f["file"] for f in files.values()})
-    return manifest
+    links = write_links(directory, snap)
+    fsync(directory)
+    out = {"format": INDEX_FORMAT, "key": key, "runs": runs, "links": links}
+    _write_manifest(directory, out)
+    keep = {f["file"] for r in runs for f in r["files"].values()} | {links["file"]}
+    _remove_old(directory, keep)
+    return out
 
 
-def _remove_old(directory: Path, keep: set[str]) -> None:
+def _sound_runs(
+    directory: Path, manifest: Mapping[str, Any] | None, key: Mapping[str, Any], broken: str | None
+) -> list[dict[str, Any]]:
+    """Runs of ``manifest`` that can be kept: same format and build SQL, every file sound."""
+    if manifest is None:
+        return []
+    old = manifest.get("key")
+    if not isinstance(old, dict) or (old.get("format"), old.get("step")) != (
+        key["format"],
+        key["step"],
+    ):
+        return []
+    kept = []
+    for entry in manifest.get("runs", ()):
+        try:
+            run = _load_run(directory, entry)
+            names = {run.occurrences.path.name, run.summary.path.name}
+            if broken in names:
+                continue
+            if broken is None:
+                for part in (run.occurrences, run.summary):
+                    part.read(list(range(len(part.row_groups))), part.schema.names[:1])
+        except _DAMAGE:
+            continue
+        kept.append(dict(entry))
+    return kept
+
+
+def _drop_dead(
+    directory: Path, runs: list[dict[str, Any]], current: Mapping[str, DataFile]
+) -> list[dict[str, Any]]:
+    """Drop runs whose files are all gone; rewrite those with some gone.
+
+    A file leaves the repository when a purge rewrites or removes it: no purged value stays
+    in the index.
+    """
+    out = []
+    for run in runs:
+        dead = [
+            i
+            for i, s in enumerate(run["sources"])
+            if any(name not in current for name in s["files"])
+        ]
+        if not dead:
+            out.append({**run, "dead": []})
+        elif len(dead) < len(run["sources"]):
+            loaded = _load_run(directory, {**run, "dead": dead})
+            entry = merge_runs(
+                directory, [(run, loaded.occurrences)], [loaded.live], level=run["level"]
+            )
+            out.append({**entry, "dead": []})
+    return out
+
+
+def _new_files(current: Mapping[str, DataFile], covered: set[str]) -> list[list[DataFile]]:
+    """Files no run covers, by batch, in groups of at most about ``BUILD_ROWS`` records.
+
+    A large batch may be split over groups (a source is a batch's files within one run).
+    """
+    groups: list[list[DataFile]] = [[]]
+    rows = 0
+    for f in sorted((current[n] for n in set(current) - covered), key=_by_batch):
+        if groups[-1] and rows + max(f.rows, 0) > BUILD_ROWS:
+            groups.append([])
+            rows = 0
+        groups[-1].append(f)
+        rows += max(f.rows, 0)
+    return [g for g in groups if g]
+
+
+def _by_batch(f: DataFile) -> tuple[str, str]:
+    return (f.owner_id, f.name)
+
+
+def _compact(directory: Path, runs: list[dict[str, Any]], fresh: set[str]) -> list[dict[str, Any]]:
+    """Merge ``FAN_IN`` runs of a level into one of the next, while a level has that many.
+
+    Inputs written by this refresh (``fresh``: no manifest names them) are deleted once
+    merged, so a first build of a large repository holds about one copy of the index.
+    """
+    while True:
+        levels: dict[int, list[int]] = {}
+        for i, run in enumerate(runs):
+            levels.setdefault(int(run["level"]), []).append(i)
+        full = [lvl for lvl, members in sorted(levels.items()) if len(members) >= FAN_IN]
+        if not full:
+            return runs
+        chosen = levels[full[0]][:FAN_IN]
+        inputs = [(runs[i], _load_run(directory, runs[i]).occurrences) for i in chosen]
+        live = [_load_run(directory, runs[i]).live for i in chosen]
+        merged = merge_runs(directory, inputs, live, level=full[0] + 1)
+        for i in chosen:
+            for f in runs[i]["files"].values():
+                if f["file"] in fresh:
+                    (directory / f["file"]).unlink(missing_ok=True)
+        fresh |= {f["file"] for f in merged["files"].values()}
+        runs = [r for i, r in enumerate(runs) if i not in chosen] + [{**merged, "dead": []}]
+
+
+def _remove_old(directory: Path, keep: Iterable[str]) -> None:
     # Files another process wrote in the last minute may belong to its build in progress (or
-    # be read right now): leave them to the next rebuild.
+    # be read right now): leave them to the next refresh.
+    keep = set(keep)
     horizon = time.time() - KEEP_RECENT_S
     for old in [*directory.glob("*.parquet"), *directory.glob("manifest.*.tmp")]:
         try:
@@ -331,60 +461,6 @@ def _remove_old(directory: Path, keep: set[str]) -> None:
                 shutil.rmtree(spill, ignore_errors=True)
         except FileNotFoundError:
             continue
-
-
-def _write_sorted(snap: Snapshot, paths: Mapping[str, Path], spill: Path) -> dict[str, int]:
-    import duckdb
-
-    from tls_core.link import create_occurrences
-    from tls_core.search._keys import country_codes
-
-    codes = country_codes()
-    params = {f"cc{w}": sorted(c for c in codes if len(c) == w) for w in (1, 2, 3)}
-    # Bounded memory whatever the repository size: the sorts spill to a private directory
-    # (not _tls/tmp, which a commit's garbage collection may clear under a running build).
-    con = snap.connect(memory_limit=BUILD_MEMORY, temp_dir=spill)
-    rows: dict[str, int] = {}
-    step, sql = "occurrences", "(tls_core.link.create_occurrences)"
-    try:
-        create_occurrences(con)
-        for step, sql in (("search_occurrences", _OCCURRENCES), ("search_summary", _SUMMARY)):
-            reader = con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
-            name = step.removeprefix("search_")
-            rows[name] = _stream(reader, paths[name], _FILES[name])
-    except duckdb.Error as err:
-        raise LinkError(f"search index step {step!r} failed: {err}", step=step, sql=sql) from err
-    finally:
-        con.close()
-    return rows
-
-
-def _stream(reader: Any, path: Path, schema: pa.Schema) -> int:
-    import pyarrow.parquet as pq
-
-    rows = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        for batch in reader:
-            pending.append(batch)
-            count += batch.num_rows
-            if count >= ROW_GROUP_ROWS:
-                rows += _flush(writer, pending, schema)
-                pending, count = [], 0
-        rows += _flush(writer, pending, schema)
-    fsync(path)
-    return rows
-
-
-def _flush(writer: Any, batches: list[pa.RecordBatch], schema: pa.Schema) -> int:
-    if not batches:
-        return 0
-    table = pa.Table.from_batches(batches)
-    columns = [col.cast(field.type) for col, field in zip(table.columns, schema, strict=True)]
-    table = pa.Table.from_arrays(columns, schema=schema)
-    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-    return int(table.num_rows)
 
 
 def _write_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:

@@ -21,7 +21,7 @@ import pyarrow as pa
 from tls_core.errors import IntegrityError
 from tls_core.store._files import sha256_file
 
-__all__ = ["SortedFile", "describe"]
+__all__ = ["Part", "SortedFile", "check_whole", "describe"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class SortedFile:
     """Smallest sort key of each row group."""
     maxs: tuple[str, ...]
     """Largest sort key of each row group."""
+    starts: tuple[int, ...]
+    """Row number of the first row of each row group."""
 
     @classmethod
     def from_manifest(cls, directory: Path, entry: dict[str, Any], schema: pa.Schema) -> SortedFile:
@@ -86,8 +88,9 @@ class SortedFile:
                 row_groups=tuple(Part(*p) for p in entry["row_groups"]),
                 mins=tuple(entry["mins"]),
                 maxs=tuple(entry["maxs"]),
+                starts=tuple(entry["starts"]),
             )
-            if len(_DESCRIBED) >= 16:
+            if len(_DESCRIBED) >= _KEEP_DESCRIBED:
                 _DESCRIBED.pop(next(iter(_DESCRIBED)))
             _DESCRIBED[(path, name)] = found
         stat = _stat(path)
@@ -117,8 +120,24 @@ class SortedFile:
         import pyarrow.compute as pc
 
         for i in self.row_groups_for(key):
-            table = self.read([i], self.schema.names)
-            yield table.filter(pc.equal(table.column(0), key))
+            # The sort key column alone first (a fraction of the group's decoding): a group
+            # whose min/max bracket the key without holding it is not decoded further.
+            # (A pa.scalar, not a str: converting a str tries to import dateutil each call.)
+            found = self.read([i], self.schema.names[:1]).column(0)
+            mask = pc.equal(found, pa.scalar(key, pa.string()))
+            if not pc.any(mask).as_py():
+                continue
+            yield self.read([i], self.schema.names).filter(mask)
+
+    def read_rows(self, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
+        """Rows ``start`` to ``stop`` (excluded) of the file, their row groups checked first."""
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_left(self.starts, stop)
+        if stop <= start or first < 0:
+            return pa.schema([self.schema.field(c) for c in columns]).empty_table()
+        table = self.read(list(range(first, last)), columns)
+        offset = self.starts[first]
+        return table.slice(start - offset, stop - start)
 
     def read_all(self, columns: Sequence[str]) -> pa.Table:
         """Return ``columns`` of every row, each row group checked first."""
@@ -140,8 +159,9 @@ class SortedFile:
         return pa.Table.from_arrays(table.columns, schema=schema)
 
 
+_KEEP_DESCRIBED = 256
 _DESCRIBED: dict[tuple[Path, str], SortedFile] = {}
-"""Descriptions already parsed, by (path, content-addressed name); at most 16 kept."""
+"""Descriptions already parsed, by (path, content-addressed name); at most 256 kept."""
 
 
 def describe(path: Path, rows: int) -> dict[str, Any]:
@@ -152,9 +172,12 @@ def describe(path: Path, rows: int) -> dict[str, Any]:
     size = path.stat().st_size
     footer_len = int.from_bytes(_pread(path, size - 8, 4), "little")
     footer = (size - 8 - footer_len, size)
-    groups, mins, maxs = [], [], []
+    groups, mins, maxs, starts = [], [], [], []
+    row = 0
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
+        starts.append(row)
+        row += group.num_rows
         start, end = _group_range(group)
         groups.append([start, end, _sha(path, start, end)])
         stats = group.column(0).statistics
@@ -168,6 +191,7 @@ def describe(path: Path, rows: int) -> dict[str, Any]:
         "row_groups": groups,
         "mins": mins,
         "maxs": maxs,
+        "starts": starts,
     }
 
 
@@ -181,6 +205,23 @@ def _group_range(group: Any) -> tuple[int, int]:
         starts.append(start)
         ends.append(start + col.total_compressed_size)
     return min(starts), max(ends)
+
+
+def check_whole(path: Path, part: Part, what: str) -> None:
+    """Check a whole small file (``part`` covers it all) against its SHA-256.
+
+    Raises:
+        IntegrityError: the file is a symlink, or its size or bytes do not match.
+        OSError: the file cannot be read.
+    """
+    if path.is_symlink():
+        raise IntegrityError("an index file is a symbolic link", file=str(path), reason="symlink")
+    stat = _stat(path)
+    if stat[1] != part.end:
+        raise IntegrityError(
+            "an index file has another size", file=str(path), reason="size_mismatch"
+        )
+    _check(path, stat, part, what)
 
 
 def _stat(path: Path) -> tuple[int, int, int, int]:
@@ -206,7 +247,7 @@ def _verified(path: str, stat: tuple[int, ...], start: int, end: int, sha: str, 
     return True
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)
 def _parquet(path: Path, *stat: int) -> Any:
     import pyarrow.parquet as pq
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tls_core.protocols import AccessPolicy, AuditEvent, AuditSink
 from tls_core.search._audit import outcome_of
+from tls_core.search._groups import case_identifiers
 from tls_core.search._index import open_index
 from tls_core.store import Repository
 
@@ -70,11 +71,7 @@ def path(
         access.check(actor, "search-hit", case_b)
         snap = repo.snapshot()
         index, _ = open_index(repo, snap)
-        table = (
-            index.summary.read_all(["case_id", "kind", "identifier"])
-            .group_by(["case_id", "kind", "identifier"])
-            .aggregate([])
-        )
+        table = case_identifiers(index)
         visible = access.visible_cases(actor, set(table.column("case_id").to_pylist()))
     except Exception as err:
         outcome = outcome_of(err)

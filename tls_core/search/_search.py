@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from tls_core.protocols import (
 )
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
+from tls_core.search._groups import Group, read_groups
 from tls_core.search._index import ROLE_BITS, IndexState, OccurrenceIndex, with_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
@@ -186,20 +187,87 @@ def _find(
     limit: int,
 ) -> _Found:
     """Read the summary rows of ``key``, then occurrences of visible cases up to ``limit``."""
-    summary = index.summary.lookup(key).to_pylist()
-    grades = _grades(summary, query)
-    for row in summary:
-        row["grade"] = grades[_ident(row)]
-    summary = [row for row in summary if row["grade"] is not None]
+    groups = read_groups(index, key)
+    grades = _grades((g.row for g in groups), query)
+    groups = [g for g in groups if grades[_ident(g.row)] is not None]
+    if any(index.links.refs.get(r) for r in _referenced(index, groups)):
+        return _find_exact(index, groups, grades, actor, access, limit)
+    summary = []
+    for g in groups:
+        for case in index.links.cases_of(g.batch):
+            summary.append({**g.row, "case_id": case, "grade": grades[_ident(g.row)]})
     cases = sorted({row["case_id"] for row in summary})
     visible = access.visible_cases(actor, cases)  # also refuses unknown/untrained actors
     total = sum(row["occurrences"] for row in summary if row["case_id"] in visible)
+    order = sorted(
+        ((g, case) for g in groups for case in index.links.cases_of(g.batch) if case in visible),
+        key=lambda item: (item[0].row["identifier"], item[1], *item[0].order),
+    )
     records: list[RecordHit] = []
-    for table in index.occurrences.iter_key(key) if visible else ():
-        records += _records(table, grades, visible, limit + 1 - len(records))
+    for g, case in order:
+        room = limit + 1 - len(records)
+        records += _records(g.read(room), grades, case, room)
         if len(records) > limit:
             break
     return _Found(summary, cases, visible, records, total)
+
+
+def _referenced(index: OccurrenceIndex, groups: list[Group]) -> Iterable[str]:
+    """Record ids of the groups' occurrences, when any record is referenced (else none)."""
+    if not index.links.refs:
+        return ()
+    return (r for g in groups for r in g.read().column("record_id").to_pylist())
+
+
+def _find_exact(
+    index: OccurrenceIndex,
+    groups: list[Group],
+    grades: Mapping[tuple[str, str, str], MatchGrade | None],
+    actor: str,
+    access: AccessPolicy,
+    limit: int,
+) -> _Found:
+    """Every occurrence of the groups, each record in its owner's and its referrers' cases."""
+    rows: list[tuple[tuple[Any, ...], str, RecordHit, Group]] = []
+    for g in groups:
+        for hit in _records(g.read(), grades, "", -1):
+            held = set(index.links.cases_of(g.batch))
+            for batch in index.links.refs.get(hit.record_id, ()):
+                held.update(index.links.cases_of(batch))
+            for case in held:
+                order = (hit.canonical, case, *g.order, hit.record_id, hit.role)
+                rows.append((order, case, replace(hit, case_number=case), g))
+    rows.sort(key=lambda item: item[0])
+    cases = sorted({case for _, case, _, _ in rows})
+    visible = access.visible_cases(actor, cases)
+    summary = _summarize([(case, hit, g) for _, case, hit, g in rows])
+    seen = [hit for _, case, hit, _ in rows if case in visible]
+    return _Found(summary, cases, visible, seen[: limit + 1], len(seen))
+
+
+def _summarize(rows: Iterable[tuple[str, RecordHit, Group]]) -> list[dict[str, Any]]:
+    """Summary rows (per identifier, variant and case) of expanded occurrences."""
+    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for case, hit, g in rows:
+        key = (*_ident(g.row), case)
+        row = out.get(key)
+        if row is None:
+            row = out[key] = {
+                **{c: g.row[c] for c in ("kind", "identifier", "variant")},
+                "case_id": case,
+                "grade": hit.grade,
+                "occurrences": 0,
+                "roles": 0,
+                "first_seen": None,
+                "last_seen": None,
+            }
+        row["occurrences"] += 1
+        row["roles"] |= ROLE_BITS[hit.role]
+        if hit.seen_utc is not None:
+            first, last = row["first_seen"], row["last_seen"]
+            row["first_seen"] = hit.seen_utc if first is None else min(first, hit.seen_utc)
+            row["last_seen"] = hit.seen_utc if last is None else max(last, hit.seen_utc)
+    return list(out.values())
 
 
 def _ident(row: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -235,13 +303,12 @@ def _normalize(value: str, kind: KindOption) -> tuple[str, str]:
 def _records(
     table: pa.Table,
     grades: Mapping[tuple[str, str, str], MatchGrade | None],
-    visible: frozenset[str],
+    case: str,
     room: int,
 ) -> list[RecordHit]:
-    """Hits of visible cases with a grade, at most ``room`` (converted column by column)."""
-    import pyarrow.compute as pc
-
-    table = table.filter(pc.is_in(table.column("case_id"), pa.array(sorted(visible), pa.string())))
+    """Hits of one case with a grade, at most ``room`` (-1: all; converted column by column)."""
+    if room >= 0:
+        table = table.slice(0, room)
     col = {name: table.column(name).to_pylist() for name in _HIT_COLUMNS}
     col["seen_utc"] = _datetimes(table.column("seen_utc"))
     hits: list[RecordHit] = []
@@ -251,7 +318,7 @@ def _records(
             continue
         hits.append(
             RecordHit(
-                case_number=col["case_id"][i],
+                case_number=case,
                 record_id=col["record_id"][i],
                 kind=col["kind"][i],
                 canonical=col["identifier"][i],
@@ -262,14 +329,10 @@ def _records(
                 target=col["target"][i],
             )
         )
-        if len(hits) >= room:
-            break
     return hits
 
 
-_HIT_COLUMNS = (
-    "case_id", "record_id", "kind", "identifier", "variant", "role", "record_type", "target",
-)  # fmt: skip
+_HIT_COLUMNS = ("record_id", "kind", "identifier", "variant", "role", "record_type", "target")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -10,8 +10,9 @@ import pytest
 from searchkit import commit_calls
 
 from tls_core.search import search
-from tls_core.search._index import ROW_GROUP_ROWS, index_dir, open_index
+from tls_core.search._index import index_dir, open_index
 from tls_core.search._keys import match_key
+from tls_core.search._runs import ROW_GROUP_ROWS
 
 A = "+12065550101"
 X = "+12135550142"
@@ -50,11 +51,8 @@ def test_a_stale_index_is_never_served_even_if_its_file_is_intact(case, office):
     old = json.loads((directory / "manifest.json").read_text())
     commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
     _run(case, office, X)
-    # Put the old manifest (and its still valid file) back: its key names an older snapshot.
-    new = json.loads((directory / "manifest.json").read_text())
+    # Put the old manifest (and its still valid files) back: its key names an older snapshot.
     (directory / "manifest.json").write_text(json.dumps(old))
-    for name in ("occurrences", "summary"):
-        (directory / new["files"][name]["file"]).rename(directory / old["files"][name]["file"])
     result = _run(case, office, X)
     assert result.index == "stale"
     assert [c.case_number for c in result.cases] == ["HOU-2", "SEA-1"]
@@ -66,7 +64,7 @@ def test_a_corrupted_index_is_rebuilt_not_served(case, office, damage, which):
     _run(case, office, X)
     directory = index_dir(case)
     manifest = json.loads((directory / "manifest.json").read_text())
-    entry = manifest["files"][which]
+    entry = manifest["runs"][0]["files"][which]
     path = directory / entry["file"]
     data = bytearray(path.read_bytes())
     if damage == "flip_row_group":
@@ -98,11 +96,12 @@ def test_a_point_lookup_reads_one_row_group(repo, office):
     calls = [(A, f"+1202555{i:04d}", i) for i in range(3 * ROW_GROUP_ROWS)]
     commit_calls(repo, "SEA-1", "big.csv", calls)
     index, _ = open_index(repo, repo.snapshot())
-    occ = index.occurrences
+    (run,) = index.runs
+    occ = run.occurrences
     assert len(occ.row_groups) >= 3
     key = match_key("phone", "+12025551234")
     assert len(occ.row_groups_for(key)) == 1
-    assert len(index.summary.row_groups_for(key)) == 1
+    assert len(run.summary.row_groups_for(key)) == 1
     rows = occ.lookup(key)
     assert rows.column("identifier").to_pylist() == ["+12025551234"]
     # The busiest identifier (the target, in every record) spans several row groups of the
@@ -110,7 +109,7 @@ def test_a_point_lookup_reads_one_row_group(repo, office):
     busy = match_key("phone", A)
     assert occ.lookup(busy).num_rows == 3 * ROW_GROUP_ROWS
     assert len(occ.row_groups_for(busy)) >= 3
-    assert index.summary.lookup(busy).column("occurrences").to_pylist() == [3 * ROW_GROUP_ROWS]
+    assert run.summary.lookup(busy).column("occurrences").to_pylist() == [3 * ROW_GROUP_ROWS]
 
 
 def test_busiest_identifier_reads_only_what_the_limit_needs(repo, office):
@@ -139,17 +138,17 @@ def test_busiest_identifier_reads_only_what_the_limit_needs(repo, office):
 def test_old_index_files_are_removed_once_a_minute_old(case, office):
     _run(case, office, X)
     directory = index_dir(case)
-    first = set(directory.glob("*.parquet"))
+    first = json.loads((directory / "manifest.json").read_text())["links"]["file"]
     commit_calls(case, "HOU-2", "two.csv", [("+17135550102", X, 3)])
     _run(case, office, X)
-    # The previous build's files are recent: another process may still be reading them.
-    assert first < set(directory.glob("*.parquet"))
-    for old in first:
-        os.utime(old, (time.time() - 120, time.time() - 120))
+    # The previous links file is recent: another process may still be reading it.
+    assert (directory / first).exists()
+    os.utime(directory / first, (time.time() - 120, time.time() - 120))
     commit_calls(case, "HOU-2", "three.csv", [("+17135550102", X, 4)])
     _run(case, office, X)
-    assert not first & set(directory.glob("*.parquet"))
-    assert len(list(directory.glob("*.parquet"))) == 4  # this build's and the last one's
+    assert not (directory / first).exists()
+    # Three runs (two files each), this refresh's links file and the last one's.
+    assert len(list(directory.glob("*.parquet"))) == 3 * 2 + 2
 
 
 def test_a_commit_after_a_cached_log_listing_is_seen(case, office):
