@@ -287,8 +287,10 @@ def _merged(opts: argparse.Namespace, new: dict[str, Any]) -> dict[str, Any]:
     kept = {r["size"]: r for r in _kept(opts)}.get(new["size"])
     if kept is None:
         return new
-    for old_round, new_round in zip(kept["rounds"], new["rounds"], strict=False):
-        old_round.update({k: v for k, v in new_round.items() if k in opts.only})
+    rerun = [{k: v for k, v in r.items() if k in opts.only} for r in new["rounds"]]
+    for old_round, new_round in zip(kept["rounds"], rerun, strict=False):
+        old_round.update(new_round)
+    kept["rounds"].extend(rerun[len(kept["rounds"]) :])  # more rounds than kept: rerun only
     kept["command"] = f"{kept.get('command', '')}` then `{new['command']}"
     note = f"{', '.join(opts.only)} rerun on {new['when']}"
     kept["note"] = "; ".join(x for x in (kept.get("note"), note, opts.note) if x)
