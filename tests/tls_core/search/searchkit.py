@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from icm_bridge import CaseStore, NewUser
 from tls_core.schema import CALL_NATURAL_KEY, CALL_RECORDS, SUBSCRIBER_RECORDS
+from tls_core.search import SearchResult, search
 from tls_core.store import Repository
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -139,3 +140,19 @@ def open_office(tmp: Path) -> CaseStore:
     ]:
         store.add_user("admin", new)
     return store
+
+
+def search_as(
+    repo: Repository, office: CaseStore, value: str, actor: str = "alice", **kw: object
+) -> SearchResult:
+    """``search`` with the office as every case-store seam (access, directory, notices, audit)."""
+    return search(
+        repo,
+        value,
+        actor=actor,
+        access=office,
+        directory=office,
+        notifier=office,
+        audit=office,
+        **kw,  # type: ignore[arg-type]
+    )

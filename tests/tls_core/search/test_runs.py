@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from searchkit import call_table, commit_calls, open_office, sha_of
+from searchkit import call_table, commit_calls, open_office, search_as, sha_of
 
 from tls_core.identifiers import Identifier, match_grade
-from tls_core.search import _index, search
+from tls_core.search import _index
 from tls_core.search._index import index_dir, open_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
@@ -22,17 +22,7 @@ B = "+13125550177"
 X = "+12135550142"
 
 
-def _run(repo, office, value, actor="alice", limit=1000):
-    return search(
-        repo,
-        value,
-        actor=actor,
-        access=office,
-        directory=office,
-        notifier=office,
-        audit=office,
-        limit=limit,
-    )
+_run = search_as
 
 
 def _run_files(repo) -> set[str]:

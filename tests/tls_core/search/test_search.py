@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from searchkit import commit_calls, commit_subscribers
+from searchkit import commit_calls, commit_subscribers, search_as
 
 from tls_core.errors import AccessDenied, IdentifierError
-from tls_core.search import search
 
 TARGET_A = "+12065550101"
 TARGET_B = "+17135550102"
 SHARED = "+12135550142"
 
 
-def _run(repo, office, value, actor="alice", **kw):
-    return search(
-        repo,
-        value,
-        actor=actor,
-        access=office,
-        directory=office,
-        notifier=office,
-        audit=office,
-        **kw,
-    )
+_run = search_as
 
 
 @pytest.fixture
