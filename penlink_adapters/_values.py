@@ -91,7 +91,7 @@ def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
     equals ``raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)`` (checked by
     a differential test).
     """
-    from penlink_adapters._kernels import naive_time_kernel
+    from penlink_adapters._time_kernel import naive_time_kernel
 
     spec = _time_spec(fmt)
     if spec is None or raw.dtype != pl.String:

@@ -23,8 +23,8 @@ from tls_core.store import IngestProgress, Repository
 from tls_core.store._commit import _keyed, _split_keys
 from tls_core.store._dedup import _read_back
 from tls_core.store._files import write_staged
-from tls_core.store._ingest import _READERS, _Prefetch, _ReadThreads
 from tls_core.store._layout import STORED_SCHEMAS
+from tls_core.store._prefetch import READERS, Prefetch, ReadThreads
 from tls_core.store._record_index import _merge_sorted, distinct
 
 HEADER = (
@@ -58,7 +58,7 @@ def _read_threads() -> list[threading.Thread]:
     """Read threads still reading (finished ones wait, idle, for the next read)."""
     alive = [t for t in threading.enumerate() if t.name == "tls-ingest-read"]
     for _ in range(100):  # a thread that just finished its read returns to the pool
-        if len(alive) == len(_READERS._waiting):
+        if len(alive) == len(READERS._waiting):
             return []
         time.sleep(0.01)
         alive = [t for t in threading.enumerate() if t.name == "tls-ingest-read"]
@@ -67,7 +67,7 @@ def _read_threads() -> list[threading.Thread]:
 
 def test_prefetch_yields_every_chunk_in_order_and_ends_its_thread():
     chunks = [_chunk(i) for i in range(50)]
-    out = [records.column("i")[0].as_py() for records, _ in _Prefetch(iter(chunks), 1)]
+    out = [records.column("i")[0].as_py() for records, _ in Prefetch(iter(chunks), 1)]
     assert out == list(range(50))
     assert not _read_threads()
 
@@ -82,7 +82,7 @@ def test_prefetch_runs_at_most_depth_chunks_ahead():
 
     for depth in (1, 2):
         produced.clear()
-        prefetch = _Prefetch(scan(), depth)
+        prefetch = Prefetch(scan(), depth)
         for consumed, _ in enumerate(prefetch, start=1):
             time.sleep(0.01)  # let the thread run ahead as far as it may
             # the thread holds one chunk it made, the queue ``depth`` more
@@ -100,7 +100,7 @@ def test_a_read_error_is_raised_in_the_consumer_after_the_chunks_before_it():
         yield _chunk(1)
         raise ReadError("malformed row", file="x.csv", row=7, reason="bad_file")
 
-    chunks = iter(_Prefetch(scan(), 1))
+    chunks = iter(Prefetch(scan(), 1))
     seen = [next(chunks)[0].column("i")[0].as_py(), next(chunks)[0].column("i")[0].as_py()]
     with pytest.raises(ReadError) as err:
         next(chunks)
@@ -179,7 +179,7 @@ def test_merge_with_a_file_shift_is_a_sort_of_the_shifted_entries(a, b, files_a,
 
 
 def test_read_threads_are_reused_and_end_when_idle():
-    pool = _ReadThreads(idle=0.2)
+    pool = ReadThreads(idle=0.2)
     names: list[int] = []
     for _ in range(5):
         ran = threading.Event()
@@ -198,13 +198,13 @@ def test_a_forked_child_reads_in_its_own_threads():
     import os
 
     chunks = [_chunk(i) for i in range(3)]
-    assert len(list(_Prefetch(iter(chunks), 1))) == 3
-    assert _READERS._waiting  # the parent keeps an idle read thread
+    assert len(list(Prefetch(iter(chunks), 1))) == 3
+    assert READERS._waiting  # the parent keeps an idle read thread
     pid = os.fork()
     if pid == 0:  # the child must not hand its read to the parent's thread (it has none)
         code = 1
         try:
-            code = 0 if len(list(_Prefetch(iter(chunks), 1))) == 3 else 1
+            code = 0 if len(list(Prefetch(iter(chunks), 1))) == 3 else 1
         finally:
             os._exit(code)
     for _ in range(600):  # a child waiting for a thread it does not have would hang
