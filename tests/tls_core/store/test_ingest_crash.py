@@ -6,7 +6,9 @@ so a child starts in milliseconds and the kills land inside the ingest (read, st
 the Delta commits, the marker) rather than inside interpreter start-up. The zygote runs with
 ``NUMBA_DISABLE_JIT=1``: the files are tiny, and it starts no thread before it forks (a JIT
 cache load per child would cost more than the ingest). Kill times are drawn up to 1.3 times a
-calibrated whole ingest, so some kills land inside ingests and some ingests complete.
+calibrated whole ingest, so some kills land inside ingests and some ingests complete; an
+ingest costs a little more as the repository grows (more batches to list and check), so the
+whole ingest is calibrated again every :data:`RECALIBRATE` files.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 from tls_core.store import Repository
 
 N = 20
+RECALIBRATE = 10
 CASE = "C1"
 HERE = Path(__file__).resolve()
 
@@ -111,14 +114,18 @@ def _loop(tmp_path: Path, iterations: int, seed: int, rerun_sample: int | None) 
     repo = Repository.open(root)
     zygote = Zygote(root)
     rng = random.Random(seed)
+    calibrations = 0
     try:
-        start = time.perf_counter()
-        assert zygote.wait(zygote.start(write_return(tmp_path, 0))) == 0
-        span = 1.3 * (time.perf_counter() - start)
+        span = _calibrate(zygote, write_return(tmp_path, 0))
         before = repo.snapshot().row_count("call_records")
         assert before == N
         visible: dict[int, bool] = {}
         for i in range(1, iterations + 1):
+            if i % RECALIBRATE == 0:  # an extra whole ingest, not killed
+                span = _calibrate(zygote, write_return(tmp_path, iterations + i))
+                calibrations += 1
+                before += N
+                assert repo.snapshot().row_count("call_records") == before
             path = write_return(tmp_path, i)
             status = _kill_after(zygote.start(path), rng.uniform(0.0, span), zygote)
             assert status in (0, -9), status
@@ -130,10 +137,19 @@ def _loop(tmp_path: Path, iterations: int, seed: int, rerun_sample: int | None) 
                 assert repo.verify().ok
     finally:
         zygote.close()
-    _rerun(repo, tmp_path, visible, rng, rerun_sample)
+    _rerun(repo, tmp_path, visible, rng, rerun_sample, calibrations)
 
 
-def _rerun(repo: Repository, folder: Path, visible: dict[int, bool], rng, sample) -> None:
+def _calibrate(zygote: Zygote, path: Path) -> float:
+    """Ingest ``path`` to the end; return the span kill times are drawn from (1.3 times it)."""
+    start = time.perf_counter()
+    assert zygote.wait(zygote.start(path)) == 0
+    return 1.3 * (time.perf_counter() - start)
+
+
+def _rerun(
+    repo: Repository, folder: Path, visible: dict[int, bool], rng, sample, calibrations: int
+) -> None:
     """Killed ingests load exactly N when re-run; completed ones are no-ops."""
     killed = [i for i, seen in visible.items() if not seen]
     completed = [i for i, seen in visible.items() if seen]
@@ -146,7 +162,7 @@ def _rerun(repo: Repository, folder: Path, visible: dict[int, bool], rng, sample
         (report,) = repo.ingest(folder / f"return-{i:04d}.csv", case_ids=[CASE], actor="tester")
         assert report.loaded == (0 if visible[i] else N)
         assert report.noop is visible[i]
-    stored = N * (1 + sum(visible.values()) + len(killed))
+    stored = N * (1 + calibrations + sum(visible.values()) + len(killed))
     assert repo.snapshot().row_count("call_records") == stored
     assert repo.snapshot().row_count("rejects") == stored // N  # one bad row per file
     report = repo.verify()
