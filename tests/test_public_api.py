@@ -102,7 +102,6 @@ def test_link_exports():
             "Role",
             "alerts",
             "alerts_sql",
-            "call_groups_sql",
             "case_pair_links_sql",
             "create_occurrences",
             "device_ids_table",

@@ -11,7 +11,6 @@ from tls_core.link._alerts import TYPE_WEIGHT as TYPE_WEIGHT
 from tls_core.link._alerts import Alert as Alert
 from tls_core.link._alerts import Evidence as Evidence
 from tls_core.link._alerts import evidence_strength as evidence_strength
-from tls_core.link._identifier_cases import call_groups_sql as call_groups_sql
 from tls_core.link._identifier_cases import identifier_cases_sql as identifier_cases_sql
 from tls_core.link._judge import GROWTH_FACTOR as GROWTH_FACTOR
 from tls_core.link._occurrences import OCCURRENCE_COLUMNS as OCCURRENCE_COLUMNS
@@ -55,7 +54,6 @@ __all__ = [
     "Role",
     "alerts",
     "alerts_sql",
-    "call_groups_sql",
     "case_pair_links_sql",
     "create_occurrences",
     "device_ids_table",

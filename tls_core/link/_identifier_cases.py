@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from tls_core.link._occurrences import (
     CALLS,
-    CALLS_NONE_KNOWN,
     PARTY_BRANCH,
     PRELUDE,
     OccurrenceScope,
@@ -30,7 +29,7 @@ from tls_core.link._occurrences import (
 )
 from tls_core.link._steps import materialize, register
 
-__all__ = ["call_groups_sql", "create_identifier_cases", "identifier_cases_sql"]
+__all__ = ["create_identifier_cases", "identifier_cases_sql"]
 
 _GROUP_KEYS: Final = (
     "scope_case, target_canonical, target_kind, orig_canonical, orig_kind, term_canonical, "
@@ -60,25 +59,6 @@ def create_identifier_cases(
     materialize(con, "call_groups", _RECORD_CALL_GROUPS)
     register_device_ids(con, _RAW_DEVICES)
     materialize(con, name, identifier_cases_sql())
-
-
-def call_groups_sql(*, none_known: bool = False) -> str:
-    """Call records in scope grouped by case and what makes occurrences (every record read).
-
-    The linker reads the per-batch cache instead (:mod:`tls_core.link._batches`); this is the
-    uncached form of the same grouping, kept for callers that group a scope directly.
-
-    Args:
-        none_known: ``case_known`` is empty (a full run): leave out the filter on
-            ``known_ref_cases``, which keeps every row then (see ``CALLS_NONE_KNOWN``).
-    """
-    calls = CALLS_NONE_KNOWN if none_known else CALLS
-    return f"""
-SELECT {_GROUP_KEYS}, COUNT(*) AS records,
-       MIN(start_utc) AS first_seen, MAX(start_utc) AS last_seen
-FROM {calls} c
-GROUP BY {_GROUP_KEYS}
-"""
 
 
 def identifier_cases_sql() -> str:

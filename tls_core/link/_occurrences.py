@@ -38,7 +38,6 @@ from tls_core.link._steps import fetch_arrow, materialize, register
 
 __all__ = [
     "CALLS",
-    "CALLS_NONE_KNOWN",
     "OCCURRENCE_COLUMNS",
     "PARTY_BRANCH",
     "PRELUDE",
@@ -285,15 +284,6 @@ party_rows AS (
 # materialize a CTE used six times (DuckDB does), which costs more than six column scans.
 CALLS: Final = "(" + _SCOPED.format(table="call_records") + ")"
 
-_NOT_KNOWN: Final = """WHERE NOT EXISTS (
-    SELECT 1 FROM known_ref_cases x WHERE x.record_id = t.record_id AND x.case_id = s.case_id
-)
-"""
-
-CALLS_NONE_KNOWN: Final = CALLS.replace(_NOT_KNOWN, "")
-""":data:`CALLS` when ``case_known`` is empty (a full run): ``known_ref_cases`` is then empty
-and its ``NOT EXISTS`` filter keeps every row, so it is left out (it would read the
-``record_id`` of every call record for nothing)."""
 
 _CALL_BRANCHES: Final[tuple[str, ...]] = (
     """
