@@ -199,7 +199,7 @@ def _profile(repo: Repository, seams: ReportSeams, case: str, top: int) -> Targe
             repo, case, actor=seams.actor, access=seams.access, audit=seams.audit, top=top
         )
     except AccessDenied:
-        return None  # visible as a search hit but not viewable: no profile
+        return None  # exportable but not viewable (a policy that allows it): no profile
 
 
 def _top(profile: TargetProfile) -> list[TopContacts]:
