@@ -20,7 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Final, Literal, TypeAlias, TypeVar
 
 __all__ = ["Threads", "read_ahead"]
@@ -37,7 +37,7 @@ _lock = threading.Lock()
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
+def read_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
     """Iterate ``items``, each next item computed in a helper thread while this one is used.
 
     At most one item is computed ahead (memory: one chunk more than a plain iteration).

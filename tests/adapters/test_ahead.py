@@ -152,7 +152,7 @@ def test_read_ahead_raises_the_producers_error_in_the_consumer() -> None:
         yield 1
         raise ValueError("boom")
 
-    got = []
+    got: list[int] = []
     with pytest.raises(ValueError, match="boom"):
         got.extend(read_ahead(items()))
     assert got == [1]
