@@ -248,14 +248,15 @@ def main() -> None:
     command = "python -m benchmarks.read_scale"
     if args.rows != 10_000_000:
         command += f" --rows {args.rows}"
-    if args.from_log:
-        command += " (section written again from its log with `--from-log`)"
+    replayed = (
+        " (section written again from its stderr log with `--from-log`)" if args.from_log else ""
+    )
     met_speed = args.rows / statistics.median(outside) >= 3e6
     met_memory = max(r["peak"] for r in runs["scan_return"]) <= 2**30 * 2
     body = f"""
 ## Reading a T-Mobile-layout CSV (issue 3)
 
-Command: `{command}` (repeat {len(runs["raw"])}, interleaved, each run in a fresh process after a
+Command: `{command}`{replayed} (repeat {len(runs["raw"])}, interleaved, each run in a fresh process after a
 warm-up read). Machine: {machine()}.
 
 Input: {args.rows:,} calls ({rows_total:,} lines with the header, {size / 2**20:,.0f} MiB) in the
@@ -293,12 +294,15 @@ cutting, duplicate and non-record rules and typed conversion (one sequential cha
 chunk ahead in a reused helper thread while the caller's thread normalizes identifiers, hashes
 record ids and builds the Arrow tables of the chunk before (another chain). The CPU cost per
 row is unchanged (the `threads=1` row is the same read in one thread, measured side by side):
-the aim is wall time on two cores. On this run's machine, loaded by three other helpers'
-builds and benchmarks (load 7-12 on 2 cores), it could not be shown: a process gets about
-its share of a core per runnable thread, polars and the parallel numba kernels already use a
-second core in bursts, and the wall times spread over more than the difference (the two
-`threads=2` rows against the `threads=1` row). It is to be measured again on a quiet machine
-before it is relied on. The output is the same chunk for chunk (differential test
+the aim is wall time on two cores. On this machine, loaded by three other helpers' builds,
+tests and benchmarks (load 7-12 on 2 cores), the gain is modest and unsteady: a process gets
+about its share of a core per runnable thread, and polars and the parallel numba kernels
+already use a second core in bursts. Side by side in this run, the two-thread scans took
+44-48 s against 56-59 s for one thread in the second and third rounds, but 72-73 s against
+58 s in the first (run while the branch's store tests ran, `nice`d); an earlier run of the
+same command at load 7-12 gave 54-98 s (two threads) against 58-63 s (one thread), and the
+1 M-row file 3.6-11.4 s against 8.5-10.9 s. To be measured again on a quiet machine before
+it is relied on. The output is the same chunk for chunk (differential test
 `tests/adapters/test_ahead.py`). No change of the CPU cost per row was made on this branch.
 
 Before the `read3` branch (main at 9985f47, same command, load 4.3-6.6): raw read 8.22 s
