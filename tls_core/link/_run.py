@@ -336,6 +336,7 @@ def _compute(
             register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
             if carry:
                 register(con, "prior_identifier_weights", state.weights, copy=False)
+                register(con, "prior_hubs", state.hubs, copy=False)
                 run_changed_steps(con, hub_cases=settings.hub_cases)
             else:
                 materialize(con, "changed_identifiers", changed_identifiers_sql())
@@ -402,7 +403,6 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
         )
     delta = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
     cases = pa.concat_tables([state.identifier_cases, delta.cast(state.identifier_cases.schema)])
-    register(con, "prior_hubs", state.hubs, copy=False)
     weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
     hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
     return cases, weights, hubs
