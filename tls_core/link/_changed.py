@@ -3,7 +3,8 @@
 An incremental run only adds (record, case) pairs, so an identifier's weight (its case count)
 only grows, a hub stays a hub, and only the identifiers of ``delta_identifier_cases`` can
 change. With the kept ``prior_identifier_cases`` (un-merged rows: each run appends its delta),
-``prior_identifier_weights`` and ``prior_hubs``, these steps cost what the delta costs, not the corpus:
+``prior_identifier_weights`` and ``prior_hubs``, these steps cost what the delta costs, not
+the corpus:
 
 1. ``changed_identifiers``, ``changed_cases``: the identifiers, and (identifier, case) pairs,
    of the delta;

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tls_core.link._alerts import Alert, fold_table
 from tls_core.link._batches import batch_identifiers, collect_batches
@@ -29,6 +30,7 @@ from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
+from tls_core.link._kept_cases import DamagedState, KeptCases
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
@@ -39,7 +41,6 @@ from tls_core.link._pairs import (
 from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     LinkState,
-    Segment,
     delivered_digest,
     load_delivered,
     load_state,
@@ -47,6 +48,7 @@ from tls_core.link._state import (
     mark_judged,
     save_delivered,
     save_state,
+    state_folder,
 )
 from tls_core.link._steps import fetch_arrow, materialize, register
 from tls_core.link._suppress import Hub, LinkSettings, load_suppression
@@ -179,7 +181,7 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
     spill = lock_path(repo.root).parent / f"spill-hubs-{uuid.uuid4().hex}"
     con = _without_calls(snap).connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
-        register(con, "identifier_cases", state.identifier_cases)
+        register(con, "identifier_cases", state.cases.read_all())
         _register_suppression(con, settings)
         run_pair_steps(con, hub_cases=settings.hub_cases)
         return _hubs(con, settings)
@@ -217,9 +219,8 @@ def _locked_run(
         snap = repo.snapshot()
         state = None if full else load_state(repo.root)
         spill = lock.parent / "spill"  # one run at a time holds the lock: a fixed name is safe
-        shutil.rmtree(spill, ignore_errors=True)  # left by a killed run
         try:
-            computed = _compute(snap, state, settings, spill)
+            computed, kept = _compute_and_keep(repo.root, snap, state, settings, spill)
             collect_batches(snap)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
@@ -230,12 +231,11 @@ def _locked_run(
                 snap.version,
                 computed.links,
                 computed.removals,
-                computed.cases,
+                kept,
                 computed.table,
                 computed.hubs,
                 computed.weights,
                 settings=computed.settings,
-                segments=computed.segments,
             ),
         )
         progress("delivering alerts")
@@ -252,6 +252,26 @@ def _locked_run(
         hubs=tuple(_hub_list(computed.hubs, settings)),
         notified=notified,
     )
+
+
+def _compute_and_keep(
+    root: Path, snap: Snapshot, state: LinkState | None, settings: LinkSettings, spill: Path
+) -> tuple[_Computed, KeptCases]:
+    """Compute the run and write its ``identifier_cases`` rows into the kept files.
+
+    A kept file found damaged while read (its size was right) makes the run a full relink.
+    """
+    for prior in (state, None):
+        shutil.rmtree(spill, ignore_errors=True)  # left by a killed run, or the failed try
+        try:
+            computed = _compute(snap, prior, settings, spill)
+            base = prior.cases if computed.appended and prior is not None else None
+            kept = base or KeptCases(state_folder(root), {})
+            return computed, kept.append(computed.cases, computed.hubs, fresh=base is None)
+        except DamagedState:
+            if prior is None:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _judge_and_deliver(
@@ -298,9 +318,9 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
-    """The new ``identifier_cases`` state."""
-    segments: tuple[Segment, ...]
-    """Kept files holding its first rows (an incremental run appended its delta to them)."""
+    """``identifier_cases`` rows to keep: all of them, or (:attr:`appended`) the delta."""
+    appended: bool
+    """:attr:`cases` are to be appended to the kept rows (an incremental run's delta)."""
     weights: pa.Table
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
@@ -333,7 +353,8 @@ def _compute(
         carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
-            register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
+            prior = _prior_cases(con, state.cases) if carry else state.cases.read_all()
+            register(con, "prior_identifier_cases", prior, copy=False)
             if carry:
                 register(con, "prior_identifier_weights", state.weights, copy=False)
                 register(con, "prior_hubs", state.hubs, copy=False)
@@ -354,7 +375,7 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
-            segments=state.segments if carry and state is not None else (),
+            appended=carry,
             weights=weights,
             changed=changed,
             all_alerts=not carry,
@@ -390,8 +411,8 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
     """``identifier_cases``, ``identifier_weights`` and ``hubs`` to keep.
 
     ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
-    delta rows are appended to the kept ``identifier_cases`` (un-merged: every reader sums
-    them) and the changed identifiers' weights and hub rows replace the kept ones.
+    delta rows are to be appended to the kept ``identifier_cases`` (un-merged: every reader
+    sums them) and the changed identifiers' weights and hub rows replace the kept ones.
     """
     if state is None:
         cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
@@ -401,11 +422,18 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
             weights,
             fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
         )
-    delta = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
-    cases = pa.concat_tables([state.identifier_cases, delta.cast(state.identifier_cases.schema)])
+    cases = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
     weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
     hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
     return cases, weights, hubs
+
+
+def _prior_cases(con: Any, kept: KeptCases) -> pa.Table:
+    """The kept rows of the delta's identifiers an incremental run may need (a superset)."""
+    sql = "SELECT DISTINCT identifier, case_id FROM delta_identifier_cases"
+    delta = fetch_arrow(con, "delta_identifier_cases", sql)
+    identifiers = pc.unique(delta.column("identifier"))
+    return kept.read_changed(identifiers, delta.column("case_id").combine_chunks())
 
 
 def _delta_cases(

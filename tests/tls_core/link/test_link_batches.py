@@ -206,14 +206,15 @@ def test_incremental_runs_append_to_the_kept_identifier_cases(repo):
         assert link(repo, actor="tester").mode == "incremental"
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) == 4  # the full run's rows, then one delta per run
+    assert set(state.cases.chains) == {"n"}  # no hubs
+    assert len(state.cases.chains["n"]) == 4  # the full run's rows, then one delta per run
     kept = alerts(repo)
     assert len(kept) == 6  # PHONES[1] is a common contact of K1..K4
     full = link(repo, actor="tester", full=True)
     assert list(full.alerts) == kept
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) == 1  # a full run writes one
+    assert len(state.cases.chains["n"]) == 1  # a full run writes one
     folder = repo.root / "_tls" / "cache" / "link"
     assert len(list(folder.glob("identifier_cases-*.arrow"))) == 1  # earlier ones deleted
 
@@ -240,5 +241,6 @@ def test_many_segments_are_rewritten_as_one(repo):
         link(repo, actor="tester")
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) <= MAX_SEGMENTS
-    assert int(pc.sum(state.identifier_cases.column("records")).as_py()) == 2 * (MAX_SEGMENTS + 2)
+    assert len(state.cases.chains["n"]) <= MAX_SEGMENTS
+    records = state.cases.read_all().column("records")
+    assert int(pc.sum(records).as_py()) == 2 * (MAX_SEGMENTS + 2)
