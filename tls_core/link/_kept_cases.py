@@ -41,8 +41,10 @@ __all__ = [
     "KeptCases",
     "Segment",
     "case_chain",
+    "read_mapped",
     "replace_file",
     "segment_name",
+    "write_ipc",
 ]
 
 CASES_SCHEMA: Final = pa.schema(
@@ -117,24 +119,33 @@ class KeptCases:
         return self.read(chains=self.chains)
 
     def read_changed(self, identifiers: pa.Array, cases: pa.Array) -> pa.Table:
-        """The kept rows of ``identifiers`` in chain ``n`` and in the ``h`` chains of ``cases``.
+        """The kept rows of ``identifiers``: in chain ``n``, and in ``cases`` from ``h`` chains.
 
         A superset of the rows an incremental run needs (module docstring).
         """
-        wanted = {NON_HUB, *(case_chain(str(c)) for c in pc.unique(cases).to_pylist())}
-        return self.read(chains=wanted, identifiers=identifiers)
+        touched = pc.unique(cases)
+        hub_chains = {case_chain(str(c)) for c in touched.to_pylist()}
+        return pa.concat_tables(
+            [
+                self.read(chains=[NON_HUB], identifiers=identifiers),
+                self.read(chains=hub_chains, identifiers=identifiers, cases=touched),
+            ]
+        )
 
     def read(
         self,
         *,
         chains: Iterable[str],
         identifiers: pa.Array | None = None,
+        cases: pa.Array | None = None,
     ) -> pa.Table:
-        """Rows of ``chains`` (of ``identifiers`` only, when given), each file checked."""
+        """Rows of ``chains`` (of ``identifiers`` and ``cases`` only, when given), checked."""
         parts = [CASES_SCHEMA.empty_table()]
         for name in sorted(chains):
             for segment in self.chains.get(name, ()):
                 table = _read_mapped(self.folder / segment_name(segment.sha256), segment)
+                if cases is not None:
+                    table = table.filter(pc.is_in(table.column("case_id"), value_set=cases))
                 if identifiers is not None:
                     keep = pc.is_in(table.column("identifier"), value_set=identifiers)
                     table = table.filter(keep)
@@ -163,10 +174,7 @@ class KeptCases:
         return {segment_name(s.sha256) for chain in self.chains.values() for s in chain}
 
     def _write(self, table: pa.Table) -> Segment:
-        sink = pa.BufferOutputStream()
-        with ipc.new_file(sink, table.schema) as out:
-            out.write_table(table)
-        data = sink.getvalue()
+        data = _ipc_bytes(table)
         digest = hashlib.sha256(memoryview(data)).hexdigest()
         replace_file(self.folder / segment_name(digest), data)
         return Segment(digest, table.num_rows, data.size)
@@ -195,6 +203,39 @@ def replace_file(path: Path, data: bytes | pa.Buffer) -> None:
     os.replace(tmp, path)
 
 
+def write_ipc(path: Path, table: pa.Table) -> str:
+    """Write ``table`` as an uncompressed Arrow IPC file (atomically); return its SHA-256."""
+    data = _ipc_bytes(table)
+    replace_file(path, data)
+    return hashlib.sha256(memoryview(data)).hexdigest()
+
+
+def read_mapped(path: Path, sha256: str) -> pa.Table:
+    """Memory-map an Arrow IPC file checked against ``sha256`` (else :class:`DamagedState`).
+
+    The table's buffers are the mapped pages: nothing is decoded or copied.
+    """
+    try:
+        data = pa.memory_map(str(path)).read_buffer()
+    except OSError as err:
+        raise DamagedState(f"{path.name} is missing") from err
+    if hashlib.sha256(memoryview(data)).hexdigest() != sha256:
+        raise DamagedState(f"{path.name} fails its check")
+    try:
+        return ipc.open_file(data).read_all()
+    except pa.ArrowException as err:
+        raise DamagedState(f"{path.name} is not a table") from err
+
+
+def _ipc_bytes(table: pa.Table) -> pa.Buffer:
+    # Uncompressed Arrow IPC: a reader maps it and touches only the pages it uses (no
+    # decompression into fresh memory, which costs more than the larger file on this path).
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as out:
+        out.write_table(table)
+    return sink.getvalue()
+
+
 def _split(rows: pa.Table, hubs: pa.Table) -> dict[str, pa.Table]:
     """``rows`` by chain: hub rows by case, the others in chain ``n``."""
     hub_keys = _keys(hubs.column("kind"), hubs.column("identifier"))
@@ -217,17 +258,7 @@ def _keys(kind: pa.ChunkedArray, identifier: pa.ChunkedArray) -> pa.ChunkedArray
 
 
 def _read_mapped(path: Path, segment: Segment) -> pa.Table:
-    try:
-        source = pa.memory_map(str(path))
-        data = source.read_buffer()
-    except OSError as err:
-        raise DamagedState(f"{path.name} is missing") from err
-    if hashlib.sha256(memoryview(data)).hexdigest() != segment.sha256:
-        raise DamagedState(f"{path.name} fails its check")
-    try:
-        table = ipc.open_file(data).read_all()
-    except pa.ArrowException as err:
-        raise DamagedState(f"{path.name} is not a table") from err
+    table = read_mapped(path, segment.sha256)
     if table.num_rows != segment.rows or not table.schema.equals(CASES_SCHEMA):
         raise DamagedState(f"{path.name} is not the {segment.rows} rows recorded")
     return table

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from tls_core.link._kept_cases import (
     MAX_SEGMENTS,
-    DamagedState,
     KeptCases,
     Segment,
+    read_mapped,
     replace_file,
+    write_ipc,
 )
 from tls_core.store._layout import Layout
 
@@ -221,23 +221,8 @@ def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table
 
 
 def _read(path: Path, sha256: str) -> pa.Table:
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise DamagedState(f"{path.name} fails its check")
-    return ipc.open_file(pa.BufferReader(data)).read_all()
-
-
-def _ipc_bytes(table: pa.Table) -> bytes:
-    # Arrow IPC (LZ4): read and written several times faster than Parquet; every run reads
-    # the kept state and writes (part of) it back.
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as out:
-        out.write_table(table)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
+    return read_mapped(path, sha256)
 
 
 def _write(path: Path, table: pa.Table) -> str:
-    data = _ipc_bytes(table)
-    replace_file(path, data)
-    return hashlib.sha256(data).hexdigest()
+    return write_ipc(path, table)

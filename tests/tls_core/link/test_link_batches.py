@@ -12,6 +12,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ import penlink_adapters as pla
 from tls_core.link import LinkSettings, alerts, link
 from tls_core.link._batches import batch_identifiers_sql, cache_dir
 from tls_core.link._identifier_cases import identifier_cases_sql
+from tls_core.link._kept_cases import case_chain
 from tls_core.link._state import MAX_SEGMENTS, load_state
 from tls_core.store import Repository
 
@@ -231,6 +233,46 @@ def test_a_damaged_state_segment_means_a_full_run(repo):
     run = link(repo, actor="tester")
     assert run.mode == "full"
     assert [(a.case_a, a.case_b) for a in run.alerts] == [("K1", "K2")]
+
+
+def test_a_state_segment_damaged_in_place_means_a_full_run(repo):
+    # Same size: load_state checks sizes only; the bytes fail their SHA-256 when read.
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 1)]), "a", ["K1"])
+    link(repo, actor="tester")
+    commit(repo, call_rows([Call(PHONES[2], PHONES[1], 2)]), "b", ["K2"])
+    folder = repo.root / "_tls" / "cache" / "link"
+    (segment,) = folder.glob("identifier_cases-*.arrow")
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    assert load_state(repo.root) is not None
+    run = link(repo, actor="tester")
+    assert run.mode == "full"
+    assert [(a.case_a, a.case_b) for a in run.alerts] == [("K1", "K2")]
+    assert link(repo, actor="tester", full=True).alerts == run.alerts
+
+
+def test_hub_rows_are_kept_by_case_and_read_for_touched_cases_only(repo):
+    low = LinkSettings(hub_cases=3)
+    for n in range(4):  # PHONES[1] in 4 cases: a learned hub
+        commit(repo, call_rows([Call(PHONES[2 + n], PHONES[1], n + 1)]), f"a{n}", [f"K{n}"])
+    link(repo, actor="tester", settings=low)
+    state = load_state(repo.root)
+    assert state is not None
+    hub_rows = state.cases.read(chains=[c for c in state.cases.chains if c != "n"])
+    assert set(hub_rows.column("identifier").to_pylist()) == {PHONES[1]}
+    assert {case_chain(c) for c in hub_rows.column("case_id").to_pylist()} == {
+        c for c in state.cases.chains if c != "n"
+    }
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 9)]), "b", ["K9"])
+    read = state.cases.read_changed(pa.array([PHONES[0], PHONES[1]]), pa.array(["K9"]))
+    assert read.num_rows == 0  # K9 held nothing; the hub's rows elsewhere are not needed
+    run = link(repo, actor="tester", settings=low)
+    assert run.mode == "incremental"
+    kept = alerts(repo)
+    full = link(repo, actor="tester", settings=low, full=True)
+    assert run.hubs == full.hubs
+    assert kept == list(full.alerts)
 
 
 def test_many_segments_are_rewritten_as_one(repo):
