@@ -14,8 +14,9 @@ the corpus:
    every case). A hub's other rows are never read again: a hub stays a hub while records are
    only added, and ``prior_hubs`` are most of the kept rows;
 3. ``known_cases``: the delta's pairs already held before;
-4. ``identifier_weights``: for the changed identifiers, the kept weight plus the cases new to
-   them: exactly what a count over the whole corpus gives;
+4. ``identifier_weights``: for the changed identifiers, the kept weight (the largest of its
+   un-merged kept rows: a weight only grows) plus the cases new to them: exactly what a count
+   over the whole corpus gives;
 5. ``hubs``: the changed identifiers now suppressed (:func:`tls_core.link._pairs.hubs_sql`);
 6. ``live_identifiers``: the changed identifiers in two or more cases that are not hubs (only
    they can form pairs; an identifier held by many cases is a hub, so they have few rows);
@@ -54,7 +55,11 @@ _IDENTIFIER_WEIGHTS: Final = f"""
 SELECT c.identifier, c.kind,
        CAST(COALESCE(w.cases, 0) + COALESCE(n.added, 0) AS BIGINT) AS cases
 FROM changed_identifiers c
-LEFT JOIN prior_identifier_weights w ON {_SAME.format(a="w", b="c")}
+LEFT JOIN (
+    SELECT p.identifier, p.kind, MAX(p.cases) AS cases
+    FROM prior_identifier_weights p
+    GROUP BY p.identifier, p.kind
+) w ON {_SAME.format(a="w", b="c")}
 LEFT JOIN (
     SELECT x.identifier, x.kind, COUNT(*) AS added
     FROM changed_cases x

@@ -41,10 +41,13 @@ __all__ = [
     "KeptCases",
     "Segment",
     "case_chain",
+    "check_size",
     "read_mapped",
+    "read_segment",
     "replace_file",
     "segment_name",
     "write_ipc",
+    "write_segment",
 ]
 
 CASES_SCHEMA: Final = pa.schema(
@@ -106,13 +109,7 @@ class KeptCases:
         """Raise :class:`DamagedState` unless every file exists with its recorded size."""
         for chain in self.chains.values():
             for segment in chain:
-                path = self.folder / segment_name(segment.sha256)
-                try:
-                    size = path.stat().st_size
-                except OSError as err:
-                    raise DamagedState(f"{path.name} is missing") from err
-                if size != segment.size:
-                    raise DamagedState(f"{path.name} has {size} bytes, not {segment.size}")
+                check_size(self.folder / segment_name(segment.sha256), segment)
 
     def read_all(self) -> pa.Table:
         """Every kept row (checked)."""
@@ -143,7 +140,8 @@ class KeptCases:
         parts = [CASES_SCHEMA.empty_table()]
         for name in sorted(chains):
             for segment in self.chains.get(name, ()):
-                table = _read_mapped(self.folder / segment_name(segment.sha256), segment)
+                path = self.folder / segment_name(segment.sha256)
+                table = read_segment(path, segment, CASES_SCHEMA)
                 if cases is not None:
                     table = table.filter(pc.is_in(table.column("case_id"), value_set=cases))
                 if identifiers is not None:
@@ -166,18 +164,12 @@ class KeptCases:
             if len(kept) >= MAX_SEGMENTS:
                 part = pa.concat_tables([self.read(chains=[name]), part])
                 kept = []
-            chains[name] = (*kept, self._write(part))
+            chains[name] = (*kept, write_segment(self.folder, part))
         return KeptCases(self.folder, chains)
 
     def names(self) -> set[str]:
         """File names of every segment."""
         return {segment_name(s.sha256) for chain in self.chains.values() for s in chain}
-
-    def _write(self, table: pa.Table) -> Segment:
-        data = _ipc_bytes(table)
-        digest = hashlib.sha256(memoryview(data)).hexdigest()
-        replace_file(self.folder / segment_name(digest), data)
-        return Segment(digest, table.num_rows, data.size)
 
 
 def case_chain(case_id: str) -> str:
@@ -186,11 +178,37 @@ def case_chain(case_id: str) -> str:
     return f"h{int.from_bytes(digest[:8], 'big') % CASE_CHAINS:02d}"
 
 
-def segment_name(sha256: str) -> str:
+def segment_name(sha256: str, table: str = "identifier_cases") -> str:
     """The file name of a segment; rejects anything that is not a SHA-256 (from a manifest)."""
     if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
         raise DamagedState("not a SHA-256")
-    return f"identifier_cases-{sha256}.arrow"
+    return f"{table}-{sha256}.arrow"
+
+
+def write_segment(folder: Path, table: pa.Table, name: str = "identifier_cases") -> Segment:
+    """Write ``table`` as the segment file of kept table ``name``."""
+    data = _ipc_bytes(table)
+    digest = hashlib.sha256(memoryview(data)).hexdigest()
+    replace_file(folder / segment_name(digest, name), data)
+    return Segment(digest, table.num_rows, data.size)
+
+
+def check_size(path: Path, segment: Segment) -> None:
+    """Raise :class:`DamagedState` unless ``path`` exists with the segment's size."""
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise DamagedState(f"{path.name} is missing") from err
+    if size != segment.size:
+        raise DamagedState(f"{path.name} has {size} bytes, not {segment.size}")
+
+
+def read_segment(path: Path, segment: Segment, schema: pa.Schema) -> pa.Table:
+    """A segment's rows (mapped), checked: its hash, row count and schema."""
+    table = read_mapped(path, segment.sha256)
+    if table.num_rows != segment.rows or not table.schema.equals(schema):
+        raise DamagedState(f"{path.name} is not the {segment.rows} rows recorded")
+    return table
 
 
 def replace_file(path: Path, data: bytes | pa.Buffer) -> None:
@@ -255,10 +273,3 @@ def _keys(kind: pa.ChunkedArray, identifier: pa.ChunkedArray) -> pa.ChunkedArray
     # A null kind keys as "" (no kind is empty): the composite key of (kind, identifier).
     key: pa.ChunkedArray = pc.binary_join_element_wise(pc.fill_null(kind, ""), identifier, "\x1f")
     return key
-
-
-def _read_mapped(path: Path, segment: Segment) -> pa.Table:
-    table = read_mapped(path, segment.sha256)
-    if table.num_rows != segment.rows or not table.schema.equals(CASES_SCHEMA):
-        raise DamagedState(f"{path.name} is not the {segment.rows} rows recorded")
-    return table

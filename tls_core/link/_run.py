@@ -31,6 +31,7 @@ from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
 from tls_core.link._kept_cases import DamagedState, KeptCases
+from tls_core.link._kept_weights import KeptWeights
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
@@ -220,7 +221,7 @@ def _locked_run(
         state = None if full else load_state(repo.root)
         spill = lock.parent / "spill"  # one run at a time holds the lock: a fixed name is safe
         try:
-            computed, kept = _compute_and_keep(repo.root, snap, state, settings, spill)
+            computed, kept, weights = _compute_and_keep(repo.root, snap, state, settings, spill)
             collect_batches(snap)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
@@ -234,7 +235,7 @@ def _locked_run(
                 kept,
                 computed.table,
                 computed.hubs,
-                computed.weights,
+                weights,
                 settings=computed.settings,
             ),
         )
@@ -256,8 +257,8 @@ def _locked_run(
 
 def _compute_and_keep(
     root: Path, snap: Snapshot, state: LinkState | None, settings: LinkSettings, spill: Path
-) -> tuple[_Computed, KeptCases]:
-    """Compute the run and write its ``identifier_cases`` rows into the kept files.
+) -> tuple[_Computed, KeptCases, KeptWeights]:
+    """Compute the run; write its ``identifier_cases`` and weights rows into the kept files.
 
     A kept file found damaged while read (its size was right) makes the run a full relink.
     """
@@ -265,9 +266,17 @@ def _compute_and_keep(
         shutil.rmtree(spill, ignore_errors=True)  # left by a killed run, or the failed try
         try:
             computed = _compute(snap, prior, settings, spill)
-            base = prior.cases if computed.appended and prior is not None else None
-            kept = base or KeptCases(state_folder(root), {})
-            return computed, kept.append(computed.cases, computed.hubs, fresh=base is None)
+            folder = state_folder(root)
+            if computed.appended and prior is not None:
+                cases, weights = prior.cases, prior.weights
+            else:
+                cases, weights = KeptCases(folder, {}), KeptWeights(folder, ())
+            fresh = not computed.appended
+            return (
+                computed,
+                cases.append(computed.cases, computed.hubs, fresh=fresh),
+                weights.append(computed.weights, fresh=fresh),
+            )
         except DamagedState:
             if prior is None:
                 raise
@@ -322,6 +331,7 @@ class _Computed:
     appended: bool
     """:attr:`cases` are to be appended to the kept rows (an incremental run's delta)."""
     weights: pa.Table
+    """``identifier_weights`` rows to keep: all, or (:attr:`appended`) the changed ones."""
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
@@ -353,13 +363,12 @@ def _compute(
         carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
-            prior = _prior_cases(con, state.cases) if carry else state.cases.read_all()
-            register(con, "prior_identifier_cases", prior, copy=False)
             if carry:
-                register(con, "prior_identifier_weights", state.weights, copy=False)
-                register(con, "prior_hubs", state.hubs, copy=False)
+                prior = _register_prior(con, state)  # kept alive while the steps read it
                 run_changed_steps(con, hub_cases=settings.hub_cases)
             else:
+                prior = (state.cases.read_all(),)
+                register(con, "prior_identifier_cases", prior[0], copy=False)
                 materialize(con, "changed_identifiers", changed_identifiers_sql())
                 materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
@@ -412,7 +421,8 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
 
     ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
     delta rows are to be appended to the kept ``identifier_cases`` (un-merged: every reader
-    sums them) and the changed identifiers' weights and hub rows replace the kept ones.
+    sums them), and so are the changed identifiers' weights (a reader takes the largest); their
+    hub rows replace the kept ones.
     """
     if state is None:
         cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
@@ -423,17 +433,30 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
             fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
         )
     cases = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
-    weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
+    weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
     hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
     return cases, weights, hubs
 
 
-def _prior_cases(con: Any, kept: KeptCases) -> pa.Table:
-    """The kept rows of the delta's identifiers an incremental run may need (a superset)."""
+def _register_prior(con: Any, state: LinkState) -> tuple[pa.Table, ...]:
+    """Register the kept rows an incremental run may need (supersets); return them.
+
+    ``prior_identifier_cases`` and ``prior_identifier_weights``: the rows of the delta's
+    identifiers only (:meth:`KeptCases.read_changed`); ``prior_hubs``: every hub.
+    """
     sql = "SELECT DISTINCT identifier, case_id FROM delta_identifier_cases"
     delta = fetch_arrow(con, "delta_identifier_cases", sql)
     identifiers = pc.unique(delta.column("identifier"))
-    return kept.read_changed(identifiers, delta.column("case_id").combine_chunks())
+    tables = {
+        "prior_identifier_cases": state.cases.read_changed(
+            identifiers, delta.column("case_id").combine_chunks()
+        ),
+        "prior_identifier_weights": state.weights.read(identifiers),
+        "prior_hubs": state.hubs,
+    }
+    for name, table in tables.items():
+        register(con, name, table, copy=False)
+    return tuple(tables.values())
 
 
 def _delta_cases(

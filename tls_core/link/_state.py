@@ -6,7 +6,8 @@ suppression settings, the digest of the delivery record the alerts were judged a
 SHA-256 of each file), ``identifier_cases-<sha256>.arrow`` segments (the aggregate state: a
 full run's rows, then each incremental run appends its delta rows, un-merged; in chains an
 incremental run reads only in part, :mod:`tls_core.link._kept_cases`),
-``hubs.arrow`` and ``identifier_weights.arrow`` (an incremental run recomputes only the
+``hubs.arrow`` and ``identifier_weights-<sha256>.arrow`` segments
+(:mod:`tls_core.link._kept_weights`; an incremental run recomputes only the
 identifiers it changed) and ``alerts.arrow`` (the current alerts,
 :data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
@@ -31,12 +32,14 @@ from tls_core.link._kept_cases import (
     replace_file,
     write_ipc,
 )
+from tls_core.link._kept_weights import KeptWeights
 from tls_core.store._layout import Layout
 
 __all__ = [
     "MAX_SEGMENTS",
     "Delivered",
     "KeptCases",
+    "KeptWeights",
     "LinkState",
     "Segment",
     "delivered_digest",
@@ -69,8 +72,8 @@ class LinkState:
     """The alerts of that run (``LINK_ALERTS``)."""
     hubs: pa.Table
     """The ``hubs`` table of that run (every suppressed identifier in two or more cases)."""
-    weights: pa.Table
-    """The ``identifier_weights`` of every identifier (how many cases hold it)."""
+    weights: KeptWeights
+    """The ``identifier_weights`` of every identifier (how many cases hold it), un-merged."""
     settings: str = ""
     """Digest of the suppression settings the run used: when it changes, every alert is
     recomputed."""
@@ -117,6 +120,10 @@ def load_state(root: Path) -> LinkState | None:
         }
         cases = KeptCases(folder, chains)
         cases.check_sizes()  # the bytes are checked when read
+        weights = KeptWeights(
+            folder, tuple(Segment(str(h), int(n), int(b)) for h, n, b in manifest["weights"])
+        )
+        weights.check_sizes()
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None
     return LinkState(
@@ -126,7 +133,7 @@ def load_state(root: Path) -> LinkState | None:
         cases=cases,
         alerts=tables["alerts"],
         hubs=tables["hubs"],
-        weights=tables["identifier_weights"],
+        weights=weights,
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
     )
@@ -148,7 +155,7 @@ def save_state(root: Path, state: LinkState) -> None:
     folder = state_folder(root)
     hashes = {}
     for name in _TABLES:
-        table = {"alerts": state.alerts, "hubs": state.hubs, "identifier_weights": state.weights}
+        table = {"alerts": state.alerts, "hubs": state.hubs}
         hashes[name] = _write(folder / f"{name}.arrow", table[name])
     manifest = {
         "format": _FORMAT,
@@ -158,6 +165,7 @@ def save_state(root: Path, state: LinkState) -> None:
         "settings": state.settings,
         "judged": state.judged,
         "sha256": hashes,
+        "weights": [[x.sha256, x.rows, x.size] for x in state.weights.segments],
         "chains": {
             name: [[x.sha256, x.rows, x.size] for x in chain]
             for name, chain in sorted(state.cases.chains.items())
@@ -165,7 +173,7 @@ def save_state(root: Path, state: LinkState) -> None:
     }
     replace_file(folder / "manifest.json", json.dumps(manifest).encode())
     keep = {"manifest.json", *(f"{n}.arrow" for n in _TABLES)}
-    keep |= state.cases.names()
+    keep |= state.cases.names() | state.weights.names()
     for entry in folder.iterdir():  # files of earlier states (or formats)
         if entry.name not in keep:
             entry.unlink(missing_ok=True)
@@ -213,7 +221,7 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
     replace_file(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("alerts", "hubs", "identifier_weights")
+_TABLES: Final = ("alerts", "hubs")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
