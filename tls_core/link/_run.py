@@ -52,7 +52,7 @@ from tls_core.link._state import (
     state_folder,
 )
 from tls_core.link._steps import fetch_arrow, materialize, register
-from tls_core.link._suppress import Hub, LinkSettings, load_suppression
+from tls_core.link._suppress import Hub, HubRows, LinkSettings, load_suppression
 from tls_core.protocols import AuditEvent, AuditSink, LinkNotifier
 from tls_core.store import Repository, Snapshot
 
@@ -90,8 +90,8 @@ class LinkRun:
     every alert is judged again)."""
     updated: AlertRows
     """Alerts delivered before that grew (judged as :attr:`new`)."""
-    hubs: tuple[Hub, ...]
-    """Suppressed identifiers (``tls hubs``)."""
+    hubs: HubRows
+    """Suppressed identifiers (``tls hubs``), built as :class:`Hub` objects on first use."""
     notified: int
     """Notifications queued through the notifier."""
 
@@ -250,7 +250,7 @@ def _locked_run(
         alert_count=len(AlertRows(computed.table)),
         new=new,
         updated=updated,
-        hubs=tuple(_hub_list(computed.hubs, settings)),
+        hubs=HubRows(computed.hubs, settings.hub_cases),
         notified=notified,
     )
 
@@ -512,16 +512,4 @@ def _register_suppression(con: Any, settings: LinkSettings) -> str:
 
 def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
     sql = _SORTED_HUBS.format(hubs="SELECT * FROM hubs")
-    return _hub_list(fetch_arrow(con, "hubs", sql), settings)
-
-
-def _hub_list(table: pa.Table, settings: LinkSettings) -> list[Hub]:
-    # Column lists, not table.to_pylist(): a run lists every hub (tens of thousands at 50 M
-    # records) and a dict per row costs several times more.
-    columns = [table.column(n).to_pylist() for n in ("identifier", "kind", "reason", "detail")]
-    counts = table.column("cases").to_pylist()
-    learned = f"(threshold {settings.hub_cases})"
-    return [
-        Hub(ident, kind, reason, f"in {n} cases {learned}" if reason == "learned" else detail, n)
-        for ident, kind, reason, detail, n in zip(*columns, counts, strict=True)
-    ]
+    return list(HubRows(fetch_arrow(con, "hubs", sql), settings.hub_cases))
