@@ -1,30 +1,28 @@
 """The kept ``identifier_cases`` rows, in files an incremental run reads only in part.
 
-The rows are un-merged (each run appends its delta; every reader sums them) and stored in
-*chains*, each an ordered list of Arrow IPC files ``identifier_cases-<sha256>.arrow``:
-
-- chain ``n``: rows of identifiers that were not hubs when the rows were written;
-- chains ``h00`` .. ``h31``: rows of identifiers that were hubs when written, by a hash of
-  their case id (:func:`case_chain`).
+The rows are un-merged (a full run's rows, then each incremental run's delta; every reader
+sums them) in segments: Arrow IPC files ``identifier_cases-<sha256>.arrow``, uncompressed and
+memory-mapped, so a run touches the pages it reads and never decodes or copies the rest.
 
 An incremental run with the last run's settings needs only the kept rows of the identifiers
-it changed that lie in a case its new records touch, or that are not hubs (see
-:mod:`tls_core.link._changed`). Hubs stay hubs while records are only added, so a row in an
-``h`` chain is needed only if its case was touched: such a run reads chain ``n`` and the ``h``
-chains of the touched cases, and of those only the rows of its changed identifiers (a
-superset of what the SQL steps then select). Hub rows are most of the state.
+it changed that lie in a case its new records touch, or that are not hubs (step
+``prior_changed_cases``, :mod:`tls_core.link._changed`): a hub stays a hub while records are
+only added, and hub rows are most of the state (at 50 M records 830 k of 1.14 M rows). So it
+reads the segments through that predicate, evaluated on the mapped columns
+(:meth:`KeptCases.read_changed`): only the matching rows are copied, a superset of what the
+SQL step then selects. Splitting the rows into files by case instead was tried: the copies it
+takes on a full run (fresh memory is slow on this VM) cost more than it saved.
 
-The files are uncompressed and memory-mapped: a run touches the pages it reads, never
-decodes or copies the rest. Each file's size is checked when the state is loaded and its
-SHA-256 (its name) when the file is read; a file failing its check raises
-:class:`DamagedState` (the run then relinks in full).
+Each file's size is checked when the state is loaded and its SHA-256 (its name) when it is
+read; a file failing its check raises :class:`DamagedState` (the run then relinks in full).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -35,12 +33,10 @@ import pyarrow.ipc as ipc
 
 __all__ = [
     "CASES_SCHEMA",
-    "CASE_CHAINS",
     "MAX_SEGMENTS",
     "DamagedState",
     "KeptCases",
     "Segment",
-    "case_chain",
     "check_size",
     "read_mapped",
     "read_segment",
@@ -66,13 +62,8 @@ CASES_SCHEMA: Final = pa.schema(
 )
 """Columns of the kept ``identifier_cases`` rows (step ``identifier_cases``)."""
 
-CASE_CHAINS: Final = 32
-"""How many ``h`` chains hub rows are spread over (by case)."""
-
 MAX_SEGMENTS: Final = 16
-"""A chain of more files than this is rewritten as one."""
-
-NON_HUB: Final = "n"
+"""More segments than this are rewritten as one."""
 
 
 class DamagedState(ValueError):
@@ -81,7 +72,7 @@ class DamagedState(ValueError):
 
 @dataclass(frozen=True)
 class Segment:
-    """One file of a chain: ``identifier_cases-<sha256>.arrow``."""
+    """One kept file: ``<table>-<sha256>.arrow``."""
 
     sha256: str
     """SHA-256 of the file's bytes (its name)."""
@@ -93,89 +84,86 @@ class Segment:
 
 @dataclass(frozen=True)
 class KeptCases:
-    """The chains of kept ``identifier_cases`` files under ``folder``."""
+    """The kept ``identifier_cases`` segments under ``folder``, oldest first."""
 
     folder: Path
     """The state's directory."""
-    chains: Mapping[str, tuple[Segment, ...]]
-    """Chain name -> its files, oldest first."""
-
-    @property
-    def rows(self) -> int:
-        """How many rows the chains hold."""
-        return sum(s.rows for chain in self.chains.values() for s in chain)
+    segments: tuple[Segment, ...]
+    """The files, oldest first."""
 
     def check_sizes(self) -> None:
         """Raise :class:`DamagedState` unless every file exists with its recorded size."""
-        for chain in self.chains.values():
-            for segment in chain:
-                check_size(self.folder / segment_name(segment.sha256), segment)
+        for segment in self.segments:
+            check_size(self.folder / segment_name(segment.sha256), segment)
 
     def read_all(self) -> pa.Table:
         """Every kept row (checked)."""
-        return self.read(chains=self.chains)
+        return pa.concat_tables([CASES_SCHEMA.empty_table(), *self._tables()])
 
-    def read_changed(self, identifiers: pa.Array, cases: pa.Array) -> pa.Table:
-        """The kept rows of ``identifiers``: in chain ``n``, and in ``cases`` from ``h`` chains.
+    def read_changed(self, changed: pa.Table, cases: pa.Array, hubs: pa.Table) -> pa.Table:
+        """The kept rows of ``changed`` identifiers in ``cases``, or of those not ``hubs``.
 
-        A superset of the rows an incremental run needs (module docstring).
+        A superset of step ``prior_changed_cases``, on identifier strings (the step matches the
+        kind too): a row is kept when its identifier is changed, and its case is in ``cases``
+        or its identifier string is not a changed hub's (unless a changed non-hub has it too).
+
+        Args:
+            changed: ``(identifier, kind)`` of the changed identifiers.
+            cases: The case ids the delta touches.
+            hubs: ``(identifier, kind)`` of the hubs of the kept state.
         """
-        touched = pc.unique(cases)
-        hub_chains = {case_chain(str(c)) for c in touched.to_pylist()}
-        return pa.concat_tables(
-            [
-                self.read(chains=[NON_HUB], identifiers=identifiers),
-                self.read(chains=hub_chains, identifiers=identifiers, cases=touched),
-            ]
-        )
-
-    def read(
-        self,
-        *,
-        chains: Iterable[str],
-        identifiers: pa.Array | None = None,
-        cases: pa.Array | None = None,
-    ) -> pa.Table:
-        """Rows of ``chains`` (of ``identifiers`` and ``cases`` only, when given), checked."""
+        identifiers = pc.unique(changed.column("identifier"))
+        exclude = _hub_strings(changed, hubs)
         parts = [CASES_SCHEMA.empty_table()]
-        for name in sorted(chains):
-            for segment in self.chains.get(name, ()):
-                path = self.folder / segment_name(segment.sha256)
-                table = read_segment(path, segment, CASES_SCHEMA)
-                if cases is not None:
-                    table = table.filter(pc.is_in(table.column("case_id"), value_set=cases))
-                if identifiers is not None:
-                    keep = pc.is_in(table.column("identifier"), value_set=identifiers)
-                    table = table.filter(keep)
-                parts.append(table)
+        for table in self._tables():
+            ident = table.column("identifier")
+            keep = pc.and_(
+                pc.is_in(ident, value_set=identifiers),
+                pc.or_(
+                    pc.is_in(table.column("case_id"), value_set=cases),
+                    pc.invert(pc.is_in(ident, value_set=exclude)),
+                ),
+            )
+            parts.append(table.filter(keep))
         return pa.concat_tables(parts)
 
-    def append(self, rows: pa.Table, hubs: pa.Table, *, fresh: bool = False) -> KeptCases:
-        """Write ``rows`` into the chains (``fresh``: instead of the kept files).
+    def append(self, rows: pa.Table, *, fresh: bool = False) -> KeptCases:
+        """Write ``rows`` as one more segment (``fresh``: instead of the kept ones).
 
-        Rows of the identifiers in ``hubs`` go to the ``h`` chains of their cases, the others
-        to chain ``n``. A chain grown past :data:`MAX_SEGMENTS` files is rewritten as one.
+        Past :data:`MAX_SEGMENTS` the kept segments and ``rows`` are rewritten as one.
         """
-        chains = {} if fresh else dict(self.chains)
-        for name, part in _split(rows.cast(CASES_SCHEMA), hubs).items():
-            if part.num_rows == 0:
-                continue
-            kept = list(chains.get(name, ()))
-            if len(kept) >= MAX_SEGMENTS:
-                part = pa.concat_tables([self.read(chains=[name]), part])
-                kept = []
-            chains[name] = (*kept, write_segment(self.folder, part))
-        return KeptCases(self.folder, chains)
+        kept = () if fresh else self.segments
+        rows = rows.cast(CASES_SCHEMA)
+        if len(kept) >= MAX_SEGMENTS:
+            rows = pa.concat_tables([self.read_all(), rows])
+            kept = ()
+        if rows.num_rows == 0 and kept:
+            return KeptCases(self.folder, kept)
+        return KeptCases(self.folder, (*kept, write_segment(self.folder, rows)))
 
     def names(self) -> set[str]:
         """File names of every segment."""
-        return {segment_name(s.sha256) for chain in self.chains.values() for s in chain}
+        return {segment_name(s.sha256) for s in self.segments}
+
+    def _tables(self) -> Iterable[pa.Table]:
+        for segment in self.segments:
+            yield read_segment(self.folder / segment_name(segment.sha256), segment, CASES_SCHEMA)
 
 
-def case_chain(case_id: str) -> str:
-    """The ``h`` chain of a case's hub rows (stable across processes and versions)."""
-    digest = hashlib.sha256(case_id.encode()).digest()
-    return f"h{int.from_bytes(digest[:8], 'big') % CASE_CHAINS:02d}"
+def _hub_strings(changed: pa.Table, hubs: pa.Table) -> pa.Array:
+    """Strings of changed hubs that no changed non-hub shares (their other rows: not needed)."""
+    hub_keys = set(_pairs(hubs))
+    hub_strings: set[str] = set()
+    live_strings: set[str] = set()
+    for key in _pairs(changed):
+        (hub_strings if key in hub_keys else live_strings).add(key[1])
+    return pa.array(sorted(hub_strings - live_strings), pa.string())
+
+
+def _pairs(table: pa.Table) -> list[tuple[str | None, str]]:
+    """``(kind, identifier)`` of each row."""
+    kinds, idents = table.column("kind").to_pylist(), table.column("identifier").to_pylist()
+    return list(zip(kinds, idents, strict=True))
 
 
 def segment_name(sha256: str, table: str = "identifier_cases") -> str:
@@ -186,11 +174,23 @@ def segment_name(sha256: str, table: str = "identifier_cases") -> str:
 
 
 def write_segment(folder: Path, table: pa.Table, name: str = "identifier_cases") -> Segment:
-    """Write ``table`` as the segment file of kept table ``name``."""
-    data = _ipc_bytes(table)
-    digest = hashlib.sha256(memoryview(data)).hexdigest()
-    replace_file(folder / segment_name(digest, name), data)
-    return Segment(digest, table.num_rows, data.size)
+    """Write ``table`` as the segment file of kept table ``name``.
+
+    Streamed to a temporary file, hashed from the page cache and renamed to its name: no
+    in-memory copy of the bytes (fresh memory costs on this VM). Not synced (see
+    :func:`replace_file`).
+    """
+    tmp = folder / f".{name}-{uuid.uuid4().hex}.tmp"
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as out:
+            out.write_table(table)
+        with pa.memory_map(str(tmp)) as mapped:
+            size = mapped.size()
+            digest = hashlib.sha256(memoryview(mapped.read_buffer())).hexdigest()
+        os.replace(tmp, folder / segment_name(digest, name))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Segment(digest, table.num_rows, size)
 
 
 def check_size(path: Path, segment: Segment) -> None:
@@ -211,13 +211,19 @@ def read_segment(path: Path, segment: Segment, schema: pa.Schema) -> pa.Table:
     return table
 
 
-def replace_file(path: Path, data: bytes | pa.Buffer) -> None:
-    """Write ``data`` to ``path`` atomically (durable before the rename)."""
+def replace_file(path: Path, data: bytes | pa.Buffer, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (``durable``: synced to disk before the rename).
+
+    Segments are not synced: they are named by their SHA-256 and checked when read, so one
+    lost in a crash after the (synced) manifest named it only makes the next run a full relink;
+    syncing the 120 MB a full run writes at 50 M records cost seconds on this VM.
+    """
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(memoryview(data))
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -252,24 +258,3 @@ def _ipc_bytes(table: pa.Table) -> pa.Buffer:
     with ipc.new_file(sink, table.schema) as out:
         out.write_table(table)
     return sink.getvalue()
-
-
-def _split(rows: pa.Table, hubs: pa.Table) -> dict[str, pa.Table]:
-    """``rows`` by chain: hub rows by case, the others in chain ``n``."""
-    hub_keys = _keys(hubs.column("kind"), hubs.column("identifier"))
-    is_hub = pc.is_in(_keys(rows.column("kind"), rows.column("identifier")), value_set=hub_keys)
-    out = {NON_HUB: rows.filter(pc.invert(is_hub))}
-    hub_rows = rows.filter(is_hub)
-    cases = hub_rows.column("case_id")
-    distinct = pc.unique(cases).to_pylist()
-    chain_of = pa.array([case_chain(str(c)) for c in distinct], pa.string())
-    chains = pc.take(chain_of, pc.index_in(cases, value_set=pa.array(distinct, pa.string())))
-    for name in pc.unique(chains).to_pylist():
-        out[str(name)] = hub_rows.filter(pc.equal(chains, name))
-    return out
-
-
-def _keys(kind: pa.ChunkedArray, identifier: pa.ChunkedArray) -> pa.ChunkedArray:
-    # A null kind keys as "" (no kind is empty): the composite key of (kind, identifier).
-    key: pa.ChunkedArray = pc.binary_join_element_wise(pc.fill_null(kind, ""), identifier, "\x1f")
-    return key

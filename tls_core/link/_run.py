@@ -270,11 +270,11 @@ def _compute_and_keep(
             if computed.appended and prior is not None:
                 cases, weights = prior.cases, prior.weights
             else:
-                cases, weights = KeptCases(folder, {}), KeptWeights(folder, ())
+                cases, weights = KeptCases(folder, ()), KeptWeights(folder, ())
             fresh = not computed.appended
             return (
                 computed,
-                cases.append(computed.cases, computed.hubs, fresh=fresh),
+                cases.append(computed.cases, fresh=fresh),
                 weights.append(computed.weights, fresh=fresh),
             )
         except DamagedState:
@@ -444,13 +444,13 @@ def _register_prior(con: Any, state: LinkState) -> tuple[pa.Table, ...]:
     ``prior_identifier_cases`` and ``prior_identifier_weights``: the rows of the delta's
     identifiers only (:meth:`KeptCases.read_changed`); ``prior_hubs``: every hub.
     """
-    sql = "SELECT DISTINCT identifier, case_id FROM delta_identifier_cases"
-    delta = fetch_arrow(con, "delta_identifier_cases", sql)
-    identifiers = pc.unique(delta.column("identifier"))
+    sql = "SELECT DISTINCT identifier, kind FROM delta_identifier_cases"
+    changed = fetch_arrow(con, "delta_identifier_cases", sql)
+    sql = "SELECT DISTINCT case_id FROM delta_identifier_cases"
+    cases = fetch_arrow(con, "delta_identifier_cases", sql).column(0).combine_chunks()
+    identifiers = pc.unique(changed.column("identifier"))
     tables = {
-        "prior_identifier_cases": state.cases.read_changed(
-            identifiers, delta.column("case_id").combine_chunks()
-        ),
+        "prior_identifier_cases": state.cases.read_changed(changed, cases, state.hubs),
         "prior_identifier_weights": state.weights.read(identifiers),
         "prior_hubs": state.hubs,
     }

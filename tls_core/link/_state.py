@@ -4,7 +4,7 @@
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
 SHA-256 of each file), ``identifier_cases-<sha256>.arrow`` segments (the aggregate state: a
-full run's rows, then each incremental run appends its delta rows, un-merged; in chains an
+full run's rows, then each incremental run appends its delta rows, un-merged; an
 incremental run reads only in part, :mod:`tls_core.link._kept_cases`),
 ``hubs.arrow`` and ``identifier_weights-<sha256>.arrow`` segments
 (:mod:`tls_core.link._kept_weights`; an incremental run recomputes only the
@@ -114,11 +114,8 @@ def load_state(root: Path) -> LinkState | None:
         if manifest.get("format") != _FORMAT:
             return None
         tables = {name: _read_checked(folder, name, manifest) for name in _TABLES}
-        chains = {
-            str(name): tuple(Segment(str(h), int(n), int(size)) for h, n, size in chain)
-            for name, chain in manifest["chains"].items()
-        }
-        cases = KeptCases(folder, chains)
+        segments = tuple(Segment(str(h), int(n), int(b)) for h, n, b in manifest["segments"])
+        cases = KeptCases(folder, segments)
         cases.check_sizes()  # the bytes are checked when read
         weights = KeptWeights(
             folder, tuple(Segment(str(h), int(n), int(b)) for h, n, b in manifest["weights"])
@@ -166,10 +163,7 @@ def save_state(root: Path, state: LinkState) -> None:
         "judged": state.judged,
         "sha256": hashes,
         "weights": [[x.sha256, x.rows, x.size] for x in state.weights.segments],
-        "chains": {
-            name: [[x.sha256, x.rows, x.size] for x in chain]
-            for name, chain in sorted(state.cases.chains.items())
-        },
+        "segments": [[x.sha256, x.rows, x.size] for x in state.cases.segments],
     }
     replace_file(folder / "manifest.json", json.dumps(manifest).encode())
     keep = {"manifest.json", *(f"{n}.arrow" for n in _TABLES)}

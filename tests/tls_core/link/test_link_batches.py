@@ -24,7 +24,6 @@ import penlink_adapters as pla
 from tls_core.link import LinkSettings, alerts, link
 from tls_core.link._batches import batch_identifiers_sql, cache_dir
 from tls_core.link._identifier_cases import identifier_cases_sql
-from tls_core.link._kept_cases import case_chain
 from tls_core.link._state import MAX_SEGMENTS, load_state
 from tls_core.store import Repository
 
@@ -208,15 +207,14 @@ def test_incremental_runs_append_to_the_kept_identifier_cases(repo):
         assert link(repo, actor="tester").mode == "incremental"
     state = load_state(repo.root)
     assert state is not None
-    assert set(state.cases.chains) == {"n"}  # no hubs
-    assert len(state.cases.chains["n"]) == 4  # the full run's rows, then one delta per run
+    assert len(state.cases.segments) == 4  # the full run's rows, then one delta per run
     kept = alerts(repo)
     assert len(kept) == 6  # PHONES[1] is a common contact of K1..K4
     full = link(repo, actor="tester", full=True)
     assert list(full.alerts) == kept
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.cases.chains["n"]) == 1  # a full run writes one
+    assert len(state.cases.segments) == 1  # a full run writes one
     folder = repo.root / "_tls" / "cache" / "link"
     assert len(list(folder.glob("identifier_cases-*.arrow"))) == 1  # earlier ones deleted
 
@@ -252,21 +250,28 @@ def test_a_state_segment_damaged_in_place_means_a_full_run(repo):
     assert link(repo, actor="tester", full=True).alerts == run.alerts
 
 
-def test_hub_rows_are_kept_by_case_and_read_for_touched_cases_only(repo):
+def test_an_incremental_run_reads_a_hubs_rows_of_touched_cases_only(repo):
     low = LinkSettings(hub_cases=3)
     for n in range(4):  # PHONES[1] in 4 cases: a learned hub
         commit(repo, call_rows([Call(PHONES[2 + n], PHONES[1], n + 1)]), f"a{n}", [f"K{n}"])
     link(repo, actor="tester", settings=low)
     state = load_state(repo.root)
     assert state is not None
-    hub_rows = state.cases.read(chains=[c for c in state.cases.chains if c != "n"])
-    assert set(hub_rows.column("identifier").to_pylist()) == {PHONES[1]}
-    assert {case_chain(c) for c in hub_rows.column("case_id").to_pylist()} == {
-        c for c in state.cases.chains if c != "n"
-    }
+    phone = state.cases.read_all().filter(pc.equal(pc.field("identifier"), PHONES[1]))
+    kind = phone.column("kind")[0].as_py()
+    changed = pa.table({"identifier": [PHONES[1], PHONES[2]], "kind": [kind, kind]})
+    read = state.cases.read_changed(changed, pa.array(["K9", "K0"]), state.hubs)
+    columns = (read.column(c).to_pylist() for c in ("identifier", "case_id"))
+    assert sorted(zip(*columns, strict=True)) == [
+        (PHONES[1], "K0"),  # the hub: its row in a touched case only
+        (PHONES[2], "K0"),  # not a hub: every row
+    ]
+    other_kind = pa.table({"identifier": [PHONES[1]], "kind": ["not-" + str(kind)]})
+    read = state.cases.read_changed(pa.concat_tables([changed, other_kind]), pa.array(["K9"]),
+                                    state.hubs)  # fmt: skip
+    hub_rows = read.column("identifier").to_pylist().count(PHONES[1])
+    assert hub_rows == 4  # the string is also a non-hub of another kind: every row
     commit(repo, call_rows([Call(PHONES[0], PHONES[1], 9)]), "b", ["K9"])
-    read = state.cases.read_changed(pa.array([PHONES[0], PHONES[1]]), pa.array(["K9"]))
-    assert read.num_rows == 0  # K9 held nothing; the hub's rows elsewhere are not needed
     run = link(repo, actor="tester", settings=low)
     assert run.mode == "incremental"
     kept = alerts(repo)
@@ -283,6 +288,6 @@ def test_many_segments_are_rewritten_as_one(repo):
         link(repo, actor="tester")
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.cases.chains["n"]) <= MAX_SEGMENTS
+    assert len(state.cases.segments) <= MAX_SEGMENTS
     records = state.cases.read_all().column("records")
     assert int(pc.sum(records).as_py()) == 2 * (MAX_SEGMENTS + 2)
