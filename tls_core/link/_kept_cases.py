@@ -152,18 +152,21 @@ class KeptCases:
 
 def _hub_strings(changed: pa.Table, hubs: pa.Table) -> pa.Array:
     """Strings of changed hubs that no changed non-hub shares (their other rows: not needed)."""
-    hub_keys = set(_pairs(hubs))
-    hub_strings: set[str] = set()
-    live_strings: set[str] = set()
-    for key in _pairs(changed):
-        (hub_strings if key in hub_keys else live_strings).add(key[1])
-    return pa.array(sorted(hub_strings - live_strings), pa.string())
+    is_hub = pc.is_in(_keys(changed), value_set=_keys(hubs))
+    idents = changed.column("identifier")
+    live = idents.filter(pc.invert(is_hub))
+    hub_strings = idents.filter(is_hub)
+    only: pa.Array = pc.unique(hub_strings.filter(pc.invert(pc.is_in(hub_strings, value_set=live))))
+    return only
 
 
-def _pairs(table: pa.Table) -> list[tuple[str | None, str]]:
-    """``(kind, identifier)`` of each row."""
-    kinds, idents = table.column("kind").to_pylist(), table.column("identifier").to_pylist()
-    return list(zip(kinds, idents, strict=True))
+def _keys(table: pa.Table) -> pa.Array:
+    """``kind`` and ``identifier`` joined (a null kind as ""): a composite key for ``is_in``."""
+    kind = pc.fill_null(table.column("kind"), "").combine_chunks()
+    key: pa.Array = pc.binary_join_element_wise(
+        kind, table.column("identifier").combine_chunks(), "\x1f"
+    )
+    return key
 
 
 def segment_name(sha256: str, table: str = "identifier_cases") -> str:
