@@ -95,6 +95,7 @@ def test_link_exports():
             "Evidence",
             "Hub",
             "HubReason",
+            "HubRows",
             "LinkMode",
             "LinkRun",
             "LinkSettings",

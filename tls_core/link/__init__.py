@@ -34,6 +34,7 @@ from tls_core.link._run import link as link
 from tls_core.link._suppress import DEFAULT_HUB_CASES as DEFAULT_HUB_CASES
 from tls_core.link._suppress import Hub as Hub
 from tls_core.link._suppress import HubReason as HubReason
+from tls_core.link._suppress import HubRows as HubRows
 from tls_core.link._suppress import LinkSettings as LinkSettings
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Evidence",
     "Hub",
     "HubReason",
+    "HubRows",
     "LinkMode",
     "LinkRun",
     "LinkSettings",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tls_core.link._alerts import Alert, fold_table
 from tls_core.link._batches import batch_identifiers, collect_batches
@@ -29,6 +30,8 @@ from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._judge import GROWTH_FACTOR, deliver, judge
+from tls_core.link._kept_cases import DamagedState, KeptCases
+from tls_core.link._kept_weights import KeptWeights
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
@@ -39,7 +42,6 @@ from tls_core.link._pairs import (
 from tls_core.link._records import AlertRows, alerts_from_table, alerts_to_table
 from tls_core.link._state import (
     LinkState,
-    Segment,
     delivered_digest,
     load_delivered,
     load_state,
@@ -47,9 +49,10 @@ from tls_core.link._state import (
     mark_judged,
     save_delivered,
     save_state,
+    state_folder,
 )
 from tls_core.link._steps import fetch_arrow, materialize, register
-from tls_core.link._suppress import Hub, LinkSettings, load_suppression
+from tls_core.link._suppress import Hub, HubRows, LinkSettings, load_suppression
 from tls_core.protocols import AuditEvent, AuditSink, LinkNotifier
 from tls_core.store import Repository, Snapshot
 
@@ -87,8 +90,8 @@ class LinkRun:
     every alert is judged again)."""
     updated: AlertRows
     """Alerts delivered before that grew (judged as :attr:`new`)."""
-    hubs: tuple[Hub, ...]
-    """Suppressed identifiers (``tls hubs``)."""
+    hubs: HubRows
+    """Suppressed identifiers (``tls hubs``), built as :class:`Hub` objects on first use."""
     notified: int
     """Notifications queued through the notifier."""
 
@@ -179,7 +182,7 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
     spill = lock_path(repo.root).parent / f"spill-hubs-{uuid.uuid4().hex}"
     con = _without_calls(snap).connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
-        register(con, "identifier_cases", state.identifier_cases)
+        register(con, "identifier_cases", state.cases.read_all())
         _register_suppression(con, settings)
         run_pair_steps(con, hub_cases=settings.hub_cases)
         return _hubs(con, settings)
@@ -217,9 +220,8 @@ def _locked_run(
         snap = repo.snapshot()
         state = None if full else load_state(repo.root)
         spill = lock.parent / "spill"  # one run at a time holds the lock: a fixed name is safe
-        shutil.rmtree(spill, ignore_errors=True)  # left by a killed run
         try:
-            computed = _compute(snap, state, settings, spill)
+            computed, kept, weights = _compute_and_keep(repo.root, snap, state, settings, spill)
             collect_batches(snap)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
@@ -230,12 +232,11 @@ def _locked_run(
                 snap.version,
                 computed.links,
                 computed.removals,
-                computed.cases,
+                kept,
                 computed.table,
                 computed.hubs,
-                computed.weights,
+                weights,
                 settings=computed.settings,
-                segments=computed.segments,
             ),
         )
         progress("delivering alerts")
@@ -249,9 +250,37 @@ def _locked_run(
         alert_count=len(AlertRows(computed.table)),
         new=new,
         updated=updated,
-        hubs=tuple(_hub_list(computed.hubs, settings)),
+        hubs=HubRows(computed.hubs, settings.hub_cases),
         notified=notified,
     )
+
+
+def _compute_and_keep(
+    root: Path, snap: Snapshot, state: LinkState | None, settings: LinkSettings, spill: Path
+) -> tuple[_Computed, KeptCases, KeptWeights]:
+    """Compute the run; write its ``identifier_cases`` and weights rows into the kept files.
+
+    A kept file found damaged while read (its size was right) makes the run a full relink.
+    """
+    for prior in (state, None):
+        shutil.rmtree(spill, ignore_errors=True)  # left by a killed run, or the failed try
+        try:
+            computed = _compute(snap, prior, settings, spill)
+            folder = state_folder(root)
+            if computed.appended and prior is not None:
+                cases, weights = prior.cases, prior.weights
+            else:
+                cases, weights = KeptCases(folder, ()), KeptWeights(folder, ())
+            fresh = not computed.appended
+            return (
+                computed,
+                cases.append(computed.cases, fresh=fresh),
+                weights.append(computed.weights, fresh=fresh),
+            )
+        except DamagedState:
+            if prior is None:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _judge_and_deliver(
@@ -298,10 +327,11 @@ class _Computed:
     processed: int
     occurrences: int
     cases: pa.Table
-    """The new ``identifier_cases`` state."""
-    segments: tuple[Segment, ...]
-    """Kept files holding its first rows (an incremental run appended its delta to them)."""
+    """``identifier_cases`` rows to keep: all of them, or (:attr:`appended`) the delta."""
+    appended: bool
+    """:attr:`cases` are to be appended to the kept rows (an incremental run's delta)."""
     weights: pa.Table
+    """``identifier_weights`` rows to keep: all, or (:attr:`appended`) the changed ones."""
     changed: pa.Table
     """``LINK_ALERTS`` rows of the alerts made or changed (unused when :attr:`all_alerts`)."""
     all_alerts: bool
@@ -333,11 +363,12 @@ def _compute(
         carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
             occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
-            register(con, "prior_identifier_cases", state.identifier_cases, copy=False)
             if carry:
-                register(con, "prior_identifier_weights", state.weights, copy=False)
+                prior = _register_prior(con, state)  # kept alive while the steps read it
                 run_changed_steps(con, hub_cases=settings.hub_cases)
             else:
+                prior = (state.cases.read_all(),)
+                register(con, "prior_identifier_cases", prior[0], copy=False)
                 materialize(con, "changed_identifiers", changed_identifiers_sql())
                 materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
@@ -353,7 +384,7 @@ def _compute(
             processed=len(scope),
             occurrences=occurrences,
             cases=cases,
-            segments=state.segments if carry and state is not None else (),
+            appended=carry,
             weights=weights,
             changed=changed,
             all_alerts=not carry,
@@ -389,8 +420,9 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
     """``identifier_cases``, ``identifier_weights`` and ``hubs`` to keep.
 
     ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
-    delta rows are appended to the kept ``identifier_cases`` (un-merged: every reader sums
-    them) and the changed identifiers' weights and hub rows replace the kept ones.
+    delta rows are to be appended to the kept ``identifier_cases`` (un-merged: every reader
+    sums them), and so are the changed identifiers' weights (a reader takes the largest); their
+    hub rows replace the kept ones.
     """
     if state is None:
         cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
@@ -400,12 +432,31 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
             weights,
             fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
         )
-    delta = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
-    cases = pa.concat_tables([state.identifier_cases, delta.cast(state.identifier_cases.schema)])
-    register(con, "prior_hubs", state.hubs, copy=False)
-    weights = fetch_arrow(con, "identifier_weights", kept_rows_sql("identifier_weights"))
+    cases = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
+    weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
     hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
     return cases, weights, hubs
+
+
+def _register_prior(con: Any, state: LinkState) -> tuple[pa.Table, ...]:
+    """Register the kept rows an incremental run may need (supersets); return them.
+
+    ``prior_identifier_cases`` and ``prior_identifier_weights``: the rows of the delta's
+    identifiers only (:meth:`KeptCases.read_changed`); ``prior_hubs``: every hub.
+    """
+    sql = "SELECT DISTINCT identifier, kind FROM delta_identifier_cases"
+    changed = fetch_arrow(con, "delta_identifier_cases", sql)
+    sql = "SELECT DISTINCT case_id FROM delta_identifier_cases"
+    cases = fetch_arrow(con, "delta_identifier_cases", sql).column(0).combine_chunks()
+    identifiers = pc.unique(changed.column("identifier"))
+    tables = {
+        "prior_identifier_cases": state.cases.read_changed(changed, cases, state.hubs),
+        "prior_identifier_weights": state.weights.read(identifiers),
+        "prior_hubs": state.hubs,
+    }
+    for name, table in tables.items():
+        register(con, name, table, copy=False)
+    return tuple(tables.values())
 
 
 def _delta_cases(
@@ -461,14 +512,4 @@ def _register_suppression(con: Any, settings: LinkSettings) -> str:
 
 def _hubs(con: Any, settings: LinkSettings) -> list[Hub]:
     sql = _SORTED_HUBS.format(hubs="SELECT * FROM hubs")
-    return _hub_list(fetch_arrow(con, "hubs", sql), settings)
-
-
-def _hub_list(table: pa.Table, settings: LinkSettings) -> list[Hub]:
-    found = []
-    for row in table.to_pylist():
-        detail = row["detail"]
-        if row["reason"] == "learned":
-            detail = f"in {row['cases']} cases (threshold {settings.hub_cases})"
-        found.append(Hub(row["identifier"], row["kind"], row["reason"], detail, row["cases"]))
-    return found
+    return list(HubRows(fetch_arrow(con, "hubs", sql), settings.hub_cases))

@@ -4,8 +4,10 @@
 ``manifest.json`` (format, snapshot version, the batch-case links processed, a digest of the
 suppression settings, the digest of the delivery record the alerts were judged against, the
 SHA-256 of each file), ``identifier_cases-<sha256>.arrow`` segments (the aggregate state: a
-full run's rows, then each incremental run appends its delta rows, un-merged),
-``hubs.arrow`` and ``identifier_weights.arrow`` (an incremental run recomputes only the
+full run's rows, then each incremental run appends its delta rows, un-merged; an
+incremental run reads only in part, :mod:`tls_core.link._kept_cases`),
+``hubs.arrow`` and ``identifier_weights-<sha256>.arrow`` segments
+(:mod:`tls_core.link._kept_weights`; an incremental run recomputes only the
 identifiers it changed) and ``alerts.arrow`` (the current alerts,
 :data:`tls_core.schema.LINK_ALERTS`).
 ``_tls/link/delivered.json`` is not a cache: it records which alerts were delivered, so
@@ -16,19 +18,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
+from tls_core.link._kept_cases import (
+    MAX_SEGMENTS,
+    KeptCases,
+    Segment,
+    read_mapped,
+    replace_file,
+    write_ipc,
+)
+from tls_core.link._kept_weights import KeptWeights
 from tls_core.store._layout import Layout
 
 __all__ = [
     "MAX_SEGMENTS",
     "Delivered",
+    "KeptCases",
+    "KeptWeights",
     "LinkState",
     "Segment",
     "delivered_digest",
@@ -38,9 +49,10 @@ __all__ = [
     "mark_judged",
     "save_delivered",
     "save_state",
+    "state_folder",
 ]
 
-_FORMAT: Final = "3"
+_FORMAT: Final = "4"
 
 
 @dataclass(frozen=True)
@@ -54,14 +66,14 @@ class LinkState:
     removals: str
     """Digest of the registry's ``unlink`` and ``purge`` operations: when it changes, records
     left cases and the next run is a full relink."""
-    identifier_cases: pa.Table
-    """The ``identifier_cases`` table of that run."""
+    cases: KeptCases
+    """The kept ``identifier_cases`` rows (read on demand, in part)."""
     alerts: pa.Table
     """The alerts of that run (``LINK_ALERTS``)."""
     hubs: pa.Table
     """The ``hubs`` table of that run (every suppressed identifier in two or more cases)."""
-    weights: pa.Table
-    """The ``identifier_weights`` of every identifier (how many cases hold it)."""
+    weights: KeptWeights
+    """The ``identifier_weights`` of every identifier (how many cases hold it), un-merged."""
     settings: str = ""
     """Digest of the suppression settings the run used: when it changes, every alert is
     recomputed."""
@@ -69,23 +81,6 @@ class LinkState:
     """Digest of ``delivered.json`` after the run delivered (:func:`mark_judged`): while the
     file is unchanged, every alert not recomputed since was judged against it already. None
     when the run had no notifier or its delivery failed."""
-    segments: tuple[Segment, ...] = ()
-    """The kept files holding the first rows of :attr:`identifier_cases`, in order: saving
-    writes only the rows after them (an incremental run appends its delta)."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One file of the kept ``identifier_cases``: ``identifier_cases-<sha256>.arrow``."""
-
-    sha256: str
-    """SHA-256 of the file's bytes (its name)."""
-    rows: int
-    """Its row count."""
-
-
-MAX_SEGMENTS: Final = 16
-"""More kept ``identifier_cases`` files than this are rewritten as one."""
 
 
 @dataclass(frozen=True)
@@ -119,36 +114,46 @@ def load_state(root: Path) -> LinkState | None:
         if manifest.get("format") != _FORMAT:
             return None
         tables = {name: _read_checked(folder, name, manifest) for name in _TABLES}
-        segments = tuple(Segment(str(h), int(n)) for h, n in manifest["segments"])
-        parts = [_read(folder / _segment_name(x.sha256), x.sha256) for x in segments]
-        cases = pa.concat_tables(parts) if parts else None
-    except (OSError, ValueError, KeyError, pa.ArrowException):
-        return None
-    if cases is None or cases.num_rows != sum(x.rows for x in segments):
+        segments = tuple(Segment(str(h), int(n), int(b)) for h, n, b in manifest["segments"])
+        cases = KeptCases(folder, segments)
+        cases.check_sizes()  # the bytes are checked when read
+        weights = KeptWeights(
+            folder, tuple(Segment(str(h), int(n), int(b)) for h, n, b in manifest["weights"])
+        )
+        weights.check_sizes()
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
         return None
     return LinkState(
         snapshot_version=int(manifest["snapshot_version"]),
         links=frozenset((str(b), str(c)) for b, c in manifest["links"]),
         removals=str(manifest["removals"]),
-        identifier_cases=cases,
+        cases=cases,
         alerts=tables["alerts"],
         hubs=tables["hubs"],
-        weights=tables["identifier_weights"],
+        weights=weights,
         settings=str(manifest["settings"]),
         judged=manifest.get("judged"),
-        segments=segments,
     )
 
 
-def save_state(root: Path, state: LinkState) -> None:
-    """Write the state: data files first, the manifest last (atomically replaced)."""
+def state_folder(root: Path) -> Path:
+    """The directory of the kept state (created)."""
     folder = _cache(root)
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_state(root: Path, state: LinkState) -> None:
+    """Write the state: data files first, the manifest last (atomically replaced).
+
+    The ``identifier_cases`` files of ``state.cases`` are written already
+    (:meth:`KeptCases.append`).
+    """
+    folder = state_folder(root)
     hashes = {}
     for name in _TABLES:
-        table = {"alerts": state.alerts, "hubs": state.hubs, "identifier_weights": state.weights}
+        table = {"alerts": state.alerts, "hubs": state.hubs}
         hashes[name] = _write(folder / f"{name}.arrow", table[name])
-    segments = _save_segments(folder, state)
     manifest = {
         "format": _FORMAT,
         "snapshot_version": state.snapshot_version,
@@ -157,39 +162,15 @@ def save_state(root: Path, state: LinkState) -> None:
         "settings": state.settings,
         "judged": state.judged,
         "sha256": hashes,
-        "segments": [[x.sha256, x.rows] for x in segments],
+        "weights": [[x.sha256, x.rows, x.size] for x in state.weights.segments],
+        "segments": [[x.sha256, x.rows, x.size] for x in state.cases.segments],
     }
-    _replace(folder / "manifest.json", json.dumps(manifest).encode())
+    replace_file(folder / "manifest.json", json.dumps(manifest).encode())
     keep = {"manifest.json", *(f"{n}.arrow" for n in _TABLES)}
-    keep |= {_segment_name(x.sha256) for x in segments}
+    keep |= state.cases.names() | state.weights.names()
     for entry in folder.iterdir():  # files of earlier states (or formats)
         if entry.name not in keep:
             entry.unlink(missing_ok=True)
-
-
-def _save_segments(folder: Path, state: LinkState) -> list[Segment]:
-    """Write the rows of ``identifier_cases`` after the kept segments (or all of it)."""
-    kept = list(state.segments)
-    done = sum(x.rows for x in kept)
-    table = state.identifier_cases
-    usable = (
-        len(kept) < MAX_SEGMENTS
-        and done <= table.num_rows
-        and all((folder / _segment_name(x.sha256)).is_file() for x in kept)
-    )
-    if not usable:
-        kept, done = [], 0
-    if done == table.num_rows and kept:
-        return kept
-    rest = table.slice(done)
-    digest = _sha_of_write(folder, rest)
-    return [*kept, Segment(digest, rest.num_rows)]
-
-
-def _segment_name(sha256: str) -> str:
-    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-        raise ValueError("not a SHA-256")
-    return f"identifier_cases-{sha256}.arrow"
 
 
 def mark_judged(root: Path, digest: str) -> None:
@@ -200,7 +181,7 @@ def mark_judged(root: Path, digest: str) -> None:
     path = _cache(root) / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["judged"] = digest
-    _replace(path, json.dumps(manifest).encode())
+    replace_file(path, json.dumps(manifest).encode())
 
 
 def delivered_digest(root: Path) -> str | None:
@@ -231,10 +212,10 @@ def save_delivered(root: Path, delivered: dict[str, Delivered]) -> None:
         key: {"signature": sorted(list(s) for s in d.signature), "weight": d.weight}
         for key, d in sorted(delivered.items())
     }
-    _replace(folder / "delivered.json", json.dumps(data).encode())
+    replace_file(folder / "delivered.json", json.dumps(data).encode())
 
 
-_TABLES: Final = ("alerts", "hubs", "identifier_weights")
+_TABLES: Final = ("alerts", "hubs")
 
 
 def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table:
@@ -242,39 +223,8 @@ def _read_checked(folder: Path, name: str, manifest: dict[str, Any]) -> pa.Table
 
 
 def _read(path: Path, sha256: str) -> pa.Table:
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ValueError(f"{path.name} fails its check")
-    return ipc.open_file(pa.BufferReader(data)).read_all()
-
-
-def _ipc_bytes(table: pa.Table) -> bytes:
-    # Arrow IPC (LZ4): read and written several times faster than Parquet; every run reads
-    # the kept state and writes (part of) it back.
-    sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as out:
-        out.write_table(table)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
-
-
-def _sha_of_write(folder: Path, table: pa.Table) -> str:
-    data = _ipc_bytes(table)
-    digest = hashlib.sha256(data).hexdigest()
-    _replace(folder / _segment_name(digest), data)
-    return digest
+    return read_mapped(path, sha256)
 
 
 def _write(path: Path, table: pa.Table) -> str:
-    data = _ipc_bytes(table)
-    _replace(path, data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    return write_ipc(path, table)

@@ -11,10 +11,11 @@ case, not one per pair. Suppressed identifiers are reported by :func:`tls_core.l
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, overload
 
 import pyarrow as pa
 
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_HUB_CASES",
     "Hub",
     "HubReason",
+    "HubRows",
     "LinkSettings",
     "Suppression",
     "load_suppression",
@@ -69,6 +71,60 @@ class Hub:
     """The curated reason, or the learned count and threshold."""
     cases: int
     """How many cases hold it."""
+
+
+class HubRows(Sequence[Hub]):
+    """Hubs kept as their ``hubs`` rows, built as :class:`Hub` objects on first use.
+
+    A run finds every hub (tens of thousands at 50 M records) and most callers only count them.
+    """
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache; compared by content
+
+    def __init__(self, table: pa.Table, hub_cases: int) -> None:
+        self._table = table
+        self._hub_cases = hub_cases
+        self._built: list[Hub] | None = None
+
+    @property
+    def table(self) -> pa.Table:
+        """The rows: identifier, kind, cases, reason, detail (most cases first)."""
+        return self._table
+
+    def _hubs(self) -> list[Hub]:
+        if self._built is None:
+            table = self._table
+            names = ("identifier", "kind", "reason", "detail", "cases")
+            columns = [table.column(n).to_pylist() for n in names]
+            learned = f"(threshold {self._hub_cases})"
+            self._built = [
+                Hub(i, k, r, f"in {n} cases {learned}" if r == "learned" else d, n)
+                for i, k, r, d, n in zip(*columns, strict=True)
+            ]
+        return self._built
+
+    def __len__(self) -> int:
+        return int(self._table.num_rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Hub: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Hub]: ...
+
+    def __getitem__(self, index: int | slice) -> Hub | list[Hub]:
+        return self._hubs()[index]
+
+    def __iter__(self) -> Iterator[Hub]:
+        return iter(self._hubs())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and self._hubs() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"HubRows({len(self)} hubs)"
 
 
 @dataclass(frozen=True)

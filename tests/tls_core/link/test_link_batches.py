@@ -12,6 +12,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -206,14 +207,14 @@ def test_incremental_runs_append_to_the_kept_identifier_cases(repo):
         assert link(repo, actor="tester").mode == "incremental"
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) == 4  # the full run's rows, then one delta per run
+    assert len(state.cases.segments) == 4  # the full run's rows, then one delta per run
     kept = alerts(repo)
     assert len(kept) == 6  # PHONES[1] is a common contact of K1..K4
     full = link(repo, actor="tester", full=True)
     assert list(full.alerts) == kept
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) == 1  # a full run writes one
+    assert len(state.cases.segments) == 1  # a full run writes one
     folder = repo.root / "_tls" / "cache" / "link"
     assert len(list(folder.glob("identifier_cases-*.arrow"))) == 1  # earlier ones deleted
 
@@ -232,6 +233,53 @@ def test_a_damaged_state_segment_means_a_full_run(repo):
     assert [(a.case_a, a.case_b) for a in run.alerts] == [("K1", "K2")]
 
 
+def test_a_state_segment_damaged_in_place_means_a_full_run(repo):
+    # Same size: load_state checks sizes only; the bytes fail their SHA-256 when read.
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 1)]), "a", ["K1"])
+    link(repo, actor="tester")
+    commit(repo, call_rows([Call(PHONES[2], PHONES[1], 2)]), "b", ["K2"])
+    folder = repo.root / "_tls" / "cache" / "link"
+    (segment,) = folder.glob("identifier_cases-*.arrow")
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    assert load_state(repo.root) is not None
+    run = link(repo, actor="tester")
+    assert run.mode == "full"
+    assert [(a.case_a, a.case_b) for a in run.alerts] == [("K1", "K2")]
+    assert link(repo, actor="tester", full=True).alerts == run.alerts
+
+
+def test_an_incremental_run_reads_a_hubs_rows_of_touched_cases_only(repo):
+    low = LinkSettings(hub_cases=3)
+    for n in range(4):  # PHONES[1] in 4 cases: a learned hub
+        commit(repo, call_rows([Call(PHONES[2 + n], PHONES[1], n + 1)]), f"a{n}", [f"K{n}"])
+    link(repo, actor="tester", settings=low)
+    state = load_state(repo.root)
+    assert state is not None
+    phone = state.cases.read_all().filter(pc.equal(pc.field("identifier"), PHONES[1]))
+    kind = phone.column("kind")[0].as_py()
+    changed = pa.table({"identifier": [PHONES[1], PHONES[2]], "kind": [kind, kind]})
+    read = state.cases.read_changed(changed, pa.array(["K9", "K0"]), state.hubs)
+    columns = (read.column(c).to_pylist() for c in ("identifier", "case_id"))
+    assert sorted(zip(*columns, strict=True)) == [
+        (PHONES[1], "K0"),  # the hub: its row in a touched case only
+        (PHONES[2], "K0"),  # not a hub: every row
+    ]
+    other_kind = pa.table({"identifier": [PHONES[1]], "kind": ["not-" + str(kind)]})
+    read = state.cases.read_changed(pa.concat_tables([changed, other_kind]), pa.array(["K9"]),
+                                    state.hubs)  # fmt: skip
+    hub_rows = read.column("identifier").to_pylist().count(PHONES[1])
+    assert hub_rows == 4  # the string is also a non-hub of another kind: every row
+    commit(repo, call_rows([Call(PHONES[0], PHONES[1], 9)]), "b", ["K9"])
+    run = link(repo, actor="tester", settings=low)
+    assert run.mode == "incremental"
+    kept = alerts(repo)
+    full = link(repo, actor="tester", settings=low, full=True)
+    assert run.hubs == full.hubs
+    assert kept == list(full.alerts)
+
+
 def test_many_segments_are_rewritten_as_one(repo):
     commit(repo, call_rows([Call(PHONES[0], PHONES[1], 0)]), "a", ["K1"])
     link(repo, actor="tester")
@@ -240,5 +288,6 @@ def test_many_segments_are_rewritten_as_one(repo):
         link(repo, actor="tester")
     state = load_state(repo.root)
     assert state is not None
-    assert len(state.segments) <= MAX_SEGMENTS
-    assert int(pc.sum(state.identifier_cases.column("records")).as_py()) == 2 * (MAX_SEGMENTS + 2)
+    assert len(state.cases.segments) <= MAX_SEGMENTS
+    records = state.cases.read_all().column("records")
+    assert int(pc.sum(records).as_py()) == 2 * (MAX_SEGMENTS + 2)

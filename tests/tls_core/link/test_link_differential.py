@@ -107,7 +107,7 @@ def _occurrences_agree_with_the_link_state(repo) -> None:
         con.close()
     assert all(row[5] == row[6] for row in grouped)  # each occurrence once
     from_occurrences = sorted(row[:5] + row[6:] for row in grouped)
-    from_state = sorted(tuple(r.values()) for r in state.identifier_cases.to_pylist())
+    from_state = sorted(tuple(r.values()) for r in state.cases.read_all().to_pylist())
     assert from_occurrences == from_state
 
 
@@ -176,7 +176,7 @@ def test_a_hub_in_200_cases_forms_no_pairs(repo):
     assert state is not None
     con = repo.snapshot().connect()
     try:
-        register(con, "identifier_cases", state.identifier_cases)
+        register(con, "identifier_cases", state.cases.read_all())
         _register_suppression(con, LinkSettings())
         run_pair_steps(con, hub_cases=LinkSettings().hub_cases)
         (shared,) = con.execute("SELECT count(*) FROM shared_identifiers").fetchall()
