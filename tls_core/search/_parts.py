@@ -127,7 +127,8 @@ class SortedFile:
             mask = pc.equal(found, pa.scalar(key, pa.string()))
             if not pc.any(mask).as_py():
                 continue
-            yield self.read([i], self.schema.names).filter(mask)
+            rest = self.read([i], self.schema.names[1:])
+            yield pa.Table.from_arrays([found, *rest.columns], schema=self.schema).filter(mask)
 
     def read_rows(self, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
         """Rows ``start`` to ``stop`` (excluded) of the file, their row groups checked first."""
@@ -154,7 +155,11 @@ class SortedFile:
         stat = _stat(self.path)
         for i in groups:
             _check(self.path, stat, self.row_groups[i], f"row group {i}")
-        table = _parquet(self.path, *stat).read_row_groups(groups, columns=list(columns))
+        # A point read (one row group) decodes a few small column chunks in this thread:
+        # handing them to the thread pool costs more than it saves.
+        table = _parquet(self.path, *stat).read_row_groups(
+            groups, columns=list(columns), use_threads=len(groups) > 1
+        )
         schema = pa.schema([self.schema.field(c) for c in columns])
         return pa.Table.from_arrays(table.columns, schema=schema)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -23,38 +23,14 @@ from tls_core.protocols import (
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
 from tls_core.search._groups import Group, read_groups
+from tls_core.search._hits import HIT_COLUMNS, RecordHit, RecordHits, Slice, datetimes
 from tls_core.search._index import ROLE_BITS, IndexState, OccurrenceIndex, with_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
 
-__all__ = ["CaseHit", "RecordHit", "RestrictedHit", "SearchResult", "search"]
+__all__ = ["CaseHit", "RecordHit", "RecordHits", "RestrictedHit", "SearchResult", "search"]
 
 RESTRICTED_MESSAGE = "a restricted case holds this identifier"
-
-
-@dataclass(frozen=True)
-class RecordHit:
-    """One record of a visible case that holds the identifier (or a graded spelling of it)."""
-
-    case_number: str
-    """The case the record belongs to."""
-    record_id: str
-    """The record's id in its table."""
-    kind: str
-    """Kind of the identifier as stored."""
-    canonical: str
-    """Canonical value as stored."""
-    grade: MatchGrade
-    """How it matches what was searched for."""
-    role: str
-    """The role it plays in the record (``target``, ``contact``, ``device``, ``subscriber``,
-    ``misc``; see ``tls_core.link``)."""
-    record_type: str
-    """``call``, ``subscriber`` or ``misc``."""
-    seen_utc: datetime | None
-    """When (call start, or the record's time)."""
-    target: str | None
-    """The record's target identifier, when it has one."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +73,9 @@ class SearchResult:
     """Its canonical value."""
     cases: tuple[CaseHit, ...]
     """Visible cases holding it, by case number."""
-    records: tuple[RecordHit, ...]
-    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case)."""
+    records: RecordHits
+    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case);
+    a sequence of :class:`RecordHit` built as they are read."""
     truncated: bool
     """True when more occurrences matched than ``limit``."""
     restricted: tuple[RestrictedHit, ...]
@@ -160,7 +137,7 @@ def search(
         kind=found_kind,
         canonical=canonical,
         cases=_case_hits(found.summary, found.visible),
-        records=tuple(found.records[:limit]),
+        records=found.records,
         truncated=found.total > limit,
         restricted=pointers,
         notified=notified,
@@ -174,7 +151,7 @@ class _Found:
     summary: list[dict[str, Any]]
     cases: list[str]
     visible: frozenset[str]
-    records: list[RecordHit]
+    records: RecordHits
     total: int
 
 
@@ -203,13 +180,17 @@ def _find(
         ((g, case) for g in groups for case in index.links.cases_of(g.batch) if case in visible),
         key=lambda item: (item[0].row["identifier"], item[1], *item[0].order),
     )
-    records: list[RecordHit] = []
+    slices: list[Slice] = []
+    room = limit
     for g, case in order:
-        room = limit + 1 - len(records)
-        records += _records(g.read(room), grades, case, room)
-        if len(records) > limit:
+        if room <= 0:
             break
-    return _Found(summary, cases, visible, records, total)
+        table = g.read(room, HIT_COLUMNS)
+        grade = grades[_ident(g.row)]
+        assert grade is not None  # groups without a grade were dropped above
+        slices.append(Slice(table, case, g.row["kind"], g.row["identifier"], grade))
+        room -= table.num_rows
+    return _Found(summary, cases, visible, RecordHits(slices), total)
 
 
 def _referenced(index: OccurrenceIndex, groups: list[Group]) -> Iterable[str]:
@@ -242,7 +223,7 @@ def _find_exact(
     visible = access.visible_cases(actor, cases)
     summary = _summarize([(case, hit, g) for _, case, hit, g in rows])
     seen = [hit for _, case, hit, _ in rows if case in visible]
-    return _Found(summary, cases, visible, seen[: limit + 1], len(seen))
+    return _Found(summary, cases, visible, RecordHits(hits=seen[:limit]), len(seen))
 
 
 def _summarize(rows: Iterable[tuple[str, RecordHit, Group]]) -> list[dict[str, Any]]:
@@ -310,7 +291,7 @@ def _records(
     if room >= 0:
         table = table.slice(0, room)
     col = {name: table.column(name).to_pylist() for name in _HIT_COLUMNS}
-    col["seen_utc"] = _datetimes(table.column("seen_utc"))
+    col["seen_utc"] = datetimes(table.column("seen_utc"))
     hits: list[RecordHit] = []
     for i in range(table.num_rows):
         grade = grades.get((col["kind"][i], col["identifier"][i], col["variant"][i] or ""))
@@ -333,15 +314,6 @@ def _records(
 
 
 _HIT_COLUMNS = ("record_id", "kind", "identifier", "variant", "role", "record_type", "target")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _datetimes(column: pa.ChunkedArray) -> list[datetime | None]:
-    """UTC timestamps as aware datetimes (built from epoch microseconds: 6x faster than Arrow)."""
-    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    return [None if m is None else _EPOCH + timedelta(microseconds=m) for m in micros]
-
-
 _ORDER = ("exact", "imei_tac_snr", "national_number", "meid_pesn")
 
 
