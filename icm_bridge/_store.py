@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -208,6 +209,33 @@ class CaseStore:
         return self.run_audited(
             notice.actor, "notify-query", notice.case_numbers, body, role_of=role_of
         )
+
+    def record_search(self, notice: QueryNotice, event: AuditEvent) -> int:
+        """Queue a search's notices and append its audit event in one transaction.
+
+        ``SearchRecorder``: what :meth:`notify_query` then :meth:`append` do (the same
+        ``notify-query`` event, then ``event``), with one case-store transaction and one audit
+        append for both. On failure nothing is queued, ``notify-query`` is audited ``denied``
+        or ``failed`` as :meth:`notify_query` does, ``event`` is not appended, and the error
+        is raised.
+        """
+        lookups = Lookups()
+        notify = AuditEvent(notice.actor, "notify-query", "ok", notice.case_numbers)
+        try:
+            with self.audit.anchor_deferred(), self._begin() as conn:
+                role = lookups.role(conn, self.policy, notice.actor, self.today())
+                queued = queue_query(conn, notice, role, lookups)
+                other = _role_of(conn, event.actor) if event.actor != notice.actor else role
+                # The audit commits first, then the case store: docs/audit.md, "Commit order".
+                self.audit.append_many([(notify, role), (event, other)])
+        except CaseStoreError as err:
+            if err.reason != "audit_unavailable":
+                with self._connect() as conn:
+                    role = _role_of(conn, notice.actor)
+                outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+                self.audit.append(replace(notify, outcome=outcome), role=role)
+            raise
+        return queued
 
     def notify_queries(self, notices: Sequence[QueryNotice]) -> int:
         """Batch form of :meth:`notify_query`: one transaction and one audit append for all.
@@ -419,7 +447,9 @@ class CaseStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        with _store_errors(), self.engine.connect() as conn:
+        # Begun explicitly: reads made straight through the driver (the access checks) run in
+        # the transaction SQLAlchemy begins, so one decision sees one state of the store.
+        with _store_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager

@@ -28,6 +28,7 @@ __all__ = [
     "NotificationSink",
     "Outcome",
     "QueryNotice",
+    "SearchRecorder",
 ]
 
 Action = Literal[
@@ -189,4 +190,22 @@ class AuditSink(Protocol):
 
     def append(self, event: AuditEvent) -> int:
         """Append ``event`` to the audit log and return its sequence number."""
+        ...
+
+
+@runtime_checkable
+class SearchRecorder(Protocol):
+    """Both sinks of a search, taking its notices and its audit event in one transaction.
+
+    One round trip to the store instead of two; ``search`` uses it when the notifier and the
+    audit sink are the same object.
+    """
+
+    def record_search(self, notice: QueryNotice, event: AuditEvent) -> int:
+        """Queue ``notice`` and append ``event`` in one transaction; return how many were queued.
+
+        ``notice`` is queued (and audited) as :meth:`NotificationSink.notify_query` does.
+        Raises what ``notify_query`` and :meth:`AuditSink.append` raise; then nothing was
+        queued and ``event`` was not appended (the caller audits the failure).
+        """
         ...

@@ -19,6 +19,7 @@ from tls_core.protocols import (
     Contact,
     NotificationSink,
     QueryNotice,
+    SearchRecorder,
 )
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
@@ -127,11 +128,13 @@ def search(
         hidden = [c for c in found.cases if c not in found.visible]
         pointers = _pointers(directory, actor, hidden)
         cases = tuple(found.cases)
-        notified = notifier.notify_query(QueryNotice(actor, criteria, cases)) if cases else 0
+        done = AuditEvent(actor, "search", "ok", cases, criteria=criteria)
+        notified, audited = _notify(notifier, audit, QueryNotice(actor, criteria, cases), done)
     except Exception as err:
         audit.append(AuditEvent(actor, "search", outcome_of(err), criteria=criteria))
         raise
-    audit.append(AuditEvent(actor, "search", "ok", cases, criteria=criteria))
+    if not audited:
+        audit.append(done)
     return SearchResult(
         query=value,
         kind=found_kind,
@@ -144,6 +147,21 @@ def search(
         snapshot_version=version,
         index=state,
     )
+
+
+def _notify(
+    notifier: NotificationSink, audit: AuditSink, notice: QueryNotice, done: AuditEvent
+) -> tuple[int, bool]:
+    """Tell the owners of the matched cases; return how many and whether ``done`` is audited.
+
+    When one store is both sinks and a :class:`SearchRecorder`, the notices and the audit
+    event go in one transaction (one round trip to the case store instead of two).
+    """
+    if not notice.case_numbers:
+        return 0, False
+    if id(notifier) == id(audit) and isinstance(notifier, SearchRecorder):
+        return notifier.record_search(notice, done), True
+    return notifier.notify_query(notice), False
 
 
 @dataclass(frozen=True)
