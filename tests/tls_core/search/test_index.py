@@ -166,3 +166,30 @@ def test_a_commit_after_a_cached_log_listing_is_seen(case, office):
     after = log_versions(case)
     assert after["registry"] > before["registry"]
     assert _run(case, office, X).index == "stale"  # and the index is rebuilt, not served
+
+
+def test_footers_are_warmed_once_and_a_damaged_footer_is_not_opened(case, office):
+    from tls_core.search import _parts
+
+    _run(case, office, X)  # the first load warms the footers of every run's files
+    index, _ = open_index(case, case.snapshot())
+    run = index.runs[0]
+    files = [run.summary, run.occurrences]
+    assert _parts.warm(files) is None  # already opened or being opened
+    path = run.summary.path
+    data = bytearray(path.read_bytes())
+    data[run.summary.footer.start + 2] ^= 0xFF  # same size; a new (inode, size, mtime, ctime)
+    path.write_bytes(bytes(data))
+    thread = _parts.warm(files)
+    assert thread is not None  # the changed file is a new version: warmed anew
+    thread.join()
+    stat = (
+        path.stat().st_ino,
+        path.stat().st_size,
+        path.stat().st_mtime_ns,
+        path.stat().st_ctime_ns,
+    )
+    assert (path, stat) not in _parts._OPENED  # its footer failed its check: not parsed
+    result = _run(case, office, X)
+    assert result.index == "corrupt"
+    assert [(c.case_number, c.records) for c in result.cases] == [("SEA-1", 1)]
