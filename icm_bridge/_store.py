@@ -183,16 +183,48 @@ class CaseStore:
 
         def body(conn: sa.Connection) -> Contact:
             access.load_actor(conn, self.policy, actor, self.today())
-            owner = conn.execute(
-                sa.select(cases.c.owner_id).where(cases.c.number == case_number)
-            ).scalar_one_or_none()
-            chain = [] if owner is None else access.supervisor_chain(conn, owner)
-            user = read_user(conn, chain[0]) if chain else None
-            if user is None:
+            contact = _supervisor_contact(conn, case_number)
+            if contact is None:
                 raise access.denied(actor, "search-hit", case_number)
-            return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+            return contact
 
         return self.run_audited(actor, "restricted-contact", (case_number,), body)
+
+    def restricted_contacts(
+        self, actor: str, case_numbers: Sequence[str]
+    ) -> dict[str, Contact | None]:
+        """Batch form of :meth:`restricted_contact` (``BatchDirectory``): one transaction.
+
+        Each case is audited ``restricted-contact`` as :meth:`restricted_contact` audits it
+        (``ok``, or ``denied`` where that would raise), all in one audit append; the value is
+        None where :meth:`restricted_contact` would raise. An unknown or untrained actor:
+        every case is audited ``denied`` and ``AccessDenied`` (or ``TrainingLapsed``) raised.
+        """
+        numbers = list(dict.fromkeys(case_numbers))
+        found: dict[str, Contact | None] = {}
+        if not numbers:
+            return found
+
+        def events(outcome: Outcome | None, role: str) -> list[tuple[AuditEvent, str]]:
+            return [
+                (AuditEvent(actor, "restricted-contact", _outcome(outcome, found, n), (n,)), role)
+                for n in numbers
+            ]
+
+        try:
+            with self.audit.anchor_deferred(), self._begin() as conn:
+                access.load_actor(conn, self.policy, actor, self.today())
+                for number in numbers:
+                    found[number] = _supervisor_contact(conn, number)
+                self.audit.append_many(events(None, _role_of(conn, actor)))
+        except CaseStoreError as err:
+            if err.reason != "audit_unavailable":
+                with self._connect() as conn:
+                    role = _role_of(conn, actor)
+                failed: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+                self.audit.append_many(events(failed, role))
+            raise
+        return found
 
     def notify_query(self, notice: QueryNotice) -> int:
         """Queue notices to the other owners of matched cases (none for OPR searches)."""
@@ -546,6 +578,24 @@ def _store_errors() -> Iterator[None]:
 
 
 _ROLE = sa.select(users.c.role).where(users.c.id == sa.bindparam("uid"))
+
+
+def _supervisor_contact(conn: sa.Connection, case_number: str) -> Contact | None:
+    """The nearest supervisor of the case's owner; None: no such case, or no one on file."""
+    owner = conn.execute(
+        sa.select(cases.c.owner_id).where(cases.c.number == case_number)
+    ).scalar_one_or_none()
+    chain = [] if owner is None else access.supervisor_chain(conn, owner)
+    user = read_user(conn, chain[0]) if chain else None
+    if user is None:
+        return None
+    return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+
+
+def _outcome(failed: Outcome | None, found: dict[str, Contact | None], number: str) -> Outcome:
+    if failed is not None:
+        return failed
+    return "ok" if found.get(number) is not None else "denied"
 
 
 def _role_of(conn: sa.Connection, actor: str) -> str:

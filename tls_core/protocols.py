@@ -12,7 +12,7 @@ the actor may not observe instead of raising.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ __all__ = [
     "Action",
     "AuditEvent",
     "AuditSink",
+    "BatchDirectory",
     "CaseDirectory",
     "Contact",
     "LinkNotice",
@@ -207,5 +208,20 @@ class SearchRecorder(Protocol):
         ``notice`` is queued (and audited) as :meth:`NotificationSink.notify_query` does.
         Raises what ``notify_query`` and :meth:`AuditSink.append` raise; then nothing was
         queued and ``event`` was not appended (the caller audits the failure).
+        """
+        ...
+
+
+@runtime_checkable
+class BatchDirectory(Protocol):
+    """A ``CaseDirectory`` that names the contacts of many hidden cases in one round trip."""
+
+    def restricted_contacts(
+        self, actor: str, case_numbers: Sequence[str]
+    ) -> Mapping[str, Contact | None]:
+        """Return :meth:`CaseDirectory.restricted_contact` of each case, None where it raises.
+
+        Each case is audited as ``restricted_contact`` audits it. Raises ``AccessDenied`` (or
+        ``TrainingLapsed``) when the actor is unknown or untrained.
         """
         ...

@@ -15,6 +15,7 @@ from tls_core.protocols import (
     AccessPolicy,
     AuditEvent,
     AuditSink,
+    BatchDirectory,
     CaseDirectory,
     Contact,
     NotificationSink,
@@ -367,17 +368,34 @@ def _pointers(
     directory: CaseDirectory, actor: str, hidden: Iterable[str]
 ) -> tuple[RestrictedHit, ...]:
     contacts: dict[str | None, Contact | None] = {}
-    for number in hidden:
-        try:
-            contact: Contact | None = directory.restricted_contact(actor, number)
-        except TlsError as err:
-            if err.reason != "access_denied":
-                raise
-            contact = None
+    for contact in _contacts(directory, actor, list(hidden)):
         contacts.setdefault(None if contact is None else contact.user_id, contact)
     return tuple(
         RestrictedHit(RESTRICTED_MESSAGE, c) for _, c in sorted(contacts.items(), key=_key)
     )
+
+
+def _contacts(directory: CaseDirectory, actor: str, hidden: list[str]) -> list[Contact | None]:
+    """Whom to contact about each hidden case (None: no one may be named); audited each."""
+    if not hidden:
+        return []
+    if isinstance(directory, BatchDirectory):  # one round trip for all of them
+        try:
+            found = directory.restricted_contacts(actor, hidden)
+        except TlsError as err:
+            if err.reason != "access_denied":
+                raise
+            return [None] * len(hidden)
+        return [found.get(number) for number in hidden]
+    out: list[Contact | None] = []
+    for number in hidden:
+        try:
+            out.append(directory.restricted_contact(actor, number))
+        except TlsError as err:
+            if err.reason != "access_denied":
+                raise
+            out.append(None)
+    return out
 
 
 def _key(item: tuple[str | None, Contact | None]) -> str:

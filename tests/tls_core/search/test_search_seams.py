@@ -9,7 +9,7 @@ from searchkit import commit_calls, open_office, search_as
 
 from icm_bridge import CaseStore
 from tls_core.errors import AccessDenied
-from tls_core.protocols import AuditEvent, QueryNotice, SearchRecorder
+from tls_core.protocols import AuditEvent, BatchDirectory, Contact, QueryNotice, SearchRecorder
 from tls_core.search import RecordHit, RecordHits, search
 
 TARGET_A = "+12065550101"
@@ -21,6 +21,7 @@ def _open_cases(office: CaseStore) -> None:
     office.open_case("alice", "SEA-1", owner="alice")
     office.open_case("bob", "HOU-2", owner="bob")
     office.open_case("bob", "NYC-3", owner="bob", restricted=True)
+    office.open_case("chief", "LAX-4", owner="chief", restricted=True)  # no one above chief
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def three_cases(repo, office):
     commit_calls(repo, "SEA-1", "sea.csv", [(TARGET_A, SHARED, i) for i in range(7)])
     commit_calls(repo, "HOU-2", "hou.csv", [(TARGET_B, SHARED, 10 + i) for i in range(5)])
     commit_calls(repo, "NYC-3", "nyc.csv", [(TARGET_B, SHARED, 30)])
+    commit_calls(repo, "LAX-4", "lax.csv", [(TARGET_B, SHARED, 40)])
     return repo
 
 
@@ -40,6 +42,19 @@ class _Notifier:
 
     def notify_query(self, notice: QueryNotice) -> int:
         return self.office.notify_query(notice)
+
+
+class _Directory:
+    """The office as a plain CaseDirectory (not a BatchDirectory): one call per hidden case."""
+
+    def __init__(self, office: CaseStore) -> None:
+        self.office = office
+
+    def owner_contact(self, actor: str, case_number: str) -> Contact:
+        return self.office.owner_contact(actor, case_number)
+
+    def restricted_contact(self, actor: str, case_number: str) -> Contact:
+        return self.office.restricted_contact(actor, case_number)
 
 
 class _Audit:
@@ -64,8 +79,38 @@ def _notes(office: CaseStore, user: str) -> list[tuple[str, str]]:
     return [(n.subject, n.body) for n in office.notifications(user)]
 
 
-def test_the_case_store_is_a_search_recorder(office):
+def test_the_case_store_is_a_search_recorder_and_a_batch_directory(office):
     assert isinstance(office, SearchRecorder)
+    assert isinstance(office, BatchDirectory)
+
+
+def test_hidden_cases_are_pointers_in_one_round_trip(three_cases, office):
+    result = search_as(three_cases, office, SHARED)
+    assert [c.case_number for c in result.cases] == ["HOU-2", "SEA-1"]
+    assert [None if p.contact is None else p.contact.name for p in result.restricted] == [
+        None,  # LAX-4: its owner has no supervisor on file
+        "Chief Cho",  # NYC-3: bob's supervisor
+    ]
+    trail = {
+        e.case_numbers: e.outcome
+        for e in office.read_audit("opr", user="alice")
+        if e.action == "restricted-contact"
+    }
+    assert trail == {("LAX-4",): "denied", ("NYC-3",): "ok"}
+    assert "LAX-4" not in repr(result)
+    assert "NYC-3" not in repr(result)
+
+
+def test_batched_contacts_of_an_unknown_actor_are_denied_and_audited(office):
+    _open_cases(office)
+    with pytest.raises(AccessDenied):
+        office.restricted_contacts("nobody", ["NYC-3", "LAX-4", "NYC-3"])
+    trail = [(e.action, e.case_numbers, e.outcome) for e in office.read_audit("opr", user="nobody")]
+    assert trail == [
+        ("restricted-contact", ("NYC-3",), "denied"),
+        ("restricted-contact", ("LAX-4",), "denied"),
+    ]
+    assert office.restricted_contacts("alice", []) == {}
 
 
 @pytest.mark.parametrize("actor", ["alice", "opr", "carol"])
@@ -80,16 +125,16 @@ def test_one_transaction_leaves_the_trail_of_two_calls(three_cases, office, tmp_
             SHARED,
             actor=actor,
             access=other,
-            directory=other,
+            directory=_Directory(other),
             notifier=_Notifier(other),
             audit=_Audit(other),
         )
         assert replace(one, index="current") == two
         assert _trail(office) == _trail(other)
         assert [e[2] for e in _trail(office)][-1] == "search"
-        for user in ("alice", "bob"):
+        for user in ("alice", "bob", "chief"):
             assert _notes(office, user) == _notes(other, user)
-        queued = sum(len(_notes(office, u)) for u in ("alice", "bob"))
+        queued = sum(len(_notes(office, u)) for u in ("alice", "bob", "chief"))
         assert one.notified == two.notified == queued
         assert (queued == 0) == (actor == "opr")
     finally:
@@ -111,7 +156,7 @@ def test_records_are_built_when_read_and_equal_to_tuples(three_cases, office):
     result = search_as(three_cases, office, SHARED)
     hits = result.records
     assert isinstance(hits, RecordHits)
-    assert len(hits) == 12  # SEA-1 and HOU-2; NYC-3 is restricted
+    assert len(hits) == 12  # SEA-1 and HOU-2; NYC-3 and LAX-4 are restricted
     built = tuple(hits)
     assert all(isinstance(h, RecordHit) for h in built)
     assert hits == built
