@@ -313,6 +313,18 @@ def warm(files: Sequence[SortedFile]) -> threading.Thread | None:
 _WARMING: set[tuple[Path, tuple[int, ...]]] = set()
 
 
+def _forget_threads() -> None:
+    """In a forked child: no warming thread runs there, so no lock it held may be waited on."""
+    global _OPENED_GUARD
+    _OPENED_GUARD = threading.Lock()
+    _OPENING.clear()
+    _WARMING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
 def _open_all(todo: list[tuple[SortedFile, tuple[int, int, int, int]]]) -> None:
     for f, stat in todo:
         try:

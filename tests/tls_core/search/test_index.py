@@ -193,3 +193,38 @@ def test_footers_are_warmed_once_and_a_damaged_footer_is_not_opened(case, office
     result = _run(case, office, X)
     assert result.index == "corrupt"
     assert [(c.case_number, c.records) for c in result.cases] == [("SEA-1", 1)]
+
+
+def test_a_forked_child_opens_a_file_the_parent_was_opening(case, office):
+    import threading
+
+    from tls_core.search import _parts
+
+    _run(case, office, X)
+    index, _ = open_index(case, case.snapshot())
+    path = index.runs[0].occurrences.path
+    st = path.stat()
+    key = (path, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    _parts._OPENED.pop(key, None)
+    busy = _parts._OPENING.setdefault(key, threading.Lock())
+    busy.acquire()  # as a warming thread in the middle of parsing this footer would hold it
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child has no warming thread: it must not wait for one
+            code = 1
+            try:
+                _parts._parquet(key[0], *key[1])
+                code = 0
+            finally:
+                os._exit(code)
+    finally:
+        busy.release()
+        _parts._OPENING.pop(key, None)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid
+    assert os.waitstatus_to_exitcode(done[1]) == 0
