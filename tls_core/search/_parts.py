@@ -11,6 +11,7 @@ import bisect
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -137,7 +138,10 @@ class SortedFile:
         last = bisect.bisect_left(self.starts, stop)
         if stop <= start or first < 0:
             return pa.schema([self.schema.field(c) for c in columns]).empty_table()
-        table = self.read(list(range(first, last)), columns)
+        # Row group by row group: each point read is then one cached decode (the groups of
+        # one identifier in one run are adjacent rows: most fall in the same row group).
+        parts = [self.read([g], columns) for g in range(first, last)]
+        table = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
         offset = self.starts[first]
         return table.slice(start - offset, stop - start)
 
@@ -154,6 +158,9 @@ class SortedFile:
             IntegrityError: a row group's bytes do not match.
         """
         stat = _stat(self.path)
+        key = (self.path, stat, groups[0], tuple(columns)) if len(groups) == 1 else None
+        if key is not None and (kept := _DECODED.get(key)) is not None:
+            return kept
         for i in groups:
             _check(self.path, stat, self.row_groups[i], f"row group {i}")
         # A point read (one row group) decodes a few small column chunks in this thread:
@@ -162,8 +169,48 @@ class SortedFile:
             groups, columns=list(columns), use_threads=len(groups) > 1
         )
         schema = pa.schema([self.schema.field(c) for c in columns])
-        return pa.Table.from_arrays(table.columns, schema=schema)
+        out = pa.Table.from_arrays(table.columns, schema=schema)
+        if key is not None:
+            _DECODED.put(key, out)
+        return out
 
+
+class _Decoded:
+    """Row groups decoded by point reads, most recent last, at most ``budget`` bytes.
+
+    Keyed by (path, (inode, size, mtime, ctime), row group, columns): a row group is decoded
+    from bytes that matched their SHA-256, and a file changed on disk is read (and checked)
+    anew. The occurrences of a key in one run are adjacent rows, so the groups of an
+    identifier held by many cases mostly share row groups.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self.tables: OrderedDict[tuple[Any, ...], pa.Table] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> pa.Table | None:
+        with self.lock:
+            table = self.tables.get(key)
+            if table is not None:
+                self.tables.move_to_end(key)
+            return table
+
+    def put(self, key: tuple[Any, ...], table: pa.Table) -> None:
+        with self.lock:
+            if key in self.tables or table.nbytes > self.budget:
+                return
+            self.tables[key] = table
+            self.size += table.nbytes
+            while self.size > self.budget:
+                _, old = self.tables.popitem(last=False)
+                self.size -= old.nbytes
+
+
+DECODED_BUDGET = 32 * 2**20
+"""Bytes of decoded row groups kept per process (about 100 occurrence row groups)."""
+_DECODED = _Decoded(DECODED_BUDGET)
 
 _KEEP_DESCRIBED = 256
 _DESCRIBED: dict[tuple[Path, str], SortedFile] = {}

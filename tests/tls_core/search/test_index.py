@@ -228,3 +228,25 @@ def test_a_forked_child_opens_a_file_the_parent_was_opening(case, office):
         os.waitpid(pid, 0)
     assert done[0] == pid
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_a_decoded_row_group_is_reused_until_its_file_changes(case, office):
+    from tls_core.errors import IntegrityError
+
+    _run(case, office, X)
+    index, _ = open_index(case, case.snapshot())
+    part = index.runs[0].occurrences
+    first = part.read([0], ["record_id", "role"])
+    assert part.read([0], ["record_id", "role"]) is first  # decoded once, kept
+    assert part.read([0], ["record_id"]) is not first  # other columns: another decode
+    data = part.path.read_bytes()
+    part.path.write_bytes(data)  # the same bytes, a new (inode, size, mtime, ctime)
+    again = part.read([0], ["record_id", "role"])
+    assert again is not first
+    assert again.equals(first)
+    start, end = part.row_groups[0].start, part.row_groups[0].end
+    damaged = bytearray(data)
+    damaged[(start + end) // 2] ^= 0xFF
+    part.path.write_bytes(bytes(damaged))
+    with pytest.raises(IntegrityError):
+        part.read([0], ["record_id", "role"])
