@@ -6,15 +6,16 @@ in one transaction (a restriction committed between the two cannot slip through)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from icm_bridge import _driver as driver
 from icm_bridge._policy import GlobalAction, Policy, Relation, Role, State
-from icm_bridge._schema import case_team, cases, users
+from icm_bridge._schema import case_team, cases
 from tls_core.errors import AccessDenied, TrainingLapsed
 from tls_core.protocols import Action
 
@@ -65,11 +66,12 @@ def load_actor(conn: sa.Connection, policy: Policy, actor: str, today: date) -> 
         AccessDenied: No such user (reads like any denial).
         TrainingLapsed: The annual privacy training is older than the policy allows.
     """
-    row = conn.execute(_ACTOR, {"uid": actor}).one_or_none()
-    if row is None:
+    rows = _fetch(conn, _ACTOR, (actor,))
+    if not rows:
         raise denied(actor, "act", None)
-    require_training(policy, actor, date.fromisoformat(row.trained_on), today)
-    return Actor(actor, row.role)
+    role, trained_on = rows[0]
+    require_training(policy, actor, date.fromisoformat(trained_on), today)
+    return Actor(actor, role)
 
 
 def require_training(policy: Policy, actor: str, trained_on: date, today: date) -> None:
@@ -82,7 +84,7 @@ def require_training(policy: Policy, actor: str, trained_on: date, today: date) 
         )
 
 
-_ACTOR = sa.select(users.c.role, users.c.trained_on).where(users.c.id == sa.bindparam("uid"))
+_ACTOR = "SELECT role, trained_on FROM {t}users WHERE id = ?"
 
 
 def check_global(
@@ -126,7 +128,8 @@ def visible_subset(
 
     The same decision in a few queries whatever the number of cases (a busy identifier can be
     held by hundreds): case rows and team memberships in chunks, one supervisor chain per
-    distinct owner.
+    distinct owner. Driver-level statements (:mod:`icm_bridge._driver`): a search runs this
+    once, and SQLAlchemy's per-statement cost was most of it.
 
     Raises:
         AccessDenied: No such user. TrainingLapsed: training lapsed.
@@ -137,31 +140,37 @@ def visible_subset(
     teams: set[str] = set()
     for i in range(0, len(wanted), _CHUNK):
         chunk = wanted[i : i + _CHUNK]
-        found += conn.execute(_CASE_ROWS, {"numbers": chunk}).all()
-        teams.update(conn.execute(_TEAMS, {"numbers": chunk, "uid": actor}).scalars())
+        marks = driver.placeholders(chunk)
+        found += _fetch(conn, _CASE_ROWS % marks, chunk)
+        teams.update(str(r[0]) for r in _fetch(conn, _TEAMS % marks, [*chunk, actor]))
     chains: dict[str, list[str]] = {}
     visible = set()
-    for row in found:
-        rels: set[Relation] = {"owner"} if actor == row.owner_id else set()
-        if row.number in teams:
+    for number, status, restricted, owner in found:
+        rels: set[Relation] = {"owner"} if actor == owner else set()
+        if number in teams:
             rels.add("team")
-        chain = chains.setdefault(row.owner_id, supervisor_chain(conn, row.owner_id))
+        chain = chains.get(owner)
+        if chain is None:
+            chain = chains[owner] = supervisor_chain(conn, owner)
         if actor in chain:
             rels.add("supervisor")
-        state: State = "restricted" if row.restricted else row.status
+        state: State = "restricted" if restricted else status
         if policy.allows(who.role, frozenset(rels or {"other"}), state, action):
-            visible.add(row.number)
+            visible.add(str(number))
     return frozenset(visible)
 
 
 _CHUNK = 500
-_CASE_ROWS = sa.select(cases.c.number, cases.c.status, cases.c.restricted, cases.c.owner_id).where(
-    cases.c.number.in_(sa.bindparam("numbers", expanding=True))
-)
-_TEAMS = sa.select(case_team.c.case_number).where(
-    case_team.c.case_number.in_(sa.bindparam("numbers", expanding=True)),
-    case_team.c.user_id == sa.bindparam("uid"),
-)
+_CASE_ROWS = "SELECT number, status, restricted, owner_id FROM {t}cases WHERE number IN (%s)"
+_TEAMS = "SELECT case_number FROM {t}case_team WHERE case_number IN (%s) AND user_id = ?"
+
+
+def _fetch(conn: sa.Connection, text: str, params: Sequence[object]) -> list[Any]:
+    cur = driver.execute(conn, text, params)
+    try:
+        return list(cur.fetchall())
+    finally:
+        cur.close()
 
 
 def relations_to(
@@ -188,10 +197,12 @@ def supervisor_chain(conn: sa.Connection, user_id: str) -> list[str]:
     chain: list[str] = []
     current: str | None = user_id
     while current is not None and len(chain) < MAX_CHAIN:
-        current = conn.execute(
-            sa.select(users.c.supervisor_id).where(users.c.id == current)
-        ).scalar_one_or_none()
+        rows = _fetch(conn, _SUPERVISOR, (current,))
+        current = rows[0][0] if rows else None
         if current is None or current in chain or current == user_id:
             break
         chain.append(current)
     return chain
+
+
+_SUPERVISOR = "SELECT supervisor_id FROM {t}users WHERE id = ?"

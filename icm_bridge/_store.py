@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -182,16 +183,48 @@ class CaseStore:
 
         def body(conn: sa.Connection) -> Contact:
             access.load_actor(conn, self.policy, actor, self.today())
-            owner = conn.execute(
-                sa.select(cases.c.owner_id).where(cases.c.number == case_number)
-            ).scalar_one_or_none()
-            chain = [] if owner is None else access.supervisor_chain(conn, owner)
-            user = read_user(conn, chain[0]) if chain else None
-            if user is None:
+            contact = _supervisor_contact(conn, case_number)
+            if contact is None:
                 raise access.denied(actor, "search-hit", case_number)
-            return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+            return contact
 
         return self.run_audited(actor, "restricted-contact", (case_number,), body)
+
+    def restricted_contacts(
+        self, actor: str, case_numbers: Sequence[str]
+    ) -> dict[str, Contact | None]:
+        """Batch form of :meth:`restricted_contact` (``BatchDirectory``): one transaction.
+
+        Each case is audited ``restricted-contact`` as :meth:`restricted_contact` audits it
+        (``ok``, or ``denied`` where that would raise), all in one audit append; the value is
+        None where :meth:`restricted_contact` would raise. An unknown or untrained actor:
+        every case is audited ``denied`` and ``AccessDenied`` (or ``TrainingLapsed``) raised.
+        """
+        numbers = list(dict.fromkeys(case_numbers))
+        found: dict[str, Contact | None] = {}
+        if not numbers:
+            return found
+
+        def events(outcome: Outcome | None, role: str) -> list[tuple[AuditEvent, str]]:
+            return [
+                (AuditEvent(actor, "restricted-contact", _outcome(outcome, found, n), (n,)), role)
+                for n in numbers
+            ]
+
+        try:
+            with self.audit.anchor_deferred(), self._begin() as conn:
+                access.load_actor(conn, self.policy, actor, self.today())
+                for number in numbers:
+                    found[number] = _supervisor_contact(conn, number)
+                self.audit.append_many(events(None, _role_of(conn, actor)))
+        except CaseStoreError as err:
+            if err.reason != "audit_unavailable":
+                with self._connect() as conn:
+                    role = _role_of(conn, actor)
+                failed: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+                self.audit.append_many(events(failed, role))
+            raise
+        return found
 
     def notify_query(self, notice: QueryNotice) -> int:
         """Queue notices to the other owners of matched cases (none for OPR searches)."""
@@ -208,6 +241,33 @@ class CaseStore:
         return self.run_audited(
             notice.actor, "notify-query", notice.case_numbers, body, role_of=role_of
         )
+
+    def record_search(self, notice: QueryNotice, event: AuditEvent) -> int:
+        """Queue a search's notices and append its audit event in one transaction.
+
+        ``SearchRecorder``: what :meth:`notify_query` then :meth:`append` do (the same
+        ``notify-query`` event, then ``event``), with one case-store transaction and one audit
+        append for both. On failure nothing is queued, ``notify-query`` is audited ``denied``
+        or ``failed`` as :meth:`notify_query` does, ``event`` is not appended, and the error
+        is raised.
+        """
+        lookups = Lookups()
+        notify = AuditEvent(notice.actor, "notify-query", "ok", notice.case_numbers)
+        try:
+            with self.audit.anchor_deferred(), self._begin() as conn:
+                role = lookups.role(conn, self.policy, notice.actor, self.today())
+                queued = queue_query(conn, notice, role, lookups)
+                other = _role_of(conn, event.actor) if event.actor != notice.actor else role
+                # The audit commits first, then the case store: docs/audit.md, "Commit order".
+                self.audit.append_many([(notify, role), (event, other)])
+        except CaseStoreError as err:
+            if err.reason != "audit_unavailable":
+                with self._connect() as conn:
+                    role = _role_of(conn, notice.actor)
+                outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
+                self.audit.append(replace(notify, outcome=outcome), role=role)
+            raise
+        return queued
 
     def notify_queries(self, notices: Sequence[QueryNotice]) -> int:
         """Batch form of :meth:`notify_query`: one transaction and one audit append for all.
@@ -419,7 +479,9 @@ class CaseStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        with _store_errors(), self.engine.connect() as conn:
+        # Begun explicitly: reads made straight through the driver (the access checks) run in
+        # the transaction SQLAlchemy begins, so one decision sees one state of the store.
+        with _store_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -516,6 +578,24 @@ def _store_errors() -> Iterator[None]:
 
 
 _ROLE = sa.select(users.c.role).where(users.c.id == sa.bindparam("uid"))
+
+
+def _supervisor_contact(conn: sa.Connection, case_number: str) -> Contact | None:
+    """The nearest supervisor of the case's owner; None: no such case, or no one on file."""
+    owner = conn.execute(
+        sa.select(cases.c.owner_id).where(cases.c.number == case_number)
+    ).scalar_one_or_none()
+    chain = [] if owner is None else access.supervisor_chain(conn, owner)
+    user = read_user(conn, chain[0]) if chain else None
+    if user is None:
+        return None
+    return Contact(user.user_id, user.name, user.phone, user.email, user.office)
+
+
+def _outcome(failed: Outcome | None, found: dict[str, Contact | None], number: str) -> Outcome:
+    if failed is not None:
+        return failed
+    return "ok" if found.get(number) is not None else "denied"
 
 
 def _role_of(conn: sa.Connection, actor: str) -> str:

@@ -12,7 +12,7 @@ the actor may not observe instead of raising.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ __all__ = [
     "Action",
     "AuditEvent",
     "AuditSink",
+    "BatchDirectory",
     "CaseDirectory",
     "Contact",
     "LinkNotice",
@@ -28,6 +29,7 @@ __all__ = [
     "NotificationSink",
     "Outcome",
     "QueryNotice",
+    "SearchRecorder",
 ]
 
 Action = Literal[
@@ -189,4 +191,37 @@ class AuditSink(Protocol):
 
     def append(self, event: AuditEvent) -> int:
         """Append ``event`` to the audit log and return its sequence number."""
+        ...
+
+
+@runtime_checkable
+class SearchRecorder(Protocol):
+    """Both sinks of a search, taking its notices and its audit event in one transaction.
+
+    One round trip to the store instead of two; ``search`` uses it when the notifier and the
+    audit sink are the same object.
+    """
+
+    def record_search(self, notice: QueryNotice, event: AuditEvent) -> int:
+        """Queue ``notice`` and append ``event`` in one transaction; return how many were queued.
+
+        ``notice`` is queued (and audited) as :meth:`NotificationSink.notify_query` does.
+        Raises what ``notify_query`` and :meth:`AuditSink.append` raise; then nothing was
+        queued and ``event`` was not appended (the caller audits the failure).
+        """
+        ...
+
+
+@runtime_checkable
+class BatchDirectory(Protocol):
+    """A ``CaseDirectory`` that names the contacts of many hidden cases in one round trip."""
+
+    def restricted_contacts(
+        self, actor: str, case_numbers: Sequence[str]
+    ) -> Mapping[str, Contact | None]:
+        """Return :meth:`CaseDirectory.restricted_contact` of each case, None where it raises.
+
+        Each case is audited as ``restricted_contact`` audits it. Raises ``AccessDenied`` (or
+        ``TrainingLapsed``) when the actor is unknown or untrained.
+        """
         ...

@@ -11,6 +11,8 @@ Importing this package is cheap: ``duckdb`` and ``pyarrow.parquet`` are imported
 
 from __future__ import annotations
 
+from tls_core.search._hits import RecordHit as RecordHit
+from tls_core.search._hits import RecordHits as RecordHits
 from tls_core.search._index import IndexState as IndexState
 from tls_core.search._path import CasePath as CasePath
 from tls_core.search._path import PathResult as PathResult
@@ -21,7 +23,6 @@ from tls_core.search._profile import TargetProfile as TargetProfile
 from tls_core.search._profile import TargetSummary as TargetSummary
 from tls_core.search._profile import target_profile as target_profile
 from tls_core.search._search import CaseHit as CaseHit
-from tls_core.search._search import RecordHit as RecordHit
 from tls_core.search._search import RestrictedHit as RestrictedHit
 from tls_core.search._search import SearchResult as SearchResult
 from tls_core.search._search import search as search
@@ -34,6 +35,7 @@ __all__ = [
     "IndexState",
     "PathResult",
     "RecordHit",
+    "RecordHits",
     "RestrictedHit",
     "SearchResult",
     "TargetProfile",

@@ -7,6 +7,7 @@ come from the index's links, never from the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -49,14 +50,19 @@ class Group:
         """Its occurrence rows (by record id and role), their row groups checked first."""
         return self.read(int(self.row["occurrences"]))
 
-    def read(self, room: int | None = None) -> pa.Table:
-        """Its first ``room`` occurrence rows (all when None: read once, then kept)."""
-        if room is None:
+    def read(self, room: int | None = None, columns: Sequence[str] | None = None) -> pa.Table:
+        """Its first ``room`` occurrence rows (all when None: read once, then kept).
+
+        ``columns``: only these (every column when None). The group's identifier, kind,
+        variant and source are in :attr:`row`: reading fewer columns saves decoding them.
+        """
+        if room is None and columns is None:
             return self.rows
         start = int(self.row["start"])
         occ = self.run.occurrences
-        stop = start + min(room, int(self.row["occurrences"]))
-        return occ.read_rows(start, stop, occ.schema.names)
+        count = int(self.row["occurrences"])
+        stop = start + (count if room is None else min(room, count))
+        return occ.read_rows(start, stop, occ.schema.names if columns is None else columns)
 
 
 def read_groups(index: OccurrenceIndex, key: str) -> list[Group]:

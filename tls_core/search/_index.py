@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from tls_core.errors import IntegrityError
 from tls_core.search._links import Links, load_links, write_links
-from tls_core.search._parts import SortedFile
+from tls_core.search._parts import SortedFile, warm
 from tls_core.search._runs import (
     BUILD_ROWS,
     OCCURRENCES_SCHEMA,
@@ -283,9 +283,19 @@ def _parse_manifest(path: Path, *stat: int) -> dict[str, Any] | None:
 
 def _load(directory: Path, manifest: Mapping[str, Any]) -> OccurrenceIndex:
     runs = tuple(_load_run(directory, entry) for entry in manifest["runs"])
+    names = tuple(str(r.occurrences.path) for r in runs)
+    if names not in _WARMED:
+        # The first load of these runs in this process: their footers are parsed in the
+        # background (a search would otherwise pay about 0.1 s for each file it first reads).
+        _WARMED.add(names)
+        warm([f for r in runs for f in (r.summary, r.occurrences)])
     return OccurrenceIndex(
         key=manifest["key"], runs=runs, links=load_links(directory, manifest["links"])
     )
+
+
+_WARMED: set[tuple[str, ...]] = set()
+"""Run sets whose footers were warmed (content-addressed names: one set, one content)."""
 
 
 def _load_run(directory: Path, entry: Mapping[str, Any]) -> Run:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +23,7 @@ import pyarrow as pa
 from tls_core.errors import IntegrityError
 from tls_core.store._files import sha256_file
 
-__all__ = ["Part", "SortedFile", "check_whole", "describe"]
+__all__ = ["Part", "SortedFile", "check_whole", "describe", "warm"]
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class SortedFile:
             mask = pc.equal(found, pa.scalar(key, pa.string()))
             if not pc.any(mask).as_py():
                 continue
-            yield self.read([i], self.schema.names).filter(mask)
+            rest = self.read([i], self.schema.names[1:])
+            yield pa.Table.from_arrays([found, *rest.columns], schema=self.schema).filter(mask)
 
     def read_rows(self, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
         """Rows ``start`` to ``stop`` (excluded) of the file, their row groups checked first."""
@@ -135,7 +138,10 @@ class SortedFile:
         last = bisect.bisect_left(self.starts, stop)
         if stop <= start or first < 0:
             return pa.schema([self.schema.field(c) for c in columns]).empty_table()
-        table = self.read(list(range(first, last)), columns)
+        # Row group by row group: each point read is then one cached decode (the groups of
+        # one identifier in one run are adjacent rows: most fall in the same row group).
+        parts = [self.read([g], columns) for g in range(first, last)]
+        table = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
         offset = self.starts[first]
         return table.slice(start - offset, stop - start)
 
@@ -152,12 +158,59 @@ class SortedFile:
             IntegrityError: a row group's bytes do not match.
         """
         stat = _stat(self.path)
+        key = (self.path, stat, groups[0], tuple(columns)) if len(groups) == 1 else None
+        if key is not None and (kept := _DECODED.get(key)) is not None:
+            return kept
         for i in groups:
             _check(self.path, stat, self.row_groups[i], f"row group {i}")
-        table = _parquet(self.path, *stat).read_row_groups(groups, columns=list(columns))
+        # A point read (one row group) decodes a few small column chunks in this thread:
+        # handing them to the thread pool costs more than it saves.
+        table = _parquet(self.path, *stat).read_row_groups(
+            groups, columns=list(columns), use_threads=len(groups) > 1
+        )
         schema = pa.schema([self.schema.field(c) for c in columns])
-        return pa.Table.from_arrays(table.columns, schema=schema)
+        out = pa.Table.from_arrays(table.columns, schema=schema)
+        if key is not None:
+            _DECODED.put(key, out)
+        return out
 
+
+class _Decoded:
+    """Row groups decoded by point reads, most recent last, at most ``budget`` bytes.
+
+    Keyed by (path, (inode, size, mtime, ctime), row group, columns): a row group is decoded
+    from bytes that matched their SHA-256, and a file changed on disk is read (and checked)
+    anew. The occurrences of a key in one run are adjacent rows, so the groups of an
+    identifier held by many cases mostly share row groups.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self.tables: OrderedDict[tuple[Any, ...], pa.Table] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> pa.Table | None:
+        with self.lock:
+            table = self.tables.get(key)
+            if table is not None:
+                self.tables.move_to_end(key)
+            return table
+
+    def put(self, key: tuple[Any, ...], table: pa.Table) -> None:
+        with self.lock:
+            if key in self.tables or table.nbytes > self.budget:
+                return
+            self.tables[key] = table
+            self.size += table.nbytes
+            while self.size > self.budget:
+                _, old = self.tables.popitem(last=False)
+                self.size -= old.nbytes
+
+
+DECODED_BUDGET = 32 * 2**20
+"""Bytes of decoded row groups kept per process (about 100 occurrence row groups)."""
+_DECODED = _Decoded(DECODED_BUDGET)
 
 _KEEP_DESCRIBED = 256
 _DESCRIBED: dict[tuple[Path, str], SortedFile] = {}
@@ -247,11 +300,85 @@ def _verified(path: str, stat: tuple[int, ...], start: int, end: int, sha: str, 
     return True
 
 
-@lru_cache(maxsize=256)
 def _parquet(path: Path, *stat: int) -> Any:
-    import pyarrow.parquet as pq
+    """The open Parquet file (its footer parsed) of ``path`` as of ``stat``, opened once.
 
-    return pq.ParquetFile(path)
+    A run's footer describes thousands of row groups: parsing it costs about 0.1 s at 50 M
+    records, so it is done once per process and file version, by whichever thread asks
+    first (:func:`warm` asks ahead of the searches); the others wait for it.
+    """
+    key = (path, stat)
+    found = _OPENED.get(key)
+    if found is not None:
+        return found
+    with _OPENED_GUARD:
+        lock = _OPENING.setdefault(key, threading.Lock())
+    with lock:
+        found = _OPENED.get(key)
+        if found is None:
+            import pyarrow.parquet as pq
+
+            found = pq.ParquetFile(path)
+            with _OPENED_GUARD:
+                if len(_OPENED) >= _KEEP_OPENED:
+                    _OPENED.pop(next(iter(_OPENED)))
+                _OPENED[key] = found
+                _OPENING.pop(key, None)
+    return found
+
+
+_KEEP_OPENED = 256
+_OPENED: dict[tuple[Path, tuple[int, ...]], Any] = {}
+"""Open Parquet files by (path, (inode, size, mtime, ctime)): a changed file is opened anew."""
+_OPENED_GUARD = threading.Lock()
+_OPENING: dict[tuple[Path, tuple[int, ...]], threading.Lock] = {}
+
+
+def warm(files: Sequence[SortedFile]) -> threading.Thread | None:
+    """Parse the footers of ``files`` not yet open, in a background thread; return it.
+
+    Only a footer that matches its SHA-256 is parsed (a damaged one is left for the read that
+    needs it, which raises). Returns None when every file is already open or being opened.
+    """
+    todo = []
+    for f in files:
+        try:
+            stat = _stat(f.path)
+        except OSError:
+            continue
+        key = (f.path, stat)
+        if key not in _OPENED and key not in _OPENING and key not in _WARMING:
+            _WARMING.add(key)
+            todo.append((f, stat))
+    if not todo:
+        return None
+    thread = threading.Thread(target=_open_all, args=(todo,), name="tls-index-warm", daemon=True)
+    thread.start()
+    return thread
+
+
+_WARMING: set[tuple[Path, tuple[int, ...]]] = set()
+
+
+def _forget_threads() -> None:
+    """In a forked child: no warming thread runs there, so no lock it held may be waited on."""
+    global _OPENED_GUARD
+    _OPENED_GUARD = threading.Lock()
+    _OPENING.clear()
+    _WARMING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
+def _open_all(todo: list[tuple[SortedFile, tuple[int, int, int, int]]]) -> None:
+    for f, stat in todo:
+        try:
+            _check(f.path, stat, f.footer, "footer")
+            _parquet(f.path, *stat)
+        except Exception:  # the read that needs this file raises it
+            continue
 
 
 def _pread(path: Path, start: int, length: int) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -15,46 +15,24 @@ from tls_core.protocols import (
     AccessPolicy,
     AuditEvent,
     AuditSink,
+    BatchDirectory,
     CaseDirectory,
     Contact,
     NotificationSink,
     QueryNotice,
+    SearchRecorder,
 )
 from tls_core.schema import MatchGrade
 from tls_core.search._audit import outcome_of
 from tls_core.search._groups import Group, read_groups
+from tls_core.search._hits import HIT_COLUMNS, RecordHit, RecordHits, Slice, datetimes
 from tls_core.search._index import ROLE_BITS, IndexState, OccurrenceIndex, with_index
 from tls_core.search._keys import match_key
 from tls_core.store import Repository
 
-__all__ = ["CaseHit", "RecordHit", "RestrictedHit", "SearchResult", "search"]
+__all__ = ["CaseHit", "RecordHit", "RecordHits", "RestrictedHit", "SearchResult", "search"]
 
 RESTRICTED_MESSAGE = "a restricted case holds this identifier"
-
-
-@dataclass(frozen=True)
-class RecordHit:
-    """One record of a visible case that holds the identifier (or a graded spelling of it)."""
-
-    case_number: str
-    """The case the record belongs to."""
-    record_id: str
-    """The record's id in its table."""
-    kind: str
-    """Kind of the identifier as stored."""
-    canonical: str
-    """Canonical value as stored."""
-    grade: MatchGrade
-    """How it matches what was searched for."""
-    role: str
-    """The role it plays in the record (``target``, ``contact``, ``device``, ``subscriber``,
-    ``misc``; see ``tls_core.link``)."""
-    record_type: str
-    """``call``, ``subscriber`` or ``misc``."""
-    seen_utc: datetime | None
-    """When (call start, or the record's time)."""
-    target: str | None
-    """The record's target identifier, when it has one."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +75,9 @@ class SearchResult:
     """Its canonical value."""
     cases: tuple[CaseHit, ...]
     """Visible cases holding it, by case number."""
-    records: tuple[RecordHit, ...]
-    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case)."""
+    records: RecordHits
+    """Occurrences in visible cases (at most ``limit``), in index order (identifier, case);
+    a sequence of :class:`RecordHit` built as they are read."""
     truncated: bool
     """True when more occurrences matched than ``limit``."""
     restricted: tuple[RestrictedHit, ...]
@@ -150,17 +129,19 @@ def search(
         hidden = [c for c in found.cases if c not in found.visible]
         pointers = _pointers(directory, actor, hidden)
         cases = tuple(found.cases)
-        notified = notifier.notify_query(QueryNotice(actor, criteria, cases)) if cases else 0
+        done = AuditEvent(actor, "search", "ok", cases, criteria=criteria)
+        notified, audited = _notify(notifier, audit, QueryNotice(actor, criteria, cases), done)
     except Exception as err:
         audit.append(AuditEvent(actor, "search", outcome_of(err), criteria=criteria))
         raise
-    audit.append(AuditEvent(actor, "search", "ok", cases, criteria=criteria))
+    if not audited:
+        audit.append(done)
     return SearchResult(
         query=value,
         kind=found_kind,
         canonical=canonical,
         cases=_case_hits(found.summary, found.visible),
-        records=tuple(found.records[:limit]),
+        records=found.records,
         truncated=found.total > limit,
         restricted=pointers,
         notified=notified,
@@ -169,12 +150,27 @@ def search(
     )
 
 
+def _notify(
+    notifier: NotificationSink, audit: AuditSink, notice: QueryNotice, done: AuditEvent
+) -> tuple[int, bool]:
+    """Tell the owners of the matched cases; return how many and whether ``done`` is audited.
+
+    When one store is both sinks and a :class:`SearchRecorder`, the notices and the audit
+    event go in one transaction (one round trip to the case store instead of two).
+    """
+    if not notice.case_numbers:
+        return 0, False
+    if id(notifier) == id(audit) and isinstance(notifier, SearchRecorder):
+        return notifier.record_search(notice, done), True
+    return notifier.notify_query(notice), False
+
+
 @dataclass(frozen=True)
 class _Found:
     summary: list[dict[str, Any]]
     cases: list[str]
     visible: frozenset[str]
-    records: list[RecordHit]
+    records: RecordHits
     total: int
 
 
@@ -203,13 +199,17 @@ def _find(
         ((g, case) for g in groups for case in index.links.cases_of(g.batch) if case in visible),
         key=lambda item: (item[0].row["identifier"], item[1], *item[0].order),
     )
-    records: list[RecordHit] = []
+    slices: list[Slice] = []
+    room = limit
     for g, case in order:
-        room = limit + 1 - len(records)
-        records += _records(g.read(room), grades, case, room)
-        if len(records) > limit:
+        if room <= 0:
             break
-    return _Found(summary, cases, visible, records, total)
+        table = g.read(room, HIT_COLUMNS)
+        grade = grades[_ident(g.row)]
+        assert grade is not None  # groups without a grade were dropped above
+        slices.append(Slice(table, case, g.row["kind"], g.row["identifier"], grade))
+        room -= table.num_rows
+    return _Found(summary, cases, visible, RecordHits(slices), total)
 
 
 def _referenced(index: OccurrenceIndex, groups: list[Group]) -> Iterable[str]:
@@ -242,7 +242,7 @@ def _find_exact(
     visible = access.visible_cases(actor, cases)
     summary = _summarize([(case, hit, g) for _, case, hit, g in rows])
     seen = [hit for _, case, hit, _ in rows if case in visible]
-    return _Found(summary, cases, visible, seen[: limit + 1], len(seen))
+    return _Found(summary, cases, visible, RecordHits(hits=seen[:limit]), len(seen))
 
 
 def _summarize(rows: Iterable[tuple[str, RecordHit, Group]]) -> list[dict[str, Any]]:
@@ -310,7 +310,7 @@ def _records(
     if room >= 0:
         table = table.slice(0, room)
     col = {name: table.column(name).to_pylist() for name in _HIT_COLUMNS}
-    col["seen_utc"] = _datetimes(table.column("seen_utc"))
+    col["seen_utc"] = datetimes(table.column("seen_utc"))
     hits: list[RecordHit] = []
     for i in range(table.num_rows):
         grade = grades.get((col["kind"][i], col["identifier"][i], col["variant"][i] or ""))
@@ -333,15 +333,6 @@ def _records(
 
 
 _HIT_COLUMNS = ("record_id", "kind", "identifier", "variant", "role", "record_type", "target")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _datetimes(column: pa.ChunkedArray) -> list[datetime | None]:
-    """UTC timestamps as aware datetimes (built from epoch microseconds: 6x faster than Arrow)."""
-    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
-    return [None if m is None else _EPOCH + timedelta(microseconds=m) for m in micros]
-
-
 _ORDER = ("exact", "imei_tac_snr", "national_number", "meid_pesn")
 
 
@@ -377,17 +368,34 @@ def _pointers(
     directory: CaseDirectory, actor: str, hidden: Iterable[str]
 ) -> tuple[RestrictedHit, ...]:
     contacts: dict[str | None, Contact | None] = {}
-    for number in hidden:
-        try:
-            contact: Contact | None = directory.restricted_contact(actor, number)
-        except TlsError as err:
-            if err.reason != "access_denied":
-                raise
-            contact = None
+    for contact in _contacts(directory, actor, list(hidden)):
         contacts.setdefault(None if contact is None else contact.user_id, contact)
     return tuple(
         RestrictedHit(RESTRICTED_MESSAGE, c) for _, c in sorted(contacts.items(), key=_key)
     )
+
+
+def _contacts(directory: CaseDirectory, actor: str, hidden: list[str]) -> list[Contact | None]:
+    """Whom to contact about each hidden case (None: no one may be named); audited each."""
+    if not hidden:
+        return []
+    if isinstance(directory, BatchDirectory):  # one round trip for all of them
+        try:
+            found = directory.restricted_contacts(actor, hidden)
+        except TlsError as err:
+            if err.reason != "access_denied":
+                raise
+            return [None] * len(hidden)
+        return [found.get(number) for number in hidden]
+    out: list[Contact | None] = []
+    for number in hidden:
+        try:
+            out.append(directory.restricted_contact(actor, number))
+        except TlsError as err:
+            if err.reason != "access_denied":
+                raise
+            out.append(None)
+    return out
 
 
 def _key(item: tuple[str | None, Contact | None]) -> str:

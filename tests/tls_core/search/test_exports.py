@@ -18,6 +18,7 @@ def test_search_exports():
             "IndexState",
             "PathResult",
             "RecordHit",
+            "RecordHits",
             "RestrictedHit",
             "SearchResult",
             "TargetProfile",

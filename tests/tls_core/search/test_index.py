@@ -166,3 +166,87 @@ def test_a_commit_after_a_cached_log_listing_is_seen(case, office):
     after = log_versions(case)
     assert after["registry"] > before["registry"]
     assert _run(case, office, X).index == "stale"  # and the index is rebuilt, not served
+
+
+def test_footers_are_warmed_once_and_a_damaged_footer_is_not_opened(case, office):
+    from tls_core.search import _parts
+
+    _run(case, office, X)  # the first load warms the footers of every run's files
+    index, _ = open_index(case, case.snapshot())
+    run = index.runs[0]
+    files = [run.summary, run.occurrences]
+    assert _parts.warm(files) is None  # already opened or being opened
+    path = run.summary.path
+    data = bytearray(path.read_bytes())
+    data[run.summary.footer.start + 2] ^= 0xFF  # same size; a new (inode, size, mtime, ctime)
+    path.write_bytes(bytes(data))
+    thread = _parts.warm(files)
+    assert thread is not None  # the changed file is a new version: warmed anew
+    thread.join()
+    stat = (
+        path.stat().st_ino,
+        path.stat().st_size,
+        path.stat().st_mtime_ns,
+        path.stat().st_ctime_ns,
+    )
+    assert (path, stat) not in _parts._OPENED  # its footer failed its check: not parsed
+    result = _run(case, office, X)
+    assert result.index == "corrupt"
+    assert [(c.case_number, c.records) for c in result.cases] == [("SEA-1", 1)]
+
+
+def test_a_forked_child_opens_a_file_the_parent_was_opening(case, office):
+    import threading
+
+    from tls_core.search import _parts
+
+    _run(case, office, X)
+    index, _ = open_index(case, case.snapshot())
+    path = index.runs[0].occurrences.path
+    st = path.stat()
+    key = (path, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    _parts._OPENED.pop(key, None)
+    busy = _parts._OPENING.setdefault(key, threading.Lock())
+    busy.acquire()  # as a warming thread in the middle of parsing this footer would hold it
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child has no warming thread: it must not wait for one
+            code = 1
+            try:
+                _parts._parquet(key[0], *key[1])
+                code = 0
+            finally:
+                os._exit(code)
+    finally:
+        busy.release()
+        _parts._OPENING.pop(key, None)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_a_decoded_row_group_is_reused_until_its_file_changes(case, office):
+    from tls_core.errors import IntegrityError
+
+    _run(case, office, X)
+    index, _ = open_index(case, case.snapshot())
+    part = index.runs[0].occurrences
+    first = part.read([0], ["record_id", "role"])
+    assert part.read([0], ["record_id", "role"]) is first  # decoded once, kept
+    assert part.read([0], ["record_id"]) is not first  # other columns: another decode
+    data = part.path.read_bytes()
+    part.path.write_bytes(data)  # the same bytes, a new (inode, size, mtime, ctime)
+    again = part.read([0], ["record_id", "role"])
+    assert again is not first
+    assert again.equals(first)
+    start, end = part.row_groups[0].start, part.row_groups[0].end
+    damaged = bytearray(data)
+    damaged[(start + end) // 2] ^= 0xFF
+    part.path.write_bytes(bytes(damaged))
+    with pytest.raises(IntegrityError):
+        part.read([0], ["record_id", "role"])
