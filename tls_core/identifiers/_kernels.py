@@ -18,6 +18,8 @@ from typing import Any, Final
 import numba
 import numpy as np
 
+from tls_core.identifiers._junk import junk_digits, junk_prefix, short_junk_reason
+
 __all__ = [
     "FALLBACK",
     "MODE_AUTO",
@@ -41,6 +43,7 @@ MODE_IMEI: Final = 2
 _K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
 _S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
 _R_SPREADSHEET, _R_CHECK_DIGIT, _R_LOSSY, _R_AMBIGUOUS = 1, 2, 5, 11
+_R_UNPARSEABLE, _R_UNRECOGNIZED = 10, 12
 _MAX_DIGITS = 20
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -235,8 +238,13 @@ def phone_kernel(
     cc_np_len: Any,
     rbi: Any,
     mcc_ok: Any,
+    short_junk: bool,
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays."""
+    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays.
+
+    ``short_junk``: the region parses like the US (see :func:`~._phone.short_junk_rules`),
+    so a short number after a junk prefix (``N/A-1234``) is decided here too.
+    """
     n = offsets.shape[0] - 1
     kind = np.zeros(n, dtype=np.uint8)
     status = np.full(n, FALLBACK, dtype=np.uint8)
@@ -267,6 +275,15 @@ def phone_kernel(
             ln = _star_code(data, s, e, out, i * SLOT)
             if ln > 0:
                 kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
+            continue
+        r = junk_prefix(data, s, e) if mode != MODE_IMEI else -1
+        if r >= 0:
+            k, st, rs, ln = _after_junk(
+                data, r, e, d, mode == MODE_AUTO, short_junk, nanp, idd, cc_known, cc_fast,
+                cc_lengths, cc_np, cc_np_len, rbi, mcc_ok, out, i * SLOT,
+            )  # fmt: skip
+            if st != FALLBACK:
+                kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
             continue
         repaired = _spreadsheet_end(data, s, e)
         if repaired > 0:
@@ -334,6 +351,53 @@ def _phone(
     if nd == 11 and d[0] == 49 and d[1] >= 50 and d[4] >= 50:
         return _K_PHONE, _S_OK, 0, _put(out, base, d, 0, 11, True, -1)
     return 0, FALLBACK, 0, 0
+
+
+@_inline
+def _after_junk(
+    data: Any,
+    r: int,
+    e: int,
+    d: Any,
+    auto: bool,
+    short_junk: bool,
+    nanp: bool,
+    idd: Any,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    rbi: Any,
+    mcc_ok: Any,
+    out: Any,
+    base: int,
+) -> tuple[int, int, int, int]:
+    """Decide a value whose junk prefix ends at ``r``: what ``phonenumbers`` makes of data[r:e].
+
+    ``phonenumbers`` drops everything before the first digit; the letters only keep the value
+    from being a service code or a device identifier (the reference parses it as a phone).
+    """
+    nd, contiguous = junk_digits(data, r, e, d, _MAX_DIGITS)
+    if nd < 0:
+        return 0, FALLBACK, 0, 0
+    if nd <= 1:  # not a viable number for phonenumbers, in any region
+        return _K_PHONE, _S_REJECTED, _R_UNRECOGNIZED if auto else _R_UNPARSEABLE, 0
+    ni = idd.shape[0]
+    dialed_out = ni > 0 and nd >= ni
+    for j in range(min(ni, nd)):
+        if d[j] != idd[j]:
+            dialed_out = False
+    if dialed_out or nd >= 10:
+        k, st, rs, ln = _phone(
+            d, nd, False, MODE_PHONE, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+            cc_np_len, rbi, mcc_ok, out, base,
+        )  # fmt: skip
+        return (0, FALLBACK, 0, 0) if k != _K_PHONE else (k, st, rs, ln)
+    reason = short_junk_reason(d, nd, contiguous) if short_junk else 0
+    if reason == 0:
+        return 0, FALLBACK, 0, 0
+    return _K_PHONE, _S_REJECTED, reason, 0
 
 
 @_inline

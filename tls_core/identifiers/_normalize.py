@@ -146,7 +146,7 @@ def _run_kernel(
 ) -> tuple[Any, Any, Any, pa.LargeStringArray]:
     """Run the kernel; undecided values have status FALLBACK and a null canonical."""
     from tls_core.identifiers import _kernels as k
-    from tls_core.identifiers._phone import kernel_tables, region_idd
+    from tls_core.identifiers._phone import kernel_tables, region_idd, short_junk_rules
 
     offsets, data, valid = _buffers(values)
     n = len(values)
@@ -157,7 +157,7 @@ def _run_kernel(
         nanp = _calling_code(region) == 1
         kinds, statuses, reasons, out, out_len = k.phone_kernel(
             offsets, data, valid, mode, nanp, idd.astype(np.int64), t.cc_known, t.cc_fast,
-            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok,
+            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok, short_junk_rules(region),
         )  # fmt: skip
     else:
         kinds, reasons = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
