@@ -216,11 +216,19 @@ def test_short_numbers_after_a_junk_prefix_sweep():
 
 
 def test_kernel_reason_codes_match_the_reason_names():
-    from tls_core.identifiers import _junk, _kernels
+    from tls_core.identifiers import _kernels
     from tls_core.identifiers._codes import REASON_CODE
 
-    assert REASON_CODE["local_only_number"] == _junk.R_LOCAL_ONLY
-    assert REASON_CODE["impossible_number"] == _junk.R_IMPOSSIBLE
+    assert REASON_CODE["local_only_number"] == _kernels._R_LOCAL_ONLY
+    assert REASON_CODE["impossible_number"] == _kernels._R_IMPOSSIBLE
     assert REASON_CODE["unparseable"] == _kernels._R_UNPARSEABLE
     assert REASON_CODE["unrecognized"] == _kernels._R_UNRECOGNIZED
     assert REASON_CODE["ambiguous_identifier"] == _kernels._R_AMBIGUOUS
+
+
+@pytest.mark.parametrize("kind", ["auto", "phone", "imei"])
+def test_tabs_and_parentheses_the_reference_refuses(kind):
+    """``phonenumbers`` refuses a tab inside a number; IMEI separators exclude parentheses."""
+    values = ["213\t555\t0142", "+\t9537744902", "+\t-9537744902", "( 13305710857675"]
+    values += ["(-0116321795237968", "35 209900 176148 1", "35-209900-176148-1"]
+    _assert_agree(values, kind)
