@@ -65,7 +65,7 @@ def main() -> None:
     def bare() -> None:
         kernels.phone_kernel(
             offsets, data, valid, kernels.MODE_AUTO, True, idd, t.cc_known, t.cc_fast,
-            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok,
+            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok, True,
         )  # fmt: skip
 
     bare()  # the same warm-up

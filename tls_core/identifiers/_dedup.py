@@ -1,4 +1,4 @@
-"""numba kernel: the distinct values of an Arrow string array, and each row's code.
+"""numba kernels: the distinct values of an Arrow string array, each row's code, and back.
 
 Cache-conscious hash grouping in three passes over the raw buffers (``offsets``, ``data``,
 the latter also read as whole 64-bit words):
@@ -25,7 +25,7 @@ from typing import Any, Final
 import numba
 import numpy as np
 
-__all__ = ["dedup_kernel"]
+__all__ = ["dedup_kernel", "expand_kernel"]
 
 _PART_BITS: Final = 8
 _ROW_BITS: Final = 40
@@ -251,6 +251,83 @@ def _globalize(counts: Any, firsts: Any, keys: Any, starts: Any, codes: Any, fir
             first[base[p] + c] = firsts[a + c]
         for j in range(a, starts[p + 1]):
             codes[np.int64(keys[j, 2] & _ROW_MASK)] = base[p] + np.int64(keys[j, 0])
+
+
+def expand_kernel(
+    codes: Any, canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
+) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+    """Map per-distinct answers to every row in one pass.
+
+    Returns the dictionary indices of canonical (int32), kind, status and reason (int8), and
+    Arrow validity bitmaps (LSB first) of canonical, kind and reason: a row's canonical value
+    is null when its distinct canonical is null, its kind and reason when their code is 0.
+    Each distinct value's answers are first packed in one word, so a row costs one random
+    read. The outputs are allocated by numpy (huge pages), then filled by all cores.
+    """
+    n = codes.shape[0]
+    nbytes = (n + 7) // 8
+    outputs = (
+        np.empty(n, dtype=np.int32),
+        np.empty(n, dtype=np.int8),
+        np.empty(n, dtype=np.int8),
+        np.empty(n, dtype=np.int8),
+        np.empty(nbytes, dtype=np.uint8),
+        np.empty(nbytes, dtype=np.uint8),
+        np.empty(nbytes, dtype=np.uint8),
+    )
+    packed = _pack_answers(canon_codes, canon_null, kinds, statuses, reasons)
+    _expand_rows(codes, packed, *outputs)
+    return outputs
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _expand_rows(
+    codes: Any,
+    packed: Any,
+    canon: Any,
+    kind: Any,
+    status: Any,
+    reason: Any,
+    canon_valid: Any,
+    kind_valid: Any,
+    reason_valid: Any,
+) -> None:
+    """Fill the outputs of :func:`expand_kernel`; threads own whole bitmap bytes (8 rows)."""
+    n = codes.shape[0]
+    nbytes = (n + 7) // 8
+    for byte in numba.prange(nbytes):
+        cv, kv, rv = 0, 0, 0
+        for bit in range(min(8, n - byte * 8)):
+            i = byte * 8 + bit
+            x = packed[codes[i]]
+            canon[i] = np.int32(x & 0x7FFFFFFF)
+            k, st, rs = (x >> 32) & 0xFF, (x >> 40) & 0xFF, (x >> 48) & 0xFF
+            kind[i], status[i], reason[i] = k, st, rs
+            cv |= ((x >> 56) & 1) << bit
+            if k != 0:
+                kv |= 1 << bit
+            if rs != 0:
+                rv |= 1 << bit
+        canon_valid[byte], kind_valid[byte], reason_valid[byte] = cv, kv, rv
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _pack_answers(
+    canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
+) -> Any:
+    """One int64 per distinct value: canonical code, kind, status, reason, canonical valid."""
+    m = canon_codes.shape[0]
+    packed = np.empty(m, dtype=np.int64)
+    for c in numba.prange(m):
+        cc = canon_codes[c]
+        packed[c] = (
+            np.int64(cc)
+            | (np.int64(kinds[c]) << 32)
+            | (np.int64(statuses[c]) << 40)
+            | (np.int64(reasons[c]) << 48)
+            | (np.int64(0 if canon_null[cc] else 1) << 56)
+        )
+    return packed
 
 
 @_inline

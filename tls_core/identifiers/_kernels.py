@@ -1,6 +1,7 @@
-"""numba kernels over Arrow string buffers: the common identifier shapes, and mapping back.
+"""numba kernels over Arrow string buffers: the common identifier shapes.
 
-With :mod:`tls_core.identifiers._dedup` (distinct values), the only modules that import numba.
+With :mod:`tls_core.identifiers._dedup` (distinct values, and mapping answers back to every
+row), the only modules that import numba.
 The kernels work on the raw buffers of an Arrow string array (``offsets``, ``data``) and never
 build Python strings.
 
@@ -24,7 +25,6 @@ __all__ = [
     "MODE_IMEI",
     "MODE_PHONE",
     "SLOT",
-    "expand_kernel",
     "pack_kernel",
     "phone_kernel",
 ]
@@ -41,87 +41,12 @@ MODE_IMEI: Final = 2
 _K_PHONE, _K_SERVICE, _K_IMSI, _K_IMEI = 1, 2, 3, 4
 _S_OK, _S_REPAIRED, _S_REJECTED, _S_EMPTY = 0, 1, 2, 3
 _R_SPREADSHEET, _R_CHECK_DIGIT, _R_LOSSY, _R_AMBIGUOUS = 1, 2, 5, 11
+_R_LOCAL_ONLY, _R_IMPOSSIBLE, _R_UNPARSEABLE, _R_UNRECOGNIZED = 6, 8, 10, 12
+_MAX_PREFIX = 32  # longest junk prefix decided (phonenumbers rejects inputs over 250 bytes)
 _MAX_DIGITS = 20
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
-
-
-def expand_kernel(
-    codes: Any, canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
-) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
-    """Map per-distinct answers to every row in one pass.
-
-    Returns the dictionary indices of canonical (int32), kind, status and reason (int8), and
-    Arrow validity bitmaps (LSB first) of canonical, kind and reason: a row's canonical value
-    is null when its distinct canonical is null, its kind and reason when their code is 0.
-    Each distinct value's answers are first packed in one word, so a row costs one random
-    read. The outputs are allocated by numpy (huge pages), then filled by all cores.
-    """
-    n = codes.shape[0]
-    nbytes = (n + 7) // 8
-    outputs = (
-        np.empty(n, dtype=np.int32),
-        np.empty(n, dtype=np.int8),
-        np.empty(n, dtype=np.int8),
-        np.empty(n, dtype=np.int8),
-        np.empty(nbytes, dtype=np.uint8),
-        np.empty(nbytes, dtype=np.uint8),
-        np.empty(nbytes, dtype=np.uint8),
-    )
-    packed = _pack_answers(canon_codes, canon_null, kinds, statuses, reasons)
-    _expand_rows(codes, packed, *outputs)
-    return outputs
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _expand_rows(
-    codes: Any,
-    packed: Any,
-    canon: Any,
-    kind: Any,
-    status: Any,
-    reason: Any,
-    canon_valid: Any,
-    kind_valid: Any,
-    reason_valid: Any,
-) -> None:
-    """Fill the outputs of :func:`expand_kernel`; threads own whole bitmap bytes (8 rows)."""
-    n = codes.shape[0]
-    nbytes = (n + 7) // 8
-    for byte in numba.prange(nbytes):
-        cv, kv, rv = 0, 0, 0
-        for bit in range(min(8, n - byte * 8)):
-            i = byte * 8 + bit
-            x = packed[codes[i]]
-            canon[i] = np.int32(x & 0x7FFFFFFF)
-            k, st, rs = (x >> 32) & 0xFF, (x >> 40) & 0xFF, (x >> 48) & 0xFF
-            kind[i], status[i], reason[i] = k, st, rs
-            cv |= ((x >> 56) & 1) << bit
-            if k != 0:
-                kv |= 1 << bit
-            if rs != 0:
-                rv |= 1 << bit
-        canon_valid[byte], kind_valid[byte], reason_valid[byte] = cv, kv, rv
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _pack_answers(
-    canon_codes: Any, canon_null: Any, kinds: Any, statuses: Any, reasons: Any
-) -> Any:
-    """One int64 per distinct value: canonical code, kind, status, reason, canonical valid."""
-    m = canon_codes.shape[0]
-    packed = np.empty(m, dtype=np.int64)
-    for c in numba.prange(m):
-        cc = canon_codes[c]
-        packed[c] = (
-            np.int64(cc)
-            | (np.int64(kinds[c]) << 32)
-            | (np.int64(statuses[c]) << 40)
-            | (np.int64(reasons[c]) << 48)
-            | (np.int64(0 if canon_null[cc] else 1) << 56)
-        )
-    return packed
 
 
 @_inline
@@ -235,8 +160,12 @@ def phone_kernel(
     cc_np_len: Any,
     rbi: Any,
     mcc_ok: Any,
+    short_junk: bool,
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays."""
+    """Normalize the common shapes; return (kind, status, reason, out, out_len) arrays.
+
+    ``short_junk``: decide short numbers after a junk prefix (:func:`_short_junk_reason`).
+    """
     n = offsets.shape[0] - 1
     kind = np.zeros(n, dtype=np.uint8)
     status = np.full(n, FALLBACK, dtype=np.uint8)
@@ -268,10 +197,19 @@ def phone_kernel(
             if ln > 0:
                 kind[i], status[i], out_len[i] = _K_SERVICE, _S_OK, ln
             continue
+        r = _junk_prefix(data, s, e) if mode != MODE_IMEI else -1
+        if r >= 0:
+            k, st, rs, ln = _after_junk(
+                data, r, e, d, mode == MODE_AUTO, short_junk, nanp, idd, cc_known, cc_fast,
+                cc_lengths, cc_np, cc_np_len, rbi, mcc_ok, out, i * SLOT,
+            )  # fmt: skip
+            if st != FALLBACK:
+                kind[i], status[i], reason[i], out_len[i] = k, st, rs, ln
+            continue
         repaired = _spreadsheet_end(data, s, e)
         if repaired > 0:
             e = repaired
-        nd, plus, dots, ok = _digits(data, s, e, d)
+        nd, plus, dots, ok = _digits(data, s, e, d, mode != MODE_IMEI)
         if not ok or nd == 0 or (mode == MODE_AUTO and dots == 3):
             continue
         base = i * SLOT
@@ -334,6 +272,57 @@ def _phone(
     if nd == 11 and d[0] == 49 and d[1] >= 50 and d[4] >= 50:
         return _K_PHONE, _S_OK, 0, _put(out, base, d, 0, 11, True, -1)
     return 0, FALLBACK, 0, 0
+
+
+@_inline
+def _after_junk(
+    data: Any,
+    r: int,
+    e: int,
+    d: Any,
+    auto: bool,
+    short_junk: bool,
+    nanp: bool,
+    idd: Any,
+    cc_known: Any,
+    cc_fast: Any,
+    cc_lengths: Any,
+    cc_np: Any,
+    cc_np_len: Any,
+    rbi: Any,
+    mcc_ok: Any,
+    out: Any,
+    base: int,
+) -> tuple[int, int, int, int]:
+    """Decide a value whose junk prefix ends at ``r``: what ``phonenumbers`` makes of data[r:e].
+
+    ``phonenumbers.parse`` starts reading a number at its first digit, so it answers what it
+    answers for the digits alone; the letters only keep the value from being a service code or
+    a device identifier (the reference parses it as a phone number). The short lengths are
+    decided only in regions that parse like the US (:func:`_short_junk_reason`).
+
+    The prefix is kept narrow so that no other reference rule applies (:func:`_junk_prefix`).
+    """
+    nd, contiguous = _junk_digits(data, r, e, d)
+    if nd < 0:
+        return 0, FALLBACK, 0, 0
+    if nd <= 1:  # not a viable number for phonenumbers, in any region
+        return _K_PHONE, _S_REJECTED, _R_UNRECOGNIZED if auto else _R_UNPARSEABLE, 0
+    ni = idd.shape[0]
+    dialed_out = ni > 0 and nd >= ni
+    for j in range(min(ni, nd)):
+        if d[j] != idd[j]:
+            dialed_out = False
+    if dialed_out or nd >= 10:
+        k, st, rs, ln = _phone(
+            d, nd, False, MODE_PHONE, nanp, idd, cc_known, cc_fast, cc_lengths, cc_np,
+            cc_np_len, rbi, mcc_ok, out, base,
+        )  # fmt: skip
+        return (0, FALLBACK, 0, 0) if k != _K_PHONE else (k, st, rs, ln)
+    reason = _short_junk_reason(d, nd, contiguous) if short_junk else 0
+    if reason == 0:
+        return 0, FALLBACK, 0, 0
+    return _K_PHONE, _S_REJECTED, reason, 0
 
 
 @_inline
@@ -409,8 +398,11 @@ def _spreadsheet_end(data: Any, s: int, e: int) -> int:
 
 
 @_inline
-def _digits(data: Any, s: int, e: int, d: Any) -> tuple[int, bool, int, bool]:
-    """Collect digits of data[s:e]; returns (count, leading plus, dots, shape is simple)."""
+def _digits(data: Any, s: int, e: int, d: Any, parens: bool) -> tuple[int, bool, int, bool]:
+    """Collect digits of data[s:e]; returns (count, leading plus, dots, shape is simple).
+
+    Not simple: a tab (``phonenumbers`` rejects it) or, unless ``parens``, a parenthesis.
+    """
     nd = 0
     dots = 0
     plus = data[s] == 43
@@ -423,7 +415,7 @@ def _digits(data: Any, s: int, e: int, d: Any) -> tuple[int, bool, int, bool]:
             nd += 1
         elif c == 46:
             dots += 1
-        elif not (c == 32 or c == 45 or c == 47 or c == 40 or c == 41 or c == 9):
+        elif not (c == 32 or c == 45 or c == 47 or (parens and (c == 40 or c == 41))):
             return nd, plus, dots, False
     return nd, plus, dots, True
 
@@ -443,3 +435,70 @@ def pack_kernel(out: Any, out_len: Any) -> tuple[Any, Any]:
         for j in range(out_len[i]):
             data[o + j] = out[base + j]
     return offsets, data
+
+
+@_inline
+def _junk_prefix(data: Any, s: int, e: int) -> int:
+    """End of the junk prefix of data[s:e] (where its digits start, or ``e``); -1 if none.
+
+    A junk prefix is followed by a digit or by nothing at all. It is kept narrow so that no
+    other reference rule can apply: ASCII letters, spaces, ``-`` and ``/`` only (no ``@``,
+    ``:`` or ``.``: e-mail, IP, URL), at least one letter that is not a hex digit (an all-hex
+    value may be an ESN or MEID), at most :data:`_MAX_PREFIX` bytes.
+    """
+    non_hex = False
+    j = s
+    while j < e and j - s <= _MAX_PREFIX:
+        c = data[j] | 32  # ASCII lower case (digits and separators checked before)
+        if 48 <= data[j] <= 57:
+            break
+        if 97 <= c <= 122:
+            non_hex = non_hex or c > 102
+        elif not (data[j] == 32 or data[j] == 45 or data[j] == 47):
+            return -1
+        j += 1
+    if not non_hex or j - s > _MAX_PREFIX:
+        return -1
+    return j
+
+
+@_inline
+def _junk_digits(data: Any, r: int, e: int, d: Any) -> tuple[int, bool]:
+    """Digits of data[r:e] into ``d``: (count, whether no separator splits them).
+
+    The count is -1 if data[r:e] holds anything but digits, spaces, ``-``, ``(`` and ``)``,
+    or more than :data:`_MAX_DIGITS` digits.
+    """
+    nd = 0
+    contiguous = True
+    for j in range(r, e):
+        c = data[j]
+        if 48 <= c <= 57:
+            if nd >= _MAX_DIGITS:
+                return -1, False
+            if nd > 0 and not (48 <= data[j - 1] <= 57):
+                contiguous = False
+            d[nd] = c
+            nd += 1
+        elif not (c == 32 or c == 45 or c == 40 or c == 41):
+            return -1, False
+    return nd, contiguous
+
+
+@_inline
+def _short_junk_reason(d: Any, nd: int, contiguous: bool) -> int:
+    """Reason for 2-9 digits after a junk prefix in a US-like region; 0 to fall back.
+
+    The number does not start with the international prefix (the caller checks). Two digits
+    must be written together (``1-2`` is not a viable number for ``phonenumbers``); eight or
+    nine starting with the national prefix ``1`` may be local-only numbers.
+    """
+    if nd == 2:
+        return _R_IMPOSSIBLE if contiguous else 0
+    if 3 <= nd <= 6:
+        return _R_IMPOSSIBLE
+    if nd == 7:
+        return _R_LOCAL_ONLY
+    if (nd == 8 or nd == 9) and d[0] != 49:
+        return _R_IMPOSSIBLE
+    return 0

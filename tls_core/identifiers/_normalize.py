@@ -146,7 +146,7 @@ def _run_kernel(
 ) -> tuple[Any, Any, Any, pa.LargeStringArray]:
     """Run the kernel; undecided values have status FALLBACK and a null canonical."""
     from tls_core.identifiers import _kernels as k
-    from tls_core.identifiers._phone import kernel_tables, region_idd
+    from tls_core.identifiers._phone import kernel_tables, region_idd, short_junk_rules
 
     offsets, data, valid = _buffers(values)
     n = len(values)
@@ -157,7 +157,7 @@ def _run_kernel(
         nanp = _calling_code(region) == 1
         kinds, statuses, reasons, out, out_len = k.phone_kernel(
             offsets, data, valid, mode, nanp, idd.astype(np.int64), t.cc_known, t.cc_fast,
-            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok,
+            t.cc_lengths, t.cc_np, t.cc_np_len, t.rbi, t.mcc_ok, short_junk_rules(region),
         )  # fmt: skip
     else:
         kinds, reasons = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
@@ -196,20 +196,25 @@ def _expand(
     codes: Any, kinds: Any, statuses: Any, reasons: Any, canonical: pa.LargeStringArray
 ) -> pa.Table:
     """Map per-distinct results back to every row, as dictionary arrays (no string copies)."""
-    from tls_core.identifiers import _kernels as k
-    from tls_core.identifiers._dedup import dedup_kernel
+    from tls_core.identifiers._dedup import dedup_kernel, expand_kernel
 
     c_offsets, c_data, c_valid = _buffers(canonical)
     c_codes, c_first = dedup_kernel(c_offsets, c_data, c_valid)
     canon_dict = canonical.take(pa.array(c_first, mask=c_first < 0))
-    canon, kind, status, reason, canon_ok, kind_ok, reason_ok = k.expand_kernel(
+    canon, kind, status, reason, canon_ok, kind_ok, reason_ok = expand_kernel(
         codes, c_codes, c_first < 0, kinds, statuses, reasons
     )
+    # safe=False: the kernels write only indices into these dictionaries; checking them again
+    # would be one more single-threaded pass over every row and column.
     columns = [
-        pa.DictionaryArray.from_arrays(_indices(pa.int8(), kind, kind_ok), _KIND_DICT),
-        pa.DictionaryArray.from_arrays(_indices(pa.int32(), canon, canon_ok), canon_dict),
-        pa.DictionaryArray.from_arrays(_indices(pa.int8(), status, None), _STATUS_DICT),
-        pa.DictionaryArray.from_arrays(_indices(pa.int8(), reason, reason_ok), _REASON_DICT),
+        pa.DictionaryArray.from_arrays(_indices(pa.int8(), kind, kind_ok), _KIND_DICT, safe=False),
+        pa.DictionaryArray.from_arrays(
+            _indices(pa.int32(), canon, canon_ok), canon_dict, safe=False
+        ),
+        pa.DictionaryArray.from_arrays(_indices(pa.int8(), status, None), _STATUS_DICT, safe=False),
+        pa.DictionaryArray.from_arrays(
+            _indices(pa.int8(), reason, reason_ok), _REASON_DICT, safe=False
+        ),
     ]
     return pa.Table.from_arrays(columns, schema=RESULT_SCHEMA)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -23,7 +23,14 @@ from phonenumbers.phonenumberutil import (
 
 from tls_core.errors import ConfigError
 
-__all__ = ["KernelTables", "canon_phone", "check_region", "kernel_tables", "region_idd"]
+__all__ = [
+    "KernelTables",
+    "canon_phone",
+    "check_region",
+    "kernel_tables",
+    "region_idd",
+    "short_junk_rules",
+]
 
 Canon = tuple[str | None, str | None, str, str | None]
 """(kind, canonical, status, reason)."""
@@ -97,6 +104,27 @@ def region_idd(region: str) -> str | None:
     meta = PhoneMetadata.metadata_for_region(region)
     idd = None if meta is None else meta.international_prefix
     return idd if idd is not None and idd.isdigit() else None
+
+
+@cache
+def short_junk_rules(region: str) -> bool:
+    """Whether the region parses short numbers like the US (the kernel's junk-prefix rules).
+
+    National numbers of 10 digits, local-only ones of 7, national prefix ``1`` with no
+    transform rule, international prefix ``011``: the US, Puerto Rico, Jamaica and a few more.
+    ``tests/tls_core/identifiers/test_differential.py`` checks the rules against the reference.
+    """
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.general_desc is None:
+        return False
+    return (
+        meta.country_code == 1
+        and meta.national_prefix_for_parsing == "1"
+        and meta.national_prefix_transform_rule is None
+        and meta.international_prefix == "011"
+        and tuple(meta.general_desc.possible_length) == (10,)
+        and tuple(meta.general_desc.possible_length_local_only) == (7,)
+    )
 
 
 @dataclass(frozen=True)

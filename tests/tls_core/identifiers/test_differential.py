@@ -171,3 +171,64 @@ def test_every_nanp_region_agrees_on_national_numbers():
     ]
     decided = sum(_assert_agree(values, "auto", region) for region in nanp_regions)
     assert decided > 0
+
+
+_JUNK_PREFIX = st.text(alphabet="NAnaxXtTeElLoOfFbB /-@.:+#*(", min_size=1, max_size=8)
+_JUNK_REST = st.text(alphabet="0123456789 -()/.+x#", max_size=16)
+_JUNK_DIGITS = st.one_of(
+    st.text(alphabet="0123456789", max_size=13),
+    st.builds("{}{}".format, st.sampled_from(["1", "011", "0", "00", "+"]), digit_strings),
+)
+
+
+@given(
+    st.lists(
+        st.builds(
+            "{}{}{}".format,
+            _JUNK_PREFIX,
+            st.sampled_from(["", " ", "-", "/"]),
+            st.one_of(_JUNK_DIGITS, _JUNK_REST),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from([*REGIONS_SAMPLE, "DO", "BS"]),
+    st.sampled_from(["auto", "phone", "service", "imei"]),
+)
+def test_fast_path_equals_reference_after_a_junk_prefix(values, region, kind):
+    """``N/A-1234``, ``NONE``, ``x 011 44 ...``: letters before the number."""
+    _assert_agree(values, kind, region)
+
+
+def test_short_numbers_after_a_junk_prefix_sweep():
+    """Every number of 1-3 digits and longer ones led by 0, 1 and 011, after junk prefixes."""
+    tails = [str(n).zfill(width) for width in (1, 2, 3) for n in range(10**width)]
+    tails += [
+        lead + "5550142123"[:length] for lead in ("0", "1", "2", "011") for length in range(11)
+    ]
+    tails += ["1-2", "12-", "1 23", "(213) 555-0142", ""]
+    values = [prefix + tail for prefix in ("N/A-", "none ", "Tel/") for tail in tails]
+    decided = {
+        region: _assert_agree(values, kind, region)
+        for region in ("US", "CA", "DO", "BS", "GB")
+        for kind in ("auto", "phone")
+    }
+    assert decided["US"] > 0.95 * len(values)
+
+
+def test_kernel_reason_codes_match_the_reason_names():
+    from tls_core.identifiers import _kernels
+    from tls_core.identifiers._codes import REASON_CODE
+
+    assert REASON_CODE["local_only_number"] == _kernels._R_LOCAL_ONLY
+    assert REASON_CODE["impossible_number"] == _kernels._R_IMPOSSIBLE
+    assert REASON_CODE["unparseable"] == _kernels._R_UNPARSEABLE
+    assert REASON_CODE["unrecognized"] == _kernels._R_UNRECOGNIZED
+    assert REASON_CODE["ambiguous_identifier"] == _kernels._R_AMBIGUOUS
+
+
+@pytest.mark.parametrize("kind", ["auto", "phone", "imei"])
+def test_tabs_and_parentheses_the_reference_refuses(kind):
+    """``phonenumbers`` refuses a tab inside a number; IMEI separators exclude parentheses."""
+    values = ["213\t555\t0142", "+\t9537744902", "+\t-9537744902", "( 13305710857675"]
+    values += ["(-0116321795237968", "35 209900 176148 1", "35-209900-176148-1"]
+    _assert_agree(values, kind)
