@@ -149,7 +149,7 @@ def _commit_alone(path: Path, repo: Path) -> dict[str, Any]:
 def _install_timers() -> dict[str, float]:
     """Time spent hashing, inside the scan's iterator, in normalization, waiting for the read."""
     from penlink_adapters import _assemble, _read
-    from tls_core.store import _ingest
+    from tls_core.store import _ingest, _prefetch
 
     timers = {"hash": 0.0, "scan": 0.0, "normalize": 0.0, "wait": 0.0}
 
@@ -179,8 +179,7 @@ def _install_timers() -> dict[str, float]:
         return wrapper
 
     _read.ReturnScan.__iter__ = timed_iter("scan", _read.ReturnScan.__iter__)  # type: ignore[method-assign]
-    if hasattr(_ingest, "_Prefetch"):  # a baseline without the read thread has none
-        _ingest._Prefetch.__iter__ = timed_iter("wait", _ingest._Prefetch.__iter__)  # type: ignore[method-assign]
+    _prefetch.Prefetch.__iter__ = timed_iter("wait", _prefetch.Prefetch.__iter__)  # type: ignore[method-assign]
     _assemble.normalize_columns = timed("normalize", _assemble.normalize_columns)  # type: ignore[attr-defined]
     _ingest._hash_file = timed("hash", _ingest._hash_file)
     return timers
@@ -315,9 +314,16 @@ def _polars_note(runs: dict[str, list[dict[str, Any]]]) -> str:
     )
     if runs["read"]:
         read = statistics.median(r["seconds"] for r in runs["read"])
+        wait = statistics.median(r.get("wait", 0.0) for r in runs["ingest"])
+        bound = (
+            "the read bounds the ingest (the commit waited for it)"
+            if wait > 0.1 * wall
+            else "the commit's staging bounds the ingest (it hardly waited for the read)"
+        )
         note += (
             f" The adapters' read alone takes {read / pl_wall:.2f}x the raw polars read; the "
-            f"ingest takes {wall / read:.2f}x the read alone (wall): the read bounds the ingest."
+            f"ingest takes {wall / read:.2f}x the read alone (wall); the commit thread waited "
+            f"{wait:.1f} s for chunks: {bound}."
         )
     return note
 
