@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +37,7 @@ __all__ = [
     "DamagedState",
     "KeptCases",
     "Segment",
+    "Segments",
     "check_size",
     "read_mapped",
     "read_segment",
@@ -83,8 +84,10 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class KeptCases:
-    """The kept ``identifier_cases`` segments under ``folder``, oldest first."""
+class Segments:
+    """A kept table's segments under ``folder``, oldest first (named after :attr:`TABLE`)."""
+
+    TABLE: ClassVar[str] = "identifier_cases"
 
     folder: Path
     """The state's directory."""
@@ -94,7 +97,20 @@ class KeptCases:
     def check_sizes(self) -> None:
         """Raise :class:`DamagedState` unless every file exists with its recorded size."""
         for segment in self.segments:
-            check_size(self.folder / segment_name(segment.sha256), segment)
+            check_size(self.path(segment), segment)
+
+    def names(self) -> set[str]:
+        """File names of every segment."""
+        return {segment_name(s.sha256, self.TABLE) for s in self.segments}
+
+    def path(self, segment: Segment) -> Path:
+        """Where ``segment`` is stored."""
+        return self.folder / segment_name(segment.sha256, self.TABLE)
+
+
+@dataclass(frozen=True)
+class KeptCases(Segments):
+    """The kept ``identifier_cases`` segments under ``folder``, oldest first."""
 
     def read_all(self) -> pa.Table:
         """Every kept row (checked)."""
@@ -141,13 +157,9 @@ class KeptCases:
             return KeptCases(self.folder, kept)
         return KeptCases(self.folder, (*kept, write_segment(self.folder, rows)))
 
-    def names(self) -> set[str]:
-        """File names of every segment."""
-        return {segment_name(s.sha256) for s in self.segments}
-
     def _tables(self) -> Iterable[pa.Table]:
         for segment in self.segments:
-            yield read_segment(self.folder / segment_name(segment.sha256), segment, CASES_SCHEMA)
+            yield read_segment(self.path(segment), segment, CASES_SCHEMA)
 
 
 def _hub_strings(changed: pa.Table, hubs: pa.Table) -> pa.Array:

@@ -14,18 +14,15 @@ are merged into one. Sizes are checked when the state loads, bytes when a segmen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tls_core.link._kept_cases import (
     MAX_SEGMENTS,
-    Segment,
-    check_size,
+    Segments,
     read_segment,
-    segment_name,
     write_segment,
 )
 
@@ -40,25 +37,16 @@ _NAME: Final = "identifier_weights"
 
 
 @dataclass(frozen=True)
-class KeptWeights:
+class KeptWeights(Segments):
     """The segments of the kept weights under ``folder``, oldest first."""
 
-    folder: Path
-    """The state's directory."""
-    segments: tuple[Segment, ...]
-    """The files, oldest first."""
-
-    def check_sizes(self) -> None:
-        """Raise :class:`DamagedState` unless every file exists with its recorded size."""
-        for segment in self.segments:
-            check_size(self.folder / segment_name(segment.sha256, _NAME), segment)
+    TABLE: ClassVar[str] = _NAME
 
     def read(self, identifiers: pa.Array | None = None) -> pa.Table:
         """The un-merged rows (of ``identifiers`` only, when given), each file checked."""
         parts = [WEIGHTS_SCHEMA.empty_table()]
         for segment in self.segments:
-            path = self.folder / segment_name(segment.sha256, _NAME)
-            table = read_segment(path, segment, WEIGHTS_SCHEMA)
+            table = read_segment(self.path(segment), segment, WEIGHTS_SCHEMA)
             if identifiers is not None:
                 table = table.filter(pc.is_in(table.column("identifier"), value_set=identifiers))
             parts.append(table)
@@ -80,7 +68,3 @@ class KeptWeights:
         if rows.num_rows == 0 and kept:
             return KeptWeights(self.folder, kept)
         return KeptWeights(self.folder, (*kept, write_segment(self.folder, rows, _NAME)))
-
-    def names(self) -> set[str]:
-        """File names of every segment."""
-        return {segment_name(s.sha256, _NAME) for s in self.segments}
