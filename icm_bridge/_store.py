@@ -9,18 +9,16 @@ change is rolled back (fail closed). A denial is audited as ``denied`` and raise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from icm_bridge import _access as access
 from icm_bridge._audit import AuditLog, AuditRecord, VerifyReport, load_or_create_key
+from icm_bridge._audited import AuditedStore, Body, actor_role, store_errors
 from icm_bridge._case_ops import (
     apply_user_update,
     edit_team,
@@ -31,7 +29,6 @@ from icm_bridge._case_ops import (
     set_status,
 )
 from icm_bridge._db import (
-    Writer,
     audit_store_url,
     case_store_url,
     create_store_engine,
@@ -44,7 +41,7 @@ from icm_bridge._outbox import (
     mark_read,
     record_event,
 )
-from icm_bridge._policy import GlobalAction, Policy, load_policy
+from icm_bridge._policy import GlobalAction, Policy
 from icm_bridge._records import Case, NewUser, User, insert_user, read_case, read_user
 from icm_bridge._schema import CASE_METADATA, cases, users
 from tls_core.errors import AccessDenied, CaseStoreError
@@ -52,33 +49,14 @@ from tls_core.protocols import Action, AuditEvent, Contact, LinkNotice, Outcome,
 
 __all__ = ["CaseStore"]
 
-_T = TypeVar("_T")
-Body = Callable[[sa.Connection], _T]
 
-
-class CaseStore:
+class CaseStore(AuditedStore):
     """Cases, users, the access policy, the notification outbox and the audit log.
 
-    Args:
-        engine: Engine of the case store.
-        audit: The audit log (its own store).
-        policy: The permission table; the shipped one by default.
-        clock: Source of aware UTC datetimes (training dates and timestamps derive from it).
+    Built on :class:`~icm_bridge._audited.AuditedStore` (engines, policy, clock, audited
+    transactions); construct it with :meth:`open`, or with the base's arguments (``engine``,
+    ``audit``, ``policy``, ``clock``).
     """
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        audit: AuditLog,
-        policy: Policy | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.engine = engine
-        self.audit = audit
-        self.policy = policy if policy is not None else load_policy()
-        self._clock = clock
-        self._writer = Writer(engine)
 
     @classmethod
     def open(
@@ -118,17 +96,9 @@ class CaseStore:
 
     def create(self) -> None:
         """Create the case store and audit tables if missing."""
-        with _store_errors(), self.engine.begin() as conn:
+        with store_errors(), self.engine.begin() as conn:
             CASE_METADATA.create_all(conn)
         self.audit.create()
-
-    def now(self) -> datetime:
-        """Return the current time (aware, UTC) by the store's clock."""
-        return self._clock().astimezone(UTC)
-
-    def today(self) -> date:
-        """Return today's date (UTC) by the store's clock."""
-        return self.now().date()
 
     # -- the AccessPolicy / CaseDirectory / NotificationSink / AuditSink seams ---------------
 
@@ -143,7 +113,7 @@ class CaseStore:
                 access.check_case(conn, self.policy, actor, action, case_number, self.today())
             except AccessDenied:
                 event = AuditEvent(actor, f"check-{action}", "denied", (case_number,))
-                self.audit.append(event, role=_role_of(conn, actor))
+                self.audit.append(event, role=actor_role(conn, actor))
                 raise
 
     def visible_cases(
@@ -216,11 +186,11 @@ class CaseStore:
                 access.load_actor(conn, self.policy, actor, self.today())
                 for number in numbers:
                     found[number] = _supervisor_contact(conn, number)
-                self.audit.append_many(events(None, _role_of(conn, actor)))
+                self.audit.append_many(events(None, actor_role(conn, actor)))
         except CaseStoreError as err:
             if err.reason != "audit_unavailable":
                 with self._connect() as conn:
-                    role = _role_of(conn, actor)
+                    role = actor_role(conn, actor)
                 failed: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
                 self.audit.append_many(events(failed, role))
             raise
@@ -234,12 +204,12 @@ class CaseStore:
             role = lookups.role(conn, self.policy, notice.actor, self.today())
             return queue_query(conn, notice, role, lookups)
 
-        def role_of(conn: sa.Connection, actor: str) -> str:
+        def known_role(conn: sa.Connection, actor: str) -> str:
             known = lookups.roles.get(actor)
-            return known if known is not None else _role_of(conn, actor)
+            return known if known is not None else actor_role(conn, actor)
 
         return self.run_audited(
-            notice.actor, "notify-query", notice.case_numbers, body, role_of=role_of
+            notice.actor, "notify-query", notice.case_numbers, body, role_of=known_role
         )
 
     def record_search(self, notice: QueryNotice, event: AuditEvent) -> int:
@@ -257,13 +227,13 @@ class CaseStore:
             with self.audit.anchor_deferred(), self._begin() as conn:
                 role = lookups.role(conn, self.policy, notice.actor, self.today())
                 queued = queue_query(conn, notice, role, lookups)
-                other = _role_of(conn, event.actor) if event.actor != notice.actor else role
+                other = actor_role(conn, event.actor) if event.actor != notice.actor else role
                 # The audit commits first, then the case store: docs/audit.md, "Commit order".
                 self.audit.append_many([(notify, role), (event, other)])
         except CaseStoreError as err:
             if err.reason != "audit_unavailable":
                 with self._connect() as conn:
-                    role = _role_of(conn, notice.actor)
+                    role = actor_role(conn, notice.actor)
                 outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
                 self.audit.append(replace(notify, outcome=outcome), role=role)
             raise
@@ -284,7 +254,7 @@ class CaseStore:
                 try:
                     role = lookups.role(conn, self.policy, notice.actor, self.today())
                 except AccessDenied:
-                    outcome, role = "denied", _role_of(conn, notice.actor)
+                    outcome, role = "denied", actor_role(conn, notice.actor)
                 else:
                     queued += queue_query(conn, notice, role, lookups)
                 event = AuditEvent(notice.actor, "notify-query", outcome, notice.case_numbers)
@@ -314,7 +284,7 @@ class CaseStore:
     def append(self, event: AuditEvent) -> int:
         """Append an event of another stage (search, ingest, link run) to the audit log."""
         with self._connect() as conn:
-            role = _role_of(conn, event.actor)
+            role = actor_role(conn, event.actor)
         return self.audit.append(event, role=role)
 
     # -- users ------------------------------------------------------------------------------
@@ -477,21 +447,6 @@ class CaseStore:
 
     # -- building blocks --------------------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        # Begun explicitly: reads made straight through the driver (the access checks) run in
-        # the transaction SQLAlchemy begins, so one decision sees one state of the store.
-        with _store_errors(), self.engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        with _store_errors(), self._writer.transaction() as conn:
-            yield conn
-
-    def _check_global(self, conn: sa.Connection, actor: str, action: GlobalAction) -> None:
-        access.check_global(conn, self.policy, actor, action, self.today())
-
     def _view(self, actor: str, number: str) -> Body[Case]:
         def body(conn: sa.Connection) -> Case:
             access.check_case(conn, self.policy, actor, "view", number, self.today())
@@ -519,66 +474,6 @@ class CaseStore:
 
         return self.run_audited(actor, name, (number,), body)
 
-    def run_audited(
-        self,
-        actor: str,
-        name: str,
-        case_numbers: tuple[str, ...],
-        body: Body[_T],
-        *,
-        objects: dict[str, str] | None = None,
-        criteria: dict[str, str] | None = None,
-        after: Callable[[sa.Connection, int], None] | None = None,
-        role_of: Callable[[sa.Connection, str], str] | None = None,
-    ) -> _T:
-        """Run ``body`` and its audit event in one transaction; audit refusals too.
-
-        The building block of every audited change (also for :mod:`icm_bridge._disclosure`):
-        ``body`` runs in a case-store transaction under the writer lock and does its own access
-        check; the audit event named ``name`` is appended before the commit (fail closed).
-        ``body`` may add ids it creates to ``objects`` before the event is written; ``after``
-        receives the event's sequence number inside the same transaction. ``role_of`` returns
-        the actor's role for the event (default: read from the users table).
-        """
-        ids = objects if objects is not None else {}
-
-        def event(outcome: Outcome) -> AuditEvent:
-            return AuditEvent(actor, name, outcome, case_numbers, dict(ids), criteria or {})
-
-        try:
-            with self.audit.anchor_deferred(), self._begin() as conn:
-                result = body(conn)
-                role = (role_of or _role_of)(conn, actor)
-                # The audit commits first, then the case store: docs/audit.md, "Commit order".
-                seq = self.audit.append(event("ok"), role=role)
-                if after is not None:
-                    after(conn, seq)
-        except CaseStoreError as err:
-            if err.reason != "audit_unavailable":
-                with self._connect() as conn:
-                    role = _role_of(conn, actor)
-                outcome: Outcome = "denied" if isinstance(err, AccessDenied) else "failed"
-                self.audit.append(event(outcome), role=role)
-            raise
-        return result
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """Turn database failures of the case store into :class:`CaseStoreError` (a TlsError)."""
-    try:
-        yield
-    except sa.exc.SQLAlchemyError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CaseStoreError(
-            f"the case store failed: {type(err).__name__}: {first}",
-            reason="case_store_failed",
-            hint="nothing was changed; check the case store URL and retry",
-        ) from err
-
-
-_ROLE = sa.select(users.c.role).where(users.c.id == sa.bindparam("uid"))
-
 
 def _supervisor_contact(conn: sa.Connection, case_number: str) -> Contact | None:
     """The nearest supervisor of the case's owner; None: no such case, or no one on file."""
@@ -596,11 +491,6 @@ def _outcome(failed: Outcome | None, found: dict[str, Contact | None], number: s
     if failed is not None:
         return failed
     return "ok" if found.get(number) is not None else "denied"
-
-
-def _role_of(conn: sa.Connection, actor: str) -> str:
-    role = conn.execute(_ROLE, {"uid": actor}).scalar_one_or_none()
-    return "unknown" if role is None else str(role)
 
 
 def _check_bootstrap(conn: sa.Connection, user: NewUser) -> None:
