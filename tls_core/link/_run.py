@@ -15,7 +15,7 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,7 +362,7 @@ def _compute(
         )
         carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
-            occurrences = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
+            rows = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
             if carry:
                 prior = _register_prior(con, state)  # kept alive while the steps read it
                 run_changed_steps(con, hub_cases=settings.hub_cases)
@@ -372,10 +372,14 @@ def _compute(
                 materialize(con, "changed_identifiers", changed_identifiers_sql())
                 materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
-            occurrences = _delta_cases(con, scope, known, "identifier_cases", batches)
+            rows = _delta_cases(con, scope, known, "identifier_cases", batches)
+        occurrences = int(pc.sum(rows.column("records")).as_py() or 0)
         run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry, weights_ready=carry)
         changed, table = _alerts_table(con, state if carry else None, snap.version)
-        cases, weights, hubs = _new_state(con, state if carry else None)
+        # The rows to keep, as made: those of a full run, or a carrying run's delta (a run
+        # re-folding every alert merged identifier_cases in DuckDB instead).
+        made = rows if carry or not incremental else None
+        cases, weights, hubs = _new_state(con, state if carry else None, made)
         return _Computed(
             mode="incremental" if incremental else "full",
             links=current,
@@ -413,11 +417,17 @@ def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.T
 
 
 _ALL_CASES: Final = "SELECT * FROM identifier_cases"  # any order: every reader aggregates
+_DELTA: Final = "SELECT * FROM delta_identifier_cases"
 _SORTED_HUBS: Final = "SELECT * FROM ({hubs}) h ORDER BY cases DESC, kind, identifier"
 
 
-def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+def _new_state(
+    con: Any, state: LinkState | None, made: pa.Table | None
+) -> tuple[pa.Table, pa.Table, pa.Table]:
     """``identifier_cases``, ``identifier_weights`` and ``hubs`` to keep.
+
+    ``made``: the rows to keep when the run made them as Arrow columns (a full run's
+    ``identifier_cases``, a carrying run's ``delta_identifier_cases``), else ``None``.
 
     ``state``: the run saw the changed identifiers only (:mod:`tls_core.link._changed`); its
     delta rows are to be appended to the kept ``identifier_cases`` (un-merged: every reader
@@ -425,14 +435,14 @@ def _new_state(con: Any, state: LinkState | None) -> tuple[pa.Table, pa.Table, p
     hub rows replace the kept ones.
     """
     if state is None:
-        cases = fetch_arrow(con, "identifier_cases", _ALL_CASES)
+        cases = made if made is not None else fetch_arrow(con, "identifier_cases", _ALL_CASES)
         weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
         return (
             cases,
             weights,
             fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs="SELECT * FROM hubs")),
         )
-    cases = fetch_arrow(con, "delta_identifier_cases", "SELECT * FROM delta_identifier_cases")
+    cases = made if made is not None else fetch_arrow(con, "delta_identifier_cases", _DELTA)
     weights = fetch_arrow(con, "identifier_weights", "SELECT * FROM identifier_weights")
     hubs = fetch_arrow(con, "hubs", _SORTED_HUBS.format(hubs=kept_rows_sql("hubs")))
     return cases, weights, hubs
@@ -464,13 +474,12 @@ def _delta_cases(
     scope: frozenset[tuple[str, str]],
     known: frozenset[tuple[str, str]],
     name: str,
-    batches: pa.Table,
-) -> int:
+    batches: Mapping[str, pa.Table],
+) -> pa.Table:
+    """Create step ``name`` (``identifier_cases`` or its delta); return its rows."""
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))
-    create_identifier_cases(con, name, batches, scope="delta")
-    (row,) = con.execute(f"SELECT SUM(records) FROM {name}").fetchall()
-    return int(row[0] or 0)
+    return create_identifier_cases(con, name, batches, scope="delta")
 
 
 def _links_table(links: Iterable[tuple[str, str]]) -> pa.Table:
