@@ -14,7 +14,9 @@ so what a batch's call records contribute to ``identifier_cases`` is computed on
   (role ``raw_device``: canonicalized by each run, so that normalization is never cached).
 
 Each batch's rows are one Arrow IPC file ``_tls/cache/link_batches/<key>-<sha256>.arrow``
-(LZ4-compressed; a full run reads one per batch, and IPC reads far faster than Parquet):
+(uncompressed and memory-mapped when read: a full run maps one per batch and decodes
+nothing; an entry an older version wrote LZ4-compressed is read once and kept again
+uncompressed):
 ``key`` is the SHA-256 of the cache format, the batch id and the names of the batch's call
 record files (names carry the files' SHA-256), ``sha256`` that of the file's bytes. An entry is
 used only when its key matches the snapshot's files and its bytes their hash; anything else is
@@ -216,19 +218,27 @@ def _entries(folder: Path) -> dict[str, list[str]]:
 
 
 def _load(folder: Path, key: str, digests: list[str], batch: str) -> pa.Table | None:
-    """The entry of ``key`` if one exists and passes its checks (bad entries are deleted)."""
+    """The entry of ``key`` if one exists and passes its checks (bad entries are deleted).
+
+    The entry is memory-mapped: its rows are the mapped pages (nothing decoded or copied). An
+    entry written LZ4-compressed (before entries were kept uncompressed) is read, then kept
+    again uncompressed.
+    """
     for digest in sorted(digests):
         path = folder / f"{key}-{digest}.{_SUFFIX}"
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            data = pa.memory_map(str(path)).read_buffer()
+        except OSError:
             continue
-        if hashlib.sha256(data).hexdigest() == digest:
+        if hashlib.sha256(memoryview(data)).hexdigest() == digest:
             try:
-                table = ipc.open_file(pa.BufferReader(data)).read_all()
+                table = ipc.open_file(data).read_all()
             except (pa.ArrowException, OSError):
                 table = None
             if table is not None and _belongs(table, batch):
+                if data.size < table.nbytes:  # compressed: keep it as a mappable entry
+                    _save(folder, key, table)
+                    path.unlink(missing_ok=True)
                 return table
         path.unlink(missing_ok=True)
     return None
@@ -272,14 +282,14 @@ def _split(table: pa.Table, batches: list[str]) -> list[tuple[str, pa.Table]]:
 
 
 def _save(folder: Path, key: str, table: pa.Table) -> None:
-    sink = pa.BufferOutputStream()
-    options = ipc.IpcWriteOptions(compression="lz4")
-    with ipc.new_file(sink, BATCH_IDENTIFIERS, options=options) as writer:
-        writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
+    """Write an entry: uncompressed Arrow IPC (a reader maps it), named by its SHA-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}-{hashlib.sha256(data).hexdigest()}.{_SUFFIX}"
     tmp = folder / f".{uuid.uuid4().hex}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, BATCH_IDENTIFIERS) as out:
+            out.write_table(table)
+        with pa.memory_map(str(tmp)) as mapped:
+            digest = hashlib.sha256(memoryview(mapped.read_buffer())).hexdigest()
+        os.replace(tmp, folder / f"{key}-{digest}.{_SUFFIX}")
+    finally:
+        tmp.unlink(missing_ok=True)

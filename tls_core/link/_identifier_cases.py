@@ -66,7 +66,9 @@ def create_identifier_cases(
     prepare_scope(con, scope=scope)
     devices = [batch_raw_devices(t) for t in entries.values()]
     # The steps read only the entries' raw_device rows (the others are handed over below).
-    register(con, "batch_identifiers", pa.concat_tables([BATCH_IDENTIFIERS.empty_table(), *devices]))
+    register(
+        con, "batch_identifiers", pa.concat_tables([BATCH_IDENTIFIERS.empty_table(), *devices])
+    )
     materialize(con, "dirty_scope", _DIRTY_SCOPE)
     materialize(con, "clean_scope", _CLEAN_SCOPE)
     materialize(con, "call_groups", _RECORD_CALL_GROUPS)
