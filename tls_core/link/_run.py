@@ -182,9 +182,10 @@ def hubs(repo: Repository, *, settings: LinkSettings | None = None) -> list[Hub]
     spill = lock_path(repo.root).parent / f"spill-hubs-{uuid.uuid4().hex}"
     con = _without_calls(snap).connect(memory_limit=LINK_MEMORY, temp_dir=spill)
     try:
-        register(con, "identifier_cases", state.cases.read_all())
+        rows = state.cases.read_all()
+        register(con, "identifier_cases", rows, copy=False)
         _register_suppression(con, settings)
-        run_pair_steps(con, hub_cases=settings.hub_cases)
+        run_pair_steps(con, hub_cases=settings.hub_cases, rows=rows)
         return _hubs(con, settings)
     finally:
         con.close()
@@ -374,7 +375,13 @@ def _compute(
         else:  # a full run's delta is the whole table: no copy
             rows = _delta_cases(con, scope, known, "identifier_cases", batches)
         occurrences = int(pc.sum(rows.column("records")).as_py() or 0)
-        run_pair_steps(con, hub_cases=settings.hub_cases, changed_only=carry, weights_ready=carry)
+        _linked = run_pair_steps(  # kept alive while the steps read them
+            con,
+            hub_cases=settings.hub_cases,
+            changed_only=carry,
+            weights_ready=carry,
+            rows=None if incremental else rows,
+        )
         changed, table = _alerts_table(con, state if carry else None, snap.version)
         # The rows to keep, as made: those of a full run, or a carrying run's delta (a run
         # re-folding every alert merged identifier_cases in DuckDB instead).
