@@ -236,12 +236,24 @@ def _load(folder: Path, key: str, digests: list[str], batch: str) -> pa.Table | 
             except (pa.ArrowException, OSError):
                 table = None
             if table is not None and _belongs(table, batch):
-                if data.size < table.nbytes:  # compressed: keep it as a mappable entry
+                if not _in_place(table, data):  # compressed: keep it as a mappable entry
                     _save(folder, key, table)
                     path.unlink(missing_ok=True)
                 return table
         path.unlink(missing_ok=True)
     return None
+
+
+def _in_place(table: pa.Table, data: pa.Buffer) -> bool:
+    """The rows are the mapped bytes themselves (an uncompressed entry), not decoded copies."""
+    start, end = data.address, data.address + data.size
+    return all(
+        start <= buffer.address < end
+        for column in table.columns
+        for chunk in column.chunks
+        for buffer in chunk.buffers()
+        if buffer is not None and buffer.size
+    )
 
 
 def _belongs(table: pa.Table, batch: str) -> bool:
