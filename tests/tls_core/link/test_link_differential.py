@@ -12,8 +12,8 @@ from linkkit import Call, call_rows, commit, party_rows
 from oracle import Oracle, observed
 
 from tls_core.link import LinkSettings, alerts, create_occurrences, link
+from tls_core.link._compute import register_suppression as _register_suppression
 from tls_core.link._pairs import run_pair_steps
-from tls_core.link._run import _register_suppression
 from tls_core.link._state import load_state
 from tls_core.link._steps import register
 from tls_core.store import Repository
