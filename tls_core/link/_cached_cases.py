@@ -18,13 +18,14 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tls_core.link._kept_cases import CASES_SCHEMA
 from tls_core.link._steps import fetch_arrow, register
 
-__all__ = ["batch_parties", "batch_raw_devices", "cached_identifier_cases"]
+__all__ = ["cached_identifier_cases", "split_entry"]
 
 _CALL_ROLES: Final = pa.array(["target", "contact"])
 """Roles of the cached rows: the only rows a cache entry and another source can share."""
@@ -38,31 +39,22 @@ GROUP BY identifier, kind, case_id, role, variant
 """
 
 
-def batch_raw_devices(entry: pa.Table) -> pa.Table:
-    """The ``raw_device`` rows of a cache entry (sorted by role: one contiguous slice)."""
-    start, end = _device_range(entry)
-    return entry.slice(start, end - start)
+def split_entry(entry: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A cache entry's ``target`` / ``contact`` rows and its ``raw_device`` rows (slices).
 
-
-def batch_parties(entry: pa.Table) -> pa.Table:
-    """The ``target`` and ``contact`` rows of a cache entry (slices: no copy)."""
-    start, end = _device_range(entry)
-    if start == end:
-        return entry
-    return pa.concat_tables([entry.slice(0, start), entry.slice(end)])
-
-
-def _device_range(entry: pa.Table) -> tuple[int, int]:
-    """Where the ``raw_device`` rows are; checked, since the entry's order is relied on."""
+    An entry is sorted by role, so its ``raw_device`` rows are one contiguous slice (checked,
+    since the order is relied on).
+    """
     role = entry.column("role")
     mask = pc.equal(role, "raw_device")
     count = int(pc.sum(mask).as_py() or 0)
     if count == 0:
-        return 0, 0
+        return entry, entry.slice(0, 0)
     start = int(pc.index(role, "raw_device").as_py())
     if int(pc.sum(mask.slice(start, count)).as_py() or 0) != count:
         raise ValueError("a link_batches entry is not sorted by role")  # built sorted: a bug
-    return start, start + count
+    devices = entry.slice(start, count)
+    return pa.concat_tables([entry.slice(0, start), entry.slice(start + count)]), devices
 
 
 def cached_identifier_cases(
@@ -73,7 +65,7 @@ def cached_identifier_cases(
     Args:
         con: The run's connection (for step ``merged_identifier_cases``).
         entries: Per batch, its cache entry's ``target`` / ``contact`` rows
-            (:func:`batch_parties`).
+            (:func:`split_entry`).
         clean: The ``clean_scope`` links (``batch_id``, ``case_id``).
         parts: Every other row of ``identifier_cases`` (aggregated per key: devices, records
             read one by one, party records), as step ``identifier_case_parts`` made them.
@@ -112,9 +104,16 @@ def _labelled(rows: pa.Table, case: str) -> pa.Table:
     columns = {
         "identifier": rows.column("identifier"),
         "kind": rows.column("kind"),
-        "case_id": pa.repeat(pa.scalar(case, pa.string()), n),
+        "case_id": _repeat(case, n),
         "role": rows.column("role"),
-        "variant": pa.repeat(pa.scalar("", pa.string()), n),
+        "variant": _repeat("", n),
         **{name: rows.column(name) for name in CASES_SCHEMA.names[5:]},
     }
     return pa.table(columns, schema=CASES_SCHEMA)
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    """``value`` ``n`` times, as a string array built from its buffers (no per-row work)."""
+    data = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))

@@ -21,7 +21,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from tls_core.link._batches import BATCH_IDENTIFIERS
-from tls_core.link._cached_cases import batch_parties, batch_raw_devices, cached_identifier_cases
+from tls_core.link._cached_cases import cached_identifier_cases, split_entry
 from tls_core.link._occurrences import (
     CALLS,
     PARTY_BRANCH,
@@ -64,18 +64,18 @@ def create_identifier_cases(
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    devices = [batch_raw_devices(t) for t in entries.values()]
-    # The steps read only the entries' raw_device rows (the others are handed over below).
-    register(
-        con, "batch_identifiers", pa.concat_tables([BATCH_IDENTIFIERS.empty_table(), *devices])
-    )
+    split = {batch: split_entry(t) for batch, t in entries.items()}
+    devices = pa.concat_tables([BATCH_IDENTIFIERS.empty_table(), *(d for _, d in split.values())])
+    # The steps read only the entries' raw_device rows (the others are handed over below);
+    # registered in place: the caller's entries stay alive while the connection reads them.
+    register(con, "batch_identifiers", devices, copy=False)
     materialize(con, "dirty_scope", _DIRTY_SCOPE)
     materialize(con, "clean_scope", _CLEAN_SCOPE)
     materialize(con, "call_groups", _RECORD_CALL_GROUPS)
     register_device_ids(con, _RAW_DEVICES)
     parts = fetch_arrow(con, "identifier_case_parts", _IDENTIFIER_CASE_PARTS)
     clean = fetch_arrow(con, "clean_scope", "SELECT batch_id, case_id FROM clean_scope")
-    parties = {batch: batch_parties(t) for batch, t in entries.items()}
+    parties = {batch: p for batch, (p, _) in split.items()}
     table = cached_identifier_cases(con, parties, clean, parts)
     register(con, name, table, copy=False)
     return table
