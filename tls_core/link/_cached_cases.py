@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -23,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tls_core.link._kept_cases import CASES_SCHEMA
-from tls_core.link._steps import fetch_arrow, register
+from tls_core.link._steps import fetch_arrow, materialize, register
 
-__all__ = ["cached_identifier_cases", "split_entry"]
+__all__ = ["CachedCases", "cached_identifier_cases", "create_identifier_weights", "split_entry"]
 
 _CALL_ROLES: Final = pa.array(["target", "contact"])
 """Roles of the cached rows: the only rows a cache entry and another source can share."""
@@ -39,33 +40,64 @@ GROUP BY identifier, kind, case_id, role, variant
 """
 
 
-def split_entry(entry: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A cache entry's ``target`` / ``contact`` rows and its ``raw_device`` rows (slices).
+def split_entry(entry: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """A cache entry's ``target`` / ``contact`` rows, ``target`` rows and ``raw_device`` rows.
 
-    An entry is sorted by role, so its ``raw_device`` rows are one contiguous slice (checked,
-    since the order is relied on).
+    Slices, found by binary search: an entry is built sorted by role (``contact``,
+    ``raw_device``, ``target``), and its bytes are checked against their hash when read.
     """
-    role = entry.column("role")
-    mask = pc.equal(role, "raw_device")
-    count = int(pc.sum(mask).as_py() or 0)
-    if count == 0:
-        return entry, entry.slice(0, 0)
-    start = int(pc.index(role, "raw_device").as_py())
-    if int(pc.sum(mask.slice(start, count)).as_py() or 0) != count:
-        raise ValueError("a link_batches entry is not sorted by role")  # built sorted: a bug
-    devices = entry.slice(start, count)
-    return pa.concat_tables([entry.slice(0, start), entry.slice(start + count)]), devices
+    role = entry.column("role").combine_chunks()
+    devices = _first(role, "raw_device")
+    targets = _first(role, "target")
+    for start, end, name in ((devices, targets, "raw_device"), (targets, len(role), "target")):
+        if start < end and (role[start].as_py(), role[end - 1].as_py()) != (name, name):
+            raise ValueError("a link_batches entry is not sorted by role")  # built sorted: a bug
+    parties = pa.concat_tables([entry.slice(0, devices), entry.slice(targets)])
+    return parties, entry.slice(targets), entry.slice(devices, targets - devices)
+
+
+def _first(role: pa.Array, value: str) -> int:
+    """Index of the first row whose role is not before ``value`` (``role`` is sorted)."""
+    lo, hi = 0, len(role)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if role[mid].as_py() < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@dataclass(frozen=True)
+class CachedCases:
+    """The rows of ``identifier_cases``, and their (identifier, kind, case) keys in two parts.
+
+    :attr:`alone` holds the (identifier, kind) of rows whose (identifier, kind, case) no other
+    row has, so that step ``identifier_weights`` counts them instead of counting distinct cases
+    (three times cheaper in DuckDB): the cached rows of a case fed by one batch, but those whose
+    identifier the batch also holds as a target (a target and a contact row of one identifier)
+    or the case holds through another row (a device, a subscriber record). :attr:`other` holds
+    (identifier, kind, case_id) of every other row.
+    """
+
+    rows: pa.Table
+    """Every row (:data:`tls_core.link._kept_cases.CASES_SCHEMA`), unique per key."""
+    alone: pa.Table
+    other: pa.Table
 
 
 def cached_identifier_cases(
-    con: Any, entries: Mapping[str, pa.Table], clean: pa.Table, parts: pa.Table
-) -> pa.Table:
+    con: Any,
+    entries: Mapping[str, tuple[pa.Table, pa.Table]],
+    clean: pa.Table,
+    parts: pa.Table,
+) -> CachedCases:
     """Rows of ``identifier_cases``: the cached rows of ``clean`` links, plus ``parts``.
 
     Args:
         con: The run's connection (for step ``merged_identifier_cases``).
-        entries: Per batch, its cache entry's ``target`` / ``contact`` rows
-            (:func:`split_entry`).
+        entries: Per batch, its cache entry's ``target`` / ``contact`` rows and its
+            ``target`` rows (:func:`split_entry`).
         clean: The ``clean_scope`` links (``batch_id``, ``case_id``).
         parts: Every other row of ``identifier_cases`` (aggregated per key: devices, records
             read one by one, party records), as step ``identifier_case_parts`` made them.
@@ -76,7 +108,7 @@ def cached_identifier_cases(
     links = [
         (b, c)
         for b, c in zip(clean["batch_id"].to_pylist(), clean["case_id"].to_pylist(), strict=True)
-        if b in entries and entries[b].num_rows
+        if b in entries and entries[b][0].num_rows
     ]
     calls = pc.is_in(parts.column("role"), value_set=_CALL_ROLES)
     sources = Counter(c for _, c in links)
@@ -86,16 +118,51 @@ def cached_identifier_cases(
     merge = pc.and_(calls, pc.is_in(parts.column("case_id"), value_set=shared))
     kept = [parts.filter(pc.invert(merge))]
     to_merge = [parts.filter(merge)]
+    alone = [_ALONE.empty_table()]
+    other = [kept[0].select(_OTHER.names)]
+    held = _identifiers_by_case(parts)
     for batch, case in links:
-        rows = _labelled(entries[batch], case)
-        (to_merge if sources[case] > 1 else kept).append(rows)
+        rows = _labelled(entries[batch][0], case)
+        if sources[case] > 1:
+            to_merge.append(rows)
+            continue
+        kept.append(rows)
+        targets = entries[batch][1].column("identifier")
+        twice = pc.is_in(
+            rows.column("identifier"),
+            value_set=pa.concat_arrays([*targets.chunks, held.get(case, _NONE)]),
+        )
+        if pc.any(twice).as_py():
+            alone.append(rows.select(_ALONE.names).filter(pc.invert(twice)))
+            other.append(rows.select(_OTHER.names).filter(twice))
+        else:
+            alone.append(rows.select(_ALONE.names))
     merging = pa.concat_tables(to_merge)
     if merging.num_rows:
         register(con, "merged_identifier_rows", merging, copy=False)
-        merged = fetch_arrow(con, "merged_identifier_cases", _MERGED)
+        merged = fetch_arrow(con, "merged_identifier_cases", _MERGED).cast(CASES_SCHEMA)
         con.unregister("merged_identifier_rows")
-        kept.append(merged.cast(CASES_SCHEMA))
-    return pa.concat_tables(kept)
+        kept.append(merged)
+        other.append(merged.select(_OTHER.names))
+    return CachedCases(pa.concat_tables(kept), pa.concat_tables(alone), pa.concat_tables(other))
+
+
+_NONE: Final = pa.array([], pa.string())
+_ALONE: Final = pa.schema([CASES_SCHEMA.field("identifier"), CASES_SCHEMA.field("kind")])
+_OTHER: Final = pa.schema([*_ALONE, CASES_SCHEMA.field("case_id")])
+
+
+def _identifiers_by_case(parts: pa.Table) -> dict[str, pa.Array]:
+    """The distinct identifiers of ``parts`` per case."""
+    grouped = parts.group_by("case_id").aggregate([("identifier", "distinct")])
+    return {
+        str(case): pa.array(values, pa.string())
+        for case, values in zip(
+            grouped.column("case_id").to_pylist(),
+            grouped.column("identifier_distinct").to_pylist(),
+            strict=True,
+        )
+    }
 
 
 def _labelled(rows: pa.Table, case: str) -> pa.Table:
@@ -117,3 +184,33 @@ def _repeat(value: str, n: int) -> pa.Array:
     data = value.encode()
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
+
+
+def create_identifier_weights(con: Any, cached: CachedCases) -> tuple[pa.Table, pa.Table]:
+    """Step ``identifier_weights`` over the keys of ``cached`` (equal to its SQL, cheaper).
+
+    Returns:
+        The key tables registered in place (kept alive by the caller while the step runs).
+    """
+    register(con, "alone_case_keys", cached.alone, copy=False)
+    register(con, "other_case_keys", cached.other, copy=False)
+    materialize(con, "identifier_weights", _WEIGHTS)
+    con.unregister("alone_case_keys")
+    con.unregister("other_case_keys")
+    return cached.alone, cached.other
+
+
+# Each key of ``alone_case_keys`` is one (identifier, kind, case) no other row has; those of
+# ``other_case_keys`` are counted once each. COUNT(*) rather than COUNT(DISTINCT case_id) over
+# every row, which DuckDB computes three times slower.
+_WEIGHTS: Final = """
+SELECT identifier, kind, CAST(COUNT(*) AS BIGINT) AS cases
+FROM (
+    SELECT identifier, kind FROM alone_case_keys
+    UNION ALL
+    SELECT identifier, kind FROM (
+        SELECT DISTINCT identifier, kind, case_id FROM other_case_keys
+    ) o
+) k
+GROUP BY identifier, kind
+"""

@@ -21,12 +21,14 @@ import pyarrow.compute as pc
 
 from tls_core.link._alerts import fold_table
 from tls_core.link._batches import batch_identifiers
+from tls_core.link._cached_cases import CachedCases, create_identifier_weights
 from tls_core.link._carry import Changes, carry_alerts
 from tls_core.link._changed import run_changed_steps
 from tls_core.link._identifier_cases import create_identifier_cases
 from tls_core.link._pairs import (
     changed_cases_sql,
     changed_identifiers_sql,
+    hubs_sql,
     kept_rows_sql,
     merge_identifier_cases_sql,
     run_pair_steps,
@@ -120,7 +122,7 @@ def compute(
         )
         carry = incremental and state is not None and state.settings == digest
         if incremental and state is not None:
-            rows = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
+            cached = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
             if carry:
                 prior = _register_prior(con, state)  # kept alive while the steps read it
                 run_changed_steps(con, hub_cases=settings.hub_cases)
@@ -130,13 +132,16 @@ def compute(
                 materialize(con, "changed_identifiers", changed_identifiers_sql())
                 materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
-            rows = _delta_cases(con, scope, known, "identifier_cases", batches)
+            cached = _delta_cases(con, scope, known, "identifier_cases", batches)
+            _keys = create_identifier_weights(con, cached)
+            materialize(con, "hubs", hubs_sql(), [settings.hub_cases])
+        rows = cached.rows
         occurrences = int(pc.sum(rows.column("records")).as_py() or 0)
         _linked = run_pair_steps(  # kept alive while the steps read them
             con,
             hub_cases=settings.hub_cases,
             changed_only=carry,
-            weights_ready=carry,
+            weights_ready=carry or not incremental,
             rows=None if incremental else rows,
         )
         changed, table = _alerts_table(con, state if carry else None, snap.version)
@@ -239,7 +244,7 @@ def _delta_cases(
     known: frozenset[tuple[str, str]],
     name: str,
     batches: Mapping[str, pa.Table],
-) -> pa.Table:
+) -> CachedCases:
     """Create step ``name`` (``identifier_cases`` or its delta); return its rows."""
     register(con, "case_scope", _links_table(scope))
     register(con, "case_known", _links_table(known))

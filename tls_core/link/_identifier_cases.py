@@ -21,7 +21,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from tls_core.link._batches import BATCH_IDENTIFIERS
-from tls_core.link._cached_cases import cached_identifier_cases, split_entry
+from tls_core.link._cached_cases import CachedCases, cached_identifier_cases, split_entry
 from tls_core.link._occurrences import (
     CALLS,
     PARTY_BRANCH,
@@ -42,7 +42,7 @@ _GROUP_KEYS: Final = (
 
 def create_identifier_cases(
     con: Any, name: str, entries: Mapping[str, pa.Table], *, scope: OccurrenceScope = "all"
-) -> pa.Table:
+) -> CachedCases:
     """Create the steps up to ``name`` (the identifier_cases table, or a delta of it).
 
     The cached ``target`` / ``contact`` rows are given to their cases as Arrow columns
@@ -58,14 +58,16 @@ def create_identifier_cases(
         scope: As for :func:`tls_core.link.create_occurrences`.
 
     Returns:
-        The rows of ``name`` (:data:`tls_core.link._kept_cases.CASES_SCHEMA`).
+        The rows of ``name`` (:data:`tls_core.link._kept_cases.CASES_SCHEMA`) and their keys.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
     split = {batch: split_entry(t) for batch, t in entries.items()}
-    devices = pa.concat_tables([BATCH_IDENTIFIERS.empty_table(), *(d for _, d in split.values())])
+    devices = pa.concat_tables(
+        [BATCH_IDENTIFIERS.empty_table(), *(d for _, _, d in split.values())]
+    )
     # The steps read only the entries' raw_device rows (the others are handed over below);
     # registered in place: the caller's entries stay alive while the connection reads them.
     register(con, "batch_identifiers", devices, copy=False)
@@ -75,10 +77,10 @@ def create_identifier_cases(
     register_device_ids(con, _RAW_DEVICES)
     parts = fetch_arrow(con, "identifier_case_parts", _IDENTIFIER_CASE_PARTS)
     clean = fetch_arrow(con, "clean_scope", "SELECT batch_id, case_id FROM clean_scope")
-    parties = {batch: p for batch, (p, _) in split.items()}
-    table = cached_identifier_cases(con, parties, clean, parts)
-    register(con, name, table, copy=False)
-    return table
+    parties = {batch: (p, t) for batch, (p, t, _) in split.items()}
+    cached = cached_identifier_cases(con, parties, clean, parts)
+    register(con, name, cached.rows, copy=False)
+    return cached
 
 
 def identifier_cases_sql() -> str:
