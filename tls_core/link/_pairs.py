@@ -65,7 +65,8 @@ def run_pair_steps(
     ``shared_identifiers`` on keep only those identifiers: an evidence item depends only on its
     identifier's rows, so the others' items are those the last run kept. With
     ``weights_ready`` the caller made ``identifier_weights`` and ``hubs`` too
-    (:mod:`tls_core.link._changed`).
+    (:mod:`tls_core.link._changed`, or a full run's
+    :func:`tls_core.link._cached_cases.create_identifier_weights`).
 
     ``rows``: ``identifier_cases`` is these Arrow rows, registered in place. Past ``hubs``,
     the steps read only the rows of identifiers in two or more cases that are not hubs (their
