@@ -182,22 +182,25 @@ def _labelled(rows: pa.Table, case: str) -> pa.Table:
 def _repeat(value: str, n: int) -> pa.Array:
     """``value`` ``n`` times, as a string array built from its buffers (no per-row work)."""
     data = value.encode()
+    if n * len(data) >= 2**31 - 1:  # past 32-bit offsets
+        return pa.repeat(pa.scalar(value, pa.string()), n)
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
-def create_identifier_weights(con: Any, cached: CachedCases) -> tuple[pa.Table, pa.Table]:
+def create_identifier_weights(con: Any, cached: CachedCases) -> None:
     """Step ``identifier_weights`` over the keys of ``cached`` (equal to its SQL, cheaper).
 
-    Returns:
-        The key tables registered in place (kept alive by the caller while the step runs).
+    Raises:
+        LinkError: the step failed (names it and its SQL).
     """
     register(con, "alone_case_keys", cached.alone, copy=False)
     register(con, "other_case_keys", cached.other, copy=False)
-    materialize(con, "identifier_weights", _WEIGHTS)
-    con.unregister("alone_case_keys")
-    con.unregister("other_case_keys")
-    return cached.alone, cached.other
+    try:
+        materialize(con, "identifier_weights", _WEIGHTS)
+    finally:
+        con.unregister("alone_case_keys")
+        con.unregister("other_case_keys")
 
 
 # Each key of ``alone_case_keys`` is one (identifier, kind, case) no other row has; those of

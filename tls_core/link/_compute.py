@@ -133,7 +133,7 @@ def compute(
                 materialize(con, "identifier_cases", merge_identifier_cases_sql())
         else:  # a full run's delta is the whole table: no copy
             cached = _delta_cases(con, scope, known, "identifier_cases", batches)
-            _keys = create_identifier_weights(con, cached)
+            create_identifier_weights(con, cached)
             materialize(con, "hubs", hubs_sql(), [settings.hub_cases])
         rows = cached.rows
         occurrences = int(pc.sum(rows.column("records")).as_py() or 0)
