@@ -121,20 +121,9 @@ def compute(
             snap, {b for b, _ in scope}, memory_limit=LINK_MEMORY, spill=spill / "batches"
         )
         carry = incremental and state is not None and state.settings == digest
-        if incremental and state is not None:
-            cached = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
-            if carry:
-                prior = _register_prior(con, state)  # kept alive while the steps read it
-                run_changed_steps(con, hub_cases=settings.hub_cases)
-            else:
-                prior = (state.cases.read_all(),)
-                register(con, "prior_identifier_cases", prior[0], copy=False)
-                materialize(con, "changed_identifiers", changed_identifiers_sql())
-                materialize(con, "identifier_cases", merge_identifier_cases_sql())
-        else:  # a full run's delta is the whole table: no copy
-            cached = _delta_cases(con, scope, known, "identifier_cases", batches)
-            create_identifier_weights(con, cached)
-            materialize(con, "hubs", hubs_sql(), [settings.hub_cases])
+        cached, _prior = _create_cases(  # the prior rows are kept alive while steps read them
+            con, state if incremental else None, carry, scope, known, batches, settings.hub_cases
+        )
         rows = cached.rows
         occurrences = int(pc.sum(rows.column("records")).as_py() or 0)
         _linked = run_pair_steps(  # kept alive while the steps read them
@@ -166,6 +155,42 @@ def compute(
         )
     finally:
         con.close()
+
+
+def _create_cases(
+    con: Any,
+    state: LinkState | None,
+    carry: bool,
+    scope: frozenset[tuple[str, str]],
+    known: frozenset[tuple[str, str]],
+    batches: Mapping[str, pa.Table],
+    hub_cases: int,
+) -> tuple[CachedCases, tuple[pa.Table, ...]]:
+    """Create ``identifier_cases`` (and, but for a re-folding incremental run, its weights).
+
+    ``state``: the run is incremental: its rows are ``delta_identifier_cases``; ``carry``:
+    the steps of :mod:`tls_core.link._changed` make the changed identifiers' rows and weights,
+    else the kept rows are merged with the delta. A full run counts the weights over its keys
+    (:func:`create_identifier_weights`) and makes ``hubs``.
+
+    Returns:
+        The run's rows, and the kept tables registered in place.
+    """
+    if state is None:  # a full run's delta is the whole table: no copy
+        cached = _delta_cases(con, scope, known, "identifier_cases", batches)
+        create_identifier_weights(con, cached)
+        materialize(con, "hubs", hubs_sql(), [hub_cases])
+        return cached, ()
+    cached = _delta_cases(con, scope, known, "delta_identifier_cases", batches)
+    if carry:
+        prior = _register_prior(con, state)
+        run_changed_steps(con, hub_cases=hub_cases)
+        return cached, prior
+    rows = state.cases.read_all()
+    register(con, "prior_identifier_cases", rows, copy=False)
+    materialize(con, "changed_identifiers", changed_identifiers_sql())
+    materialize(con, "identifier_cases", merge_identifier_cases_sql())
+    return cached, (rows,)
 
 
 def _alerts_table(con: Any, state: LinkState | None, version: int) -> tuple[pa.Table, pa.Table]:
