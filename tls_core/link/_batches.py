@@ -14,7 +14,9 @@ so what a batch's call records contribute to ``identifier_cases`` is computed on
   (role ``raw_device``: canonicalized by each run, so that normalization is never cached).
 
 Each batch's rows are one Arrow IPC file ``_tls/cache/link_batches/<key>-<sha256>.arrow``
-(LZ4-compressed; a full run reads one per batch, and IPC reads far faster than Parquet):
+(uncompressed and memory-mapped when read: a full run maps one per batch and decodes
+nothing; an entry an older version wrote LZ4-compressed is read once and kept again
+uncompressed):
 ``key`` is the SHA-256 of the cache format, the batch id and the names of the batch's call
 record files (names carry the files' SHA-256), ``sha256`` that of the file's bytes. An entry is
 used only when its key matches the snapshot's files and its bytes their hash; anything else is
@@ -28,6 +30,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
@@ -50,6 +53,8 @@ __all__ = [
 
 _FORMAT: Final = "tls-link-batch-identifiers 1"
 _SUFFIX: Final = "arrow"
+_READERS: Final = 2
+"""Threads reading entries (the machine the targets are set on has two cores)."""
 
 BATCH_IDENTIFIERS: Final = pa.schema(
     [
@@ -138,10 +143,15 @@ def cache_dir(root: Path) -> Path:
 
 def batch_identifiers(
     snap: Snapshot, batch_ids: Iterable[str], *, memory_limit: str, spill: Path
-) -> pa.Table:
+) -> dict[str, pa.Table]:
     """Return the cached rows of ``batch_ids`` (:data:`BATCH_IDENTIFIERS`), building missing ones.
 
-    Batches without call records have no rows. Entries failing their check are rebuilt.
+    Returns:
+        Per batch holding call records, its entry's rows (sorted by role, identifier, kind);
+        batches without call records have none.
+
+    Entries are read and checked on two threads (reading, hashing and decompressing release
+    the GIL). Entries failing their check are rebuilt.
 
     Raises:
         LinkError: a build step failed.
@@ -151,23 +161,18 @@ def batch_identifiers(
     wanted = sorted(set(batch_ids) & files.keys())
     folder = cache_dir(snap.root)
     entries = _entries(folder)
-    found: list[pa.Table] = []
-    missing: list[str] = []
-    for batch in wanted:
-        key = _key(batch, files[batch])
-        table = _load(folder, key, entries.get(key, []), batch)
-        if table is None:
-            missing.append(batch)
-        else:
-            found.append(table)
+    keys = {batch: _key(batch, files[batch]) for batch in wanted}
+    with ThreadPoolExecutor(max_workers=_READERS) as pool:
+        loaded = pool.map(lambda b: _load(folder, keys[b], entries.get(keys[b], []), b), wanted)
+        found = dict(zip(wanted, loaded, strict=True))
+    missing = [batch for batch, table in found.items() if table is None]
+    out = {batch: table for batch, table in found.items() if table is not None}
     if missing:
         built = _build(snap, [f for b in missing for f in files[b]], memory_limit, spill)
         for batch, table in _split(built, missing):
-            _save(folder, _key(batch, files[batch]), table)
-            found.append(table)
-    if not found:
-        return BATCH_IDENTIFIERS.empty_table()
-    return pa.concat_tables(found)
+            _save(folder, keys[batch], table)
+            out[batch] = table
+    return out
 
 
 def collect_batches(snap: Snapshot) -> list[str]:
@@ -213,22 +218,42 @@ def _entries(folder: Path) -> dict[str, list[str]]:
 
 
 def _load(folder: Path, key: str, digests: list[str], batch: str) -> pa.Table | None:
-    """The entry of ``key`` if one exists and passes its checks (bad entries are deleted)."""
+    """The entry of ``key`` if one exists and passes its checks (bad entries are deleted).
+
+    The entry is memory-mapped: its rows are the mapped pages (nothing decoded or copied). An
+    entry written LZ4-compressed (before entries were kept uncompressed) is read, then kept
+    again uncompressed.
+    """
     for digest in sorted(digests):
         path = folder / f"{key}-{digest}.{_SUFFIX}"
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            data = pa.memory_map(str(path)).read_buffer()
+        except OSError:
             continue
-        if hashlib.sha256(data).hexdigest() == digest:
+        if hashlib.sha256(memoryview(data)).hexdigest() == digest:
             try:
-                table = ipc.open_file(pa.BufferReader(data)).read_all()
+                table = ipc.open_file(data).read_all()
             except (pa.ArrowException, OSError):
                 table = None
             if table is not None and _belongs(table, batch):
+                if not _in_place(table, data):  # compressed: keep it as a mappable entry
+                    _save(folder, key, table)
+                    path.unlink(missing_ok=True)
                 return table
         path.unlink(missing_ok=True)
     return None
+
+
+def _in_place(table: pa.Table, data: pa.Buffer) -> bool:
+    """The rows are the mapped bytes themselves (an uncompressed entry), not decoded copies."""
+    start, end = data.address, data.address + data.size
+    return all(
+        start <= buffer.address < end
+        for column in table.columns
+        for chunk in column.chunks
+        for buffer in chunk.buffers()
+        if buffer is not None and buffer.size
+    )
 
 
 def _belongs(table: pa.Table, batch: str) -> bool:
@@ -269,14 +294,14 @@ def _split(table: pa.Table, batches: list[str]) -> list[tuple[str, pa.Table]]:
 
 
 def _save(folder: Path, key: str, table: pa.Table) -> None:
-    sink = pa.BufferOutputStream()
-    options = ipc.IpcWriteOptions(compression="lz4")
-    with ipc.new_file(sink, BATCH_IDENTIFIERS, options=options) as writer:
-        writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
+    """Write an entry: uncompressed Arrow IPC (a reader maps it), named by its SHA-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}-{hashlib.sha256(data).hexdigest()}.{_SUFFIX}"
     tmp = folder / f".{uuid.uuid4().hex}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, BATCH_IDENTIFIERS) as out:
+            out.write_table(table)
+        with pa.memory_map(str(tmp)) as mapped:
+            digest = hashlib.sha256(memoryview(mapped.read_buffer())).hexdigest()
+        os.replace(tmp, folder / f"{key}-{digest}.{_SUFFIX}")
+    finally:
+        tmp.unlink(missing_ok=True)

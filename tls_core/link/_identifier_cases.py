@@ -15,10 +15,13 @@ records are few and aggregated directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import pyarrow as pa
 
+from tls_core.link._batches import BATCH_IDENTIFIERS
+from tls_core.link._cached_cases import CachedCases, cached_identifier_cases, split_entry
 from tls_core.link._occurrences import (
     CALLS,
     PARTY_BRANCH,
@@ -27,7 +30,7 @@ from tls_core.link._occurrences import (
     prepare_scope,
     register_device_ids,
 )
-from tls_core.link._steps import materialize, register
+from tls_core.link._steps import fetch_arrow, materialize, register
 
 __all__ = ["create_identifier_cases", "identifier_cases_sql"]
 
@@ -38,27 +41,46 @@ _GROUP_KEYS: Final = (
 
 
 def create_identifier_cases(
-    con: Any, name: str, batches: pa.Table, *, scope: OccurrenceScope = "all"
-) -> None:
-    """Materialize the steps up to ``name`` (the identifier_cases table, or a delta of it).
+    con: Any, name: str, entries: Mapping[str, pa.Table], *, scope: OccurrenceScope = "all"
+) -> CachedCases:
+    """Create the steps up to ``name`` (the identifier_cases table, or a delta of it).
+
+    The cached ``target`` / ``contact`` rows are given to their cases as Arrow columns
+    (:mod:`tls_core.link._cached_cases`); step ``identifier_case_parts`` aggregates every
+    other row. ``name`` is registered in place: the caller keeps the returned table alive
+    while the connection reads it.
 
     Args:
         con: A connection from :meth:`tls_core.store.Snapshot.connect`.
         name: Name of the table to produce (``identifier_cases`` or a delta of it).
-        batches: The per-batch call-record aggregates of (at least) the batches of
+        entries: The per-batch call-record aggregates of (at least) the batches of
             ``case_scope`` (:func:`tls_core.link._batches.batch_identifiers`).
         scope: As for :func:`tls_core.link.create_occurrences`.
+
+    Returns:
+        The rows of ``name`` (:data:`tls_core.link._kept_cases.CASES_SCHEMA`) and their keys.
 
     Raises:
         LinkError: a step failed (names the step and its SQL).
     """
     prepare_scope(con, scope=scope)
-    register(con, "batch_identifiers", batches, copy=False)  # read in place: no copy
+    split = {batch: split_entry(t) for batch, t in entries.items()}
+    devices = pa.concat_tables(
+        [BATCH_IDENTIFIERS.empty_table(), *(d for _, _, d in split.values())]
+    )
+    # The steps read only the entries' raw_device rows (the others are handed over below);
+    # registered in place: the caller's entries stay alive while the connection reads them.
+    register(con, "batch_identifiers", devices, copy=False)
     materialize(con, "dirty_scope", _DIRTY_SCOPE)
     materialize(con, "clean_scope", _CLEAN_SCOPE)
     materialize(con, "call_groups", _RECORD_CALL_GROUPS)
     register_device_ids(con, _RAW_DEVICES)
-    materialize(con, name, identifier_cases_sql())
+    parts = fetch_arrow(con, "identifier_case_parts", _IDENTIFIER_CASE_PARTS)
+    clean = fetch_arrow(con, "clean_scope", "SELECT batch_id, case_id FROM clean_scope")
+    parties = {batch: (p, t) for batch, (p, t, _) in split.items()}
+    cached = cached_identifier_cases(con, parties, clean, parts)
+    register(con, name, cached.rows, copy=False)
+    return cached
 
 
 def identifier_cases_sql() -> str:
@@ -173,6 +195,19 @@ _IDENTIFIER_CASES: Final = PRELUDE + _AGGREGATE.format(
         ]
     )
 )
+
+_IDENTIFIER_CASE_PARTS: Final = PRELUDE + _AGGREGATE.format(
+    parts="UNION ALL".join(
+        [
+            _CACHED_DEVICES,
+            *(_party_part(c, r, u) for c, r, u in _PARTIES),
+            _device_part("target_imei", "imei"),
+            _device_part("target_imsi", "imsi"),
+            _PARTY_RECORDS,
+        ]
+    )
+)
+"""Every row of ``identifier_cases`` but the cached ``target`` / ``contact`` ones."""
 
 _RAW_DEVICES: Final = (
     PRELUDE

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from tls_core.link._steps import materialize
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tls_core.link._steps import fetch_arrow, materialize, register
 
 __all__ = [
     "ROLE_BITS",
@@ -47,8 +50,13 @@ ROLE_BITS: Final[tuple[str, ...]] = ("contact", "device", "misc", "subscriber", 
 
 
 def run_pair_steps(
-    con: Any, *, hub_cases: int, changed_only: bool = False, weights_ready: bool = False
-) -> None:
+    con: Any,
+    *,
+    hub_cases: int,
+    changed_only: bool = False,
+    weights_ready: bool = False,
+    rows: pa.Table | None = None,
+) -> tuple[pa.Table, ...]:
     """Materialize ``identifier_weights`` .. ``alerts`` from ``identifier_cases``.
 
     The caller has created ``identifier_cases`` and the suppression tables
@@ -57,15 +65,41 @@ def run_pair_steps(
     ``shared_identifiers`` on keep only those identifiers: an evidence item depends only on its
     identifier's rows, so the others' items are those the last run kept. With
     ``weights_ready`` the caller made ``identifier_weights`` and ``hubs`` too
-    (:mod:`tls_core.link._changed`).
+    (:mod:`tls_core.link._changed`, or a full run's
+    :func:`tls_core.link._cached_cases.create_identifier_weights`).
+
+    ``rows``: ``identifier_cases`` is these Arrow rows, registered in place. Past ``hubs``,
+    the steps read only the rows of identifiers in two or more cases that are not hubs (their
+    own conditions drop every other row), so only those are handed over again, as
+    ``identifier_cases``: at 50 M records 118 of 1.14 M rows, which the join of
+    ``shared_identifiers`` then no longer scans.
+
+    Returns:
+        The Arrow tables registered in place, which the caller keeps alive while the
+        connection reads them.
     """
     if not weights_ready:
         materialize(con, "identifier_weights", identifier_weights_sql())
         materialize(con, "hubs", hubs_sql(), [hub_cases])
+    kept: tuple[pa.Table, ...] = ()
+    if rows is not None:
+        linked = fetch_arrow(con, "linked_identifiers", _LINKED_IDENTIFIERS).column(0)
+        kept = (rows.filter(pc.is_in(rows.column("identifier"), value_set=linked)),)
+        register(con, "identifier_cases", kept[0], copy=False)
     materialize(con, "shared_identifiers", shared_identifiers_sql(changed_only=changed_only))
     materialize(con, "case_pair_links", case_pair_links_sql())
     materialize(con, "alert_evidence", alert_evidence_sql())
     materialize(con, "alerts", alerts_sql())
+    return kept
+
+
+# A superset of the identifiers ``shared_identifiers`` keeps (kinds are not told apart).
+_LINKED_IDENTIFIERS: Final = """
+SELECT DISTINCT w.identifier
+FROM identifier_weights w
+WHERE w.cases >= 2
+  AND NOT EXISTS (SELECT 1 FROM hubs h WHERE h.identifier = w.identifier AND h.kind = w.kind)
+"""
 
 
 def merge_identifier_cases_sql() -> str:

@@ -5,15 +5,22 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from linkkit import Call, call_rows, commit, party_rows
 from oracle import Oracle, observed
 
-from tls_core.link import LinkSettings, alerts, create_occurrences, link
+from tls_core.link import (
+    LinkSettings,
+    alerts,
+    create_occurrences,
+    identifier_weights_sql,
+    link,
+)
+from tls_core.link._compute import register_suppression as _register_suppression
 from tls_core.link._pairs import run_pair_steps
-from tls_core.link._run import _register_suppression
 from tls_core.link._state import load_state
 from tls_core.link._steps import register
 from tls_core.store import Repository
@@ -109,6 +116,13 @@ def _occurrences_agree_with_the_link_state(repo) -> None:
     from_occurrences = sorted(row[:5] + row[6:] for row in grouped)
     from_state = sorted(tuple(r.values()) for r in state.cases.read_all().to_pylist())
     assert from_occurrences == from_state
+    # The kept weights (a full run counts them over keys it knows unique) are the SQL's.
+    con = duckdb.connect()
+    con.register("identifier_cases", state.cases.read_all())
+    counted = sorted(con.execute(identifier_weights_sql()).fetchall())
+    con.close()
+    kept = state.weights.read_merged()
+    assert sorted(tuple(r.values()) for r in kept.to_pylist()) == counted
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
