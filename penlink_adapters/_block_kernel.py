@@ -121,7 +121,7 @@ _SUB = np.frombuffer(b"sub", dtype=np.uint8)
 
 @_jit
 def block_fields_kernel(
-    buf: Any, starts: Any, ends: Any, delim: Any, wanted: Any, header0: Any
+    buf: Any, starts: Any, ends: Any, delim: Any, wanted: Any, header0: Any, flat: Any
 ) -> tuple[Any, ...]:
     """Cut the lines ``buf[starts[i]:ends[i]]`` into fields, with every per-line flag.
 
@@ -133,6 +133,10 @@ def block_fields_kernel(
     its bytes; and per wanted field (sorted indexes) whether the line has it and its Arrow
     string view into ``buf`` (``views[c]``, ``(n, 4)`` words). ``buf`` must be smaller than
     2 GiB (views hold 32-bit offsets).
+
+    ``flat``: the views, ``(k * n, 4)`` words, zeroed by the caller (``np.zeros``: the
+    operating system's zero pages): the view of an empty or missing field is all zeros and
+    is not written, so a column that is empty in every line costs no memory traffic.
     """
     n = len(starts)
     k = len(wanted)
@@ -143,7 +147,6 @@ def block_fields_kernel(
     h1 = np.empty(n, dtype=np.uint64)
     h2 = np.empty(n, dtype=np.uint64)
     present = np.empty((k, n), dtype=np.bool_)
-    flat = np.empty((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
     for i in range(n):
         begin = starts[i]
         stop = ends[i]
@@ -165,18 +168,19 @@ def block_fields_kernel(
                     first_end = p
                 if field == next_wanted:
                     present[c, i] = True
-                    _put_view(flat, c * n + i, buf, at, p)
+                    if p > at:
+                        _put_view(flat, c * n + i, buf, at, p)
                     c += 1
                     next_wanted = wanted[c] if c < k else -1
                 field += 1
                 at = p + 1
         if field == next_wanted:
             present[c, i] = True
-            _put_view(flat, c * n + i, buf, at, stop)
+            if stop > at:
+                _put_view(flat, c * n + i, buf, at, stop)
             c += 1
         while c < k:  # the wanted fields this line lacks: null, with an empty view
             present[c, i] = False
-            flat[c * n + i, :] = 0
             c += 1
         counts[i] = field + 1
         edgy[i] = edge

@@ -125,6 +125,7 @@ def sort_cut(sorter: RowSorter, lines: Cut, first_line: int, seen: LineSet) -> C
             np.uint8(ord(delim)),
             np.array(wanted, dtype=np.int64),
             np.frombuffer(header0, dtype=np.uint8),
+            np.zeros((len(wanted) * n, 4), dtype=np.uint32),
         )
     )
     keep = np.ones(n, dtype=np.bool_)

@@ -205,14 +205,18 @@ def test_kernel_facts_match_python(lines: list[str]) -> None:
     assert cut.head(len(lines)) == lines
     header0 = np.frombuffer(b"Page", dtype=np.uint8)
     wanted = np.array([0, 2], dtype=np.int64)
-    counts, _, maybe, trailing, h1, h2, present, _ = block_fields_kernel(
-        cut.buf, cut.starts, cut.ends, np.uint8(ord(",")), wanted, header0
+    flat = np.zeros((2 * len(lines), 4), dtype=np.uint32)
+    counts, _, maybe, trailing, h1, h2, present, views = block_fields_kernel(
+        cut.buf, cut.starts, cut.ends, np.uint8(ord(",")), wanted, header0, flat
     )
     for i, line in enumerate(lines):
         parts = line.split(",")
         assert counts[i] == len(parts)
         assert trailing[i] == line.endswith(",")
         assert present[1, i] == (len(parts) > 2)
+        for c, f in enumerate((0, 2)):
+            length = len(parts[f].encode()) if f < len(parts) else 0
+            assert views[c, i, 0] == length
         first = parts[0].strip()
         nonrecord = not first or first == "Page" or _PAGE.match(first) or _TOTAL.match(first)
         if nonrecord:
