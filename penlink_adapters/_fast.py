@@ -7,6 +7,10 @@ row-by-row path (:class:`penlink_adapters._rows.RowSorter`) still holds: the sam
 the same non-record rules (candidates are found vectorized, then decided by the same Python
 function), the same duplicate rule (identical lines) and the same field-count rule. Files that
 are not plain, or whose delimiter is not one byte, take the row-by-row path.
+
+A block is cut in place and sorted by one fused kernel pass (:mod:`penlink_adapters._plain_cut`);
+only a block with a CR elsewhere than before a LF takes the copying path of this module
+(:func:`_split_lines`, :func:`_sort_block`). Both hash lines alike, so one file may mix them.
 """
 
 from __future__ import annotations
