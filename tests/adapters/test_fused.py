@@ -54,7 +54,7 @@ _NUMBERS = [
     "911",
     " 2025826062",
 ]
-_IDS = ["310260000000001", "490154203237518", "", "12"]
+_IDS = ["310260000000001", "490154203237518", "", "12", "49015420323751\u00e9"]
 _COORDS = ["40.7", "-73.9", "", "95.0", "abc", "0"]
 _NOISE = [
     "",
@@ -121,15 +121,18 @@ def _check(path: Path, **kw: str | None) -> None:
     crlf=st.booleans(),
     bom=st.booleans(),
     quoted=st.booleans(),
+    tab=st.booleans(),
 )
 def test_fused_path_matches_row_path_on_tmobile_returns(
-    body: list[str], crlf: bool, bom: bool, quoted: bool
+    body: list[str], crlf: bool, bom: bool, quoted: bool, tab: bool
 ) -> None:
     lines = ["T-Mobile Call Detail Records", "Target: (212) 555-0142", TMOBILE_HEADER]
     for line in body:
         lines.append(lines[-1] if line == "dup" else line)
     if quoted:
         lines.append('03/01/2021,00:00:11,1,moc,Outgoing,"2125550142",,2125550143' + "," * 11)
+    if tab:  # the layout's other delimiter
+        lines = [line.replace(",", "\t") for line in lines]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tmobile.csv"
         path.write_bytes(_render(lines, crlf, bom))
