@@ -7,6 +7,10 @@ row-by-row path (:class:`penlink_adapters._rows.RowSorter`) still holds: the sam
 the same non-record rules (candidates are found vectorized, then decided by the same Python
 function), the same duplicate rule (identical lines) and the same field-count rule. Files that
 are not plain, or whose delimiter is not one byte, take the row-by-row path.
+
+A block is cut in place and sorted by one fused kernel pass (:mod:`penlink_adapters._plain_cut`);
+only a block with a CR elsewhere than before a LF takes the copying path of this module
+(:func:`_split_lines`, :func:`_sort_block`). Both hash lines alike, so one file may mix them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from penlink_adapters._plain_cut import Cut as _Cut
+from penlink_adapters._plain_cut import cut_lines as _cut_lines
+from penlink_adapters._plain_cut import sort_cut as _sort_cut
+from penlink_adapters._plain_cut import view_series as _view_series
 from penlink_adapters._rows import _PAGE, _TOTAL, Chunk, RowSorter
 from penlink_adapters._source import SourceInfo
 
@@ -70,7 +78,7 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
             seen = LineSet(_expected_capacity(info.size, lines))
         head = 0
         header_end = _header_end(sorter)
-        heads = lines.text.head(max(0, header_end - position)).to_list()
+        heads = lines.head(max(0, header_end - position))
         while head < len(heads):
             fields = heads[head].removesuffix("\r").split(sorter.plan.delimiter)
             kind = sorter.head_kind(position + head, fields)
@@ -81,7 +89,10 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
         position += head
         body = lines.slice(head, len(lines) - head)
         if len(body):
-            chunk = _sort_block(sorter, body, first_line + head, seen)
+            if isinstance(body, _Cut):
+                chunk = _sort_cut(sorter, body, first_line + head, seen)
+            else:
+                chunk = _sort_block(sorter, body, first_line + head, seen)
             position += len(body)
             if chunk is not None:
                 yield chunk
@@ -90,13 +101,13 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
 _MAX_PRESIZE: Final = 1 << 24
 
 
-def _expected_capacity(size: int, lines: _Lines) -> int:
+def _expected_capacity(size: int, lines: _Lines | _Cut) -> int:
     """A line-set size for the whole file, guessed from its first lines (at most 2**24 slots).
 
     Sized once rather than grown by doubling: no rehash of the lines seen so far. The set
     still grows past the guess when the file has more lines.
     """
-    chars = int(lines.offsets[-1] - lines.offsets[0]) + 2 * len(lines)  # with line ends
+    chars = lines.chars() + 2 * len(lines)  # with line ends
     expected = size * len(lines) // max(chars, 1)
     capacity = 1 << 16
     while 3 * capacity < 4 * expected and capacity < _MAX_PRESIZE:
@@ -122,6 +133,14 @@ class _Lines:
     def __len__(self) -> int:
         return len(self.text)
 
+    def chars(self) -> int:
+        """Bytes of the lines, without line ends."""
+        return int(self.offsets[-1] - self.offsets[0])
+
+    def head(self, count: int) -> list[str]:
+        """The first ``count`` lines as text."""
+        return self.text.head(count).to_list()
+
     def slice(self, start: int, length: int) -> _Lines:
         length = max(0, min(length, len(self) - start))
         return _Lines(
@@ -129,8 +148,12 @@ class _Lines:
         )
 
 
-def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, _Lines]]:
-    """Blocks of whole lines (1-based number of the first), decoded, without line ends."""
+def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, _Lines | _Cut]]:
+    """Blocks of whole lines (1-based number of the first), without line ends.
+
+    A block is cut in place (:class:`_Cut`) unless a CR stands elsewhere than before a LF,
+    in which case its lines are copied without any CR (:class:`_Lines`).
+    """
     line = 1
     carry = b""
     with open(info.path, "rb") as fh:
@@ -149,7 +172,7 @@ def _line_blocks(info: SourceInfo, max_lines: int) -> Iterator[tuple[int, _Lines
                 carry, buf = buf[cut + 1 :], buf[: cut + 1]
             else:
                 carry = b""
-            lines = _split_lines(buf)
+            lines = _cut_lines(buf) or _split_lines(buf)
             for start in range(0, len(lines), max_lines):
                 yield line + start, lines.slice(start, max_lines)
             line += len(lines)
@@ -176,18 +199,6 @@ def _split_lines(buf: bytes) -> _Lines:
     return _Lines(text.alias("line"), data, offsets)
 
 
-def _view_series(views: Any, data: Any, validity: Any, missing: int) -> pl.Series:
-    """A polars text column over Arrow string views into ``data`` (no copy of the text).
-
-    The bytes must be valid UTF-8 (checked on the block's lines; fields are cut at an ASCII
-    delimiter, so they are valid too).
-    """
-    n = len(views)
-    bitmap = pa.py_buffer(np.packbits(validity, bitorder="little")) if missing else None
-    buffers = [bitmap, pa.py_buffer(views), pa.py_buffer(data)]
-    return pl.Series(pa.Array.from_buffers(pa.string_view(), n, buffers, missing))
-
-
 def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet) -> Chunk | None:
     plan = sorter.plan
     delim = plan.delimiter
@@ -195,9 +206,14 @@ def _sort_block(sorter: RowSorter, lines: _Lines, first_line: int, seen: LineSet
     sorter.total += n
     wanted = sorted({0, *plan.index.values()})
     counts, edgy, columns = _fields(lines, delim, wanted)
+    from penlink_adapters._block_kernel import line_hashes_kernel
+
+    h1, h2 = line_hashes_kernel(lines.offsets, lines.data)
     df = pl.DataFrame(
         {
             "line": lines.text,
+            "_h1": h1,
+            "_h2": h2,
             "_row": pl.int_range(first_line, first_line + n, eager=True, dtype=pl.Int64),
             "_n": counts,
             "_edgy": edgy,
@@ -293,9 +309,12 @@ def _drop_nonrecords(sorter: RowSorter, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _drop_duplicates(sorter: RowSorter, df: pl.DataFrame, seen: LineSet) -> pl.DataFrame:
-    """Lines identical to an earlier line are exact duplicate rows (two 64-bit hashes)."""
-    line = df["line"]
-    fresh = seen.fresh(line.hash(seed=1).to_numpy(), line.hash(seed=2).to_numpy())
+    """Lines identical to an earlier line are exact duplicate rows (128-bit line hashes).
+
+    The hashes are those of :func:`_sort_cut` (MurmurHash3 of the line's bytes): one file
+    may mix both kinds of blocks.
+    """
+    fresh = seen.fresh(df["_h1"].to_numpy(), df["_h2"].to_numpy())
     kept = int(fresh.sum())
     if kept == len(df):
         return df

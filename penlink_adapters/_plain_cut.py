@@ -1,0 +1,202 @@
+"""The fused pass over a block of a plain file: lines cut in place, one kernel for all rules.
+
+Where :mod:`penlink_adapters._fast` used to copy a block's lines without their line ends, then
+split fields, then find non-record candidates, duplicates and bad counts each in polars, a
+block whose only CRs stand before a LF is cut in place (:func:`cut_lines`) and one numba pass
+(:func:`~penlink_adapters._block_kernel.block_fields_kernel`) gives every per-line fact those
+rules need. The rules themselves, and their order, are those of the row-by-row path
+(:class:`penlink_adapters._rows.RowSorter`): candidates and suspects are decided by the same
+Python methods, so the chunks, counts and rejects are the same.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from penlink_adapters._rows import Chunk, RowSorter
+
+if TYPE_CHECKING:
+    from penlink_adapters._fast import LineSet
+
+__all__ = ["Cut", "cut_lines", "sort_cut", "view_series"]
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Lines of a block as bounds into its bytes: line ``i`` is ``buf[starts[i]:ends[i]]``."""
+
+    buf: Any
+    starts: Any
+    ends: Any
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def chars(self) -> int:
+        """Bytes of the lines, without line ends."""
+        return int((self.ends - self.starts).sum())
+
+    def text(self, i: int) -> str:
+        """Line ``i`` as text."""
+        return bytes(self.buf[self.starts[i] : self.ends[i]]).decode()
+
+    def head(self, count: int) -> list[str]:
+        """The first ``count`` lines as text."""
+        return [self.text(i) for i in range(min(count, len(self)))]
+
+    def slice(self, start: int, length: int) -> Cut:
+        """Lines ``start`` to ``start + length`` (fewer at the end)."""
+        stop = start + max(0, length)
+        return Cut(self.buf, self.starts[start:stop], self.ends[start:stop])
+
+
+def cut_lines(buf: bytes) -> Cut | None:
+    """The lines of a block cut in place; None when a CR stands elsewhere than before a LF.
+
+    Raises:
+        UnicodeDecodeError: the bytes are not UTF-8 (the file changed since it was inspected).
+    """
+    from penlink_adapters._block_kernel import line_bounds_kernel
+
+    data = np.frombuffer(buf, dtype=np.uint8)
+    starts, ends, plain = line_bounds_kernel(data)
+    if not plain:
+        return None
+    whole = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(buf)], dtype=np.int64)), pa.py_buffer(buf)
+    )
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise UnicodeDecodeError("utf-8", buf, 0, len(buf), str(exc)) from None
+    return Cut(data, starts, ends)
+
+
+def view_series(views: Any, data: Any, validity: Any, missing: int) -> pl.Series:
+    """A polars text column over Arrow string views into ``data`` (no copy of the text).
+
+    The bytes must be valid UTF-8 (checked on the block; fields are cut at an ASCII
+    delimiter, so they are valid too).
+    """
+    n = len(views)
+    bitmap = pa.py_buffer(np.packbits(validity, bitorder="little")) if missing else None
+    buffers = [bitmap, pa.py_buffer(views), pa.py_buffer(data)]
+    return pl.Series(pa.Array.from_buffers(pa.string_view(), n, buffers, missing))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What :func:`~penlink_adapters._block_kernel.block_fields_kernel` says of the lines."""
+
+    counts: Any
+    edgy: Any
+    maybe_nonrecord: Any
+    trailing: Any
+    h1: Any
+    h2: Any
+    present: Any
+    views: Any
+
+
+def sort_cut(sorter: RowSorter, lines: Cut, first_line: int, seen: LineSet) -> Chunk | None:
+    """The record chunk of a block's lines; other lines are counted on ``sorter``.
+
+    The rules are those of :func:`penlink_adapters._fast._sort_block`.
+    """
+    from penlink_adapters._block_kernel import block_fields_kernel
+
+    plan = sorter.plan
+    delim = plan.delimiter
+    n = len(lines)
+    sorter.total += n
+    wanted = sorted({0, *plan.index.values()})
+    header0 = plan.header[0].strip().encode() if plan.header else b""
+    facts = _Facts(
+        *block_fields_kernel(
+            lines.buf,
+            lines.starts,
+            lines.ends,
+            np.uint8(ord(delim)),
+            np.array(wanted, dtype=np.int64),
+            np.frombuffer(header0, dtype=np.uint8),
+            np.zeros((len(wanted) * n, 4), dtype=np.uint32),
+        )
+    )
+    keep = np.ones(n, dtype=np.bool_)
+    _drop_nonrecords(sorter, lines, facts, keep)
+    _drop_duplicates(sorter, facts, keep, seen)
+    _drop_bad_counts(sorter, lines, facts, keep, first_line)
+    if not keep.any():
+        return None
+    return _chunk(sorter, lines, facts, keep, first_line, wanted)
+
+
+def _drop_nonrecords(sorter: RowSorter, lines: Cut, facts: _Facts, keep: Any) -> None:
+    for i in np.flatnonzero(facts.maybe_nonrecord):
+        kind = sorter.nonrecord_kind(lines.text(int(i)).split(sorter.plan.delimiter))
+        if kind is not None:
+            sorter.skipped[kind] += 1
+            keep[i] = False
+
+
+def _drop_duplicates(sorter: RowSorter, facts: _Facts, keep: Any, seen: LineSet) -> None:
+    kept = np.flatnonzero(keep)
+    fresh = seen.fresh(facts.h1[kept], facts.h2[kept])
+    repeated = kept[~fresh]
+    if len(repeated):
+        sorter.skipped["duplicate"] += len(repeated)
+        keep[repeated] = False
+
+
+def _drop_bad_counts(
+    sorter: RowSorter, lines: Cut, facts: _Facts, keep: Any, first_line: int
+) -> None:
+    layout = sorter.plan.layout
+    counts = facts.counts
+    if layout.header:
+        want = len(sorter.plan.header)
+        ok = (counts == want) | ((counts == want + 1) & facts.trailing)
+    else:
+        ok = np.isin(counts, list(layout.field_counts))
+    for i in np.flatnonzero(keep & ~ok):
+        fields = lines.text(int(i)).split(sorter.plan.delimiter)
+        n = int(counts[i])
+        if not sorter.count_ok(n, fields[-1]):
+            row = first_line + int(i)
+            sorter.bad_rows.append((row, sorter.count_detail(n), sorter.raw_line(fields)))
+            keep[i] = False
+
+
+def _chunk(
+    sorter: RowSorter, lines: Cut, facts: _Facts, keep: Any, first_line: int, wanted: list[int]
+) -> Chunk:
+    n = len(lines)
+    plan = sorter.plan
+    delim = plan.delimiter
+    columns = {
+        i: view_series(facts.views[c], lines.buf, facts.present[c], n - int(facts.present[c].sum()))
+        for c, i in enumerate(wanted)
+    }
+    rows = np.arange(first_line, first_line + n, dtype=np.int64)
+    frame = pl.DataFrame(
+        [*(columns[i].alias(name) for name, i in plan.index.items()), pl.Series("_row", rows)]
+    )
+    if not keep.all():
+        frame = frame.filter(pl.Series(keep))
+    # Only lines the kernel flagged may have a field with a blank at an edge: check those.
+    blank_edge = rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)"
+    suspect = pl.Series(
+        [lines.text(int(i)) for i in np.flatnonzero(keep & facts.edgy)], dtype=pl.String
+    )
+    trimmed = not suspect.str.contains(blank_edge).any()
+
+    def fields_of(wanted_rows: list[int]) -> dict[int, list[str]]:
+        return {r: lines.text(r - first_line).split(delim) for r in wanted_rows}
+
+    return Chunk(frame, fields_of, trimmed)
