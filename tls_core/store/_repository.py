@@ -274,6 +274,7 @@ class Repository:
         return ingest_files(
             self,
             self._layout,
+            self._checker,
             paths,
             case_ids=case_ids,
             actor=actor,
