@@ -28,7 +28,6 @@ import pyarrow as pa
 from tls_core.errors import AccessDenied, ConfigError, ReadError, StoreError, TlsError
 from tls_core.protocols import AccessPolicy, AuditEvent, AuditSink, Outcome
 from tls_core.schema import REJECTS
-from tls_core.store._files import FileChecker
 from tls_core.store._ingest_report import (
     IngestProgress,
     IngestReport,
@@ -67,7 +66,7 @@ class _Options:
 def ingest_files(
     repo: Repository,
     layout: Layout,
-    checker: FileChecker,
+    stored: StoredSources,
     paths: IntoPaths,
     *,
     case_ids: Iterable[str],
@@ -86,7 +85,6 @@ def ingest_files(
     opts = replace(opts, layout=layout_name, source_tz=source_tz, target=target, region=region)
     files = _paths(paths)
     _check_access(access, opts, files)
-    stored = StoredSources(layout, checker)  # read once, again only after a commit
     return [_ingest_one(repo, layout, stored, path, opts) for path in files]
 
 

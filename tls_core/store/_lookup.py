@@ -6,7 +6,8 @@ opened the seven Delta logs twice (the lookup, then the case links) and read the
 them. :class:`StoredSources` reads only the registry and ``case_batches`` (each file checked
 against its SHA-256, as a snapshot does), and reads them again only when one of their logs has
 a new commit, which it tells from a listing of the two ``_delta_log`` directories (no log is
-parsed). An ingest of many files already stored therefore reads the two tables once.
+parsed). A :class:`Repository` keeps one, so an ingest of many files already stored (in one
+call or in several, as ``tls ingest`` makes one per file) reads the two tables once.
 
 The answer is as fresh as a snapshot taken at the same moment: the listing is taken before the
 tables are read, so a commit landing in between is seen at the next lookup at the latest. The
