@@ -134,7 +134,8 @@ def write_staged(
 def _writer_options(schema: pa.Schema) -> dict[str, Any]:
     """Writer options: zstd (default level), dictionary and statistics where they serve."""
     names = schema.names
-    stats = [n for n in names if n not in NO_STATISTICS]
+    sorted_ids = schema.equals(STORED_SCHEMAS["record_refs"])  # sorted by record_id: keep
+    stats = [n for n in names if sorted_ids or n not in NO_STATISTICS]
     return {
         "compression": "zstd",
         "use_dictionary": [n for n in names if n not in NO_DICTIONARY],
