@@ -52,47 +52,59 @@ class Stored:
     """Registry version the answer was read at."""
 
 
+@dataclass(frozen=True)
+class _State:
+    """What one read of the registry and ``case_batches`` found (replaced whole, never changed)."""
+
+    heads: tuple[int, ...]
+    version: int
+    by_sha: dict[str, list[tuple[str, RecordType, str]]]
+    links: dict[str, set[str]]
+
+
 class StoredSources:
-    """Answers "is this SHA-256 stored" from the registry, re-read only when it changed."""
+    """Answers "is this SHA-256 stored" from the registry, re-read only when it changed.
+
+    The state read is replaced as a whole, so threads sharing a repository see one read or
+    the next, never a mix.
+    """
 
     def __init__(self, layout: Layout, checker: FileChecker) -> None:
         self._layout = layout
         self._checker = checker
-        self._heads: tuple[int, ...] | None = None
-        self._version = -1
-        self._by_sha: dict[str, list[tuple[str, str, str]]] = {}
-        self._links: dict[str, set[str]] = {}
+        self._state: _State | None = None
 
     def find(self, sha256: str, record_type: RecordType | None) -> Stored | None:
         """The stored batch of this content (and record type, when given), or None."""
         self._layout.check_no_symlinks()
-        self._refresh()
-        for batch_id, kind, name in self._by_sha.get(sha256, ()):
+        state = self._current()
+        for batch_id, kind, name in state.by_sha.get(sha256, ()):
             if record_type is None or kind == record_type:
-                cases = frozenset(self._links.get(batch_id, ()))
-                return Stored(batch_id, kind, name, cases, self._version)  # type: ignore[arg-type]
+                cases = frozenset(state.links.get(batch_id, ()))
+                return Stored(batch_id, kind, name, cases, state.version)
         return None
 
-    def _refresh(self) -> None:
+    def _current(self) -> _State:
         heads = tuple(log_head(self._layout, t) for t in _TABLES)
-        if heads == self._heads:
-            return
+        state = self._state
+        if state is not None and state.heads == heads:
+            return state
         for attempt in range(_ATTEMPTS):
             try:
-                self._read()
-                break
+                self._state = state = self._read(heads)
+                return state
             except IntegrityError as err:  # a registry compaction removed a file just listed
                 if err.reason != "missing_file" or attempt == _ATTEMPTS - 1:
                     raise
-        self._heads = heads
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read(self) -> None:
+    def _read(self, heads: tuple[int, ...]) -> _State:
         version, files = list_files(self._layout, "registry")
         registry = _table(self._checker, "registry", files)
         _, links_files = list_files(self._layout, "case_batches")
         registry = registry.sort_by([("at_utc", "ascending"), ("op_id", "ascending")])
         names = ("op", "op_id", "batch_id", "record_type", "source_sha256", "source_name")
-        by_sha: dict[str, list[tuple[str, str, str]]] = {}
+        by_sha: dict[str, list[tuple[str, RecordType, str]]] = {}
         purged: set[str] = set()
         committed: list[str] = []
         op_ids: set[str] = set()
@@ -109,8 +121,7 @@ class StoredSources:
             by_sha[sha] = [e for e in entries if e[0] not in purged]
         visible = [f for f in links_files if f.owner_id in op_ids]
         case_batches = _table(self._checker, "case_batches", visible)
-        self._version, self._by_sha = version, by_sha
-        self._links = links_of(committed, case_batches)
+        return _State(heads, version, by_sha, links_of(committed, case_batches))
 
 
 def _table(checker: FileChecker, table: TableName, files: Iterable[DataFile]) -> pa.Table:
