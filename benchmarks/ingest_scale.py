@@ -23,8 +23,9 @@ Measured:
   into an empty repository;
 - ``ingest``: ``Repository.ingest(path)`` into an empty repository, with the time spent
   hashing, the read thread's time inside the scan's iterator (identifier normalization
-  separately), and the time the commit waited for the read (the read runs one chunk ahead in
-  a thread while the commit stages the chunk before);
+  separately), the time the commit waited for the read (the read runs one chunk ahead in
+  a thread while the commit stages the chunk before), and the commit thread's time in
+  Arrow's Parquet writer (``ParquetWriter.write_batch``, most of the commit side);
 - ``repeat``: the same ingest again into that repository (a no-op: hash and registry lookup).
 
 Writes the ``ingest`` section of benchmarks/RESULTS.md.
@@ -147,11 +148,13 @@ def _commit_alone(path: Path, repo: Path) -> dict[str, Any]:
 
 
 def _install_timers() -> dict[str, float]:
-    """Time spent hashing, inside the scan's iterator, in normalization, waiting for the read."""
+    """Time spent hashing, in the scan, in normalization, waiting for the read, encoding Parquet."""
+    import pyarrow.parquet as pq
+
     from penlink_adapters import _assemble, _read
     from tls_core.store import _ingest, _prefetch
 
-    timers = {"hash": 0.0, "scan": 0.0, "normalize": 0.0, "wait": 0.0}
+    timers = {"hash": 0.0, "scan": 0.0, "normalize": 0.0, "wait": 0.0, "encode": 0.0}
 
     def timed(name: str, inner: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -182,6 +185,7 @@ def _install_timers() -> dict[str, float]:
     _prefetch.Prefetch.__iter__ = timed_iter("wait", _prefetch.Prefetch.__iter__)  # type: ignore[method-assign]
     _assemble.normalize_columns = timed("normalize", _assemble.normalize_columns)  # type: ignore[attr-defined]
     _ingest._hash_file = timed("hash", _ingest._hash_file)
+    pq.ParquetWriter.write_batch = timed("encode", pq.ParquetWriter.write_batch)
     return timers
 
 
@@ -369,6 +373,10 @@ def _table(rows: int, runs: dict[str, list[dict[str, Any]]]) -> str:
         ),
         line("  commit thread: waiting for the next chunk", "ingest", "wait", rss=False),
     ]
+    if all("encode" in r for r in runs["ingest"]):
+        lines.append(
+            line("  commit thread: Parquet encoding (`write_batch`)", "ingest", "encode", rss=False)
+        )
     optional = (
         ("raw `polars.read_csv(path, infer_schema=False)`", "polars"),
         ("read alone: `scan_return(path)`, chunks dropped", "read"),

@@ -35,9 +35,8 @@ from tls_core.store._ingest_report import (
     ProgressCallback,
 )
 from tls_core.store._layout import RECORD_TABLES, Layout, RecordType, check_case_id
+from tls_core.store._lookup import Stored, StoredSources
 from tls_core.store._prefetch import Prefetch
-from tls_core.store._purge import current_links
-from tls_core.store._snapshot import Snapshot
 
 if TYPE_CHECKING:
     from penlink_adapters import ReturnScan
@@ -67,6 +66,7 @@ class _Options:
 def ingest_files(
     repo: Repository,
     layout: Layout,
+    stored: StoredSources,
     paths: IntoPaths,
     *,
     case_ids: Iterable[str],
@@ -85,7 +85,7 @@ def ingest_files(
     opts = replace(opts, layout=layout_name, source_tz=source_tz, target=target, region=region)
     files = _paths(paths)
     _check_access(access, opts, files)
-    return [_ingest_one(repo, layout, path, opts) for path in files]
+    return [_ingest_one(repo, layout, stored, path, opts) for path in files]
 
 
 def _paths(paths: IntoPaths) -> list[Path]:
@@ -149,10 +149,12 @@ def _criteria(opts: _Options) -> dict[str, str]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _ingest_one(repo: Repository, layout: Layout, path: Path, opts: _Options) -> IngestReport:
+def _ingest_one(
+    repo: Repository, layout: Layout, stored: StoredSources, path: Path, opts: _Options
+) -> IngestReport:
     _audit(opts, "ingest-start", "ok", {"file": path.name})
     try:
-        report = _run(repo, layout, path, opts)
+        report = _run(repo, layout, stored, path, opts)
     except Exception as err:
         reason = err.reason if isinstance(err, TlsError) else type(err).__name__
         _audit(opts, "ingest", "failed", {"file": path.name, "error": str(reason)})
@@ -172,10 +174,11 @@ def _ingest_one(repo: Repository, layout: Layout, path: Path, opts: _Options) ->
     return report
 
 
-def _run(repo: Repository, layout: Layout, path: Path, opts: _Options) -> IngestReport:
+def _run(
+    repo: Repository, layout: Layout, stored: StoredSources, path: Path, opts: _Options
+) -> IngestReport:
     sha, size, lines, seen = _hash_file(path, opts.progress)
-    snap = repo.snapshot()
-    earlier = _earlier(snap, sha, opts.record_type)
+    earlier = stored.find(sha, opts.record_type)
     if earlier is not None:
         report = _associate(repo, path, sha, earlier, opts)
     else:
@@ -241,37 +244,13 @@ def _check_unchanged(path: Path, seen: _Identity) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Earlier:
-    batch_id: str
-    record_type: RecordType
-    source_name: str
-
-
-def _earlier(snap: Snapshot, sha: str, record_type: RecordType | None) -> _Earlier | None:
-    """The committed, not purged batch of this content (and record type, when given)."""
-    import pyarrow.compute as pc
-
-    registry = snap.registry
-    rows = registry.filter(pc.equal(registry.column("source_sha256"), sha)).to_pylist()
-    purged = {r["batch_id"] for r in rows if r["op"] == "purge"}
-    for row in rows:
-        if row["op"] != "commit" or row["batch_id"] in purged:
-            continue
-        if record_type is None or row["record_type"] == record_type:
-            return _Earlier(row["batch_id"], row["record_type"], row["source_name"])
-    return None
-
-
 def _associate(
-    repo: Repository, path: Path, sha: str, earlier: _Earlier, opts: _Options
+    repo: Repository, path: Path, sha: str, earlier: Stored, opts: _Options
 ) -> IngestReport:
     """Already stored: a no-op, or the association of the batch with the cases missing."""
-    snap = repo.snapshot()
-    linked = current_links(snap).get(earlier.batch_id, set())
-    version = snap.version
+    version = earlier.version
     added: tuple[str, ...] = ()
-    if not set(opts.case_ids) <= linked:
+    if not set(opts.case_ids) <= earlier.cases:
         commit = repo.commit_batch(
             iter(()),
             source_sha256=sha,

@@ -14,6 +14,7 @@ from tls_core.store._commit import BatchSpec, StepHook, case_rows, op_row, publi
 from tls_core.store._delta import commit_files
 from tls_core.store._files import DataFile
 from tls_core.store._layout import RECORD_TABLES, STORED_SCHEMAS, Layout, TableName
+from tls_core.store._lookup import links_of
 from tls_core.store._snapshot import Snapshot
 
 __all__ = ["PurgeReport", "current_links", "purge_batches"]
@@ -36,15 +37,7 @@ class PurgeReport:
 
 def current_links(snap: Snapshot) -> dict[str, set[str]]:
     """Map every committed batch to the cases it is currently linked to."""
-    links: dict[str, set[str]] = {b: set() for b in snap.batch_ids}
-    rows = snap.read("case_batches").sort_by([("at_utc", "ascending")]).to_pylist()
-    for row in rows:
-        cases = links.setdefault(row["batch_id"], set())
-        if row["linked"]:
-            cases.add(row["case_id"])
-        else:
-            cases.discard(row["case_id"])
-    return links
+    return links_of(snap.batch_ids, snap.read("case_batches"))
 
 
 def purge_batches(

@@ -41,6 +41,7 @@ from tls_core.store._layout import (
     resolve_root,
 )
 from tls_core.store._lock import commit_lock
+from tls_core.store._lookup import StoredSources
 from tls_core.store._purge import PurgeReport, current_links, purge_batches
 from tls_core.store._record_index import RecordIdIndex
 from tls_core.store._snapshot import Snapshot, take_snapshot
@@ -105,6 +106,7 @@ class Repository:
         self._hook = step_hook
         self._checker = FileChecker(layout)
         self._index = RecordIdIndex(layout)
+        self._stored = StoredSources(layout, self._checker)  # kept while the registry holds
 
     @classmethod
     def open(
@@ -274,6 +276,7 @@ class Repository:
         return ingest_files(
             self,
             self._layout,
+            self._stored,
             paths,
             case_ids=case_ids,
             actor=actor,

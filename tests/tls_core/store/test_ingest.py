@@ -95,6 +95,91 @@ def test_same_file_for_another_case_adds_only_the_association(repo, scenario):
     assert both.noop
 
 
+def _ingest_many(repo: Repository, case: dict, copies: int, **kw):
+    args = case["read_args"]
+    return repo.ingest(
+        [case["path"]] * copies,
+        case_ids=[case["case_id"]],
+        actor="alice",
+        source_tz=args.get("tz"),
+        target=args.get("target"),
+        **kw,
+    )
+
+
+def test_a_file_committed_earlier_in_the_same_call_is_a_noop(repo, scenario):
+    # The lookup is read once per call and again only when the registry has a new commit:
+    # the second copy must see the batch the first one committed.
+    first, second, third = _ingest_many(repo, scenario["C03"], 3)
+    assert not first.noop
+    assert first.loaded > 0
+    assert second.noop
+    assert third.noop
+    assert second.batch_id == third.batch_id == first.batch_id
+    assert second.version == third.version == first.version
+    assert repo.snapshot().row_count("call_records") == first.loaded
+
+
+def test_the_lookup_sees_changes_made_by_another_process_between_files(repo, scenario):
+    # Once the second copy found the batch (a no-op), another writer unlinks it from the case:
+    # the third copy must link it again, not report a no-op from what the lookup read before.
+    other = Repository.open(repo.root)
+    done: list[str] = []
+
+    def between(event: IngestProgress) -> None:
+        if event.phase == "done":
+            done.append(event.file)
+            if len(done) == 2:
+                (batch,) = repo.snapshot().batch_ids
+                assert other.unlink(batch, "C03", actor="bob").changed
+
+    first, second, third = _ingest_many(repo, scenario["C03"], 3, progress=between)
+    assert second.noop
+    assert first.batch_id == second.batch_id == third.batch_id
+    assert not third.noop
+    assert third.linked_cases == ("C03",)
+    assert current_links(repo.snapshot())[first.batch_id] == {"C03"}
+    assert third.version == first.version + 2  # the unlink, then the link
+    assert _ingest(repo, scenario["C03"]).noop
+
+
+def test_stored_sources_reads_again_only_after_a_commit(repo, scenario):
+    from tls_core.store._files import FileChecker
+    from tls_core.store._layout import resolve_root
+    from tls_core.store._lookup import StoredSources
+
+    layout = resolve_root(repo.root, create=False)
+    stored = StoredSources(layout, FileChecker(layout))
+    sha = hashlib.sha256(scenario["C03"]["path"].read_bytes()).hexdigest()
+    assert stored.find(sha, None) is None
+    first = _ingest(repo, scenario["C03"])
+    found = stored.find(sha, None)
+    assert found is not None
+    assert (found.batch_id, found.cases, found.version) == (
+        first.batch_id,
+        frozenset({"C03"}),
+        first.version,
+    )
+    assert stored.find(sha, "subscriber") is None
+    assert Repository.open(repo.root).unlink(first.batch_id, "C03", actor="bob").changed
+    after = stored.find(sha, "call")
+    assert after is not None
+    assert after.cases == frozenset()
+    assert after.version == first.version + 1
+
+
+def test_the_lookup_sees_a_purged_batch_as_not_stored(repo, scenario):
+    import datetime as dt
+
+    first = _ingest(repo, scenario["C03"])
+    closed = {"C03": (dt.date(2000, 1, 1), False, False)}
+    assert repo.purge(closed, today=dt.date(2030, 1, 1), actor="ro").batch_ids
+    again = _ingest(repo, scenario["C03"])
+    assert not again.noop
+    assert again.batch_id != first.batch_id
+    assert again.loaded == first.loaded
+
+
 def test_a_reexport_with_other_formatting_is_counted_as_duplicates(repo, scenario, tmp_path):
     case = scenario["C12"]
     first = _ingest(repo, case)

@@ -76,6 +76,23 @@ def test_commit_then_read(repo):
     assert via_duckdb.to_arrow_table().to_pylist() == stored.to_pylist()
 
 
+def test_record_files_keep_statistics_where_queries_filter(repo):
+    import pyarrow.parquet as pq
+
+    k.commit(repo, "a.csv", 30)
+    (path,) = repo.snapshot().paths("call_records")
+    meta = pq.ParquetFile(path).metadata
+    group = meta.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    for name in ("orig_canonical", "term_canonical", "start_utc", "batch_id", "duration_s"):
+        assert columns[name].is_stats_set, name
+    for name in ("record_id", "orig_raw", "source_sha256", "layout_name"):
+        assert not columns[name].is_stats_set, name
+    assert "RLE_DICTIONARY" in columns["orig_canonical"].encodings
+    assert "RLE_DICTIONARY" not in columns["orig_raw"].encodings
+    assert repo.snapshot().read("call_records").num_rows == 30
+
+
 def test_same_file_same_case_is_a_noop(repo):
     first = k.commit(repo, "a.csv", 10)
     again = k.commit(repo, "a.csv", 10)
