@@ -45,15 +45,18 @@ class IdentifierMemo:
 
     A return repeats its target and its contacts from chunk to chunk: each distinct value is
     normalized once per read. Bounded: past ``limit`` values the memo starts afresh. Values
-    are found through a 128-bit hash of each value (two seeded polars hashes) in a numba
-    open-addressing map to the row of :attr:`table` (:meth:`find`), and every hit is
-    checked against the value itself: a hash collision is a miss, never a wrong result.
+    are found by a numba kernel over their Arrow buffers (:meth:`rows`): a 128-bit hash of
+    each value's bytes in an open-addressing map to the row of :attr:`table`, every hit
+    checked byte for byte against the memo's own copy of its values: a hash collision is a
+    miss, never a wrong result.
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
         self.limit = limit
         self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
         self._slots: Any = np.zeros((1 << 10, 3), dtype=np.uint64)
+        self._values: _Buffers = _buffers(self.table["_value"])
+        self._lossy: Any = np.zeros(0, dtype=np.bool_)
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
@@ -68,6 +71,8 @@ class IdentifierMemo:
         else:
             first = len(self.table)
             self.table = pl.concat([self.table, new], rechunk=True)
+        self._values = _buffers(self.table["_value"])
+        self._lossy = _lossy(self.table["reason"]).to_numpy()
         capacity = len(self._slots)
         while 4 * len(self.table) > 3 * capacity:
             capacity *= 2
@@ -76,24 +81,53 @@ class IdentifierMemo:
             new, first = self.table, 0
         map_put_kernel(*_hashes(new["_value"]), self._slots, first)
 
+    def rows(self, values: pl.Series) -> Any:
+        """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
+        from penlink_adapters._memo_kernel import memo_find_kernel
+
+        return memo_find_kernel(*_buffers(values), self._slots, *self._values)
+
     def find(self, values: pl.Series) -> pl.DataFrame:
         """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
-        from penlink_adapters._kernels import map_get_kernel
-
-        rows = pl.Series("_i", map_get_kernel(*_hashes(values), self._slots))
-        index = pl.select(pl.when(rows >= 0).then(rows)).to_series()
+        rows = self.rows(values)
+        hit = pl.Series("_hit", rows >= 0)
+        index = pl.Series("_i", rows).set(~hit, None) if not hit.all() else pl.Series(rows)
         found = self.table.select(pl.all().gather(index))
-        hit = found["_value"].eq_missing(values) & (rows >= 0)
-        if not hit.all():  # misses, or (in theory) a collision: null like a join's miss
-            found = found.select(pl.when(hit).then(pl.all()))
         return found.with_columns(
             values.alias("_value"), pl.when(hit).then(pl.lit(True)).alias("_hit")
         )
 
 
+_Buffers = tuple[Any, Any, Any]
+"""A string column's 64-bit offsets, bytes (``uint8``) and validity (``bool``), numpy."""
+
+
+def _buffers(values: pl.Series) -> _Buffers:
+    """The Arrow buffers of a string column, as :mod:`penlink_adapters._memo_kernel` reads them.
+
+    The bytes are a copy when polars holds string views.
+    """
+    array = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = array.cast(pa.large_string())
+    n = len(array)
+    bufs = array.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
+    return offsets, data, _validity(array)
+
+
+def _lossy(reasons: pl.Series) -> pl.Series:
+    """Whether each normalization reason rejects its row (never null)."""
+    return reasons.is_in(list(_REJECTING)).fill_null(False)
+
+
 def _hashes(values: pl.Series) -> tuple[Any, Any]:
-    """Two 64-bit hashes of each value (null included): one 128-bit key."""
-    return values.hash(seed=1).to_numpy(), values.hash(seed=2).to_numpy()
+    """Two 64-bit hashes of each value (null included): one 128-bit key, the memo's."""
+    from penlink_adapters._memo_kernel import memo_hash_kernel
+
+    return memo_hash_kernel(*_buffers(values))  # type: ignore[no-any-return]
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
