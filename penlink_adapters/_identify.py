@@ -85,7 +85,11 @@ class IdentifierMemo:
         """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
         from penlink_adapters._memo_kernel import memo_find_kernel
 
-        return memo_find_kernel(*_buffers(values), self._slots, *self._values)
+        from penlink_adapters._memo_kernel import memo_hash_kernel
+
+        buffers = _buffers(values)
+        keys = memo_hash_kernel(*buffers)
+        return memo_find_kernel(*keys, *buffers, self._slots, *self._values)
 
     def find(self, values: pl.Series) -> pl.DataFrame:
         """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
@@ -178,30 +182,56 @@ def normalize_columns(
     if memo is None:
         table = _normalized(pl.concat([k.unique() for k in keys]).unique(), region)
         parts = [_lookup(k, table) for k in keys]
+        results = [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
     else:
-        # Look up in the memo first: once it knows the return's values (after the first
-        # chunks) nothing else runs. Values it lacks are normalized, then looked up again.
-        parts = [memo.find(k) for k in keys]
-        missing = [k.filter(part["_hit"].is_null()) for k, part in zip(keys, parts, strict=True)]
-        if any(len(m) for m in missing):
-            new = _normalized(pl.concat(missing).unique(), region)
-            table = pl.concat([memo.table, new])
-            memo.remember(new)
-            parts = [
-                _lookup(k, table) if len(m) else part
-                for k, m, part in zip(keys, missing, parts, strict=True)
-            ]
+        results = _memo_results(keys, region, memo)
     out: list[pl.Series | pl.Expr] = []
-    for p, key, part in zip(parties, keys, parts, strict=True):
-        lossy = part["reason"].is_in(list(_REJECTING)).fill_null(False)
+    for p, key, (kind, canonical, lossy) in zip(parties, keys, results, strict=True):
         named = [
-            part["kind"].alias(f"{p}_kind"),
-            part["canonical"].alias(f"{p}_canonical"),
+            kind.alias(f"{p}_kind"),
+            canonical.alias(f"{p}_canonical"),
             lossy.alias(f"{p}_lossy"),
         ]
         one = len(key) == 1 and len(df) != 1
         out += [pl.lit(s[0], s.dtype).alias(s.name) for s in named] if one else named
     return df.with_columns(out)
+
+
+_Result = tuple[pl.Series, pl.Series, pl.Series]
+"""A column's ``kind``, ``canonical`` and ``lossy``, one row per value."""
+
+
+def _memo_results(keys: list[pl.Series], region: str, memo: IdentifierMemo) -> list[_Result]:
+    """Each key column's results, gathered from the memo's rows once the memo knows them.
+
+    Values the memo lacks are normalized in one call, found in those new results (the memo
+    may start afresh when it remembers them) and remembered.
+    """
+    rows = [memo.rows(k) for k in keys]
+    table, lossy = memo.table, memo._lossy
+    misses = [r < 0 for r in rows]
+    if any(m.any() for m in misses):
+        missing = [k.filter(pl.Series(m)) for k, m in zip(keys, misses, strict=True)]
+        new = _normalized(pl.concat(missing).unique(), region)
+        fresh = IdentifierMemo(limit=len(new))
+        fresh.remember(new)
+        for r, m, values in zip(rows, misses, missing, strict=True):
+            found = fresh.rows(values)  # -1 only for a 128-bit collision among new values
+            r[m] = np.where(found < 0, -1, found + len(table))
+        table = pl.concat([table, new], rechunk=True)
+        lossy = np.concatenate([lossy, fresh._lossy])
+        memo.remember(new)
+    results: list[_Result] = []
+    for key, r in zip(keys, rows, strict=True):
+        if (r < 0).any():  # a collision left a value unfound: the join finds it
+            part = _lookup(key, table)
+            results.append((part["kind"], part["canonical"], _lossy(part["reason"])))
+            continue
+        index = pl.Series(r)
+        results.append(
+            (table["kind"].gather(index), table["canonical"].gather(index), pl.Series(lossy[r]))
+        )
+    return results
 
 
 def _single(column: pl.Series) -> bool:

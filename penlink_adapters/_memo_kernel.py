@@ -44,28 +44,10 @@ def memo_hash_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     return h1s, h2s
 
 
-@_inline
-def _same(
-    offsets: Any, data: Any, valid: Any, i: int, m_offsets: Any, m_data: Any, m_valid: Any, r: int
-) -> bool:
-    """Whether value ``i`` equals the memo's value ``r`` (validity and bytes)."""
-    if valid[i] != m_valid[r]:
-        return False
-    if not valid[i]:
-        return True
-    start = offsets[i]
-    length = offsets[i + 1] - start
-    m_start = m_offsets[r]
-    if m_offsets[r + 1] - m_start != length:
-        return False
-    for j in range(length):
-        if data[start + j] != m_data[m_start + j]:
-            return False
-    return True
-
-
 @_jit
 def memo_find_kernel(
+    h1s: Any,
+    h2s: Any,
     offsets: Any,
     data: Any,
     valid: Any,
@@ -76,20 +58,36 @@ def memo_find_kernel(
 ) -> Any:
     """The memo row of each value (``int64``), -1 when the map lacks it or holds another value.
 
-    ``slots``: the map of :func:`penlink_adapters._kernels.map_put_kernel` (``h1``, ``h2``,
+    ``h1s``, ``h2s``: the values' keys (:func:`memo_hash_kernel`); ``slots``: the map of :func:`penlink_adapters._kernels.map_put_kernel` (``h1``, ``h2``,
     row plus one); ``m_*``: the memo's values, whose rows the map holds.
     """
     mask = len(slots) - 1
     n = len(valid)
     rows = np.full(n, -1, dtype=np.int64)
     for i in range(n):
-        a, b = _key(offsets, data, valid, i)
+        a = h1s[i]
+        b = h2s[i]
         slot = np.int64(b & np.uint64(mask))
         while slots[slot, 2] != 0:
             if slots[slot, 0] == a and slots[slot, 1] == b:
-                r = np.int64(slots[slot, 2]) - 1
-                if _same(offsets, data, valid, i, m_offsets, m_data, m_valid, r):
-                    rows[i] = r
+                rows[i] = np.int64(slots[slot, 2]) - 1
                 break
             slot = (slot + 1) & mask
+    for i in range(n):  # every hit checked: validity, length, bytes
+        r = rows[i]
+        if r < 0:
+            continue
+        if valid[i] != m_valid[r]:
+            rows[i] = -1
+        elif valid[i]:
+            start = offsets[i]
+            m_start = m_offsets[r]
+            length = offsets[i + 1] - start
+            if m_offsets[r + 1] - m_start != length:
+                rows[i] = -1
+            else:
+                for j in range(length):
+                    if data[start + j] != m_data[m_start + j]:
+                        rows[i] = -1
+                        break
     return rows
