@@ -60,7 +60,7 @@ class IdentifierMemo:
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
-        from penlink_adapters._kernels import map_put_kernel
+        from penlink_adapters._memo_kernel import memo_put_kernel
 
         if not len(new):
             return
@@ -79,7 +79,7 @@ class IdentifierMemo:
         if capacity > len(self._slots):  # rebuilt from every value rather than rehashed
             self._slots = np.zeros((capacity, 3), dtype=np.uint64)
             new, first = self.table, 0
-        map_put_kernel(*_hashes(new["_value"]), self._slots, first)
+        memo_put_kernel(*_hashes(new["_value"]), self._slots, first)
 
     def rows(self, values: pl.Series) -> Any:
         """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
@@ -89,7 +89,7 @@ class IdentifierMemo:
 
         buffers = _buffers(values)
         keys = memo_hash_kernel(*buffers)
-        return memo_find_kernel(*keys, *buffers, self._slots, *self._values)
+        return memo_find_kernel(*keys, *buffers, self._slots, *self._values[:2])
 
     def find(self, values: pl.Series) -> pl.DataFrame:
         """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
