@@ -45,10 +45,11 @@ class IdentifierMemo:
 
     A return repeats its target and its contacts from chunk to chunk: each distinct value is
     normalized once per read. Bounded: past ``limit`` values the memo starts afresh. Values
-    are found by a numba kernel over their Arrow buffers (:meth:`rows`): a 128-bit hash of
-    each value's bytes in an open-addressing map to the row of :attr:`table`, every hit
-    checked byte for byte against the memo's own copy of its values: a hash collision is a
-    miss, never a wrong result.
+    are found by numba kernels over their Arrow buffers (:meth:`rows`) in an open-addressing
+    map from a 128-bit key to the row of :attr:`table`: a value of up to 15 bytes (a phone
+    number, an IMSI, an IMEI) is its own key; a longer one's key is a hash of its bytes, and
+    a hit on it is checked byte for byte against the memo's copy of its values: a hash
+    collision is a miss, never a wrong result (:mod:`penlink_adapters._memo_kernel`).
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
@@ -83,9 +84,7 @@ class IdentifierMemo:
 
     def rows(self, values: pl.Series) -> Any:
         """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
-        from penlink_adapters._memo_kernel import memo_find_kernel
-
-        from penlink_adapters._memo_kernel import memo_hash_kernel
+        from penlink_adapters._memo_kernel import memo_find_kernel, memo_hash_kernel
 
         buffers = _buffers(values)
         keys = memo_hash_kernel(*buffers)
@@ -131,7 +130,7 @@ def _hashes(values: pl.Series) -> tuple[Any, Any]:
     """Two 64-bit hashes of each value (null included): one 128-bit key, the memo's."""
     from penlink_adapters._memo_kernel import memo_hash_kernel
 
-    return memo_hash_kernel(*_buffers(values))  # type: ignore[no-any-return]
+    return memo_hash_kernel(*_buffers(values))
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
@@ -174,8 +173,9 @@ def normalize_columns(
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
     The distinct values of all party columns (a return repeats its target and contacts on
     every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
-    and are joined back. A column holding one value (the target, a dialed column left
-    empty) is looked up once and repeated rather than joined row by row.
+    and are joined back (with a memo: gathered from its rows). A column holding one value
+    (the target, a dialed column left empty) is looked up once and repeated rather than
+    joined row by row.
     """
     columns = [df[f"{p}_input"].alias("_value") for p in parties]
     keys = [c.head(1) if _single(c) else c for c in columns]
@@ -218,9 +218,13 @@ def _memo_results(keys: list[pl.Series], region: str, memo: IdentifierMemo) -> l
         for r, m, values in zip(rows, misses, missing, strict=True):
             found = fresh.rows(values)  # -1 only for a 128-bit collision among new values
             r[m] = np.where(found < 0, -1, found + len(table))
-        table = pl.concat([table, new], rechunk=True)
-        lossy = np.concatenate([lossy, fresh._lossy])
-        memo.remember(new)
+        if len(table) + len(new) <= memo.limit:  # appended: the memo's rows are these rows
+            memo.remember(new)
+            table, lossy = memo.table, memo._lossy
+        else:  # the memo starts afresh: gather from the old rows and the new ones
+            table = pl.concat([table, new], rechunk=True)
+            lossy = np.concatenate([lossy, fresh._lossy])
+            memo.remember(new)
     results: list[_Result] = []
     for key, r in zip(keys, rows, strict=True):
         if (r < 0).any():  # a collision left a value unfound: the join finds it

@@ -45,7 +45,7 @@ def _key(offsets: Any, data: Any, valid: Any, i: int) -> tuple[Any, Any]:
 
 
 @_inline
-def _slot(a: Any, b: Any, mask: int) -> int:
+def _slot(a: Any, b: Any, mask: int) -> Any:
     """The first slot a key probes."""
     return np.int64(_fmix(a ^ (b * _MIX)) & np.uint64(mask))
 
