@@ -45,19 +45,23 @@ class IdentifierMemo:
 
     A return repeats its target and its contacts from chunk to chunk: each distinct value is
     normalized once per read. Bounded: past ``limit`` values the memo starts afresh. Values
-    are found through a 128-bit hash of each value (two seeded polars hashes) in a numba
-    open-addressing map to the row of :attr:`table` (:meth:`find`), and every hit is
-    checked against the value itself: a hash collision is a miss, never a wrong result.
+    are found by numba kernels over their Arrow buffers (:meth:`rows`) in an open-addressing
+    map from a 128-bit key to the row of :attr:`table`: a value of up to 15 bytes (a phone
+    number, an IMSI, an IMEI) is its own key; a longer one's key is a hash of its bytes, and
+    a hit on it is checked byte for byte against the memo's copy of its values: a hash
+    collision is a miss, never a wrong result (:mod:`penlink_adapters._memo_kernel`).
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
         self.limit = limit
         self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
         self._slots: Any = np.zeros((1 << 10, 3), dtype=np.uint64)
+        self._values: _Buffers = _buffers(self.table["_value"])
+        self._lossy: Any = np.zeros(0, dtype=np.bool_)
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""
-        from penlink_adapters._kernels import map_put_kernel
+        from penlink_adapters._memo_kernel import memo_put_kernel
 
         if not len(new):
             return
@@ -68,32 +72,65 @@ class IdentifierMemo:
         else:
             first = len(self.table)
             self.table = pl.concat([self.table, new], rechunk=True)
+        self._values = _buffers(self.table["_value"])
+        self._lossy = _lossy(self.table["reason"]).to_numpy()
         capacity = len(self._slots)
         while 4 * len(self.table) > 3 * capacity:
             capacity *= 2
         if capacity > len(self._slots):  # rebuilt from every value rather than rehashed
             self._slots = np.zeros((capacity, 3), dtype=np.uint64)
             new, first = self.table, 0
-        map_put_kernel(*_hashes(new["_value"]), self._slots, first)
+        memo_put_kernel(*_hashes(new["_value"]), self._slots, first)
+
+    def rows(self, values: pl.Series) -> Any:
+        """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
+        from penlink_adapters._memo_kernel import memo_find_kernel, memo_hash_kernel
+
+        buffers = _buffers(values)
+        keys = memo_hash_kernel(*buffers)
+        return memo_find_kernel(*keys, *buffers, self._slots, *self._values[:2])
 
     def find(self, values: pl.Series) -> pl.DataFrame:
         """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
-        from penlink_adapters._kernels import map_get_kernel
-
-        rows = pl.Series("_i", map_get_kernel(*_hashes(values), self._slots))
-        index = pl.select(pl.when(rows >= 0).then(rows)).to_series()
+        rows = self.rows(values)
+        hit = pl.Series("_hit", rows >= 0)
+        index = pl.Series("_i", rows).set(~hit, None) if not hit.all() else pl.Series(rows)
         found = self.table.select(pl.all().gather(index))
-        hit = found["_value"].eq_missing(values) & (rows >= 0)
-        if not hit.all():  # misses, or (in theory) a collision: null like a join's miss
-            found = found.select(pl.when(hit).then(pl.all()))
         return found.with_columns(
             values.alias("_value"), pl.when(hit).then(pl.lit(True)).alias("_hit")
         )
 
 
+_Buffers = tuple[Any, Any, Any]
+"""A string column's 64-bit offsets, bytes (``uint8``) and validity (``bool``), numpy."""
+
+
+def _buffers(values: pl.Series) -> _Buffers:
+    """The Arrow buffers of a string column, as :mod:`penlink_adapters._memo_kernel` reads them.
+
+    The bytes are a copy when polars holds string views.
+    """
+    array = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = array.cast(pa.large_string())
+    n = len(array)
+    bufs = array.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
+    return offsets, data, _validity(array)
+
+
+def _lossy(reasons: pl.Series) -> pl.Series:
+    """Whether each normalization reason rejects its row (never null)."""
+    return reasons.is_in(list(_REJECTING)).fill_null(False)
+
+
 def _hashes(values: pl.Series) -> tuple[Any, Any]:
-    """Two 64-bit hashes of each value (null included): one 128-bit key."""
-    return values.hash(seed=1).to_numpy(), values.hash(seed=2).to_numpy()
+    """Two 64-bit hashes of each value (null included): one 128-bit key, the memo's."""
+    from penlink_adapters._memo_kernel import memo_hash_kernel
+
+    return memo_hash_kernel(*_buffers(values))
 
 
 def _normalized(values: pl.Series, region: str) -> pl.DataFrame:
@@ -136,38 +173,69 @@ def normalize_columns(
     Reads ``<p>_input`` (the value after carrier quirks); ``<p>_raw`` is left to the caller.
     The distinct values of all party columns (a return repeats its target and contacts on
     every row) go through one ``normalize`` call, minus those the ``memo`` already knows,
-    and are joined back. A column holding one value (the target, a dialed column left
-    empty) is looked up once and repeated rather than joined row by row.
+    and are joined back (with a memo: gathered from its rows). A column holding one value
+    (the target, a dialed column left empty) is looked up once and repeated rather than
+    joined row by row.
     """
     columns = [df[f"{p}_input"].alias("_value") for p in parties]
     keys = [c.head(1) if _single(c) else c for c in columns]
     if memo is None:
         table = _normalized(pl.concat([k.unique() for k in keys]).unique(), region)
         parts = [_lookup(k, table) for k in keys]
+        results = [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
     else:
-        # Look up in the memo first: once it knows the return's values (after the first
-        # chunks) nothing else runs. Values it lacks are normalized, then looked up again.
-        parts = [memo.find(k) for k in keys]
-        missing = [k.filter(part["_hit"].is_null()) for k, part in zip(keys, parts, strict=True)]
-        if any(len(m) for m in missing):
-            new = _normalized(pl.concat(missing).unique(), region)
-            table = pl.concat([memo.table, new])
-            memo.remember(new)
-            parts = [
-                _lookup(k, table) if len(m) else part
-                for k, m, part in zip(keys, missing, parts, strict=True)
-            ]
+        results = _memo_results(keys, region, memo)
     out: list[pl.Series | pl.Expr] = []
-    for p, key, part in zip(parties, keys, parts, strict=True):
-        lossy = part["reason"].is_in(list(_REJECTING)).fill_null(False)
+    for p, key, (kind, canonical, lossy) in zip(parties, keys, results, strict=True):
         named = [
-            part["kind"].alias(f"{p}_kind"),
-            part["canonical"].alias(f"{p}_canonical"),
+            kind.alias(f"{p}_kind"),
+            canonical.alias(f"{p}_canonical"),
             lossy.alias(f"{p}_lossy"),
         ]
         one = len(key) == 1 and len(df) != 1
         out += [pl.lit(s[0], s.dtype).alias(s.name) for s in named] if one else named
     return df.with_columns(out)
+
+
+_Result = tuple[pl.Series, pl.Series, pl.Series]
+"""A column's ``kind``, ``canonical`` and ``lossy``, one row per value."""
+
+
+def _memo_results(keys: list[pl.Series], region: str, memo: IdentifierMemo) -> list[_Result]:
+    """Each key column's results, gathered from the memo's rows once the memo knows them.
+
+    Values the memo lacks are normalized in one call, found in those new results (the memo
+    may start afresh when it remembers them) and remembered.
+    """
+    rows = [memo.rows(k) for k in keys]
+    table, lossy = memo.table, memo._lossy
+    misses = [r < 0 for r in rows]
+    if any(m.any() for m in misses):
+        missing = [k.filter(pl.Series(m)) for k, m in zip(keys, misses, strict=True)]
+        new = _normalized(pl.concat(missing).unique(), region)
+        fresh = IdentifierMemo(limit=len(new))
+        fresh.remember(new)
+        for r, m, values in zip(rows, misses, missing, strict=True):
+            found = fresh.rows(values)  # -1 only for a 128-bit collision among new values
+            r[m] = np.where(found < 0, -1, found + len(table))
+        if len(table) + len(new) <= memo.limit:  # appended: the memo's rows are these rows
+            memo.remember(new)
+            table, lossy = memo.table, memo._lossy
+        else:  # the memo starts afresh: gather from the old rows and the new ones
+            table = pl.concat([table, new], rechunk=True)
+            lossy = np.concatenate([lossy, fresh._lossy])
+            memo.remember(new)
+    results: list[_Result] = []
+    for key, r in zip(keys, rows, strict=True):
+        if (r < 0).any():  # a collision left a value unfound: the join finds it
+            part = _lookup(key, table)
+            results.append((part["kind"], part["canonical"], _lossy(part["reason"])))
+            continue
+        index = pl.Series(r)
+        results.append(
+            (table["kind"].gather(index), table["canonical"].gather(index), pl.Series(lossy[r]))
+        )
+    return results
 
 
 def _single(column: pl.Series) -> bool:
