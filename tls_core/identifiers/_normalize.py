@@ -74,13 +74,14 @@ def normalize(
     kind = check_kind(kind)
     region = check_region(default_region)
     array = _as_large_string(values)
-    from tls_core.identifiers._dedup import dedup_kernel
+    from tls_core.identifiers._dedup import dedup_kernel, kernel_threads
 
     offsets, data, valid = _buffers(array)
-    codes, first = dedup_kernel(offsets, data, valid)
-    distinct = array.take(pa.array(first, mask=first < 0))
-    kinds, statuses, reasons, canonical = _decide(distinct, kind, region)
-    return _expand(codes, kinds, statuses, reasons, canonical)
+    with kernel_threads(len(array)):
+        codes, first = dedup_kernel(offsets, data, valid)
+        distinct = array.take(pa.array(first, mask=first < 0))
+        kinds, statuses, reasons, canonical = _decide(distinct, kind, region)
+        return _expand(codes, kinds, statuses, reasons, canonical)
 
 
 def check_kind(kind: str) -> KindOption:

@@ -83,3 +83,44 @@ def test_short_hash_is_the_hash_of_values_the_key_holds_whole(blob):
     assert int(_dedup._short_hash(w0, w1, np.int64(len(blob)))) == int(
         _dedup._hash(data, words, 0, len(blob))
     )
+
+
+@given(values)
+def test_normalize_on_one_thread_equals_normalize_on_all(items):
+    """The serial path of small inputs (kernel_threads) gives the parallel path's table."""
+    from tls_core.identifiers import _dedup, normalize
+
+    serial = normalize(items)
+    before = _dedup.SERIAL_BELOW
+    _dedup.SERIAL_BELOW = 0  # every input parallel, as before the serial path
+    try:
+        parallel = normalize(items)
+    finally:
+        _dedup.SERIAL_BELOW = before
+    assert serial.to_pylist() == parallel.to_pylist()
+
+
+def test_kernel_threads_is_per_thread_and_restores_the_count():
+    import threading
+
+    import numba
+
+    from tls_core.identifiers._dedup import SERIAL_BELOW, kernel_threads
+
+    total = numba.get_num_threads()
+    seen: list[int] = []
+    with kernel_threads(SERIAL_BELOW - 1):
+        inside = numba.get_num_threads()
+        other = threading.Thread(target=lambda: seen.append(numba.get_num_threads()))
+        other.start()
+        other.join()
+    with kernel_threads(SERIAL_BELOW):
+        large = numba.get_num_threads()
+    assert (inside, seen, large) == (1 if not _dedup_interpreted() else total, [total], total)
+    assert numba.get_num_threads() == total
+
+
+def _dedup_interpreted() -> bool:
+    from tls_core.identifiers import _dedup
+
+    return _dedup._INTERPRETED
