@@ -1,8 +1,8 @@
 """numba kernels of the typed conversion: code lookups and durations straight from the bytes.
 
 Both kernels decide only what they can decide exactly, and say so per row (a lookup) or per
-chunk (a duration): the callers (:mod:`penlink_adapters._convert`, :mod:`penlink_adapters._values`) take the usual polars
-path for the rest. The byte views come from :func:`string_buffers`.
+chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
+usual polars path for the rest. The byte views come from :func:`string_buffers`.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _number(data: Any, start: int, stop: int) -> int:
 
 @_jit
 def _clock_part(data: Any, start: int, stop: int) -> int:
-    """A minutes or seconds part (``[0-5]?\\d``): its value, ``-1`` when it is not one."""
+    r"""A minutes or seconds part (``[0-5]?\d``): its value, ``-1`` when it is not one."""
     width = stop - start
     if width == 2 and data[start] > 53:  # the tens digit is 0-5
         return -1
@@ -110,7 +110,7 @@ def _clock_part(data: Any, start: int, stop: int) -> int:
 
 @_jit
 def _seconds(data: Any, start: int, stop: int) -> int:
-    """``^\\d+(?:\\.0+)?$``: the whole seconds, ``-1`` when the value is not of that form."""
+    r"""``^\d+(?:\.0+)?$``: the whole seconds, ``-1`` when the value is not of that form."""
     dot = stop
     for j in range(start, stop):
         if data[j] == 46:
@@ -127,7 +127,7 @@ def _seconds(data: Any, start: int, stop: int) -> int:
 
 @_jit
 def _clock(data: Any, start: int, stop: int, parts: int) -> int:
-    """``^(\\d+):([0-5]?\\d)$`` (``parts`` 2) or ``^(\\d+):([0-5]?\\d):([0-5]?\\d)$`` (3)."""
+    r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
     colons = np.zeros(2, dtype=np.int64)
     found = 0
     for j in range(start, stop):
@@ -151,10 +151,10 @@ def _clock(data: Any, start: int, stop: int, parts: int) -> int:
 
 @_jit
 def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any, Any, bool]:
-    """Whole seconds of durations, ``(seconds, parsed, ok)``; ``ok`` False: take polars.
+    r"""Whole seconds of durations, ``(seconds, parsed, ok)``; ``ok`` False: take polars.
 
     ``fmt``: 0 seconds, 1 MM:SS, 2 HH:MM:SS, 3 any of them (first fit), as
-    :func:`penlink_adapters._values.duration_expr`. A value with a non-ASCII byte (``\\d``
+    :func:`penlink_adapters._values.duration_expr`. A value with a non-ASCII byte (``\d``
     is Unicode there) or with more than 15 digits before its first colon or dot (overflow
     rules of the casts) stops the kernel with ``ok`` False.
     """
