@@ -22,6 +22,7 @@ UNDECIDED = -3
 """Lookup index of a value the kernel leaves to the caller (see :func:`lookup_kernel`)."""
 
 _jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
 def string_buffers(values: pl.Series) -> tuple[Any, Any, Any]:
@@ -54,26 +55,20 @@ def lookup_kernel(
     n = len(offsets) - 1
     k = len(key_offsets) - 1
     out = np.full(n, -1, dtype=np.int32)
+    last = -1  # codes repeat: the key of the previous row is tried first
     for i in range(n):
         if not valid[i]:
             out[i] = NULL
             continue
         start = offsets[i]
         width = offsets[i + 1] - start
+        if last >= 0 and _equal(data, start, width, key_data, key_offsets, last, digits):
+            out[i] = last
+            continue
         for q in range(k):  # a matching value is made of a key's (ASCII) bytes
-            ks = key_offsets[q]
-            if key_offsets[q + 1] - ks != width:
-                continue
-            j = 0
-            while j < width:
-                b = data[start + j]
-                if not digits and 65 <= b <= 90:
-                    b += 32
-                if b != key_data[ks + j]:
-                    break
-                j += 1
-            if j == width:
+            if _equal(data, start, width, key_data, key_offsets, q, digits):
                 out[i] = q
+                last = q
                 break
         if out[i] >= 0:
             continue
@@ -83,6 +78,23 @@ def lookup_kernel(
                 out[i] = UNDECIDED
                 break
     return out
+
+
+@_inline
+def _equal(
+    data: Any, start: int, width: int, key_data: Any, key_offsets: Any, q: int, digits: bool
+) -> bool:
+    """Whether ``data[start:start+width]`` (ASCII-lowercased unless ``digits``) is key ``q``."""
+    ks = key_offsets[q]
+    if key_offsets[q + 1] - ks != width:
+        return False
+    for j in range(width):
+        b = data[start + j]
+        if not digits and 65 <= b <= 90:
+            b += 32
+        if b != key_data[ks + j]:
+            return False
+    return True
 
 
 @_jit
@@ -127,7 +139,7 @@ def _seconds(data: Any, start: int, stop: int) -> int:
 
 @_jit
 def _clock(data: Any, start: int, stop: int, parts: int) -> int:
-    r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
+    r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
     colons = np.zeros(2, dtype=np.int64)
     found = 0
     for j in range(start, stop):
