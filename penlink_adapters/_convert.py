@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,7 @@ def convert_calls(
     """
     df = _with_fields(df, layout, CALL_FIELDS, trimmed)
     # The quirk hooks change neither code column: their distinct values serve throughout.
-    codes = _codes_of(df, layout)
+    codes = _codes_of(df)
     _count_unknown(codes, layout, ctx)
     df = df.with_columns(_direction_expr(codes, layout).alias("direction"))
     df = _assign_parties(df, layout, ctx)
@@ -145,7 +145,7 @@ class _Folded:
 
     name: str
     keys: list[str]
-    """The distinct folded codes (and the table keys looked for, maybe without rows)."""
+    """The distinct folded codes."""
     index: np.ndarray[Any, np.dtype[np.int32]]
     """Per row, the index of its folded code in ``keys``; negative for a null value."""
 
@@ -161,34 +161,23 @@ class _Folded:
         return values.gather(index).alias(self.name)
 
 
-def _codes_of(df: pl.DataFrame, layout: Layout) -> dict[str, _Folded]:
-    """The two code columns folded, with the keys of the layout's tables looked for."""
-    return {
-        "direction": _fold(df["direction"], layout.direction_map),
-        "event_type": _fold(df["event_type"], [*layout.event_map, *layout.event_direction]),
-    }
+def _codes_of(df: pl.DataFrame) -> dict[str, _Folded]:
+    """The two code columns, folded."""
+    return {name: _fold(df[name]) for name in ("direction", "event_type")}
 
 
-def _fold(values: pl.Series, known: Collection[str]) -> _Folded:
-    """``values`` (already stripped by null_expr) folded, the ``known`` codes found by a kernel.
+def _fold(values: pl.Series) -> _Folded:
+    """``values`` (already stripped by null_expr) folded: one lookup a row, the rest per code.
 
-    Code columns hold a handful of distinct values: the kernel finds the known ones (ASCII,
-    case-blind); the rest (unknown codes, non-ASCII values) are lowercased once per distinct
-    value by polars.
+    Code columns hold a handful of distinct values: lowercasing those costs less than
+    lowercasing every row, and every table the column goes through is then a gather of a
+    short list (:meth:`_Folded.mapped`) instead of a lookup a row.
     """
-    keys = [k for k in dict.fromkeys(known) if k.isascii()]
-    index = _lookup(values, keys, digits=False)
-    rest = (index == UNDECIDED) | (index == -1)
-    if rest.any():
-        others = values.filter(pl.Series(rest))
-        distinct = others.unique()
-        positions = {k: i for i, k in enumerate(keys)}
-        new = [
-            positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase().to_list()
-        ]
-        keys = list(positions)
-        index[rest] = others.replace_strict(distinct, new, return_dtype=pl.Int32).to_numpy()
-    return _Folded(values.name, keys, index)
+    distinct = values.drop_nulls().unique()
+    positions: dict[str, int] = {}
+    new = [positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase().to_list()]
+    index = values.replace_strict(distinct, new, default=-1, return_dtype=pl.Int32).fill_null(-1)
+    return _Folded(values.name, list(positions), index.to_numpy())
 
 
 def _lookup(values: pl.Series, keys: list[str], *, digits: bool) -> np.ndarray[Any, Any]:

@@ -54,30 +54,51 @@ def lookup_kernel(
     """
     n = len(offsets) - 1
     k = len(key_offsets) - 1
+    size = 8
+    while size < 4 * k:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)  # open addressing; a key in its first free slot
+    for q in range(k):
+        width = key_offsets[q + 1] - key_offsets[q]
+        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)  # ASCII keys
+        while slots[h] >= 0:
+            h = (h + 1) & (size - 1)
+        slots[h] = q
     out = np.full(n, -1, dtype=np.int32)
-    last = -1  # codes repeat: the key of the previous row is tried first
     for i in range(n):
         if not valid[i]:
             out[i] = NULL
             continue
         start = offsets[i]
         width = offsets[i + 1] - start
-        if last >= 0 and _equal(data, start, width, key_data, key_offsets, last, digits):
-            out[i] = last
+        h = _hash(data, start, width, digits)
+        if h < 0:
+            out[i] = UNDECIDED
             continue
-        for q in range(k):  # a matching value is made of a key's (ASCII) bytes
-            if _equal(data, start, width, key_data, key_offsets, q, digits):
-                out[i] = q
-                last = q
+        h &= size - 1
+        while slots[h] >= 0:
+            if _equal(data, start, width, key_data, key_offsets, slots[h], digits):
+                out[i] = slots[h]
                 break
-        if out[i] >= 0:
-            continue
-        for j in range(width):
-            b = data[start + j]
-            if (digits and (b < 48 or b > 57)) or b >= 128:
-                out[i] = UNDECIDED
-                break
+            h = (h + 1) & (size - 1)
     return out
+
+
+@_inline
+def _hash(data: Any, start: int, width: int, digits: bool) -> int:
+    """A hash of the bytes (ASCII-lowercased unless ``digits``), ``-1`` for an undecided value.
+
+    Undecided: a byte other than ``0-9`` when ``digits``, a non-ASCII byte otherwise.
+    """
+    h = 7
+    for j in range(width):
+        b = int(data[start + j])
+        if b >= 128 or (digits and (b < 48 or b > 57)):
+            return -1
+        if not digits and 65 <= b <= 90:
+            b += 32
+        h = (h * 31 + b) & 0xFFFFFFFFFFFF
+    return h
 
 
 @_inline

@@ -121,7 +121,7 @@ def test_code_mapping_matches_folding_every_row(
 ) -> None:
     table = {k: v for k, v in pairs.items() if k is not None and v is not None}
     df = pl.DataFrame({"c": values}, schema={"c": pl.String})
-    codes = _convert._fold(df["c"], table)
+    codes = _convert._fold(df["c"])
     folded = df["c"].str.to_lowercase()
     rowwise = folded.replace_strict(table, default=None, return_dtype=pl.String)
     assert codes.mapped(table).to_list() == rowwise.to_list()
