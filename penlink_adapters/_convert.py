@@ -175,9 +175,11 @@ def _fold(values: pl.Series) -> _Folded:
     """
     distinct = values.drop_nulls().unique()
     positions: dict[str, int] = {}
-    new = [positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase().to_list()]
-    index = values.replace_strict(distinct, new, default=-1, return_dtype=pl.Int32).fill_null(-1)
-    return _Folded(values.name, list(positions), index.to_numpy())
+    folded = [positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase()]
+    # The position of each row's value among the distinct ones: the physical Enum code.
+    raw = values.cast(pl.Enum(distinct.to_list())).to_physical().fill_null(len(distinct))
+    index = np.array([*folded, -1], dtype=np.int32)[raw.to_numpy()]
+    return _Folded(values.name, list(positions), index)
 
 
 def _lookup(values: pl.Series, keys: list[str], *, digits: bool) -> np.ndarray[Any, Any]:
