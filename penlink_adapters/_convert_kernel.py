@@ -1,6 +1,7 @@
-"""numba kernels of the typed conversion: code lookups and durations straight from the bytes.
+"""numba kernels of the typed conversion: key lookups and durations straight from the bytes.
 
-Both kernels decide only what they can decide exactly, and say so per row (a lookup) or per
+The lookup serves the service numbers (digit-only terminating numbers). Both kernels decide
+only what they can decide exactly, and say so per row (a lookup) or per
 chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
 usual polars path for the rest. The byte views come from :func:`string_buffers`.
 """
