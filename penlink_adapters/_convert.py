@@ -13,15 +13,19 @@ import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import polars as pl
 
+from penlink_adapters._convert_kernel import UNDECIDED, lookup_kernel, string_buffers
 from penlink_adapters._layout import CALL_FIELDS, PARTY_FIELDS, Layout
 from penlink_adapters._quirks import PARTIES, apply_hooks
 from penlink_adapters._values import (
     DEFAULT_TIME_FORMATS,
     dst_reason_expr,
     duration_expr,
+    duration_series,
     epoch_expr,
     fixed_width_times,
     float_expr,
@@ -60,7 +64,7 @@ def convert_calls(
     """
     df = _with_fields(df, layout, CALL_FIELDS, trimmed)
     # The quirk hooks change neither code column: their distinct values serve throughout.
-    codes = {name: _codes(df[name]) for name in ("direction", "event_type")}
+    codes = _codes_of(df)
     _count_unknown(codes, layout, ctx)
     df = df.with_columns(_direction_expr(codes, layout).alias("direction"))
     df = _assign_parties(df, layout, ctx)
@@ -73,11 +77,8 @@ def convert_calls(
         _event_expr(df, codes, layout).alias("event_type"), *_target_exprs(layout, ctx)
     )
     df = _start_columns(df, layout, ctx)
-    dotted = bool(df.select(pl.col("duration").str.contains(".", literal=True).any()).item())
     df = df.with_columns(
-        duration_expr(pl.col("duration"), layout.duration_format, dotted=dotted).alias(
-            "duration_s"
-        ),
+        _duration(df, layout).alias("duration_s"),
         int_expr(pl.col("leg"), pl.Int32()).alias("leg_i"),
         *(
             float_expr(pl.col(f"{s}_{c}"), -lim, lim).alias(f"{s}_{c}_f")
@@ -138,34 +139,74 @@ def _with_fields(
     return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
 
 
-_Codes = list[tuple[str, str, int]]
-"""The distinct values of a code column in one chunk: as written, lowercased, row count."""
+@dataclass(frozen=True)
+class _Folded:
+    """A code column of one chunk, folded (lowercased): its distinct codes and each row's."""
+
+    name: str
+    keys: list[str]
+    """The distinct folded codes."""
+    index: np.ndarray[Any, np.dtype[np.int32]]
+    """Per row, the index of its folded code in ``keys``; negative for a null value."""
+
+    def counts(self) -> list[int]:
+        """Rows per key."""
+        found = self.index[self.index >= 0]
+        return [int(n) for n in np.bincount(found, minlength=len(self.keys))]
+
+    def mapped(self, table: Mapping[str, str]) -> pl.Series:
+        """Each row's code mapped through ``table`` (null when not there)."""
+        values = pl.Series([*(table.get(k) for k in self.keys), None], dtype=_S)
+        index = np.where(self.index >= 0, self.index, len(self.keys))
+        return values.gather(index).alias(self.name)
 
 
-def _codes(values: pl.Series) -> _Codes:
-    """The distinct non-null values of ``values`` (already stripped by null_expr), folded.
+def _codes_of(df: pl.DataFrame) -> dict[str, _Folded]:
+    """The two code columns, folded."""
+    return {name: _fold(df[name]) for name in ("direction", "event_type")}
 
-    Code columns hold a handful of distinct values: lowercasing and mapping those costs less
-    than lowercasing and mapping every row.
+
+def _fold(values: pl.Series) -> _Folded:
+    """``values`` (already stripped by null_expr) folded: one lookup a row, the rest per code.
+
+    Code columns hold a handful of distinct values: lowercasing those costs less than
+    lowercasing every row, and every table the column goes through is then a gather of a
+    short list (:meth:`_Folded.mapped`) instead of a lookup a row.
     """
-    counts = values.drop_nulls().value_counts()
-    raw = counts[values.name]
-    return list(
-        zip(raw.to_list(), raw.str.to_lowercase().to_list(), counts["count"].to_list(), strict=True)
+    distinct = values.drop_nulls().unique()
+    positions: dict[str, int] = {}
+    folded = [positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase()]
+    # The position of each row's value among the distinct ones: the physical Enum code.
+    raw = values.cast(pl.Enum(distinct.to_list())).to_physical().fill_null(len(distinct))
+    index = np.array([*folded, -1], dtype=np.int32)[raw.to_numpy()]
+    return _Folded(values.name, list(positions), index)
+
+
+def _lookup(values: pl.Series, keys: list[str], *, digits: bool) -> np.ndarray[Any, Any]:
+    """:func:`~penlink_adapters._convert_kernel.lookup_kernel` over a string column."""
+    encoded = [k.encode() for k in keys]
+    key_offsets = np.cumsum([0, *(len(k) for k in encoded)], dtype=np.int64)
+    key_data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    offsets, data, valid = string_buffers(values)
+    result: np.ndarray[Any, Any] = lookup_kernel(
+        offsets, data, valid, key_offsets, key_data, digits
     )
+    return result
 
 
-def _mapped(name: str, codes: _Codes, table: Mapping[str, str]) -> pl.Expr:
-    """Column ``name`` mapped case-blind through ``table`` (null when not there)."""
-    old = [raw for raw, _, _ in codes]
-    new = [table.get(folded) for _, folded, _ in codes]
-    return pl.col(name).replace_strict(old, new, default=None, return_dtype=_S)
+def _direction_expr(codes: dict[str, _Folded], layout: Layout) -> pl.Expr:
+    mapped = codes["direction"].mapped(layout.direction_map)
+    from_event = codes["event_type"].mapped(layout.event_direction)
+    return pl.coalesce(pl.lit(mapped), pl.lit(from_event))
 
 
-def _direction_expr(codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
-    mapped = _mapped("direction", codes["direction"], layout.direction_map)
-    from_event = _mapped("event_type", codes["event_type"], layout.event_direction)
-    return pl.coalesce(mapped, from_event)
+def _duration(df: pl.DataFrame, layout: Layout) -> pl.Expr:
+    """Whole seconds of the duration column: by the kernel, or by the expression."""
+    fast = duration_series(df["duration"], layout.duration_format)
+    if fast is not None:
+        return pl.lit(fast)
+    dotted = bool(df.select(pl.col("duration").str.contains(".", literal=True).any()).item())
+    return duration_expr(pl.col("duration"), layout.duration_format, dotted=dotted)
 
 
 def _assign_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
@@ -180,44 +221,52 @@ def _assign_parties(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl
     )
 
 
-def _count_unknown(codes: dict[str, _Codes], layout: Layout, ctx: ConvertContext) -> None:
+def _count_unknown(codes: dict[str, _Folded], layout: Layout, ctx: ConvertContext) -> None:
     for name, table in (("direction", layout.direction_map), ("event_type", layout.event_map)):
         if not table or name not in layout.columns:
             continue
         extra = set(layout.event_direction) if name == "event_type" else set()
-        for _, code, n in codes[name]:
-            if code not in table and code not in extra:
+        for code, n in zip(codes[name].keys, codes[name].counts(), strict=True):
+            if n and code not in table and code not in extra:
                 ctx.unknown_codes[f"{name}: {code}"] += n
 
 
-def _event_expr(df: pl.DataFrame, codes: dict[str, _Codes], layout: Layout) -> pl.Expr:
-    mapped = _mapped("event_type", codes["event_type"], layout.event_map)
+def _event_expr(df: pl.DataFrame, codes: dict[str, _Folded], layout: Layout) -> pl.Expr:
+    mapped = pl.lit(codes["event_type"].mapped(layout.event_map))
     service: pl.Expr = pl.lit(None, _S)
     if layout.service_events:
-        service = _service_expr(df, layout.service_events)
+        service = pl.lit(_service(df, layout.service_events))
     return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
 
 
-def _service_expr(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Expr:
+def _service(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Series:
     """The event type of rows whose terminating number is one of the layout's service numbers.
 
     A value of ASCII digits only hits exactly when it is a service number, or ``1`` and a
-    10-digit one (:func:`_term_digits`): such values are mapped directly. The few others
-    (with a blank, a dash, a non-ASCII digit) take the digits path, once per distinct value.
+    10-digit one (:func:`_term_digits`): such values are looked up by the kernel. The few
+    others (with a blank, a dash, a non-ASCII digit) take the digits path, once per distinct
+    value.
     """
     direct = {k: v for k, v in events.items() if (k.isascii() and k.isdigit()) or k == ""}
     direct = {k: v for k, v in direct.items() if not (len(k) == 11 and k.startswith("1"))}
     direct |= {f"1{k}": v for k, v in direct.items() if len(k) == 10}
-    others = df.select(pl.col("term_input").filter(pl.col("term_input").str.contains("[^0-9]")))
-    distinct = others.unique()
-    service = _term_digits(distinct).replace_strict(events, default=None, return_dtype=_S)
-    hits = distinct.select("term_input", service.alias("_service")).drop_nulls("_service")
-    direct |= dict(zip(hits["term_input"].to_list(), hits["_service"].to_list(), strict=True))
-    if not direct:
-        return pl.lit(None, _S)
-    return pl.col("term_input").replace_strict(
-        list(direct), list(direct.values()), default=None, return_dtype=_S
-    )
+    term = df["term_input"]
+    index = _lookup(term, list(direct), digits=True)
+    values = [*direct.values(), None]
+    undecided = index == UNDECIDED
+    if undecided.any():
+        distinct = term.filter(pl.Series(undecided)).unique().to_frame()
+        service = _term_digits(distinct).replace_strict(events, default=None, return_dtype=_S)
+        hits = distinct.select("term_input", service.alias("_service")).drop_nulls("_service")
+        more = dict(zip(hits["term_input"].to_list(), hits["_service"].to_list(), strict=True))
+        others = term.filter(pl.Series(undecided))
+        first = len(values)
+        values += [*more.values(), None]
+        index[undecided] = others.replace_strict(
+            list(more), list(range(first, first + len(more))), default=len(values) - 1
+        ).to_numpy()
+    index = np.where(index >= 0, index, len(direct))
+    return pl.Series(values, dtype=_S).gather(index).alias("_service")
 
 
 def _term_digits(df: pl.DataFrame) -> pl.Expr:

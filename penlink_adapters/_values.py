@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TIME_FORMATS",
     "dst_reason_expr",
     "duration_expr",
+    "duration_series",
     "epoch_expr",
     "fixed_width_times",
     "float_expr",
@@ -217,6 +218,29 @@ def duration_expr(col: pl.Expr, fmt: DurationFormat, *, dotted: bool = True) -> 
     if fmt == "hh:mm:ss":
         return hhmmss
     return pl.coalesce([seconds, mmss, hhmmss])
+
+
+_DURATION_CODES: Final = {"seconds": 0, "mm:ss": 1, "hh:mm:ss": 2, "auto": 3}
+
+
+def duration_series(raw: pl.Series, fmt: DurationFormat) -> pl.Series | None:
+    """``raw`` parsed as :func:`duration_expr` does, in one numba pass; None: use that.
+
+    The kernel declines a chunk holding a non-ASCII value or a very long number
+    (:func:`~penlink_adapters._convert_kernel.duration_kernel`).
+    """
+    from penlink_adapters._convert_kernel import duration_kernel, string_buffers
+
+    if raw.dtype != pl.String:
+        return None
+    offsets, data, valid = string_buffers(raw)
+    seconds, parsed, ok = duration_kernel(offsets, data, valid, _DURATION_CODES[fmt])
+    if not ok:
+        return None
+    out = pl.Series(raw.name, seconds, pl.Int64)
+    if not parsed.all():
+        out = pl.select(pl.when(pl.Series(parsed)).then(out)).to_series()
+    return out.alias(raw.name)
 
 
 def int_expr(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -17,6 +17,7 @@ ENGINE_HOMES = {
         "tls_core/identifiers/_dedup.py",
         "penlink_adapters/_kernels.py",
         "penlink_adapters/_time_kernel.py",
+        "penlink_adapters/_convert_kernel.py",
         "penlink_adapters/_block_kernel.py",
         "penlink_adapters/_memo_kernel.py",
     ),

@@ -105,7 +105,7 @@ def test_service_events_on_distinct_values_match_every_row(terms: list[str | Non
     events = {"8056377249": "forwarded", "18056377243": "voicemail", "1": "other", "": "x"}
     df = pl.DataFrame({"term_input": terms}, schema={"term_input": pl.String})
     per_row = _convert._term_digits(df).replace_strict(events, default=None, return_dtype=pl.String)
-    got = df.with_columns(_convert._service_expr(df, events).alias("e"))["e"]
+    got = _convert._service(df, events)
     assert got.to_list() == df.select(per_row.alias("e"))["e"].to_list()
 
 
@@ -121,14 +121,12 @@ def test_code_mapping_matches_folding_every_row(
 ) -> None:
     table = {k: v for k, v in pairs.items() if k is not None and v is not None}
     df = pl.DataFrame({"c": values}, schema={"c": pl.String})
-    codes = _convert._codes(df["c"])
+    codes = _convert._fold(df["c"])
     folded = df["c"].str.to_lowercase()
     rowwise = folded.replace_strict(table, default=None, return_dtype=pl.String)
-    assert df.select(_convert._mapped("c", codes, table))["c"].to_list() == rowwise.to_list()
+    assert codes.mapped(table).to_list() == rowwise.to_list()
     want = folded.drop_nulls().value_counts()
-    got: dict[str, int] = {}
-    for _, code, n in codes:
-        got[code] = got.get(code, 0) + n
+    got = {k: n for k, n in zip(codes.keys, codes.counts(), strict=True) if n}
     assert got == dict(want.iter_rows())
 
 

@@ -1,0 +1,223 @@
+"""numba kernels of the typed conversion: key lookups and durations straight from the bytes.
+
+The lookup serves the service numbers (digit-only terminating numbers). Both kernels decide
+only what they can decide exactly, and say so per row (a lookup) or per
+chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
+usual polars path for the rest. The byte views come from :func:`string_buffers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["NULL", "UNDECIDED", "duration_kernel", "lookup_kernel", "string_buffers"]
+
+NULL = -2
+"""Lookup index of a null value."""
+UNDECIDED = -3
+"""Lookup index of a value the kernel leaves to the caller (see :func:`lookup_kernel`)."""
+
+_jit = numba.njit(cache=True, nogil=True)
+_inline = numba.njit(cache=True, nogil=True, inline="always")
+
+
+def string_buffers(values: pl.Series) -> tuple[Any, Any, Any]:
+    """``(offsets, data, valid)`` of a string column: value ``i`` is ``data[o[i]:o[i+1]]``."""
+    array = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    n = len(array)
+    start = array.offset
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[start : start + n + 1]
+    data_buffer = array.buffers()[2]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return offsets, data, valid
+
+
+@_jit
+def lookup_kernel(
+    offsets: Any, data: Any, valid: Any, key_offsets: Any, key_data: Any, digits: bool
+) -> Any:
+    """The index of each value among the keys, ``-1`` when none, :data:`NULL`, :data:`UNDECIDED`.
+
+    ``digits`` False: values are compared ASCII-lowercased to the (lowercase) keys, and a value
+    with a non-ASCII byte is :data:`UNDECIDED` (its Unicode lowercase may differ). ``digits``
+    True: values are compared as they are, and a value with a byte other than ``0-9`` is
+    :data:`UNDECIDED`. The first equal key wins.
+    """
+    n = len(offsets) - 1
+    k = len(key_offsets) - 1
+    size = 8
+    while size < 4 * k:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)  # open addressing; a key in its first free slot
+    for q in range(k):
+        width = key_offsets[q + 1] - key_offsets[q]
+        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)  # ASCII keys
+        while slots[h] >= 0:
+            h = (h + 1) & (size - 1)
+        slots[h] = q
+    out = np.full(n, -1, dtype=np.int32)
+    for i in range(n):
+        if not valid[i]:
+            out[i] = NULL
+            continue
+        start = offsets[i]
+        width = offsets[i + 1] - start
+        h = _hash(data, start, width, digits)
+        if h < 0:
+            out[i] = UNDECIDED
+            continue
+        h &= size - 1
+        while slots[h] >= 0:
+            if _equal(data, start, width, key_data, key_offsets, slots[h], digits):
+                out[i] = slots[h]
+                break
+            h = (h + 1) & (size - 1)
+    return out
+
+
+@_inline
+def _hash(data: Any, start: int, width: int, digits: bool) -> int:
+    """A hash of the bytes (ASCII-lowercased unless ``digits``), ``-1`` for an undecided value.
+
+    Undecided: a byte other than ``0-9`` when ``digits``, a non-ASCII byte otherwise.
+    """
+    h = 7
+    for j in range(width):
+        b = int(data[start + j])
+        if b >= 128 or (digits and (b < 48 or b > 57)):
+            return -1
+        if not digits and 65 <= b <= 90:
+            b += 32
+        h = (h * 31 + b) & 0xFFFFFFFFFFFF
+    return h
+
+
+@_inline
+def _equal(
+    data: Any, start: int, width: int, key_data: Any, key_offsets: Any, q: int, digits: bool
+) -> bool:
+    """Whether ``data[start:start+width]`` (ASCII-lowercased unless ``digits``) is key ``q``."""
+    ks = key_offsets[q]
+    if key_offsets[q + 1] - ks != width:
+        return False
+    for j in range(width):
+        b = data[start + j]
+        if not digits and 65 <= b <= 90:
+            b += 32
+        if b != key_data[ks + j]:
+            return False
+    return True
+
+
+@_jit
+def _number(data: Any, start: int, stop: int) -> int:
+    """The ASCII digits ``data[start:stop]`` as an integer, ``-1`` when empty or not digits."""
+    if stop <= start:
+        return -1
+    value = 0
+    for j in range(start, stop):
+        b = int(data[j]) - 48
+        if b < 0 or b > 9:
+            return -1
+        value = value * 10 + b
+    return value
+
+
+@_jit
+def _clock_part(data: Any, start: int, stop: int) -> int:
+    r"""A minutes or seconds part (``[0-5]?\d``): its value, ``-1`` when it is not one."""
+    width = stop - start
+    if width == 2 and data[start] > 53:  # the tens digit is 0-5
+        return -1
+    return _number(data, start, stop) if 1 <= width <= 2 else -1
+
+
+@_jit
+def _seconds(data: Any, start: int, stop: int) -> int:
+    r"""``^\d+(?:\.0+)?$``: the whole seconds, ``-1`` when the value is not of that form."""
+    dot = stop
+    for j in range(start, stop):
+        if data[j] == 46:
+            dot = j
+            break
+    if dot < stop:
+        if dot + 1 == stop:
+            return -1
+        for j in range(dot + 1, stop):
+            if data[j] != 48:
+                return -1
+    return _number(data, start, dot)
+
+
+@_jit
+def _clock(data: Any, start: int, stop: int, parts: int) -> int:
+    r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
+    colons = np.zeros(2, dtype=np.int64)
+    found = 0
+    for j in range(start, stop):
+        if data[j] == 58:
+            if found == parts - 1:
+                return -1
+            colons[found] = j
+            found += 1
+    if found != parts - 1:
+        return -1
+    head = _number(data, start, colons[0])
+    if head < 0:
+        return -1
+    if parts == 2:
+        ss = _clock_part(data, colons[0] + 1, stop)
+        return -1 if ss < 0 else head * 60 + ss
+    mm = _clock_part(data, colons[0] + 1, colons[1])
+    ss = _clock_part(data, colons[1] + 1, stop)
+    return -1 if mm < 0 or ss < 0 else head * 3600 + mm * 60 + ss
+
+
+@_jit
+def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any, Any, bool]:
+    r"""Whole seconds of durations, ``(seconds, parsed, ok)``; ``ok`` False: take polars.
+
+    ``fmt``: 0 seconds, 1 MM:SS, 2 HH:MM:SS, 3 any of them (first fit), as
+    :func:`penlink_adapters._values.duration_expr`. A value with a non-ASCII byte (``\d``
+    is Unicode there) or with more than 15 digits before its first colon or dot (overflow
+    rules of the casts) stops the kernel with ``ok`` False.
+    """
+    n = len(offsets) - 1
+    out = np.zeros(n, dtype=np.int64)
+    parsed = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        start = offsets[i]
+        stop = offsets[i + 1]
+        head = 0
+        for j in range(start, stop):
+            b = data[j]
+            if b >= 128:
+                return out, parsed, False
+            if b == 58 or b == 46:
+                break
+            head += 1
+        if head > 15:
+            return out, parsed, False
+        value = -1
+        if fmt == 0 or fmt == 3:
+            value = _seconds(data, start, stop)
+        if value < 0 and (fmt == 1 or fmt == 3):
+            value = _clock(data, start, stop, 2)
+        if value < 0 and (fmt == 2 or fmt == 3):
+            value = _clock(data, start, stop, 3)
+        if value >= 0:
+            out[i] = value
+            parsed[i] = True
+    return out, parsed, True
