@@ -11,7 +11,9 @@ values: a hash collision is a miss, never a wrong result.
 
 from __future__ import annotations
 
-from typing import Any, Final
+import functools
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import numba
 import numpy as np
@@ -22,6 +24,26 @@ __all__ = ["memo_find_kernel", "memo_hash_kernel", "memo_put_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _wrapping(kernel: _F) -> _F:
+    """Run ``kernel`` with numpy's overflow warning off when numba's JIT is disabled.
+
+    The keys and slots are computed modulo 2**64 (as compiled code does); interpreted, numpy
+    gives the same wrapped ``uint64`` results but warns at each overflow, and the test
+    suite turns warnings into errors. Compiled, the kernel is returned unchanged.
+    """
+    if not getattr(numba.config, "DISABLE_JIT", False):
+        return kernel
+
+    @functools.wraps(kernel)
+    def run(*args: Any) -> Any:
+        with np.errstate(over="ignore"):
+            return kernel(*args)
+
+    return run  # type: ignore[return-value]
+
 
 _TOP: Final = np.uint64(56)
 _HASHED: Final = np.uint64(0xFF) << _TOP
@@ -50,6 +72,7 @@ def _slot(a: Any, b: Any, mask: int) -> Any:
     return np.int64(_fmix(a ^ (b * _MIX)) & np.uint64(mask))
 
 
+@_wrapping
 @_jit
 def memo_hash_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     """The two 64-bit words of each value's key (``uint64`` arrays)."""
@@ -61,6 +84,7 @@ def memo_hash_kernel(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:
     return h1s, h2s
 
 
+@_wrapping
 @_jit
 def memo_put_kernel(h1s: Any, h2s: Any, slots: Any, first_row: int) -> int:
     """Map each key ``i`` to row ``first_row + i`` unless the key is there already.
@@ -87,6 +111,7 @@ def memo_put_kernel(h1s: Any, h2s: Any, slots: Any, first_row: int) -> int:
     return added
 
 
+@_wrapping
 @_jit
 def memo_find_kernel(
     h1s: Any,
