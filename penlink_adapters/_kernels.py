@@ -28,8 +28,6 @@ __all__ = [
     "key_text_fill_kernel",
     "key_text_widths_kernel",
     "line_views_kernel",
-    "map_get_kernel",
-    "map_put_kernel",
     "murmur3_hex_kernel",
     "plain_block_kernel",
     "rehash_kernel",
@@ -212,50 +210,6 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new_used[slot] = True
             new1[slot] = keys1[i]
             new2[slot] = keys2[i]
-
-
-@_jit
-def map_put_kernel(h1s: Any, h2s: Any, slots: Any, first_row: int) -> int:
-    """Map each 128-bit hash ``i`` to row ``first_row + i`` unless the hash is there already.
-
-    ``slots``: ``(capacity, 3)`` words (power-of-two capacity), ``h1``, ``h2`` and the row
-    plus one (0: an empty slot), one cache line a probe. The caller keeps the load <= 3/4.
-    Returns how many hashes were added.
-    """
-    mask = len(slots) - 1
-    added = 0
-    for i in range(len(h1s)):
-        a = h1s[i]
-        b = h2s[i]
-        slot = np.int64(b & np.uint64(mask))
-        while slots[slot, 2] != 0:
-            if slots[slot, 0] == a and slots[slot, 1] == b:
-                break
-            slot = (slot + 1) & mask
-        if slots[slot, 2] == 0:
-            slots[slot, 0] = a
-            slots[slot, 1] = b
-            slots[slot, 2] = np.uint64(first_row + i + 1)
-            added += 1
-    return added
-
-
-@_jit
-def map_get_kernel(h1s: Any, h2s: Any, slots: Any) -> Any:
-    """The row mapped to each 128-bit hash by :func:`map_put_kernel`, -1 when none is."""
-    mask = len(slots) - 1
-    rows = np.empty(len(h1s), dtype=np.int64)
-    for i in range(len(h1s)):
-        a = h1s[i]
-        b = h2s[i]
-        slot = np.int64(b & np.uint64(mask))
-        rows[i] = -1
-        while slots[slot, 2] != 0:
-            if slots[slot, 0] == a and slots[slot, 1] == b:
-                rows[i] = np.int64(slots[slot, 2]) - 1
-                break
-            slot = (slot + 1) & mask
-    return rows
 
 
 @_inline
