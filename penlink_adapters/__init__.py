@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from penlink_adapters._detect import MIN_CONFIDENCE as MIN_CONFIDENCE
     from penlink_adapters._detect import Candidate as Candidate
     from penlink_adapters._detect import detect as detect
+    from penlink_adapters._identify import IdentifierMemo as IdentifierMemo
     from penlink_adapters._interchange import InterchangeFile as InterchangeFile
     from penlink_adapters._interchange import read_interchange as read_interchange
     from penlink_adapters._interchange import write_interchange as write_interchange
@@ -36,6 +37,7 @@ _WHERE: dict[str, str] = {
     "MIN_CONFIDENCE": "_detect",
     "Candidate": "_detect",
     "detect": "_detect",
+    "IdentifierMemo": "_identify",
     "InterchangeFile": "_interchange",
     "read_interchange": "_interchange",
     "write_interchange": "_interchange",

@@ -58,6 +58,21 @@ class IdentifierMemo:
         self._slots: Any = np.zeros((1 << 10, 3), dtype=np.uint64)
         self._values: _Buffers = _buffers(self.table["_value"])
         self._lossy: Any = np.zeros(0, dtype=np.bool_)
+        self.region: str | None = None
+        """The region the memo's values were normalized for (None: not bound yet)."""
+
+    def bind(self, region: str) -> None:
+        """Serve ``region``: a memo filled for another region starts afresh.
+
+        A memo may be shared by the scans of several files (values repeated across them are
+        normalized once), one scan at a time: it is not locked.
+        """
+        if region != self.region:
+            self.table = pl.DataFrame(schema=_RESULT_SCHEMA)
+            self._slots = np.zeros((1 << 10, 3), dtype=np.uint64)
+            self._values = _buffers(self.table["_value"])
+            self._lossy = np.zeros(0, dtype=np.bool_)
+            self.region = region
 
     def remember(self, new: pl.DataFrame) -> None:
         """Add newly normalized values."""

@@ -100,18 +100,29 @@ def scan_return(
     chunk_rows: int = 100_000,
     sha256: str | None = None,
     threads: Threads = 2,
+    memo: IdentifierMemo | None = None,
 ) -> ReturnScan:
     """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
 
     Memory follows ``chunk_rows``, not the file size (with ``threads=2``, one chunk more is
     in flight). Arguments are those of :func:`read_return`; the report is available from
-    :meth:`ReturnScan.report` once iteration is over.
+    :meth:`ReturnScan.report` once iteration is over. ``memo``: the identifier memo to use
+    (default: a new one), so that scans of several files in turn normalize the values they
+    share once; one memo serves one scan at a time, and one region (:meth:`IdentifierMemo.bind`).
 
     Raises:
         ConfigError: ``threads`` is neither 1 nor 2 (and see :func:`read_return`).
     """
     return ReturnScan(
-        path, layout, source_tz, target, region, chunk_rows, sha256=sha256, threads=threads
+        path,
+        layout,
+        source_tz,
+        target,
+        region,
+        chunk_rows,
+        sha256=sha256,
+        threads=threads,
+        memo=memo,
     )
 
 
@@ -129,6 +140,7 @@ class ReturnScan:
         fast: bool = True,
         sha256: str | None = None,
         threads: Threads = 2,
+        memo: IdentifierMemo | None = None,
     ) -> None:
         if threads not in (1, 2):
             raise ConfigError(
@@ -158,7 +170,7 @@ class ReturnScan:
         self._rejected: Counter[str] = Counter()
         self._targets: set[str | None] = set()
         self._ctx: ConvertContext | None = None
-        self._memo = IdentifierMemo()
+        self._memo = IdentifierMemo() if memo is None else memo
         self._done = False
         self._fast = fast
         self._threads = threads
@@ -166,6 +178,7 @@ class ReturnScan:
     def __iter__(self) -> Iterator[tuple[pa.Table, pa.Table]]:
         """Yield ``(records, rejects)`` per chunk of rows."""
         prov = Provenance(self.info.path, self.info.sha256, self.layout)
+        self._memo.bind(self._region)
         staged = (self._convert(chunk) for chunk in self._chunks())
         for converted, chunk in read_ahead(staged) if self._threads == 2 else staged:
             yield self._assemble(converted, chunk, prov)

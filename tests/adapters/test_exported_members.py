@@ -11,6 +11,7 @@ def test_exported_members() -> None:
             "MIN_CONFIDENCE",
             "REJECT_REASONS",
             "Candidate",
+            "IdentifierMemo",
             "InterchangeFile",
             "Layout",
             "ReadReport",

@@ -39,7 +39,7 @@ from tls_core.store._lookup import Stored, StoredSources
 from tls_core.store._prefetch import Prefetch
 
 if TYPE_CHECKING:
-    from penlink_adapters import ReturnScan
+    from penlink_adapters import IdentifierMemo, ReturnScan
     from tls_core.store._repository import CommitReport, Repository
 
 __all__ = ["ingest_files"]
@@ -61,6 +61,8 @@ class _Options:
     record_type: RecordType | None
     audit: AuditSink | None
     progress: ProgressCallback | None
+    memo: _SharedMemo | None = None
+    """The identifier memo the call's files share (their contacts are normalized once)."""
 
 
 def ingest_files(
@@ -85,7 +87,29 @@ def ingest_files(
     opts = replace(opts, layout=layout_name, source_tz=source_tz, target=target, region=region)
     files = _paths(paths)
     _check_access(access, opts, files)
+    opts = replace(opts, memo=_SharedMemo())
     return [_ingest_one(repo, layout, stored, path, opts) for path in files]
+
+
+class _SharedMemo:
+    """One identifier memo for the files of a call, read one after the other.
+
+    A return repeats its target and contacts, and so do the returns of one legal process:
+    the memo normalizes each distinct value once per call, not once per file. A file of
+    another region starts it afresh (:meth:`~penlink_adapters.IdentifierMemo.bind`). It is
+    made when a first file is read, so a call whose files are all stored imports no adapter.
+    """
+
+    def __init__(self) -> None:
+        self._memo: IdentifierMemo | None = None
+
+    def get(self) -> IdentifierMemo:
+        """The memo (made on first use)."""
+        if self._memo is None:
+            from penlink_adapters import IdentifierMemo
+
+            self._memo = IdentifierMemo()
+        return self._memo
 
 
 def _paths(paths: IntoPaths) -> list[Path]:
@@ -308,6 +332,7 @@ def _read_and_commit(
         target=opts.target,
         region=opts.region,
         sha256=sha,
+        memo=None if opts.memo is None else opts.memo.get(),
     )
     _check_unchanged(path, seen)  # the adapters took ``sha`` on trust: see it still holds
     record_type = _record_type(scan, opts.record_type, path)
