@@ -38,15 +38,23 @@ __all__ = [
 
 ROWS_PER_FILE: Final = 1_000_000
 _RAW: Final = frozenset({"orig_raw", "term_raw", "dialed_raw", "target_raw", "start_raw"})
-NO_DICTIONARY: Final = (
-    frozenset({"record_id", "source_row"} | {"first_lat", "first_lon", "last_lat", "last_lon"})
-    | {"start_utc"}
-    | _RAW
-)
-"""Columns not dictionary-encoded: (nearly) unique per row, where a dictionary page only
-overflows and costs encoding time (about a quarter of the Parquet writing of a call batch),
-and the raw spellings, which zstd compresses as well without one and no query groups or
-joins on (they are shown, never matched)."""
+ENCODINGS: Final = {
+    "record_id": "DELTA_LENGTH_BYTE_ARRAY",
+    "start_utc": "DELTA_BINARY_PACKED",
+    "source_row": "DELTA_BINARY_PACKED",
+    "duration_s": "DELTA_BINARY_PACKED",
+}
+"""Columns written with a Parquet v2 encoding instead of a dictionary (or plain): per 1 M call
+records, the row numbers (ascending) and times (nearly so) as deltas cost a third of their plain
+encoding's CPU and shrink to a fraction; the record ids' lengths (all 32) as deltas, their bytes
+back to back, save a fifth of their CPU; durations (unsorted small ints) as deltas cost 40% less
+CPU than a dictionary for 8% more bytes. DuckDB, pyarrow, delta-rs and Spark (3.3+) read them."""
+NO_DICTIONARY: Final = frozenset(ENCODINGS) | _RAW
+"""Columns not dictionary-encoded: those of :data:`ENCODINGS`, (nearly) unique per row, where a
+dictionary page only overflows and costs encoding time, and the raw spellings, which zstd
+compresses as well without one and no query groups or joins on (they are shown, never
+matched). Coordinates keep a dictionary: they are those of the carrier's cells, few distinct
+values per return (a column of distinct values falls back to plain after the first page)."""
 NO_STATISTICS: Final = frozenset(
     {"record_id", "source_sha256", "layout_name", "layout_version", "tz_source", "tz_name"} | _RAW
 )
@@ -132,7 +140,7 @@ def write_staged(
 
 
 def _writer_options(schema: pa.Schema) -> dict[str, Any]:
-    """Writer options: zstd (default level), dictionary and statistics where they serve."""
+    """Writer options: zstd (default level); dictionary, encodings, statistics where they serve."""
     names = schema.names
     sorted_ids = schema.equals(STORED_SCHEMAS["record_refs"])  # sorted by record_id: keep
     stats = [n for n in names if sorted_ids or n not in NO_STATISTICS]
@@ -140,6 +148,7 @@ def _writer_options(schema: pa.Schema) -> dict[str, Any]:
         "compression": "zstd",
         "use_dictionary": [n for n in names if n not in NO_DICTIONARY],
         "write_statistics": True if len(stats) == len(names) else stats,
+        "column_encoding": {n: e for n, e in ENCODINGS.items() if n in names},
     }
 
 

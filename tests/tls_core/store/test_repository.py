@@ -90,7 +90,17 @@ def test_record_files_keep_statistics_where_queries_filter(repo):
         assert not columns[name].is_stats_set, name
     assert "RLE_DICTIONARY" in columns["orig_canonical"].encodings
     assert "RLE_DICTIONARY" not in columns["orig_raw"].encodings
+    for name in ("start_utc", "source_row", "duration_s"):
+        assert "DELTA_BINARY_PACKED" in columns[name].encodings, name
+    assert "DELTA_LENGTH_BYTE_ARRAY" in columns["record_id"].encodings
     assert repo.snapshot().read("call_records").num_rows == 30
+    con = repo.snapshot().connect()  # DuckDB reads the v2 encodings as pyarrow does
+    sql = (
+        "SELECT record_id, start_utc, source_row, duration_s FROM call_records ORDER BY source_row"
+    )
+    via_duckdb = con.sql(sql).to_arrow_table()
+    stored = repo.snapshot().read("call_records").select(via_duckdb.column_names)
+    assert via_duckdb.to_pylist() == stored.sort_by("source_row").to_pylist()
 
 
 def test_same_file_same_case_is_a_noop(repo):
