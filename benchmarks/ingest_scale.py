@@ -184,7 +184,7 @@ def _install_timers() -> dict[str, float]:
     _read.ReturnScan.__iter__ = timed_iter("scan", _read.ReturnScan.__iter__)  # type: ignore[method-assign]
     _prefetch.Prefetch.__iter__ = timed_iter("wait", _prefetch.Prefetch.__iter__)  # type: ignore[method-assign]
     _assemble.normalize_columns = timed("normalize", _assemble.normalize_columns)  # type: ignore[attr-defined]
-    _ingest._hash_file = timed("hash", _ingest._hash_file)
+    _ingest.hash_file = timed("hash", _ingest.hash_file)  # the caller's thread only
     pq.ParquetWriter.write_batch = timed("encode", pq.ParquetWriter.write_batch)
     return timers
 

@@ -15,17 +15,16 @@ checked on every named case before any file is opened; with an
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from tls_core.errors import AccessDenied, ConfigError, ReadError, StoreError, TlsError
+from tls_core.errors import AccessDenied, ConfigError, TlsError
 from tls_core.protocols import AccessPolicy, AuditEvent, AuditSink, Outcome
 from tls_core.schema import REJECTS
 from tls_core.store._ingest_report import (
@@ -37,17 +36,21 @@ from tls_core.store._ingest_report import (
 from tls_core.store._layout import RECORD_TABLES, Layout, RecordType, check_case_id
 from tls_core.store._lookup import Stored, StoredSources
 from tls_core.store._prefetch import Prefetch
+from tls_core.store._source import (
+    PREFETCH,
+    Hashed,
+    Identity,
+    NextFile,
+    Started,
+    check_unchanged,
+    hash_file,
+)
 
 if TYPE_CHECKING:
     from penlink_adapters import IdentifierMemo, ReturnScan
     from tls_core.store._repository import CommitReport, Repository
 
 __all__ = ["ingest_files"]
-
-_BLOCK = 1 << 20
-_HASH_TICK = 64 << 20  # report hashing progress every 64 MiB
-_PREFETCH: Final = 1
-"""Chunks the read thread may hold ready beyond the one it is converting (memory bound)."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ class _Options:
     record_type: RecordType | None
     audit: AuditSink | None
     progress: ProgressCallback | None
-    memo: _SharedMemo | None = None
-    """The identifier memo the call's files share (their contacts are normalized once)."""
+    call: _Call | None = None
+    """What the files of the call share: the identifier memo, the next file's early read."""
 
 
 def ingest_files(
@@ -87,29 +90,63 @@ def ingest_files(
     opts = replace(opts, layout=layout_name, source_tz=source_tz, target=target, region=region)
     files = _paths(paths)
     _check_access(access, opts, files)
-    opts = replace(opts, memo=_SharedMemo())
-    return [_ingest_one(repo, layout, stored, path, opts) for path in files]
+    call = _Call(files)
+    opts = replace(opts, call=call)
+    reports: list[IngestReport] = []
+    try:
+        for position, path in enumerate(files):
+            call.position = position
+            reports.append(_ingest_one(repo, layout, stored, path, opts))
+    finally:
+        call.close()
+    return reports
 
 
-class _SharedMemo:
-    """One identifier memo for the files of a call, read one after the other.
+class _Call:
+    """What the files of one call share, read one after the other.
 
-    A return repeats its target and contacts, and so do the returns of one legal process:
-    the memo normalizes each distinct value once per call, not once per file. A file of
-    another region starts it afresh (:meth:`~penlink_adapters.IdentifierMemo.bind`). It is
-    made when a first file is read, so a call whose files are all stored imports no adapter.
+    One identifier memo: a return repeats its target and contacts, and so do the returns of
+    one legal process, so each distinct value is normalized once per call, not once per file
+    (a file of another region starts it afresh, :meth:`~penlink_adapters.IdentifierMemo.bind`).
+    It is made when a first file is read, so a call whose files are all stored imports no
+    adapter. And the next file's hash and read, begun when the read of a file ends
+    (:class:`~tls_core.store._source.NextFile`): one at a time, so the memo serves one scan
+    at a time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+        self.position = 0
         self._memo: IdentifierMemo | None = None
+        self._next: tuple[int, NextFile] | None = None
 
-    def get(self) -> IdentifierMemo:
+    def memo(self) -> IdentifierMemo:
         """The memo (made on first use)."""
         if self._memo is None:
             from penlink_adapters import IdentifierMemo
 
             self._memo = IdentifierMemo()
         return self._memo
+
+    def begin_next(self, opts: _Options) -> None:
+        """The read of the current file ended: hash the next one and begin reading it."""
+        after = self.position + 1
+        if after < len(self.files) and self._next is None:
+            nxt = NextFile(self.files[after], lambda path, sha: _open_scan(path, sha, opts))
+            self._next = (after, nxt)
+
+    def take_next(self) -> NextFile | None:
+        """The current file's early start, if one was begun (the caller closes it)."""
+        if self._next is None or self._next[0] != self.position:
+            return None
+        nxt, self._next = self._next[1], None
+        return nxt
+
+    def close(self) -> None:
+        """Stop an early read that no file took (a failing file ends the call)."""
+        if self._next is not None:
+            self._next[1].close()
+            self._next = None
 
 
 def _paths(paths: IntoPaths) -> list[Path]:
@@ -201,71 +238,22 @@ def _ingest_one(
 def _run(
     repo: Repository, layout: Layout, stored: StoredSources, path: Path, opts: _Options
 ) -> IngestReport:
-    sha, size, lines, seen = _hash_file(path, opts.progress)
-    earlier = stored.find(sha, opts.record_type)
-    if earlier is not None:
-        report = _associate(repo, path, sha, earlier, opts)
-    else:
-        report = _read_and_commit(repo, layout, path, (sha, size, lines, seen), opts)
+    ahead = opts.call.take_next() if opts.call is not None else None
+    try:
+        started = ahead.take(opts.progress) if ahead is not None else None
+        hashed = hash_file(path, opts.progress) if started is None else started[0]
+        sha, size = hashed[0], hashed[1]
+        earlier = stored.find(sha, opts.record_type)
+        if earlier is not None:
+            report = _associate(repo, path, sha, earlier, opts)
+        else:
+            report = _read_and_commit(repo, layout, path, hashed, opts, started)
+    finally:
+        if ahead is not None:
+            ahead.close()  # read to the end (nothing to stop), or not needed after all
     if opts.progress is not None:
         opts.progress(IngestProgress(str(path), "done", report.rows_total, size, size))
     return report
-
-
-_Identity: TypeAlias = "tuple[int, int, int, int]"
-"""A file's inode, size, mtime and ctime (ns): any write through the file system changes it."""
-
-
-def _hash_file(path: Path, progress: ProgressCallback | None) -> tuple[str, int, int, _Identity]:
-    """SHA-256 and size of the file in one streaming pass, an estimate of its lines, identity.
-
-    The lines (for progress only) are counted in the first block and extrapolated: counting
-    them all would cost half as much again as the hash, and a repeated ingest should cost
-    about one hash. The adapters are handed this hash instead of hashing the file again; the
-    identity (taken as the hash ends) lets the read prove it read the same file.
-    """
-    digest = hashlib.sha256()
-    buf = bytearray(_BLOCK)
-    view = memoryview(buf)
-    done = lines = 0
-    try:
-        size = path.stat().st_size
-        with path.open("rb", buffering=0) as fh:
-            while n := fh.readinto(buf):
-                digest.update(view[:n])
-                if not done:
-                    lines = buf.count(b"\n", 0, n) * size // n
-                done += n
-                if progress is not None and done % _HASH_TICK < _BLOCK:
-                    progress(IngestProgress(str(path), "hash", 0, done, size))
-            seen = _identity(os.fstat(fh.fileno()))
-    except OSError as err:
-        raise ReadError(
-            f"cannot read the file: {err.strerror or err}",
-            file=str(path),
-            reason="unreadable",
-            hint="check the path and its permissions",
-        ) from None
-    return digest.hexdigest(), done, lines, seen
-
-
-def _identity(st: os.stat_result) -> _Identity:
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _check_unchanged(path: Path, seen: _Identity) -> None:
-    """Raise unless the file is still the one that was hashed (nothing is committed then)."""
-    try:
-        now = _identity(path.stat())
-    except OSError:
-        now = None
-    if now != seen:
-        raise StoreError(
-            "the file changed while it was being ingested",
-            file=str(path),
-            reason="source_changed",
-            hint="ingest a file that is no longer being written",
-        )
 
 
 def _associate(
@@ -318,25 +306,17 @@ def _read_and_commit(
     repo: Repository,
     layout: Layout,
     path: Path,
-    hashed: tuple[str, int, int, _Identity],
+    hashed: Hashed,
     opts: _Options,
+    started: Started | None = None,
 ) -> IngestReport:
-    from penlink_adapters import scan_return
-
     sha, size, lines, seen = hashed
-    chosen = opts.layout if isinstance(opts.layout, str) else Path(opts.layout)
-    scan = scan_return(
-        path,
-        layout=chosen,
-        source_tz=opts.source_tz,
-        target=opts.target,
-        region=opts.region,
-        sha256=sha,
-        memo=None if opts.memo is None else opts.memo.get(),
-    )
-    _check_unchanged(path, seen)  # the adapters took ``sha`` on trust: see it still holds
+    scan, prefetch = (None, None) if started is None else started[1:]
+    if scan is None:
+        scan, prefetch = _open_scan(path, sha, opts), None
+    check_unchanged(path, seen)  # the adapters took ``sha`` on trust: see it still holds
     record_type = _record_type(scan, opts.record_type, path)
-    feed = _Feed(scan, layout, path, size, lines, opts.progress, seen)
+    feed = _Feed(scan, layout, path, (size, lines, seen), opts, prefetch)
     try:
         commit = repo.commit_batch(
             feed.records(),
@@ -354,6 +334,20 @@ def _read_and_commit(
             path, sha, commit.batch_id, record_type, commit.linked_cases, commit.version, opts
         )
     return _read_report(path, scan, commit, opts)
+
+
+def _open_scan(path: Path, sha: str, opts: _Options) -> ReturnScan:
+    from penlink_adapters import scan_return
+
+    return scan_return(
+        path,
+        layout=opts.layout if isinstance(opts.layout, str) else Path(opts.layout),
+        source_tz=opts.source_tz,
+        target=opts.target,
+        region=opts.region,
+        sha256=sha,
+        memo=None if opts.call is None else opts.call.memo(),
+    )
 
 
 def _record_type(scan: ReturnScan, wanted: RecordType | None, path: Path) -> RecordType:
@@ -401,7 +395,9 @@ class _Feed:
     The commit consumes every record before it asks for the rejects, so rejects are spilled
     to an Arrow IPC file in the repository's scratch directory while the records stream. The
     scratch file is created only once the commit holds the lock (after garbage collection,
-    which empties that directory); a killed process leaves it to the next collection.
+    which empties that directory); a killed process leaves it to the next collection. Once
+    the file is read to its end, the next file of the call is hashed and its read begun
+    (:meth:`_Call.begin_next`) while the commit of this one ends.
     """
 
     def __init__(
@@ -409,22 +405,21 @@ class _Feed:
         scan: ReturnScan,
         layout: Layout,
         path: Path,
-        size: int,
-        lines: int,
-        progress: ProgressCallback | None,
-        seen: _Identity,
+        sized: tuple[int, int, Identity],
+        opts: _Options,
+        prefetch: Prefetch | None = None,
     ) -> None:
         self._scan = scan
         self._layout = layout
         self._path = path
         self._file = str(path)
-        self._seen = seen
-        self._size = size
+        self._size, lines, self._seen = sized
         self._lines = max(lines, 1)
-        self._progress = progress
+        self._opts = opts
+        self._progress = opts.progress
         self._spill: Path | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._prefetch: Prefetch | None = None
+        self._prefetch = prefetch
         self.finished = False
 
     def records(self) -> Iterator[pa.RecordBatch]:
@@ -434,7 +429,8 @@ class _Feed:
         the commit stages (encodes and writes) one chunk while the next is read and normalized.
         """
         rows = 0
-        self._prefetch = Prefetch(self._scan, _PREFETCH)
+        if self._prefetch is None:
+            self._prefetch = Prefetch(self._scan, PREFETCH)
         for records, rejects in self._prefetch:
             if rejects.num_rows:
                 self._spill_rejects(rejects)
@@ -443,8 +439,10 @@ class _Feed:
             yield from records.to_batches()
         # Read to the end: the file must still be the one hashed, else the commit fails here,
         # before anything is published.
-        _check_unchanged(self._path, self._seen)
+        check_unchanged(self._path, self._seen)
         self.finished = True
+        if self._opts.call is not None:
+            self._opts.call.begin_next(self._opts)
 
     def rejects(self) -> Iterator[pa.RecordBatch]:
         """Yield the spilled rejects (call after :meth:`records` is exhausted)."""

@@ -31,15 +31,17 @@ class Prefetch:
     overlap. Memory stays bounded: the thread holds the chunk it converts, the queue at most
     ``depth`` more, the consumer the one it stages. An error of the read is raised again, as
     it is, in the consumer; :meth:`close` stops the thread (after its current chunk) when the
-    consumer gives up early.
+    consumer gives up early. With ``start=False`` the read waits for a thread to call
+    :meth:`run` (one already in the read pool, which then serves the read itself).
     """
 
-    def __init__(self, scan: Iterable[_Chunk], depth: int) -> None:
+    def __init__(self, scan: Iterable[_Chunk], depth: int, *, start: bool = True) -> None:
         self._scan = scan
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = threading.Event()
-        READERS.run(self._run)
+        if start:
+            READERS.run(self.run)
 
     def __iter__(self) -> Iterator[_Chunk]:
         while True:
@@ -58,8 +60,11 @@ class Prefetch:
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Read the scan into the queue, in the calling thread (once)."""
         try:
+            if self._stop.is_set():  # closed before the read began
+                return
             for chunk in self._scan:
                 if not self._put((chunk, None)):
                     return

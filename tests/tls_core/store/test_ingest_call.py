@@ -1,23 +1,28 @@
-"""One identifier memo per ``Repository.ingest`` call, shared by its files (issue 5).
+"""What the files of one ``Repository.ingest`` call share (issue 5).
 
 The files of one call are read one after the other with the same
 :class:`~penlink_adapters.IdentifierMemo`, so the contacts they share are normalized once.
 Sharing it must change nothing that is stored, and a memo filled for one region must not
-serve another.
+serve another. The next file is hashed and its read begun while the commit of the file
+before it ends: nothing of it may be committed early, and a change to it in between must be
+seen.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from penlink_adapters import IdentifierMemo, read_return, scan_return
-from tls_core.store import Repository
+from tls_core.errors import ReadError
+from tls_core.store import IngestProgress, Repository
 
 
 def _write(path: Path, target: str, contacts: list[str], day: int) -> Path:
@@ -98,3 +103,52 @@ def test_a_shared_memo_reads_every_file_as_a_fresh_one_does(tmp_path_factory, fi
     for day, contacts in enumerate(files):
         path = _write(folder / f"f{day}.csv", "2125550142", contacts, day)
         assert _scan(path, "US", memo).equals(_scan(path, "US", None))
+
+
+def test_a_next_file_changed_after_its_early_hash_is_hashed_and_read_again(tmp_path):
+    contacts = [f"312555{i:04d}" for i in range(30)]
+    first = _write(tmp_path / "a.csv", "2125550142", contacts, 0)
+    second = _write(tmp_path / "b.csv", "2125550142", contacts, 5)
+    extra = _write(tmp_path / "extra.csv", "2125550142", ["3125559999"], 9).read_bytes()
+    events: list[IngestProgress] = []
+
+    def meddle(event: IngestProgress) -> None:
+        events.append(event)
+        if event.phase == "done" and event.file == str(first):  # the second was hashed ahead
+            with second.open("ab") as fh:
+                fh.write(extra.split(b"\n", 1)[1])  # one more call, header left out
+
+    repo = Repository.open(tmp_path / "repo")
+    one, two = repo.ingest([first, second], case_ids=["C1"], actor="alice", progress=meddle)
+    assert two.sha256 == hashlib.sha256(second.read_bytes()).hexdigest()
+    assert (one.loaded, two.loaded) == (30, 31)
+    later = [e.phase for e in events if e.file == str(second)]
+    assert later[0] == "hash"
+    assert later[-1] == "done"
+    assert repo.verify().ok
+
+
+def test_a_next_file_read_ahead_reports_its_hash_then_its_reads(tmp_path):
+    contacts = [f"312555{i:04d}" for i in range(30)]
+    paths = [_write(tmp_path / f"{n}.csv", "2125550142", contacts, n) for n in range(3)]
+    events: list[IngestProgress] = []
+    repo = Repository.open(tmp_path / "repo")
+    reports = repo.ingest(paths, case_ids=["C1"], actor="alice", progress=events.append)
+    assert [r.loaded for r in reports] == [30, 30, 30]
+    for path in paths[1:]:
+        mine = [e for e in events if e.file == str(path)]
+        size = path.stat().st_size
+        assert mine[0].phase == "hash"
+        assert mine[0].bytes_done == size
+        assert mine[-1].phase == "done"
+        assert "read" in [e.phase for e in mine]
+
+
+def test_a_next_file_that_cannot_be_read_fails_in_its_turn(tmp_path):
+    first = _write(tmp_path / "a.csv", "2125550142", ["3125550100"], 0)
+    repo = Repository.open(tmp_path / "repo")
+    with pytest.raises(ReadError) as err:
+        repo.ingest([first, tmp_path / "missing.csv"], case_ids=["C1"], actor="alice")
+    assert err.value.file == str(tmp_path / "missing.csv")
+    assert repo.snapshot().row_count("call_records") == 1
+    assert repo.verify().ok
