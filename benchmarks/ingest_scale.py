@@ -25,7 +25,9 @@ Measured:
   hashing, the read thread's time inside the scan's iterator (identifier normalization
   separately), the time the commit waited for the read (the read runs one chunk ahead in
   a thread while the commit stages the chunk before), and the commit thread's time in
-  Arrow's Parquet writer (``ParquetWriter.write_batch``, most of the commit side);
+  Arrow's Parquet writer (``ParquetWriter.write_batch``, most of the commit side); the files
+  after the first are hashed in the read thread while the commit before them ends, so
+  ``hash`` counts only the hashing in the caller's thread;
 - ``repeat``: the same ingest again into that repository (a no-op: hash and registry lookup).
 
 Writes the ``ingest`` section of benchmarks/RESULTS.md.
@@ -366,7 +368,9 @@ def _table(rows: int, runs: dict[str, list[dict[str, Any]]]) -> str:
 
     lines = [
         line("`Repository.ingest(path)` end to end, empty repository", "ingest"),
-        line("  of which hashing the file (first pass)", "ingest", "hash", rss=False),
+        line(
+            "  hashing in the caller's thread (files not hashed ahead)", "ingest", "hash", rss=False
+        ),
         line("  read thread: inside `scan_return`'s iterator", "ingest", "scan", rss=False),
         line(
             "  read thread: identifier normalization (part of it)", "ingest", "normalize", rss=False

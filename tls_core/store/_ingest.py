@@ -41,7 +41,6 @@ from tls_core.store._source import (
     Hashed,
     Identity,
     NextFile,
-    Started,
     check_unchanged,
     hash_file,
 )
@@ -118,7 +117,7 @@ class _Call:
         self.files = files
         self.position = 0
         self._memo: IdentifierMemo | None = None
-        self._next: tuple[int, NextFile] | None = None
+        self._next: tuple[int, NextFile[ReturnScan]] | None = None
 
     def memo(self) -> IdentifierMemo:
         """The memo (made on first use)."""
@@ -135,7 +134,7 @@ class _Call:
             nxt = NextFile(self.files[after], lambda path, sha: _open_scan(path, sha, opts))
             self._next = (after, nxt)
 
-    def take_next(self) -> NextFile | None:
+    def take_next(self) -> NextFile[ReturnScan] | None:
         """The current file's early start, if one was begun (the caller closes it)."""
         if self._next is None or self._next[0] != self.position:
             return None
@@ -308,7 +307,7 @@ def _read_and_commit(
     path: Path,
     hashed: Hashed,
     opts: _Options,
-    started: Started | None = None,
+    started: tuple[Hashed, ReturnScan | None, Prefetch | None] | None = None,
 ) -> IngestReport:
     sha, size, lines, seen = hashed
     scan, prefetch = (None, None) if started is None else started[1:]

@@ -15,18 +15,20 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import Final, Generic, TypeAlias, TypeVar
+
+import pyarrow as pa
 
 from tls_core.errors import ReadError, StoreError
 from tls_core.store._ingest_report import IngestProgress, ProgressCallback
 from tls_core.store._prefetch import READERS, Prefetch
 
-if TYPE_CHECKING:
-    from penlink_adapters import ReturnScan
-
 __all__ = ["Hashed", "Identity", "NextFile", "check_unchanged", "hash_file"]
+
+Scan = TypeVar("Scan", bound="Iterable[tuple[pa.Table, pa.Table]]")
+"""A scan of a file (``penlink_adapters.ReturnScan``, which this module does not import)."""
 
 PREFETCH: Final = 1
 """Chunks the read thread may hold ready beyond the one it is converting (memory bound)."""
@@ -94,11 +96,7 @@ def check_unchanged(path: Path, seen: Identity) -> None:
         )
 
 
-Started: TypeAlias = "tuple[Hashed, ReturnScan | None, Prefetch | None]"
-"""What :meth:`NextFile.take` hands over: the hash, and the scan and its read when opened."""
-
-
-class NextFile:
+class NextFile(Generic[Scan]):
     """The next file of an ingest call, hashed and its read begun in a read-pool thread.
 
     ``open_scan(path, sha256)`` opens the scan (it may raise: the caller then opens it again
@@ -107,13 +105,13 @@ class NextFile:
     bounded. The caller must :meth:`take` or :meth:`close` it.
     """
 
-    def __init__(self, path: Path, open_scan: Callable[[Path, str], ReturnScan]) -> None:
+    def __init__(self, path: Path, open_scan: Callable[[Path, str], Scan]) -> None:
         self.path = path
         self._open_scan = open_scan
         self._ready = threading.Event()
         self._closed = threading.Event()
         self._hashed: Hashed | None = None
-        self._scan: ReturnScan | None = None
+        self._scan: Scan | None = None
         self._prefetch: Prefetch | None = None
         READERS.run(self._prepare)
 
@@ -130,7 +128,9 @@ class NextFile:
         if self._prefetch is not None:
             self._prefetch.run()  # in this thread: the next file's read, a chunk ahead
 
-    def take(self, progress: ProgressCallback | None) -> Started | None:
+    def take(
+        self, progress: ProgressCallback | None
+    ) -> tuple[Hashed, Scan | None, Prefetch | None] | None:
         """The hash, scan and read; None when the hash failed or the file changed since.
 
         Reports the hash as done (one ``hash`` event): its blocks were read unreported.
