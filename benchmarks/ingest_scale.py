@@ -422,6 +422,7 @@ def main() -> None:
         help="ingest the carrier returns (*.csv) of DIR, each one batch, instead of the "
         "synthetic file (--rows then names the size; the commit-alone run is skipped)",
     )
+    parser.add_argument("--section", help="RESULTS.md section to write (default: by --rows)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -495,7 +496,8 @@ the ``record_id`` keys computed while staging, publishing, Delta commits, the re
 index). The commit thread's wait for chunks is the part of the wall time the read bounds. On
 a loaded machine (as here) the threads get less than two cores and wall time is inflated.
 """
-    write_section("ingest" if args.rows == 1_000_000 else f"ingest-{args.rows}", body)
+    default = "ingest" if args.rows == 1_000_000 else f"ingest-{args.rows}"
+    write_section(args.section or default, body)
     print(body)
 
 

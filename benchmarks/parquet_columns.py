@@ -68,8 +68,9 @@ def _for_column(options: dict[str, Any], name: str) -> dict[str, Any]:
     for key in ("use_dictionary", "write_statistics"):
         value = options[key]
         out[key] = value if isinstance(value, bool) else name in value
-    out["column_encoding"] = {k: v for k, v in options["column_encoding"].items() if k == name}
-    return out
+    encoding = {k: v for k, v in options["column_encoding"].items() if k == name}
+    out.pop("column_encoding")
+    return {**out, "column_encoding": encoding} if encoding else out
 
 
 def _write(
