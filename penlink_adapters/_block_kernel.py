@@ -120,16 +120,33 @@ def line_count_kernel(buf: Any, n: int) -> int:
     return int(count)
 
 
+_GATHER: Final = np.uint64(0x0102040810204080)
+
+
+@_inline
+def _special_bits(buf: Any, base: int, dd: Any, lf: Any, cr: Any) -> Any:
+    """Bit ``j`` set where ``buf[base + j]`` is the delimiter, LF or CR (64 bytes a step).
+
+    One loop exit per 64 bytes rather than per word: the number of such bytes in a word
+    is irregular, and each exit of the loop over them would be a mispredicted branch.
+    """
+    bits = _U0
+    for j in range(8):
+        w = _load64(buf, base + 8 * j)
+        m = _equal_bytes(w, dd) | _equal_bytes(w, lf) | _equal_bytes(w, cr)
+        # The high bit of each byte, gathered into one byte (bit j from byte j).
+        bits |= (((m >> _U7) * _GATHER) >> np.uint64(56)) << np.uint64(8 * j)
+    return bits
+
+
 @_inline
 def _maybe_blank(b: Any) -> Any:
     """An ASCII blank (TAB..CR, space), or a byte of a non-ASCII character (maybe a blank)."""
     return b == 32 or (b >= 9 and b <= 13) or b >= 128
 
 
-@_inline
-def _blank_within(b: Any) -> Any:
-    """:func:`_maybe_blank`, but for a byte that may be a line end (LF, CR: not a blank)."""
-    return b == 32 or b == 9 or b == 11 or b == 12 or b >= 128
+_BLANK = np.array([b in (9, 11, 12, 32) or b >= 128 for b in range(256)], dtype=np.bool_)
+""":func:`_maybe_blank` of a byte that may be a line end (LF, CR: not a blank), as a table."""
 
 
 @_bare
@@ -258,7 +275,6 @@ def _end_line(
     flags: Any,
     h1: Any,
     h2: Any,
-    present: Any,
     views: Any,
 ) -> None:
     """Write every fact of line ``i`` (``buf[begin:stop]``) once its end is found.
@@ -270,11 +286,9 @@ def _end_line(
     field, c, at, first_end, edge = scan
     k = len(wanted)
     if c < k and field == wanted[c]:
-        present[c, i] = True
         _put_view(views, c, i, buf, at, stop)
         c += 1
-    while c < k:  # the wanted fields this line lacks: null, with an empty view
-        present[c, i] = False
+    while c < k:  # the wanted fields this line lacks: null (by the count), with an empty view
         views[c, i, 0] = 0
         views[c, i, 1] = 0
         c += 1
@@ -294,17 +308,15 @@ def cut_block_kernel(
 ) -> tuple[Any, ...]:
     """Cut ``buf[:n]`` into lines and fields, with every per-line fact, in one pass.
 
-    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, present,
-    views)``: whether the block is plain (False when a CR stands elsewhere than before a LF
+    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views)``: whether the block is plain (False when a CR stands elsewhere than before a LF
     or at the very end: then nothing else is filled); line ``i`` is ``buf[starts[i]:ends[i]]``
     (a line ends at LF, a CR before it left out); its number of fields; whether a field may
     begin or end with a blank (an ASCII blank, or any non-ASCII byte, next to a delimiter or
     a line end; lines not flagged certainly have none); whether the line may be a non-record
     row (see :func:`_maybe_nonrecord`; ``header0``: the header's first name, stripped, as
     UTF-8 bytes); whether it ends with the delimiter; the MurmurHash3 x64 128 of its bytes;
-    and per wanted field (sorted indexes) whether the line has it (``present[c, i]``) and its
-    Arrow string view into ``buf`` (``views[c, i]``, two words; a missing field's view is
-    empty). ``last_line``: whether text after the last LF (maybe none) is a line too (the
+    and per wanted field (sorted indexes) its Arrow string view into ``buf`` (``views[c, i]``,
+    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view). ``last_line``: whether text after the last LF (maybe none) is a line too (the
     block does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
     offsets) and have :data:`PAD` bytes after ``n``; ``delim`` (``uint8``) is not LF or CR.
 
@@ -319,11 +331,10 @@ def cut_block_kernel(
     flags = np.empty((3, lines), dtype=np.bool_)
     h1 = np.empty(lines, dtype=np.uint64)
     h2 = np.empty(lines, dtype=np.uint64)
-    present = np.empty((k, lines), dtype=np.bool_)
     views = np.empty((k, lines, 2), dtype=np.uint64)
-    outputs = (starts, ends, counts, flags, h1, h2, present, views)
+    outputs = (starts, ends, counts, flags, h1, h2, views)
     plain = _scan_block(buf, n, last_line, delim, wanted, header0, *outputs)
-    return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, present, views
+    return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views
 
 
 @_bare
@@ -340,7 +351,6 @@ def _scan_block(
     flags: Any,
     h1: Any,
     h2: Any,
-    present: Any,
     views: Any,
 ) -> bool:
     """The pass of :func:`cut_block_kernel` into its outputs; False when not plain."""
@@ -355,24 +365,21 @@ def _scan_block(
     at = 0
     first_end = -1
     edge = False
-    for base in range(0, n, 8):
-        w = _load64(buf, base)
-        m = _equal_bytes(w, dd) | _equal_bytes(w, lf) | _equal_bytes(w, cr)
-        if base + 8 > n:
-            m &= _low_bytes(n - base)
+    for base in range(0, n, 64):
+        m = _special_bits(buf, base, dd, lf, cr)
+        if base + 64 > n:
+            m &= (np.uint64(1) << np.uint64(n - base)) - np.uint64(1)
         while m:
-            p = base + int(_ctz(m) >> np.uint64(3))
+            p = base + int(_ctz(m))
             m &= m - np.uint64(1)
             b = buf[p]
             if b == delim:
-                if p > begin and _maybe_blank(buf[p - 1]):
-                    edge = True
-                if p + 1 < n and _blank_within(buf[p + 1]):
-                    edge = True
+                # Branch-free (a blank is rare, a branch per side mispredicts): the byte
+                # before is in the line when p > begin, the one after may be its end.
+                edge |= ((p > begin) & _BLANK[buf[p - 1]]) | ((p + 1 < n) & _BLANK[buf[p + 1]])
                 if field == 0:
                     first_end = p
                 if c < k and field == wanted[c]:
-                    present[c, i] = True
                     _put_view(views, c, i, buf, at, p)
                     c += 1
                 field += 1
@@ -394,7 +401,6 @@ def _scan_block(
                     flags,
                     h1,
                     h2,
-                    present,
                     views,
                 )
                 i += 1
@@ -419,7 +425,6 @@ def _scan_block(
             flags,
             h1,
             h2,
-            present,
             views,
         )
     return True

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-PAD: Final = 16
+PAD: Final = 64
 """Readable bytes a block must have after its end: the kernel's 8-byte loads may run past it."""
 
 
@@ -64,7 +64,7 @@ class Cut:
     """Lines of a block as bounds into its bytes (line ``i`` is ``buf[starts[i]:ends[i]]``).
 
     With every per-line fact of :func:`~penlink_adapters._block_kernel.cut_block_kernel`:
-    ``facts`` are its per-line arrays (``present`` and ``views`` per wanted field).
+    ``facts`` are its per-line arrays (``views`` per wanted field).
     """
 
     buf: Any
@@ -103,7 +103,6 @@ class _Facts:
     trailing: Any
     h1: Any
     h2: Any
-    present: Any
     views: Any
 
     def slice(self, s: slice) -> _Facts:
@@ -115,7 +114,6 @@ class _Facts:
             self.trailing[s],
             self.h1[s],
             self.h2[s],
-            self.present[:, s],
             self.views[:, s],
         )
 
@@ -217,6 +215,10 @@ def sort_cut(sorter: RowSorter, lines: Cut, first_line: int, seen: LineSet) -> C
     return _chunk(sorter, lines, facts, keep, first_line, list(CutSpec.of(sorter.plan).wanted))
 
 
+def _column(views: Any, buf: Any, present: Any) -> pl.Series:
+    return view_series(views, buf, present, len(present) - int(np.count_nonzero(present)))
+
+
 def _drop_nonrecords(sorter: RowSorter, lines: Cut, facts: _Facts, keep: Any) -> None:
     for i in np.flatnonzero(facts.maybe_nonrecord):
         kind = sorter.nonrecord_kind(lines.text(int(i)).split(sorter.plan.delimiter))
@@ -260,8 +262,7 @@ def _chunk(
     plan = sorter.plan
     delim = plan.delimiter
     columns = {
-        i: view_series(facts.views[c], lines.buf, facts.present[c], n - int(facts.present[c].sum()))
-        for c, i in enumerate(wanted)
+        i: _column(facts.views[c], lines.buf, facts.counts > i) for c, i in enumerate(wanted)
     }
     rows = np.arange(first_line, first_line + n, dtype=np.int64)
     frame = pl.DataFrame(

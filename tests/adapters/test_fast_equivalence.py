@@ -38,8 +38,8 @@ def _cut_fields(block: bytes, delim: str, wanted: list[int]) -> tuple[Cut, list[
     assert cut is not None
     f = cut.facts
     columns = [
-        view_series(f.views[c], cut.buf, f.present[c], len(cut) - int(f.present[c].sum()))
-        for c in range(len(wanted))
+        view_series(f.views[c], cut.buf, f.counts > w, int((f.counts <= w).sum()))
+        for c, w in enumerate(wanted)
     ]
     return cut, columns
 

@@ -206,12 +206,11 @@ def test_kernel_facts_match_python(lines: list[str]) -> None:
     assert cut.head(len(lines)) == lines
     facts = cut.facts
     counts, maybe, trailing = facts.counts, facts.maybe_nonrecord, facts.trailing
-    h1, h2, present, views = facts.h1, facts.h2, facts.present, facts.views
+    h1, h2, views = facts.h1, facts.h2, facts.views
     for i, line in enumerate(lines):
         parts = line.split(",")
         assert counts[i] == len(parts)
         assert trailing[i] == line.endswith(",")
-        assert present[1, i] == (len(parts) > 2)
         for c, f in enumerate((0, 2)):
             length = len(parts[f].encode()) if f < len(parts) else 0
             assert views[c, i, 0] & 0xFFFFFFFF == length  # a view begins with it
