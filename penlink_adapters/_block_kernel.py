@@ -37,8 +37,8 @@ __all__ = ["PAD", "cut_block_kernel", "line_count_kernel"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _jit = numba.njit(cache=True, nogil=True)
-# Functions that allocate nothing are compiled without reference counting: numba's inc/decref
-# of every array argument cost more than the work in the loop.
+# The scan allocates nothing: compiled without reference counting (numba's inc/decref of the
+# arrays that its inlined helpers take cost more than their work), helpers inlined into it.
 _BARE: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
 _bare_jit: Any = numba.njit(**_BARE)
 
@@ -149,24 +149,26 @@ _BLANK = np.array([b in (9, 11, 12, 32) or b >= 128 for b in range(256)], dtype=
 """:func:`_maybe_blank` of a byte that may be a line end (LF, CR: not a blank), as a table."""
 
 
-@_bare
-def _put_view(views: Any, c: int, i: int, buf: Any, start: int, end: int) -> None:
-    """Write the Arrow string view of ``buf[start:end]`` (buffer 0) at ``views[c, i]``.
+@_inline
+def _put_view(views: Any, slot: int, buf: Any, start: int, end: int) -> None:
+    """Write the Arrow string view of ``buf[start:end]`` (buffer 0) at view ``slot``.
 
-    A view is 16 bytes, here two little-endian words: the length and the first 4 bytes,
+    ``views`` is flat: view ``slot`` is words ``2 * slot`` and ``2 * slot + 1``; the view of
+    wanted field ``c`` of line ``i`` is slot ``c * lines + i``. A view is 16 bytes, here two
+    little-endian words: the length and the first 4 bytes,
     then either the next 8 bytes (zero-padded; length <= 12) or the buffer index (0) and
     the offset.
     """
     length = end - start
     head = _load64(buf, start) & _low_bytes(min(length, 8))
     rest = _load64(buf, start + 8) & _low_bytes(min(max(length - 8, 0), 4))
-    views[c, i, 0] = np.uint64(length) | (head << _U32)
+    views[2 * slot] = np.uint64(length) | (head << _U32)
     # No branch: field lengths around 12 bytes alternate unpredictably.
     inline = (head >> _U32) | (rest << _U32)
-    views[c, i, 1] = inline if length <= 12 else np.uint64(start) << _U32
+    views[2 * slot + 1] = inline if length <= 12 else np.uint64(start) << _U32
 
 
-@_bare
+@_inline
 def _murmur3(buf: Any, start: int, length: int) -> tuple[Any, Any]:
     """MurmurHash3 x64 128 (seed 0) of ``buf[start:start + length]``, read by words.
 
@@ -208,7 +210,7 @@ def _lower(b: Any) -> Any:
     return b + 32 if b >= 65 and b <= 90 else b
 
 
-@_bare
+@_inline
 def _starts_with(data: Any, at: int, stop: int, word: Any) -> bool:
     """Whether ``data[at:stop]`` begins with ``word`` (lowercase ASCII), case-blind."""
     if stop - at < len(word):
@@ -225,7 +227,7 @@ def _maybe_space(b: Any) -> Any:
     return b <= 32 or b >= 128
 
 
-@_bare
+@_inline
 def _maybe_nonrecord(data: Any, at: int, stop: int, header0: Any) -> bool:
     """Whether a line whose first field is ``data[at:stop]`` may be a non-record row.
 
@@ -259,7 +261,7 @@ _GRAND = np.frombuffer(b"grand", dtype=np.uint8)
 _SUB = np.frombuffer(b"sub", dtype=np.uint8)
 
 
-@_bare
+@_inline
 def _end_line(
     buf: Any,
     i: int,
@@ -285,12 +287,13 @@ def _end_line(
     """
     field, c, at, first_end, edge = scan
     k = len(wanted)
+    lines = len(starts)
     if c < k and field == wanted[c]:
-        _put_view(views, c, i, buf, at, stop)
+        _put_view(views, c * lines + i, buf, at, stop)
         c += 1
     while c < k:  # the wanted fields this line lacks: null (by the count), with an empty view
-        views[c, i, 0] = 0
-        views[c, i, 1] = 0
+        views[2 * (c * lines + i)] = 0
+        views[2 * (c * lines + i) + 1] = 0
         c += 1
     if stop > begin:
         edge = edge or _maybe_blank(buf[begin]) or _maybe_blank(buf[stop - 1])
@@ -308,16 +311,18 @@ def cut_block_kernel(
 ) -> tuple[Any, ...]:
     """Cut ``buf[:n]`` into lines and fields, with every per-line fact, in one pass.
 
-    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views)``: whether the block is plain (False when a CR stands elsewhere than before a LF
-    or at the very end: then nothing else is filled); line ``i`` is ``buf[starts[i]:ends[i]]``
+    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views)``:
+    whether the block is plain (False when a CR stands elsewhere than before a LF or at the
+    very end: then nothing else is filled); line ``i`` is ``buf[starts[i]:ends[i]]``
     (a line ends at LF, a CR before it left out); its number of fields; whether a field may
     begin or end with a blank (an ASCII blank, or any non-ASCII byte, next to a delimiter or
     a line end; lines not flagged certainly have none); whether the line may be a non-record
     row (see :func:`_maybe_nonrecord`; ``header0``: the header's first name, stripped, as
     UTF-8 bytes); whether it ends with the delimiter; the MurmurHash3 x64 128 of its bytes;
     and per wanted field (sorted indexes) its Arrow string view into ``buf`` (``views[c, i]``,
-    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view). ``last_line``: whether text after the last LF (maybe none) is a line too (the
-    block does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
+    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view).
+    ``last_line``: whether text after the last LF (maybe none) is a line too (the block
+    does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
     offsets) and have :data:`PAD` bytes after ``n``; ``delim`` (``uint8``) is not LF or CR.
 
     The outputs are allocated here, by numpy (which asks for huge pages: the views of a block
@@ -332,7 +337,7 @@ def cut_block_kernel(
     h1 = np.empty(lines, dtype=np.uint64)
     h2 = np.empty(lines, dtype=np.uint64)
     views = np.empty((k, lines, 2), dtype=np.uint64)
-    outputs = (starts, ends, counts, flags, h1, h2, views)
+    outputs = (starts, ends, counts, flags, h1, h2, views.reshape(-1))
     plain = _scan_block(buf, n, last_line, delim, wanted, header0, *outputs)
     return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views
 
@@ -355,6 +360,8 @@ def _scan_block(
 ) -> bool:
     """The pass of :func:`cut_block_kernel` into its outputs; False when not plain."""
     k = len(wanted)
+    lines = len(starts)
+    slot = 0
     dd = _ONES * np.uint64(delim)
     lf = _ONES * np.uint64(10)
     cr = _ONES * np.uint64(13)
@@ -380,7 +387,8 @@ def _scan_block(
                 if field == 0:
                     first_end = p
                 if c < k and field == wanted[c]:
-                    _put_view(views, c, i, buf, at, p)
+                    _put_view(views, slot, buf, at, p)
+                    slot += lines
                     c += 1
                 field += 1
                 at = p + 1
@@ -406,6 +414,7 @@ def _scan_block(
                 i += 1
                 begin = p + 1
                 field, c, at, first_end, edge = 0, 0, begin, -1, False
+                slot = i
             elif p + 1 < n and buf[p + 1] != 10:
                 return False
     if last_line:
