@@ -145,5 +145,7 @@ def test_stray_crs_read_as_the_file_without_them(
         lines.append(lines[-1] if line == "dup" else line)
     stray = [data.draw(_with_stray_crs(line)) for line in lines]
     text = "\n".join(stray) + "\n"
-    read = _plain_read(text.encode(), *size)
-    assert read == _plain_read(text.replace("\r", "").encode(), *size)
+    # Blocks are cut by bytes, so the two files may be chunked apart: per-chunk flags differ.
+    rows, fields, trimmed, *counts = _plain_read(text.encode(), *size)
+    rows2, fields2, trimmed2, *counts2 = _plain_read(text.replace("\r", "").encode(), *size)
+    assert (rows, fields, all(trimmed), counts) == (rows2, fields2, all(trimmed2), counts2)
