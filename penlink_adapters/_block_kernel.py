@@ -7,10 +7,11 @@ the lines that may be non-record rows, whether a line ends with the delimiter, a
 of each line (the duplicate rule) and Arrow string views of the wanted fields pointing into
 the block itself.
 
-The pass reads the block 8 bytes at a time and visits only the bytes that matter (delimiters,
-LF, CR: found with word-wide compares, then one by one by their trailing-zero count), so its
-cost follows the number of fields rather than the number of bytes; views and hashes read
-fields 8 bytes at a time too. The block must be followed by at least :data:`PAD` readable
+The pass reads the block 8 bytes a load and visits only the bytes that matter (delimiters,
+LF, CR: found with word-wide compares, gathered into one 64-bit mask per 64 bytes, then
+visited one by one by their trailing-zero count), so its cost follows the number of fields
+rather than the number of bytes; views and hashes (MurmurHash3, the same values as before)
+read fields 8 bytes a load too. The block must be followed by at least :data:`PAD` readable
 bytes (those loads may run past its end; what they read there is masked off).
 
 numba is imported only here, in :mod:`penlink_adapters._kernels`,

@@ -1,16 +1,17 @@
 """The vectorized path for *plain* text files: UTF-8, no quote character, LF or CRLF.
 
 Without quotes a row is exactly one line and a field is exactly the text between delimiters,
-so lines and fields can be cut out of the bytes in bulk (numba kernels in
-:mod:`penlink_adapters._kernels`: no Python object per line) while every accounting rule of the
+so lines and fields can be cut out of the bytes in bulk (a numba kernel,
+:mod:`penlink_adapters._block_kernel`: no Python object per line) while every accounting rule of the
 row-by-row path (:class:`penlink_adapters._rows.RowSorter`) still holds: the same line numbers,
 the same non-record rules (candidates are found vectorized, then decided by the same Python
 function), the same duplicate rule (identical lines) and the same field-count rule. Files that
 are not plain, or whose delimiter is not one byte, take the row-by-row path.
 
 A block is cut in place and sorted by one fused kernel pass (:mod:`penlink_adapters._plain_cut`);
-only a block with a CR elsewhere than before a LF takes the copying path of this module
-(:func:`_split_lines`, :func:`_sort_block`). Both hash lines alike, so one file may mix them.
+only a block with a CR elsewhere than before a LF is cut from a copy without any CR, by the
+same kernel and rules (:func:`~penlink_adapters._plain_cut.copy_lines`), so one file may mix
+both kinds of blocks.
 """
 
 from __future__ import annotations

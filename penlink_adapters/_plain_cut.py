@@ -1,12 +1,14 @@
 """The fused pass over a block of a plain file: lines cut in place, one kernel for all rules.
 
-Where :mod:`penlink_adapters._fast` used to copy a block's lines without their line ends, then
-split fields, then find non-record candidates, duplicates and bad counts each in polars, a
-block whose only CRs stand before a LF is cut in place (:func:`cut_lines`) and one numba pass
-(:func:`~penlink_adapters._block_kernel.block_fields_kernel`) gives every per-line fact those
-rules need. The rules themselves, and their order, are those of the row-by-row path
-(:class:`penlink_adapters._rows.RowSorter`): candidates and suspects are decided by the same
-Python methods, so the chunks, counts and rejects are the same.
+A block is read into an array with :data:`PAD` bytes of room after it and cut in place
+(:func:`cut_padded`): one numba pass
+(:func:`~penlink_adapters._block_kernel.cut_block_kernel`) finds the lines and gives every
+per-line fact the accounting rules need (field counts, blank-edge and non-record flags,
+trailing delimiter, 128-bit line hash, Arrow string views of the wanted fields into the
+block). A block with a CR elsewhere than before a LF is cut the same way from a copy without
+any CR (:func:`copy_lines`). The rules themselves, and their order, are those of the
+row-by-row path (:class:`penlink_adapters._rows.RowSorter`): candidates and suspects are
+decided by the same Python methods, so the chunks, counts and rejects are the same.
 """
 
 from __future__ import annotations
