@@ -112,8 +112,15 @@ def _report(args: argparse.Namespace, times: dict[tuple[str, str], list[float]])
         base = statistics.median(times[(what, "baseline")])
         return base / statistics.median(times[(what, "this")])
 
+    commit = subprocess.run(
+        ["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     body = f"""## Cut pass of plain files (issue 3, chain A: cut6)
 
+Baseline: `{args.baseline}` at {commit or "?"}.
 `python -m benchmarks.cut_scale --baseline {args.baseline} --rounds {args.rounds}` over
 `{args.file}` (1 M rows, 115 MB). CPU seconds (`time.process_time`, one process per
 checkout and measure, rounds alternating, after a warm-up). Machine: {machine()}; shared
