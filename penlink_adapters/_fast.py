@@ -23,7 +23,7 @@ import numpy as np
 
 from penlink_adapters._plain_cut import PAD, Cut, CutSpec, copy_lines, cut_padded, sort_cut
 from penlink_adapters._rows import Chunk, RowSorter
-from penlink_adapters._source import SourceInfo
+from penlink_adapters._source import SourceInfo, iter_rows
 
 __all__ = ["LineSet", "iter_plain_chunks"]
 
@@ -65,6 +65,9 @@ class LineSet:
 
 def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
     """Yield record chunks of a plain file, counting every other line on ``sorter``."""
+    if sorter.plan.delimiter in "\r\n":  # a line end: lines cannot be cut at it in bulk
+        yield from sorter.chunks(iter_rows(info, sorter.plan.delimiter))
+        return
     position = 0
     seen: LineSet | None = None
     for first_line, lines in _line_blocks(info, sorter.chunk_rows, CutSpec.of(sorter.plan)):

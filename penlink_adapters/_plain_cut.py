@@ -163,9 +163,7 @@ def copy_lines(block: bytes, spec: CutSpec) -> Cut:
 def _cut(buf: Any, size: int, last_line: bool, spec: CutSpec) -> Cut | None:
     from penlink_adapters._block_kernel import cut_block_kernel
 
-    delim = ord(spec.delimiter)
-    if delim in (10, 13):  # a line end: never cut in place (the copy keeps the row path's rule)
-        raise ValueError(f"delimiter {spec.delimiter!r} is a line end")
+    delim = ord(spec.delimiter)  # not LF or CR (iter_plain_chunks takes the row path then)
     with np.errstate(over="ignore"):  # without the JIT: hashes wrap modulo 2**64, as compiled
         plain, starts, ends, *facts = cut_block_kernel(
             buf,
