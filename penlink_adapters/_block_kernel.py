@@ -1,11 +1,18 @@
-"""numba kernels of the fused plain-block pass: a block's bytes to lines, fields and flags.
+"""numba kernel of the fused plain-block pass: a block's bytes to lines, fields and flags.
 
-:func:`line_bounds_kernel` finds the lines of a block of a plain file without copying its
-bytes (a line is ``buf[starts[i]:ends[i]]``, line ends left out), and
-:func:`block_fields_kernel` makes, in one pass over those lines, everything the accounting
-rules of :mod:`penlink_adapters._fast` need: field counts, blank-edge flags, the lines that may
-be non-record rows, whether a line ends with the delimiter, a 128-bit hash of each line (the
-duplicate rule) and Arrow string views of the wanted fields pointing into the block itself.
+:func:`cut_block_kernel` makes, in one pass over a block of a plain file (no copy of its
+bytes), everything the accounting rules of :mod:`penlink_adapters._plain_cut` need: the lines
+(a line is ``buf[starts[i]:ends[i]]``, line ends left out), field counts, blank-edge flags,
+the lines that may be non-record rows, whether a line ends with the delimiter, a 128-bit hash
+of each line (the duplicate rule) and Arrow string views of the wanted fields pointing into
+the block itself.
+
+The pass reads the block 8 bytes a load and visits only the bytes that matter (delimiters,
+LF, CR: found with word-wide compares, gathered into one 64-bit mask per 64 bytes, then
+visited one by one by their trailing-zero count), so its cost follows the number of fields
+rather than the number of bytes; views and hashes (MurmurHash3, the same values as before)
+read fields 8 bytes a load too. The block must be followed by at least :data:`PAD` readable
+bytes (those loads may run past its end; what they read there is masked off).
 
 numba is imported only here, in :mod:`penlink_adapters._kernels`,
 :mod:`penlink_adapters._time_kernel` and in the identifier kernels of ``tls_core``
@@ -14,53 +21,189 @@ numba is imported only here, in :mod:`penlink_adapters._kernels`,
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, cast
 
 import numba
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba.core import types
+from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
-from penlink_adapters._kernels import _maybe_blank, _murmur3, _put_view
+from penlink_adapters._kernels import _fmix, _rotl
+from penlink_adapters._plain_cut import PAD
 
-__all__ = ["block_fields_kernel", "line_bounds_kernel", "line_hashes_kernel"]
+__all__ = ["PAD", "cut_block_kernel", "line_count_kernel"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 _jit = numba.njit(cache=True, nogil=True)
+# The scan allocates nothing: compiled without reference counting (numba's inc/decref of the
+# arrays that its inlined helpers take cost more than their work), helpers inlined into it.
+_BARE: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
+_bare_jit: Any = numba.njit(**_BARE)
+
+
+def _bare(fn: _F) -> _F:
+    return cast("_F", _bare_jit(fn))
+
+
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
+_U0: Final = np.uint64(0)
+_U4: Final = np.uint64(4)
+_U7: Final = np.uint64(7)
+_U32: Final = np.uint64(32)
+_ALL: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ONES: Final = np.uint64(0x0101010101010101)
+_LOW7: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
+_C1: Final = np.uint64(0x87C37B91114253D5)
+_C2: Final = np.uint64(0x4CF5AD432745937F)
+_M5: Final = np.uint64(5)
+_N1: Final = np.uint64(0x52DCE729)
+_N2: Final = np.uint64(0x38495AB5)
 
-@_jit
-def line_bounds_kernel(buf: Any) -> tuple[Any, Any, bool]:
-    """Lines of a block: ``(starts, ends, plain)``, line ends (LF, a CR before it) left out.
 
-    A last line without LF counts (a CR at the very end of the block is a line end too).
-    ``plain`` is False when a CR stands anywhere else: then the block is not cut here (the
-    caller takes the copying path, which drops every CR).
+def _load64_python(buf: Any, at: int) -> Any:
+    """8 bytes from ``buf[at]`` as a little-endian word (bytes past the end read as 0)."""
+    return np.uint64(int.from_bytes(bytes(buf[at : at + 8]), "little"))
+
+
+@intrinsic
+def _load64_intrinsic(typingctx: Any, arr: Any, at: Any) -> Any:
+    """One unaligned 8-byte load from ``arr[at]`` (an ``uint8`` array): a little-endian word."""
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return types.uint64(arr, at), codegen
+
+
+def _ctz_python(x: Any) -> Any:
+    """Trailing zero bits of a nonzero word."""
+    v = int(x)
+    return np.uint64((v & -v).bit_length() - 1)
+
+
+# Compiled code loads words and counts trailing zeros with one instruction each; without the
+# JIT (the no-JIT test job) the same is done in Python.
+_NO_JIT: Final = bool(numba.config.DISABLE_JIT)  # type: ignore[attr-defined]
+_load64 = cast("Callable[[Any, Any], Any]", _load64_python if _NO_JIT else _load64_intrinsic)
+_ctz = cast("Callable[[Any], Any]", _ctz_python if _NO_JIT else trailing_zeros)
+
+
+@_inline
+def _low_bytes(count: Any) -> Any:
+    """A mask of the ``count`` (0 to 8) low bytes of a word."""
+    shift = np.uint64(count) * _U4
+    return ~((_ALL << shift) << shift)
+
+
+@_inline
+def _equal_bytes(w: Any, pattern: Any) -> Any:
+    """The high bit of each byte of ``w`` equal to the byte of ``pattern`` (exact)."""
+    x = w ^ pattern
+    return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
+
+
+@_bare
+def line_count_kernel(buf: Any, n: int) -> int:
+    """The number of LF bytes in ``buf[:n]`` (8 bytes a step)."""
+    lf = _ONES * np.uint64(10)
+    count = _U0
+    for base in range(0, n, 8):
+        m = _equal_bytes(_load64(buf, base), lf)
+        if base + 8 > n:
+            m &= _low_bytes(n - base)
+        count += ((m >> _U7) * _ONES) >> np.uint64(56)
+    return int(count)
+
+
+_GATHER: Final = np.uint64(0x0102040810204080)
+
+
+@_inline
+def _special_bits(buf: Any, base: int, dd: Any, lf: Any, cr: Any) -> Any:
+    """Bit ``j`` set where ``buf[base + j]`` is the delimiter, LF or CR (64 bytes a step).
+
+    One loop exit per 64 bytes rather than per word: the number of such bytes in a word
+    is irregular, and each exit of the loop over them would be a mispredicted branch.
     """
-    n = len(buf)
-    lines = 0
-    for i in range(n):
-        if buf[i] == 10:
-            lines += 1
-    if n > 0 and buf[n - 1] != 10:
-        lines += 1
-    starts = np.empty(lines, dtype=np.int64)
-    ends = np.empty(lines, dtype=np.int64)
-    k = 0
-    begin = 0
-    for i in range(n):
-        b = buf[i]
-        if b == 10:
-            end = i - 1 if i > begin and buf[i - 1] == 13 else i
-            starts[k] = begin
-            ends[k] = end
-            k += 1
-            begin = i + 1
-        elif b == 13 and i + 1 < n and buf[i + 1] != 10:
-            return starts, ends, False
-    if n > 0 and buf[n - 1] != 10:
-        end = n - 1 if buf[n - 1] == 13 else n
-        starts[k] = begin
-        ends[k] = end
-    return starts, ends, True
+    bits = _U0
+    for j in range(8):
+        w = _load64(buf, base + 8 * j)
+        m = _equal_bytes(w, dd) | _equal_bytes(w, lf) | _equal_bytes(w, cr)
+        # The high bit of each byte, gathered into one byte (bit j from byte j).
+        bits |= (((m >> _U7) * _GATHER) >> np.uint64(56)) << np.uint64(8 * j)
+    return bits
+
+
+@_inline
+def _maybe_blank(b: Any) -> Any:
+    """An ASCII blank (TAB..CR, space), or a byte of a non-ASCII character (maybe a blank)."""
+    return b == 32 or (b >= 9 and b <= 13) or b >= 128
+
+
+_BLANK = np.array([b in (9, 11, 12, 32) or b >= 128 for b in range(256)], dtype=np.bool_)
+""":func:`_maybe_blank` of a byte that may be a line end (LF, CR: not a blank), as a table."""
+
+
+@_inline
+def _put_view(views: Any, slot: int, buf: Any, start: int, end: int) -> None:
+    """Write the Arrow string view of ``buf[start:end]`` (buffer 0) at view ``slot``.
+
+    ``views`` is flat: view ``slot`` is words ``2 * slot`` and ``2 * slot + 1``; the view of
+    wanted field ``c`` of line ``i`` is slot ``c * lines + i``. A view is 16 bytes, here two
+    little-endian words: the length and the first 4 bytes,
+    then either the next 8 bytes (zero-padded; length <= 12) or the buffer index (0) and
+    the offset.
+    """
+    length = end - start
+    head = _load64(buf, start) & _low_bytes(min(length, 8))
+    rest = _load64(buf, start + 8) & _low_bytes(min(max(length - 8, 0), 4))
+    views[2 * slot] = np.uint64(length) | (head << _U32)
+    # No branch: field lengths around 12 bytes alternate unpredictably.
+    inline = (head >> _U32) | (rest << _U32)
+    views[2 * slot + 1] = inline if length <= 12 else np.uint64(start) << _U32
+
+
+@_inline
+def _murmur3(buf: Any, start: int, length: int) -> tuple[Any, Any]:
+    """MurmurHash3 x64 128 (seed 0) of ``buf[start:start + length]``, read by words.
+
+    The same value as :func:`penlink_adapters._kernels._murmur3`.
+    """
+    h1 = _U0
+    h2 = _U0
+    blocks = length // 16
+    for b in range(blocks):
+        at = start + 16 * b
+        k1 = _load64(buf, at) * _C1
+        h1 ^= _rotl(k1, 31) * _C2
+        h1 = (_rotl(h1, 27) + h2) * _M5 + _N1
+        k2 = _load64(buf, at + 8) * _C2
+        h2 ^= _rotl(k2, 33) * _C1
+        h2 = (_rotl(h2, 31) + h1) * _M5 + _N2
+    tail = start + 16 * blocks
+    rest = length - 16 * blocks
+    if rest > 8:
+        k2 = (_load64(buf, tail + 8) & _low_bytes(rest - 8)) * _C2
+        h2 ^= _rotl(k2, 33) * _C1
+    if rest > 0:
+        k1 = (_load64(buf, tail) & _low_bytes(min(rest, 8))) * _C1
+        h1 ^= _rotl(k1, 31) * _C2
+    size = np.uint64(length)
+    h1 ^= size
+    h2 ^= size
+    h1 += h2
+    h2 += h1
+    h1 = _fmix(h1)
+    h2 = _fmix(h2)
+    h1 += h2
+    h2 += h1
+    return h1, h2
 
 
 @_inline
@@ -119,83 +262,179 @@ _GRAND = np.frombuffer(b"grand", dtype=np.uint8)
 _SUB = np.frombuffer(b"sub", dtype=np.uint8)
 
 
-@_jit
-def block_fields_kernel(
-    buf: Any, starts: Any, ends: Any, delim: Any, wanted: Any, header0: Any, flat: Any
-) -> tuple[Any, ...]:
-    """Cut the lines ``buf[starts[i]:ends[i]]`` into fields, with every per-line flag.
+@_inline
+def _end_line(
+    buf: Any,
+    i: int,
+    begin: int,
+    stop: int,
+    scan: tuple[int, int, int, int, bool],
+    delim: Any,
+    wanted: Any,
+    header0: Any,
+    starts: Any,
+    ends: Any,
+    counts: Any,
+    flags: Any,
+    h1: Any,
+    h2: Any,
+    views: Any,
+) -> None:
+    """Write every fact of line ``i`` (``buf[begin:stop]``) once its end is found.
 
-    Returns ``(counts, edgy, maybe_nonrecord, trailing, h1, h2, present, views)``: the number
-    of fields of each line; whether a field may begin or end with a blank (as
-    :func:`penlink_adapters._kernels.split_fields_kernel`); whether the line may be a
-    non-record row (see :func:`_maybe_nonrecord`; ``header0``: the header's first name,
-    stripped, as UTF-8 bytes); whether it ends with the delimiter; the MurmurHash3 x64 128 of
-    its bytes; and per wanted field (sorted indexes) whether the line has it and its Arrow
-    string view into ``buf`` (``views[c]``, ``(n, 4)`` words). ``buf`` must be smaller than
-    2 GiB (views hold 32-bit offsets).
-
-    ``flat``: the views, ``(k * n, 4)`` words, zeroed by the caller (``np.zeros``: the
-    operating system's zero pages): the view of an empty or missing field is all zeros and
-    is not written, so a column that is empty in every line costs no memory traffic.
+    ``scan``: ``(field, c, at, first_end, edge)`` of the line's scan (see
+    :func:`_scan_block`); the last field (from ``at``) is still to be cut. ``flags[:, i]``:
+    edgy, may be a non-record row, ends with the delimiter.
     """
-    n = len(starts)
+    field, c, at, first_end, edge = scan
     k = len(wanted)
-    counts = np.empty(n, dtype=np.int64)
-    edgy = np.empty(n, dtype=np.bool_)
-    maybe = np.empty(n, dtype=np.bool_)
-    trailing = np.empty(n, dtype=np.bool_)
-    h1 = np.empty(n, dtype=np.uint64)
-    h2 = np.empty(n, dtype=np.uint64)
-    present = np.empty((k, n), dtype=np.bool_)
-    for i in range(n):
-        begin = starts[i]
-        stop = ends[i]
-        field = 0
-        c = 0
-        at = begin
-        first_end = -1
-        next_wanted = wanted[0] if k > 0 else -1
-        edge = False
-        if stop > begin:
-            edge = _maybe_blank(buf[begin]) or _maybe_blank(buf[stop - 1])
-        for p in range(begin, stop):
-            if buf[p] == delim:
-                if p > begin and _maybe_blank(buf[p - 1]):
-                    edge = True
-                if p + 1 < stop and _maybe_blank(buf[p + 1]):
-                    edge = True
+    lines = len(starts)
+    # The wanted fields this line lacks keep their zero (empty) views: null by the count.
+    if c < k and field == wanted[c] and stop > at:
+        _put_view(views, c * lines + i, buf, at, stop)
+    if stop > begin:
+        edge = edge or _maybe_blank(buf[begin]) or _maybe_blank(buf[stop - 1])
+    starts[i] = begin
+    ends[i] = stop
+    counts[i] = field + 1
+    flags[0, i] = edge
+    flags[1, i] = _maybe_nonrecord(buf, begin, stop if first_end < 0 else first_end, header0)
+    flags[2, i] = stop > begin and buf[stop - 1] == delim
+    h1[i], h2[i] = _murmur3(buf, begin, stop - begin)
+
+
+def cut_block_kernel(
+    buf: Any, n: int, last_line: bool, delim: Any, wanted: Any, header0: Any
+) -> tuple[Any, ...]:
+    """Cut ``buf[:n]`` into lines and fields, with every per-line fact, in one pass.
+
+    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views)``:
+    whether the block is plain (False when a CR stands elsewhere than before a LF or at the
+    very end: then nothing else is filled); line ``i`` is ``buf[starts[i]:ends[i]]``
+    (a line ends at LF, a CR before it left out); its number of fields; whether a field may
+    begin or end with a blank (an ASCII blank, or any non-ASCII byte, next to a delimiter or
+    a line end; lines not flagged certainly have none); whether the line may be a non-record
+    row (see :func:`_maybe_nonrecord`; ``header0``: the header's first name, stripped, as
+    UTF-8 bytes); whether it ends with the delimiter; the MurmurHash3 x64 128 of its bytes;
+    and per wanted field (sorted indexes) its Arrow string view into ``buf`` (``views[c, i]``,
+    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view).
+    ``last_line``: whether text after the last LF (maybe none) is a line too (the block
+    does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
+    offsets) and have :data:`PAD` bytes after ``n``; ``delim`` (``uint8``) is not LF or CR.
+
+    The outputs are allocated here, by numpy (which asks for huge pages: the views of a block
+    are larger than the block, and numba's own allocations fault them in 4 KiB at a time).
+    The views start zeroed (``np.zeros``: the operating system's zero pages) and the view of
+    an empty or missing field is not written: a column empty in every line costs no memory
+    traffic.
+    """
+    lines = line_count_kernel(buf, n) + (1 if last_line else 0)
+    k = len(wanted)
+    starts = np.empty(lines, dtype=np.int64)
+    ends = np.empty(lines, dtype=np.int64)
+    counts = np.empty(lines, dtype=np.int64)
+    flags = np.empty((3, lines), dtype=np.bool_)
+    h1 = np.empty(lines, dtype=np.uint64)
+    h2 = np.empty(lines, dtype=np.uint64)
+    views = np.zeros((k, lines, 2), dtype=np.uint64)
+    outputs = (starts, ends, counts, flags, h1, h2, views.reshape(-1))
+    plain = _scan_block(buf, n, last_line, delim, wanted, header0, *outputs)
+    return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views
+
+
+@_bare
+def _scan_block(
+    buf: Any,
+    n: int,
+    last_line: bool,
+    delim: Any,
+    wanted: Any,
+    header0: Any,
+    starts: Any,
+    ends: Any,
+    counts: Any,
+    flags: Any,
+    h1: Any,
+    h2: Any,
+    views: Any,
+) -> bool:
+    """The pass of :func:`cut_block_kernel` into its outputs; False when not plain."""
+    k = len(wanted)
+    lines = len(starts)
+    slot = 0
+    dd = _ONES * np.uint64(delim)
+    lf = _ONES * np.uint64(10)
+    cr = _ONES * np.uint64(13)
+    i = 0
+    begin = 0
+    field = 0
+    c = 0
+    at = 0
+    first_end = -1
+    edge = False
+    for base in range(0, n, 64):
+        m = _special_bits(buf, base, dd, lf, cr)
+        if base + 64 > n:
+            m &= (np.uint64(1) << np.uint64(n - base)) - np.uint64(1)
+        while m:
+            p = base + int(_ctz(m))
+            m &= m - np.uint64(1)
+            b = buf[p]
+            if b == delim:
+                # Branch-free (a blank is rare, a branch per side mispredicts): the byte
+                # before is in the line when p > begin, the one after may be its end.
+                edge |= ((p > begin) & _BLANK[buf[p - 1]]) | ((p + 1 < n) & _BLANK[buf[p + 1]])
                 if field == 0:
                     first_end = p
-                if field == next_wanted:
-                    present[c, i] = True
-                    if p > at:
-                        _put_view(flat, c * n + i, buf, at, p)
+                if c < k and field == wanted[c]:
+                    if p > at:  # an empty field keeps its zero view: no write
+                        _put_view(views, slot, buf, at, p)
+                    slot += lines
                     c += 1
-                    next_wanted = wanted[c] if c < k else -1
                 field += 1
                 at = p + 1
-        if field == next_wanted:
-            present[c, i] = True
-            if stop > at:
-                _put_view(flat, c * n + i, buf, at, stop)
-            c += 1
-        while c < k:  # the wanted fields this line lacks: null, with an empty view
-            present[c, i] = False
-            c += 1
-        counts[i] = field + 1
-        edgy[i] = edge
-        maybe[i] = _maybe_nonrecord(buf, begin, stop if first_end < 0 else first_end, header0)
-        trailing[i] = stop > begin and buf[stop - 1] == delim
-        h1[i], h2[i] = _murmur3(buf, begin, stop - begin)
-    return counts, edgy, maybe, trailing, h1, h2, present, flat.reshape((k, n, 4))
-
-
-@_jit
-def line_hashes_kernel(offsets: Any, data: Any) -> tuple[Any, Any]:
-    """The MurmurHash3 x64 128 of each line ``data[offsets[i]:offsets[i+1]]``."""
-    n = len(offsets) - 1
-    h1 = np.empty(n, dtype=np.uint64)
-    h2 = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        h1[i], h2[i] = _murmur3(data, offsets[i], offsets[i + 1] - offsets[i])
-    return h1, h2
+            elif b == 10:
+                stop = p - 1 if p > begin and buf[p - 1] == 13 else p
+                _end_line(
+                    buf,
+                    i,
+                    begin,
+                    stop,
+                    (field, c, at, first_end, edge),
+                    delim,
+                    wanted,
+                    header0,
+                    starts,
+                    ends,
+                    counts,
+                    flags,
+                    h1,
+                    h2,
+                    views,
+                )
+                i += 1
+                begin = p + 1
+                field, c, at, first_end, edge = 0, 0, begin, -1, False
+                slot = i
+            elif p + 1 < n and buf[p + 1] != 10:
+                return False
+    if last_line:
+        stop = n - 1 if n > begin and buf[n - 1] == 13 else n
+        _end_line(
+            buf,
+            i,
+            begin,
+            stop,
+            (field, c, at, first_end, edge),
+            delim,
+            wanted,
+            header0,
+            starts,
+            ends,
+            counts,
+            flags,
+            h1,
+            h2,
+            views,
+        )
+    return True

@@ -9,7 +9,6 @@ little-endian: the same bytes as the reference C implementation's output buffer 
 ``mmh3.hash_bytes``). The pure-Python reference is
 :func:`penlink_adapters._identify.murmur3_128`; the tests check that both agree.
 
-:func:`split_lines_kernel` cuts a block of a plain file into lines in one pass, and
 :func:`set_insert_kernel` keeps the 128-bit hashes of the lines seen so far in an
 open-addressing table, so that exact duplicate lines are found in one pass per chunk,
 whatever the number of lines already seen.
@@ -27,13 +26,10 @@ __all__ = [
     "key_int_widths_kernel",
     "key_text_fill_kernel",
     "key_text_widths_kernel",
-    "line_views_kernel",
     "murmur3_hex_kernel",
     "plain_block_kernel",
     "rehash_kernel",
     "set_insert_kernel",
-    "split_fields_kernel",
-    "split_lines_kernel",
 ]
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -141,37 +137,6 @@ def murmur3_hex_kernel(offsets: Any, data: Any) -> Any:
 
 
 @_jit
-def split_lines_kernel(buf: Any) -> tuple[Any, Any]:
-    """Lines of a plain text block: ``(data, offsets)`` of an Arrow string array, one pass.
-
-    A line ends at LF; the line ends (LF, and every CR: in a plain file a CR only ever comes
-    before LF or ends the file) are left out of ``data``. A last line without LF counts.
-    """
-    n = len(buf)
-    lines = 0
-    for i in range(n):
-        if buf[i] == 10:
-            lines += 1
-    data = np.empty(n, dtype=np.uint8)
-    offsets = np.empty(lines + 2, dtype=np.int64)
-    offsets[0] = 0
-    j = 0
-    k = 0
-    for i in range(n):
-        b = buf[i]
-        if b == 10:
-            k += 1
-            offsets[k] = j
-        elif b != 13:
-            data[j] = b
-            j += 1
-    if n > 0 and buf[n - 1] != 10:
-        k += 1
-        offsets[k] = j
-    return data[:j], offsets[: k + 1]
-
-
-@_jit
 def set_insert_kernel(h1s: Any, h2s: Any, keys1: Any, keys2: Any, used: Any) -> tuple[Any, int]:
     """Insert hashes into the table; ``fresh[i]`` is False for a hash already there.
 
@@ -210,106 +175,6 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new_used[slot] = True
             new1[slot] = keys1[i]
             new2[slot] = keys2[i]
-
-
-@_inline
-def _put_view(views: Any, row: int, data: Any, start: int, end: int) -> None:
-    """Write the Arrow string view of ``data[start:end]`` (buffer 0) at ``views[row]``.
-
-    A view is 16 bytes, here four little-endian ``uint32`` words: the length, then either the
-    value itself zero-padded to 12 bytes (length <= 12) or its first 4 bytes, the buffer
-    index (0) and the offset.
-    """
-    length = end - start
-    views[row, 0] = length
-    if length <= 12:
-        for w in range(3):
-            word = np.uint32(0)
-            for j in range(4):
-                at = 4 * w + j
-                if at < length:
-                    word |= np.uint32(data[start + at]) << np.uint32(8 * j)
-            views[row, 1 + w] = word
-    else:
-        word = np.uint32(0)
-        for j in range(4):
-            word |= np.uint32(data[start + j]) << np.uint32(8 * j)
-        views[row, 1] = word
-        views[row, 2] = 0
-        views[row, 3] = start
-
-
-@_jit
-def line_views_kernel(offsets: Any, data: Any) -> Any:
-    """Arrow string views (``(n, 4)`` words) of the lines ``data[offsets[i]:offsets[i+1]]``."""
-    n = len(offsets) - 1
-    views = np.empty((n, 4), dtype=np.uint32)
-    for i in range(n):
-        _put_view(views, i, data, offsets[i], offsets[i + 1])
-    return views
-
-
-@_jit
-def split_fields_kernel(offsets: Any, data: Any, delim: Any, wanted: Any) -> tuple[Any, ...]:
-    """Cut lines into fields and point at the ``wanted`` ones (sorted indexes), one column each.
-
-    Returns ``(counts, present, views, edgy)``: the number of fields of each line, whether
-    line ``i`` has field ``wanted[c]`` (``present[c, i]``), per wanted field the Arrow string
-    views (``views[c]``, ``(n, 4)`` words, see :func:`_put_view`) into ``data`` itself (no
-    byte of a field is copied unless it is short enough to sit in its view), and whether a
-    field of line ``i`` (any field) may begin or end with a blank (``edgy[i]``: an ASCII
-    blank, or any non-ASCII byte, next to a delimiter or a line end; lines not flagged
-    certainly have none). A missing field has an empty view, and is null by ``present``.
-    ``delim`` is one byte (``uint8``). ``data`` must be smaller than 2 GiB (views hold 32-bit
-    offsets).
-    """
-    n = len(offsets) - 1
-    k = len(wanted)
-    counts = np.empty(n, dtype=np.int64)
-    # Every slot is written below (np.empty: no zeroing pass over the views first).
-    present = np.empty((k, n), dtype=np.bool_)
-    flat = np.empty((k * n, 4), dtype=np.uint32)  # views[c, i] is flat[c * n + i]
-    edgy = np.empty(n, dtype=np.bool_)
-    for i in range(n):
-        begin = offsets[i]
-        stop = offsets[i + 1]
-        field = 0
-        c = 0
-        at = begin
-        next_wanted = wanted[0] if k > 0 else -1
-        edge = False
-        if stop > begin:
-            edge = _maybe_blank(data[begin]) or _maybe_blank(data[stop - 1])
-        for p in range(begin, stop):
-            if data[p] == delim:
-                if p > begin and _maybe_blank(data[p - 1]):
-                    edge = True
-                if p + 1 < stop and _maybe_blank(data[p + 1]):
-                    edge = True
-                if field == next_wanted:
-                    present[c, i] = True
-                    _put_view(flat, c * n + i, data, at, p)
-                    c += 1
-                    next_wanted = wanted[c] if c < k else -1
-                field += 1
-                at = p + 1
-        if field == next_wanted:
-            present[c, i] = True
-            _put_view(flat, c * n + i, data, at, stop)
-            c += 1
-        while c < k:  # the wanted fields this line lacks: null, with an empty view
-            present[c, i] = False
-            flat[c * n + i, :] = 0
-            c += 1
-        counts[i] = field + 1
-        edgy[i] = edge
-    return counts, present, flat.reshape((k, n, 4)), edgy
-
-
-@_inline
-def _maybe_blank(b: Any) -> Any:
-    """An ASCII blank (TAB..CR, space), or a byte of a non-ASCII character (maybe a blank)."""
-    return b == 32 or (b >= 9 and b <= 13) or b >= 128
 
 
 @_inline

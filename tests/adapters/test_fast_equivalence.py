@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 import penlink_adapters as pla
 from penlink_adapters import _convert
-from penlink_adapters._fast import _fields, _split_lines
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import DurationFormat
+from penlink_adapters._plain_cut import Cut, CutSpec, cut_lines, view_series
 from penlink_adapters._source import _plain
 from penlink_adapters._values import duration_expr, null_expr
 from tests.adapters.test_fast import _both
@@ -33,15 +33,26 @@ _CHARS = st.sampled_from(["a", "1", "0", " ", "\t", ",", ";", "\u00a0", "\u3000"
 _LINES = st.lists(st.text(_CHARS, max_size=12), min_size=1, max_size=12)
 
 
+def _cut_fields(block: bytes, delim: str, wanted: list[int]) -> tuple[Cut, list[pl.Series]]:
+    cut = cut_lines(block, CutSpec(delim, tuple(wanted), ""))
+    assert cut is not None
+    f = cut.facts
+    columns = [
+        view_series(f.views[c], cut.buf, f.counts > w, int((f.counts <= w).sum()))
+        for c, w in enumerate(wanted)
+    ]
+    return cut, columns
+
+
 @pytest.mark.nojit
 @settings(max_examples=150, deadline=None)
 @given(lines=_LINES, delim=st.sampled_from([",", ";", "\t"]), wanted=st.sets(st.integers(0, 5)))
 def test_field_views_match_str_split(lines: list[str], delim: str, wanted: set[int]) -> None:
-    block = _split_lines("\n".join(lines).encode() + b"\n")
     cols = sorted(wanted | {0})
-    counts, edgy, columns = _fields(block, delim, cols)
+    block, columns = _cut_fields("\n".join(lines).encode() + b"\n", delim, cols)
+    counts, edgy = block.facts.counts, block.facts.edgy
     blank_edge = re.compile(rf"(?:^|{re.escape(delim)})\s|\s(?:{re.escape(delim)}|$)")
-    assert block.text.to_list() == lines
+    assert block.head(len(lines)) == lines
     for i, line in enumerate(lines):
         parts = line.split(delim)
         assert counts[i] == len(parts)
@@ -57,8 +68,7 @@ def test_field_views_match_str_split(lines: list[str], delim: str, wanted: set[i
 @pytest.mark.nojit
 def test_long_fields_point_into_the_block() -> None:
     long = "x" * 40 + "é" * 5
-    block = _split_lines(f"{long},short,{long}!\n".encode())
-    _, _, columns = _fields(block, ",", [0, 1, 2])
+    _, columns = _cut_fields(f"{long},short,{long}!\n".encode(), ",", [0, 1, 2])
     assert [c[0] for c in columns] == [long, "short", long + "!"]
 
 
