@@ -399,9 +399,9 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
         array = _one_chunk(table.column(name))
         _fill_validity(valid[c], array)
         raw = name.removesuffix("_canonical") + "_raw"
-        if name.endswith("_canonical") and raw in table.column_names:
+        if name.endswith("_canonical") and raw in table.column_names and array.null_count:
             fallback = _one_chunk(table.column(raw))
-            if _is_text(fallback):
+            if _is_text(fallback) and fallback.null_count < n:  # some row may fall back
                 _fill_validity(valid[k + c], fallback)
                 plan[2, c] = len(texts)
                 texts.append(_text_buffers(fallback))
