@@ -96,14 +96,15 @@ _PROVENANCE = ("source_sha256", "source_row", "layout_name", "layout_version")
 def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -> pa.Table:
     """The canonical table: polars' columns cast to the schema, provenance, then record ids.
 
-    Polars hands its strings over as large strings (oldest compat level: one conversion
-    from its views, cheaper than Arrow's cast of views); the provenance columns repeat one
-    value each, built directly in Arrow; record ids are hashed from the finished columns'
-    buffers (:func:`~penlink_adapters._identify.table_record_ids`).
+    Polars hands its strings over as they are (string views, no copy) and Arrow casts them to
+    the schema's strings in one copy (cheaper than polars writing large strings and Arrow
+    narrowing their offsets); a column already of its type is not cast. The provenance
+    columns repeat one value each, built directly in Arrow; record ids are hashed from the
+    finished columns' buffers (:func:`~penlink_adapters._identify.table_record_ids`).
     """
     schema = schema_for(prov.layout)
     names = [f.name for f in schema if f.name not in (*_PROVENANCE, "record_id")]
-    table = body.select(names).to_arrow(compat_level=pl.CompatLevel.oldest())
+    table = body.select(names).to_arrow(compat_level=pl.CompatLevel.newest())
     n = len(body)
     made = {
         "source_sha256": pa.repeat(pa.scalar(prov.sha256, pa.string()), n),
@@ -112,15 +113,18 @@ def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -
         "layout_version": pa.repeat(pa.scalar(prov.layout.version, pa.string()), n),
     }
     fields = [f for f in schema if f.name != "record_id"]
-    arrays = [
-        (made[f.name] if f.name in made else table.column(f.name)).cast(f.type) for f in fields
-    ]
+    arrays = [_typed(made[f.name] if f.name in made else table.column(f.name), f) for f in fields]
     rest = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     ids = table_record_ids(rest, key).cast(schema.field("record_id").type)
     table = pa.Table.from_arrays(
         [ids if f.name == "record_id" else rest.column(f.name) for f in schema], schema=schema
     )
     return check_table(table, schema, file=prov.path)
+
+
+def _typed(column: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array | pa.ChunkedArray:
+    """``column`` cast to the field's type, unless it has it."""
+    return column if column.type == field.type else column.cast(field.type)
 
 
 def _call_columns(df: pl.DataFrame) -> pl.DataFrame:

@@ -259,7 +259,11 @@ def _single(column: pl.Series) -> bool:
     if n < 2:
         return False
     nulls = column.null_count()
-    return nulls == n or (nulls == 0 and column.min() == column.max())
+    if nulls == n:
+        return True
+    if nulls or column[0] != column[n - 1] or column[0] != column[n // 2]:
+        return False  # most columns that vary show it at once: no pass over them
+    return bool(column.min() == column.max())
 
 
 def murmur3_128(data: bytes) -> bytes:
@@ -398,63 +402,97 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
     """:func:`record_ids` of a canonical table's rows, built from its Arrow buffers.
 
     The same key text (values joined by U+001F, null as U+0000, ``raw:`` plus the raw value
-    for a canonical identifier without one, times as integer microseconds) is written by
-    numba kernels straight from the columns, then hashed: no polars string concatenation.
-    Key columns are text, integer, timestamp (microseconds) or date columns.
+    for a canonical identifier without one, times as integer microseconds) is written, hashed
+    and hexed row by row by one numba kernel straight from the columns
+    (:func:`~penlink_adapters._record_id_kernel.record_id_kernel`): no key column, no polars
+    string concatenation. Key columns are text, integer, timestamp or date columns.
     """
-    from penlink_adapters import _kernels as k
+    from penlink_adapters._record_id_kernel import record_id_kernel
 
-    n = table.num_rows
-    widths = np.zeros(n, dtype=np.int64)
-    parts = []
-    for name in key:
-        column = _key_column(table.column(name))
+    n, k = table.num_rows, len(key)
+    texts: list[tuple[Any, Any]] = []
+    ints: list[Any] = []
+    plan = np.full((3, k), -1, dtype=np.int64)  # kinds, index, fallback
+    valid = np.ones((2 * k, n), dtype=np.bool_)
+    for c, name in enumerate(key):
+        array = _one_chunk(table.column(name))
+        _fill_validity(valid[c], array)
         raw = name.removesuffix("_canonical") + "_raw"
-        fallback = None
-        if name.endswith("_canonical") and raw in table.column_names:
-            fallback = _key_column(table.column(raw))
-        parts.append((column, fallback))
-        if len(column) == 3:
-            fb = fallback if fallback is not None and len(fallback) == 3 else column
-            k.key_text_widths_kernel(
-                widths, column[0], column[2], fb[0], fb[2], fallback is not None
-            )
+        if name.endswith("_canonical") and raw in table.column_names and array.null_count:
+            fallback = _one_chunk(table.column(raw))
+            if _is_text(fallback) and fallback.null_count < n:  # some row may fall back
+                _fill_validity(valid[k + c], fallback)
+                plan[2, c] = len(texts)
+                texts.append(_text_buffers(fallback))
+        if _is_text(array):
+            plan[:2, c] = 0, len(texts)
+            texts.append(_text_buffers(array))
         else:
-            k.key_int_widths_kernel(widths, column[0], column[1])
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(widths - 1, out=offsets[1:])  # no separator after the last column
-    out = np.empty(max(int(offsets[-1]), 1), dtype=np.uint8)
-    cursor = offsets[:-1].copy()
-    for i, (column, fallback) in enumerate(parts):
-        last = i == len(parts) - 1
-        if len(column) == 3:
-            fb = fallback if fallback is not None and len(fallback) == 3 else column
-            k.key_text_fill_kernel(
-                out, cursor, *column[:2], column[2], *fb, fallback is not None, last
-            )
-        else:
-            k.key_int_fill_kernel(out, cursor, column[0], column[1], last)
-    return _hex_array(k.murmur3_hex_kernel(offsets, out), n)
+            plan[:2, c] = 1, len(ints)
+            ints.append(_int_values(array))
+    offsets, data = _stacked_texts(texts, n)
+    values = np.stack(ints) if ints else np.zeros((1, n), dtype=np.int64)
+    kinds, index, fallback = plan
+    return _hex_array(record_id_kernel(kinds, index, fallback, offsets, data, values, valid), n)
 
 
-def _key_column(chunked: pa.ChunkedArray) -> tuple[Any, ...]:
-    """A key column as numpy arrays: ``(offsets, data, valid)`` for text, else ``(values, valid)``.
+def _one_chunk(chunked: pa.ChunkedArray) -> pa.Array:
+    return chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
 
-    Values of a text column are its bytes (32- or 64-bit offsets, as the array has them); of
-    a timestamp, its integer count of its unit; of a date, its day number.
+
+def _is_text(array: pa.Array) -> bool:
+    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+
+
+def _fill_validity(row: Any, array: pa.Array) -> None:
+    """Write whether each value of ``array`` is non-null into ``row`` (all True already)."""
+    if array.null_count:
+        bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+        n, at = len(array), array.offset
+        row[:] = np.unpackbits(bits, count=at + n, bitorder="little")[at:].view(np.bool_)
+
+
+def _text_buffers(array: pa.Array) -> tuple[Any, Any]:
+    """A text column's 64-bit offsets (as the array has them) and its bytes."""
+    bufs = array.buffers()
+    wide = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=wide)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
+    return offsets, data
+
+
+def _stacked_texts(texts: list[tuple[Any, Any]], n: int) -> tuple[Any, Any]:
+    """Text columns as one ``(columns, n + 1)`` offsets array into one bytes array.
+
+    Only each column's own span of bytes is copied (a slice or a chunk of a larger buffer
+    brings no more).
     """
-    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-    valid = _validity(array)
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        bufs = array.buffers()
-        wide = np.int64 if pa.types.is_large_string(array.type) else np.int32
-        offsets = np.frombuffer(bufs[1], dtype=wide)[array.offset : array.offset + len(array) + 1]
-        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else _EMPTY
-        return offsets, data, valid
-    if pa.types.is_timestamp(array.type) or pa.types.is_date32(array.type):
-        array = array.view(pa.int64() if pa.types.is_timestamp(array.type) else pa.int32())
-    values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-    return values, valid
+    offsets = np.zeros((max(len(texts), 1), n + 1), dtype=np.int64)
+    spans = []
+    base = 0
+    for j, (column_offsets, data) in enumerate(texts):
+        first, last = int(column_offsets[0]), int(column_offsets[-1])
+        np.subtract(column_offsets, first - base, out=offsets[j], casting="unsafe")
+        spans.append(data[first:last])
+        base += last - first
+    return offsets, np.concatenate(spans) if spans else _EMPTY
+
+
+def _int_values(array: pa.Array) -> Any:
+    """An integer, timestamp (microseconds) or date (day number) column as ``int64`` values.
+
+    A null slot's value is whatever the buffer holds (the kernel reads validity first).
+    """
+    if pa.types.is_timestamp(array.type) and array.type.unit != "us":
+        array = array.cast(pa.timestamp("us", array.type.tz))
+    if pa.types.is_timestamp(array.type):
+        dtype: Any = np.int64
+    elif pa.types.is_date32(array.type):
+        dtype = np.int32
+    else:
+        dtype = np.dtype(array.type.to_pandas_dtype())
+    values = np.frombuffer(array.buffers()[1], dtype=dtype)
+    return values[array.offset : array.offset + len(array)].astype(np.int64, copy=False)
 
 
 def _validity(array: pa.Array) -> Any:

@@ -22,10 +22,6 @@ import numba
 import numpy as np
 
 __all__ = [
-    "key_int_fill_kernel",
-    "key_int_widths_kernel",
-    "key_text_fill_kernel",
-    "key_text_widths_kernel",
     "murmur3_hex_kernel",
     "plain_block_kernel",
     "rehash_kernel",
@@ -175,116 +171,6 @@ def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_u
             new_used[slot] = True
             new1[slot] = keys1[i]
             new2[slot] = keys2[i]
-
-
-@_inline
-def _magnitude(v: Any) -> Any:
-    """``abs(v)`` as ``uint64`` (exact at the smallest int64 too)."""
-    if v < 0:
-        return np.uint64(-(v + 1)) + np.uint64(1)
-    return np.uint64(v)
-
-
-@_inline
-def _int_width(v: Any) -> int:
-    """Characters of ``v`` (an integer) written in decimal, with its minus sign."""
-    m = _magnitude(v)
-    width = 2 if v < 0 else 1
-    while m >= np.uint64(10):
-        m //= np.uint64(10)
-        width += 1
-    return width
-
-
-@_inline
-def _write_int(out: Any, at: int, v: Any, width: int) -> None:
-    """Write ``v`` in decimal into ``out[at:at + width]`` (``width`` from :func:`_int_width`)."""
-    m = _magnitude(v)
-    if v < 0:
-        out[at] = 45  # "-"
-    for p in range(at + width - 1, at + (1 if v < 0 else 0) - 1, -1):
-        out[p] = np.uint8(48 + m % np.uint64(10))
-        m //= np.uint64(10)
-
-
-@_jit
-def key_text_widths_kernel(
-    widths: Any, offsets: Any, valid: Any, fb_offsets: Any, fb_valid: Any, has_fb: bool
-) -> None:
-    """Add a text column's share to each row's key width (value, or ``raw:`` fallback, or NUL).
-
-    One separator byte is counted per column (the caller drops the last one).
-    """
-    for i in range(len(widths)):
-        if valid[i]:
-            widths[i] += offsets[i + 1] - offsets[i] + 1
-        elif has_fb and fb_valid[i]:
-            widths[i] += 4 + fb_offsets[i + 1] - fb_offsets[i] + 1
-        else:
-            widths[i] += 2
-
-
-@_jit
-def key_int_widths_kernel(widths: Any, values: Any, valid: Any) -> None:
-    """Add an integer column's share to each row's key width (decimal digits, or NUL)."""
-    for i in range(len(widths)):
-        widths[i] += (_int_width(values[i]) if valid[i] else 1) + 1
-
-
-@_jit
-def key_text_fill_kernel(
-    out: Any,
-    cursor: Any,
-    offsets: Any,
-    data: Any,
-    valid: Any,
-    fb_offsets: Any,
-    fb_data: Any,
-    fb_valid: Any,
-    has_fb: bool,
-    last: bool,
-) -> None:
-    """Append a text column to each row's key at ``cursor[i]`` (then the separator, unless last)."""
-    for i in range(len(cursor)):
-        at = cursor[i]
-        if valid[i]:
-            for p in range(offsets[i], offsets[i + 1]):
-                out[at] = data[p]
-                at += 1
-        elif has_fb and fb_valid[i]:
-            out[at] = 114  # "raw:"
-            out[at + 1] = 97
-            out[at + 2] = 119
-            out[at + 3] = 58
-            at += 4
-            for p in range(fb_offsets[i], fb_offsets[i + 1]):
-                out[at] = fb_data[p]
-                at += 1
-        else:
-            out[at] = 0
-            at += 1
-        if not last:
-            out[at] = 31
-            at += 1
-        cursor[i] = at
-
-
-@_jit
-def key_int_fill_kernel(out: Any, cursor: Any, values: Any, valid: Any, last: bool) -> None:
-    """Append an integer column (decimal, NUL when null) to each row's key at ``cursor[i]``."""
-    for i in range(len(cursor)):
-        at = cursor[i]
-        if valid[i]:
-            width = _int_width(values[i])
-            _write_int(out, at, values[i], width)
-            at += width
-        else:
-            out[at] = 0
-            at += 1
-        if not last:
-            out[at] = 31
-            at += 1
-        cursor[i] = at
 
 
 @_jit

@@ -20,6 +20,7 @@ ENGINE_HOMES = {
         "penlink_adapters/_convert_kernel.py",
         "penlink_adapters/_block_kernel.py",
         "penlink_adapters/_memo_kernel.py",
+        "penlink_adapters/_record_id_kernel.py",
     ),
     "duckdb": (
         "tls_core/store",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -122,3 +122,86 @@ def test_normalize_memo_changes_nothing() -> None:
         with_memo = normalize_columns(df, ("a", "b"), "US", memo)
         assert with_memo.equals(normalize_columns(df, ("a", "b"), "US"))
     assert 0 < len(memo.table) <= 4
+
+
+_LONG_TEXT = st.one_of(st.none(), st.text(max_size=6), st.text(min_size=40, max_size=200))
+_DATE = st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1))
+_WIDE_ROW = st.tuples(_LONG_TEXT, _LONG_TEXT, _LONG_TEXT, _TIME, _INT, _DATE, _LONG_TEXT)
+_WIDE_SCHEMA = pa.schema(
+    [
+        ("orig_canonical", pa.string()),
+        ("orig_raw", pa.string()),
+        ("term_canonical", pa.string()),  # no term_raw: no fallback
+        ("start_utc", pa.timestamp("us", tz="UTC")),
+        ("duration_s", pa.int64()),
+        ("birth_date", pa.date32()),
+        ("event_type", pa.string()),
+    ]
+)
+
+
+@pytest.mark.nojit
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_WIDE_ROW, max_size=12), cut=st.integers(0, 3), large=st.booleans())
+def test_one_pass_ids_match_mains_ids_byte_for_byte_issue_3(
+    rows: list[tuple[object, ...]], cut: int, large: bool
+) -> None:
+    """The one-pass kernel against main's ids and the pure-Python reference, row by row.
+
+    Nulls, empty strings, non-ASCII text, ``raw:`` fallbacks, keys longer than the kernel's
+    first scratch buffer, extreme integers, times and dates, chunked, sliced and
+    ``large_string`` columns.
+    """
+    from tests.adapters._main_record_ids import main_table_record_ids
+
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * len(_WIDE_SCHEMA)
+    days = pa.array(columns[5], pa.int32()).cast(pa.date32())  # any day number, no calendar
+    arrays = [
+        pa.array(c, f.type) if f.name != "birth_date" else days
+        for c, f in zip(columns, _WIDE_SCHEMA, strict=True)
+    ]
+    whole = pa.Table.from_arrays(arrays, schema=_WIDE_SCHEMA)
+    if large:
+        whole = whole.cast(
+            pa.schema(
+                [
+                    f.with_type(pa.large_string()) if f.type == pa.string() else f
+                    for f in _WIDE_SCHEMA
+                ]
+            )
+        )
+    cut = min(cut, len(rows))
+    table = pa.concat_tables([whole.slice(0, cut), whole.slice(cut)])
+    key = [n for n in _WIDE_SCHEMA.names if n != "orig_raw"]
+    ids = table_record_ids(table, key)
+    assert ids.type == pa.string()
+    assert ids.equals(main_table_record_ids(table, key))
+    rest = whole.slice(cut)
+    assert table_record_ids(rest, key).equals(main_table_record_ids(rest, key))
+    for row, got in zip(rows, ids.to_pylist(), strict=True):
+        canonical, raw, term, start, duration, day, event = row
+        if canonical is None and raw is not None:
+            canonical = f"raw:{raw}"
+        if isinstance(start, datetime):  # exact integer microseconds (no float on the way)
+            start = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        assert got == content_id([canonical, term, start, duration, day, event])
+
+
+def test_one_pass_ids_of_extreme_values_issue_3() -> None:
+    """Smallest and largest int64, times at both ends of the calendar, a key past 1 KiB."""
+    from tests.adapters._main_record_ids import main_table_record_ids
+
+    table = pa.table(
+        {
+            "a_canonical": pa.array([None, "", "é" * 600, None], pa.string()),
+            "a_raw": pa.array(["x", None, "y", "€\x00"], pa.string()),
+            "t": pa.array([-(2**63), 2**63 - 1, 0, -1], pa.timestamp("us", tz="UTC")),
+            "i": pa.array([-(2**63), 2**63 - 1, None, -10], pa.int64()),
+            "leg": pa.array([None, -(2**31), 2**31 - 1, 0], pa.int32()),
+        }
+    )
+    key = ["a_canonical", "t", "i", "leg"]
+    ids = table_record_ids(table, key)
+    assert ids.equals(main_table_record_ids(table, key))
+    assert ids.to_pylist()[0] == content_id(["raw:x", -(2**63), -(2**63), None])
+    assert table_record_ids(table.slice(0, 0), key).to_pylist() == []
