@@ -1,6 +1,7 @@
 """numba kernels of the typed conversion: key lookups and durations straight from the bytes.
 
-The lookup serves the service numbers (digit-only terminating numbers). Both kernels decide
+The lookup serves the service numbers (digit-only terminating numbers); the distinct kernel
+numbers the values of a code column. The lookup and duration kernels decide
 only what they can decide exactly, and say so per row (a lookup) or per
 chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
 usual polars path for the rest. The byte views come from :func:`string_buffers`.
@@ -15,7 +16,17 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["NULL", "UNDECIDED", "duration_kernel", "lookup_kernel", "string_buffers"]
+__all__ = [
+    "NULL",
+    "UNDECIDED",
+    "distinct_kernel",
+    "duration_kernel",
+    "empty_count",
+    "lookup_kernel",
+    "string_buffers",
+    "string_views",
+    "view_span",
+]
 
 NULL = -2
 """Lookup index of a null value."""
@@ -83,6 +94,140 @@ def lookup_kernel(
                 break
             h = (h + 1) & (size - 1)
     return out
+
+
+def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
+    """``(views, words, data, valid)`` of a string column as polars holds it, without a copy.
+
+    Arrow string views: 16 bytes a value, ``views`` as bytes and ``words`` as int32: the
+    length, then the bytes themselves when at most 12, else a 4-byte prefix, the data buffer
+    and the offset there. ``data`` is the first data buffer (kernels decline a value held in
+    another one). None when polars does not hand out views.
+    """
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        if array.num_chunks != 1:
+            return None
+        array = array.chunk(0)
+    if array.type != pa.string_view():
+        return None
+    buffers = array.buffers()
+    n, start = len(array), array.offset
+    views = np.frombuffer(buffers[1], dtype=np.uint8)[16 * start : 16 * (start + n)]
+    data = np.zeros(0, np.uint8)
+    if len(buffers) > 2 and buffers[2] is not None:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+    valid = np.ones(n, dtype=np.bool_)
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return views, views.view(np.int32), data, valid
+
+
+@_jit
+def empty_count(words: Any, valid: Any) -> int:
+    """How many values of a view array (``words`` of :func:`string_views`) are empty, not null."""
+    count = 0
+    for i in range(len(valid)):
+        if valid[i] and words[4 * i] == 0:
+            count += 1
+    return count
+
+
+@_inline
+def view_span(words: Any, data_size: int, i: int) -> tuple[bool, int, int]:
+    """Where value ``i`` of a view array is: ``(inline, start, width)``; width -1: elsewhere.
+
+    ``inline``: the bytes are in the views themselves (``views[start:start+width]``), else in
+    the first data buffer (``data[start:start+width]``).
+    """
+    width = words[4 * i]
+    if width <= 12:
+        return True, 16 * i + 4, width
+    start = words[4 * i + 3]
+    if words[4 * i + 2] != 0 or start < 0 or start + width > data_size:
+        return False, 0, -1
+    return False, start, width
+
+
+@_jit
+def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any, Any, bool]:
+    """Each value's index among the distinct values, where each is first, and ``ok``.
+
+    Returns ``(index, first, ok)``: ``index[i]`` is ``-1`` for a null value, else the number
+    of distinct values seen before value ``i``'s first occurrence; ``first[k]`` is the row
+    where distinct value ``k`` first occurs. ``ok`` False when a value is held outside the
+    first data buffer (see :func:`string_views`). A short value is compared by its 16 view
+    bytes (a value with nonzero padding may then count twice: callers fold distinct values
+    by their text), a long one byte for byte.
+    """
+    n = len(valid)
+    size = 16
+    slots = np.full(size, -1, dtype=np.int64)  # open addressing: a distinct value's number
+    hashes = np.zeros(size, dtype=np.int64)  # of each distinct value, and its first row
+    first = np.zeros(size, dtype=np.int64)
+    index = np.full(n, -1, dtype=np.int32)
+    quads = views.view(np.int64)
+    count = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return index, first[:count].copy(), False
+        h = _view_hash(quads, data, inline, i, start, width)
+        at = h & (size - 1)
+        while slots[at] >= 0:
+            k = slots[at]
+            if hashes[k] == h and _same_value(quads, words, data, i, first[k]):
+                break
+            at = (at + 1) & (size - 1)
+        if slots[at] >= 0:
+            index[i] = slots[at]
+            continue
+        slots[at] = count
+        hashes[count] = h
+        first[count] = i
+        index[i] = count
+        count += 1
+        if 2 * count > size:  # keep the table at most half full: grow and place again
+            size *= 4
+            slots = np.full(size, -1, dtype=np.int64)
+            hashes = np.concatenate((hashes, np.zeros(size - len(hashes), dtype=np.int64)))
+            first = np.concatenate((first, np.zeros(size - len(first), dtype=np.int64)))
+            for k in range(count):
+                at = hashes[k] & (size - 1)
+                while slots[at] >= 0:
+                    at = (at + 1) & (size - 1)
+                slots[at] = k
+    return index, first[:count].copy(), True
+
+
+@_inline
+def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: int) -> int:
+    """A hash of value ``i``: of its two view words when short, of its bytes when long."""
+    if inline:
+        h = quads[2 * i] ^ (quads[2 * i + 1] << 1)
+        h = h ^ (h >> 29) ^ (h >> 13)
+        return int(h & 0xFFFFFFFFFFFF)
+    h = 7
+    for j in range(width):
+        h = (h * 31 + int(data[start + j])) & 0xFFFFFFFFFFFF
+    return h
+
+
+@_inline
+def _same_value(quads: Any, words: Any, data: Any, i: int, r: int) -> bool:
+    """Whether values ``i`` and ``r`` are the same (see :func:`distinct_kernel`)."""
+    if quads[2 * i] != quads[2 * r] or quads[2 * i + 1] != quads[2 * r + 1]:
+        if words[4 * i] <= 12 or words[4 * i] != words[4 * r]:
+            return False
+    elif words[4 * i] <= 12:
+        return True
+    a, b, width = words[4 * i + 3], words[4 * r + 3], words[4 * i]
+    for j in range(width):  # noqa: SIM110 (numba compiles no generator)
+        if data[a + j] != data[b + j]:
+            return False
+    return True
 
 
 @_inline
