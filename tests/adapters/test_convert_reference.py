@@ -38,7 +38,7 @@ _DURATIONS = st.sampled_from(["0", "3098", "12.0", "1:02", "1:02:03", "x", "007"
 _COORDS = st.sampled_from(["40.7", "-73.9", "95.0", "abc", "0", "181", "-180.0"])
 
 
-def _cell(name: str) -> st.SearchStrategy[str]:
+def _cell(name: str) -> st.SearchStrategy[str | None]:
     if name in ("direction", "event_type"):
         return _CODES
     if name == "duration":
@@ -62,10 +62,10 @@ def _chunk(draw: st.DrawFn, layout: Any) -> tuple[pl.DataFrame, bool]:
     columns: dict[str, list[str | None]] = {}
     for name in layout.columns:
         mode = draw(st.sampled_from(["filled", "filled", "mixed", "empty", "null"]))
-        value = _cell(name)
+        value: st.SearchStrategy[str | None] = _cell(name)
         if mode == "mixed":
             value = value | st.sampled_from(["", " ", "NA", "null"]) | st.none() | _TEXT
-        cells = draw(st.lists(value, min_size=n, max_size=n))
+        cells: list[str | None] = draw(st.lists(value, min_size=n, max_size=n))
         if mode == "empty":
             cells = [""] * n
         elif mode == "null":
@@ -82,8 +82,10 @@ def _chunk(draw: st.DrawFn, layout: Any) -> tuple[pl.DataFrame, bool]:
     return df, trimmed
 
 
-def _compare(layout: Any, df: pl.DataFrame, trimmed: bool, zone: str | None, target: str | None):  # type: ignore[no-untyped-def]
-    ctx, ref_ctx = ConvertContext(zone, target), ConvertContext(zone, target)
+def _compare(
+    layout: Any, df: pl.DataFrame, trimmed: bool, zone: str | None, target: str | None
+) -> None:
+    ctx, ref_ctx = ConvertContext(zone, target), reference.ConvertContext(zone, target)
     got = convert_calls(df, layout, ctx, trimmed=trimmed)
     want = reference.convert_calls(df, layout, ref_ctx, trimmed=trimmed)
     for name in want.columns:
