@@ -22,6 +22,7 @@ from penlink_adapters._convert_kernel import (
     distinct_kernel,
     empty_count,
     lookup_kernel,
+    lookup_view_kernel,
     string_buffers,
     string_views,
 )
@@ -202,8 +203,8 @@ class _Folded:
 
     def counts(self) -> list[int]:
         """Rows per key."""
-        found = self.index[self.index >= 0]
-        return [int(n) for n in np.bincount(found, minlength=len(self.keys))]
+        rows = np.bincount(self.index + 1, minlength=len(self.keys) + 1)  # nulls at 0
+        return [int(n) for n in rows[1:]]
 
     def choice(self, table: Mapping[str, str]) -> _Choice:
         """Each row's code mapped through ``table`` (none when not there): see :func:`_first_of`."""
@@ -265,9 +266,13 @@ def _lookup(values: pl.Series, keys: list[str], *, digits: bool) -> np.ndarray[A
     encoded = [k.encode() for k in keys]
     key_offsets = np.cumsum([0, *(len(k) for k in encoded)], dtype=np.int64)
     key_data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    offsets, data, valid = string_buffers(values)
+    views = string_views(values)
+    if views is not None:
+        found, ok = lookup_view_kernel(*views, key_offsets, key_data, digits)
+        if ok:
+            return found  # type: ignore[no-any-return]
     result: np.ndarray[Any, Any] = lookup_kernel(
-        offsets, data, valid, key_offsets, key_data, digits
+        *string_buffers(values), key_offsets, key_data, digits
     )
     return result
 
@@ -316,7 +321,7 @@ def _event_type(df: pl.DataFrame, codes: dict[str, _Folded], layout: Layout) -> 
     """A quirk's event type, else a service number's, else the code's, else the default."""
     choices = []
     if layout.service_events:
-        choices.append(_service(df, layout.service_events))
+        choices.append(_service_choice(df, layout.service_events))
     choices.append(codes["event_type"].choice(layout.event_map))
     found = _first_of(choices, layout.event_default, "event_type")
     if df["_event"].null_count() == len(df):
@@ -324,7 +329,13 @@ def _event_type(df: pl.DataFrame, codes: dict[str, _Folded], layout: Layout) -> 
     return pl.coalesce(pl.col("_event"), pl.lit(found)).alias("event_type")
 
 
-def _service(df: pl.DataFrame, events: Mapping[str, str]) -> _Choice:
+def _service(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Series:
+    """The event type of rows whose terminating number is a service number (null if none)."""
+    values, index = _service_choice(df, events)
+    return pl.Series(values, dtype=_S).gather(index).alias("_service")
+
+
+def _service_choice(df: pl.DataFrame, events: Mapping[str, str]) -> _Choice:
     """The event type of rows whose terminating number is one of the layout's service numbers.
 
     A value of ASCII digits only hits exactly when it is a service number, or ``1`` and a

@@ -21,8 +21,10 @@ __all__ = [
     "UNDECIDED",
     "distinct_kernel",
     "duration_kernel",
+    "duration_view_kernel",
     "empty_count",
     "lookup_kernel",
+    "lookup_view_kernel",
     "string_buffers",
     "string_views",
     "view_span",
@@ -53,6 +55,40 @@ def string_buffers(values: pl.Series) -> tuple[Any, Any, Any]:
     return offsets, data, valid
 
 
+@_inline
+def _key_slots(key_offsets: Any, key_data: Any) -> Any:
+    """The lookup's open-addressing table of the (ASCII) keys: a key in its first free slot."""
+    k = len(key_offsets) - 1
+    size = 8
+    while size < 4 * k:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)
+    for q in range(k):
+        width = key_offsets[q + 1] - key_offsets[q]
+        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)
+        while slots[h] >= 0:
+            h = (h + 1) & (size - 1)
+        slots[h] = q
+    return slots
+
+
+@_inline
+def _lookup_one(
+    buf: Any, start: int, width: int, slots: Any, key_offsets: Any, key_data: Any, digits: bool
+) -> int:
+    """The index of one value among the keys (see :func:`lookup_kernel`)."""
+    size = len(slots)
+    h = _hash(buf, start, width, digits)
+    if h < 0:
+        return UNDECIDED
+    h &= size - 1
+    while slots[h] >= 0:
+        if _equal(buf, start, width, key_data, key_offsets, slots[h], digits):
+            return int(slots[h])
+        h = (h + 1) & (size - 1)
+    return -1
+
+
 @_jit
 def lookup_kernel(
     offsets: Any, data: Any, valid: Any, key_offsets: Any, key_data: Any, digits: bool
@@ -65,17 +101,7 @@ def lookup_kernel(
     :data:`UNDECIDED`. The first equal key wins.
     """
     n = len(offsets) - 1
-    k = len(key_offsets) - 1
-    size = 8
-    while size < 4 * k:
-        size *= 2
-    slots = np.full(size, -1, dtype=np.int64)  # open addressing; a key in its first free slot
-    for q in range(k):
-        width = key_offsets[q + 1] - key_offsets[q]
-        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)  # ASCII keys
-        while slots[h] >= 0:
-            h = (h + 1) & (size - 1)
-        slots[h] = q
+    slots = _key_slots(key_offsets, key_data)
     out = np.full(n, -1, dtype=np.int32)
     for i in range(n):
         if not valid[i]:
@@ -83,17 +109,39 @@ def lookup_kernel(
             continue
         start = offsets[i]
         width = offsets[i + 1] - start
-        h = _hash(data, start, width, digits)
-        if h < 0:
-            out[i] = UNDECIDED
-            continue
-        h &= size - 1
-        while slots[h] >= 0:
-            if _equal(data, start, width, key_data, key_offsets, slots[h], digits):
-                out[i] = slots[h]
-                break
-            h = (h + 1) & (size - 1)
+        out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
     return out
+
+
+@_jit
+def lookup_view_kernel(
+    views: Any,
+    words: Any,
+    data: Any,
+    valid: Any,
+    key_offsets: Any,
+    key_data: Any,
+    digits: bool,
+) -> tuple[Any, bool]:
+    """:func:`lookup_kernel` over string views (:func:`string_views`), and ``ok``.
+
+    ``ok`` False: a value is held outside the first data buffer (use :func:`lookup_kernel`).
+    """
+    n = len(valid)
+    slots = _key_slots(key_offsets, key_data)
+    out = np.full(n, -1, dtype=np.int32)
+    for i in range(n):
+        if not valid[i]:
+            out[i] = NULL
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return out, False
+        if inline:
+            out[i] = _lookup_one(views, start, width, slots, key_offsets, key_data, digits)
+        else:
+            out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
+    return out, True
 
 
 def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
@@ -328,6 +376,29 @@ def _clock(data: Any, start: int, stop: int, parts: int) -> int:
     return -1 if mm < 0 or ss < 0 else head * 3600 + mm * 60 + ss
 
 
+@_inline
+def _duration_one(buf: Any, start: int, stop: int, fmt: int) -> int:
+    """Whole seconds of one duration; ``-1`` not of the format, ``-2`` for polars to decide."""
+    head = 0
+    for j in range(start, stop):
+        b = buf[j]
+        if b >= 128:
+            return -2
+        if b == 58 or b == 46:
+            break
+        head += 1
+    if head > 15:
+        return -2
+    value = -1
+    if fmt == 0 or fmt == 3:
+        value = _seconds(buf, start, stop)
+    if value < 0 and (fmt == 1 or fmt == 3):
+        value = _clock(buf, start, stop, 2)
+    if value < 0 and (fmt == 2 or fmt == 3):
+        value = _clock(buf, start, stop, 3)
+    return value
+
+
 @_jit
 def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any, Any, bool]:
     r"""Whole seconds of durations, ``(seconds, parsed, ok)``; ``ok`` False: take polars.
@@ -343,26 +414,40 @@ def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any,
     for i in range(n):
         if not valid[i]:
             continue
-        start = offsets[i]
-        stop = offsets[i + 1]
-        head = 0
-        for j in range(start, stop):
-            b = data[j]
-            if b >= 128:
-                return out, parsed, False
-            if b == 58 or b == 46:
-                break
-            head += 1
-        if head > 15:
+        value = _duration_one(data, offsets[i], offsets[i + 1], fmt)
+        if value == -2:
             return out, parsed, False
-        value = -1
-        if fmt == 0 or fmt == 3:
-            value = _seconds(data, start, stop)
-        if value < 0 and (fmt == 1 or fmt == 3):
-            value = _clock(data, start, stop, 2)
-        if value < 0 and (fmt == 2 or fmt == 3):
-            value = _clock(data, start, stop, 3)
         if value >= 0:
             out[i] = value
             parsed[i] = True
     return out, parsed, True
+
+
+@_jit
+def duration_view_kernel(
+    views: Any, words: Any, data: Any, valid: Any, fmt: int
+) -> tuple[Any, Any, int]:
+    """:func:`duration_kernel` over string views: ``(seconds, parsed, status)``.
+
+    ``status``: 0 done, 1 polars decides (as ``ok`` False there), 2 a value is held outside
+    the first data buffer (use :func:`duration_kernel`).
+    """
+    n = len(valid)
+    out = np.zeros(n, dtype=np.int64)
+    parsed = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return out, parsed, 2
+        if inline:
+            value = _duration_one(views, start, start + width, fmt)
+        else:
+            value = _duration_one(data, start, start + width, fmt)
+        if value == -2:
+            return out, parsed, 1
+        if value >= 0:
+            out[i] = value
+            parsed[i] = True
+    return out, parsed, 0
