@@ -12,7 +12,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["naive_time_kernel", "naive_time_view_kernel"]
+__all__ = ["naive_time_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -41,108 +41,41 @@ def naive_time_kernel(offsets: Any, data: Any, valid: Any, spec: Any) -> tuple[A
     the caller then parses the column its usual way.
     """
     n = len(offsets) - 1
+    width = len(spec)
     out = np.zeros(n, dtype=np.int64)
-    first, literals = _layout_of(spec)
-    memo = np.zeros(10, dtype=np.int64)
+    first = np.full(7, -1, dtype=np.int64)  # by code - 1000: where the field starts
+    literals = np.zeros(width, dtype=np.int64)
+    n_literals = 0
+    for j in range(width):
+        if spec[j] < 1000:
+            literals[n_literals] = j
+            n_literals += 1
+        elif first[spec[j] - 1000] < 0:
+            first[spec[j] - 1000] = j
+    last = -1  # the previous value with a valid date: its date digits are compared first
+    last_days = 0
     for i in range(n):
         if not valid[i]:
             continue
         start = offsets[i]
-        if offsets[i + 1] - start != len(spec):
+        if offsets[i + 1] - start != width:
             return out, False
-        micros = _time_one(data, start, spec, first, literals, memo)
-        if micros == _BAD:
+        for q in range(n_literals):
+            if data[start + literals[q]] != spec[literals[q]]:
+                return out, False
+        if last < 0 or not _same_date(data, start, offsets[last], first):
+            days = _date_days(data, start, first)
+            if days == _BAD:
+                return out, False
+            last_days = days
+        last = i
+        hour = _digits(data, start + first[4], 2)
+        minute = _digits(data, start + first[5], 2)
+        second = _digits(data, start + first[6], 2) if first[6] >= 0 else 0
+        if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
             return out, False
-        out[i] = micros
+        out[i] = (last_days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
     return out, True
-
-
-@_jit
-def naive_time_view_kernel(
-    views: Any, words: Any, data: Any, valid: Any, spec: Any
-) -> tuple[Any, int]:
-    """:func:`naive_time_kernel` over string views: ``(micros, status)``.
-
-    Values as ``_convert_kernel.string_views`` gives them. ``status``: 0 done, 1 a value
-    does not fit (``ok`` False there), 2 a value is held outside the first data buffer (use
-    :func:`naive_time_kernel`).
-    """
-    n = len(valid)
-    out = np.zeros(n, dtype=np.int64)
-    first, literals = _layout_of(spec)
-    memo = np.zeros(10, dtype=np.int64)
-    for i in range(n):
-        if not valid[i]:
-            continue
-        width = words[4 * i]
-        if width != len(spec):
-            return out, 1
-        if width <= 12:
-            micros = _time_one(views, 16 * i + 4, spec, first, literals, memo)
-        else:
-            start = words[4 * i + 3]
-            if words[4 * i + 2] != 0 or start < 0 or start + width > len(data):
-                return out, 2
-            micros = _time_one(data, start, spec, first, literals, memo)
-        if micros == _BAD:
-            return out, 1
-        out[i] = micros
-    return out, 0
-
-
-@_inline
-def _layout_of(spec: Any) -> tuple[Any, Any]:
-    """Where each field of ``spec`` starts (by code - 1000, -1: absent), and the literals."""
-    first = np.full(7, -1, dtype=np.int64)
-    count = 0
-    for j in range(len(spec)):
-        if spec[j] < 1000:
-            count += 1
-        elif first[spec[j] - 1000] < 0:
-            first[spec[j] - 1000] = j
-    literals = np.zeros(count, dtype=np.int64)
-    count = 0
-    for j in range(len(spec)):
-        if spec[j] < 1000:
-            literals[count] = j
-            count += 1
-    return first, literals
-
-
-@_inline
-def _time_one(buf: Any, start: int, spec: Any, first: Any, literals: Any, memo: Any) -> int:
-    """Microseconds of the value at ``start``, :data:`_BAD` when it does not fit.
-
-    ``memo``: the date digits of the last date parsed (0-7), whether there is one (8), and
-    its days since 1970 (9): rows of a return come in time order, dates repeat.
-    """
-    for q in range(len(literals)):
-        if buf[start + literals[q]] != spec[literals[q]]:
-            return _BAD
-    same = memo[8] == 1
-    j = 0
-    for code, count in ((1, 4), (2, 2), (3, 2)):
-        for q in range(count):
-            if same and buf[start + first[code] + q] != memo[j]:
-                same = False
-            j += 1
-    if not same:
-        days = _date_days(buf, start, first)
-        if days == _BAD:
-            return _BAD
-        j = 0
-        for code, count in ((1, 4), (2, 2), (3, 2)):
-            for q in range(count):
-                memo[j] = buf[start + first[code] + q]
-                j += 1
-        memo[8] = 1
-        memo[9] = days
-    hour = _digits(buf, start + first[4], 2)
-    minute = _digits(buf, start + first[5], 2)
-    second = _digits(buf, start + first[6], 2) if first[6] >= 0 else 0
-    if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
-        return _BAD
-    return int((memo[9] * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000)
 
 
 _BAD = -(2**62)
@@ -159,6 +92,17 @@ def _digits(data: Any, start: int, count: int) -> int:
             return -1
         value = value * 10 + b
     return value
+
+
+@_inline
+def _same_date(data: Any, start: int, before: int, first: Any) -> bool:
+    """Whether the date digits of the values at ``start`` and ``before`` are the same bytes."""
+    for code, count in ((1, 4), (2, 2), (3, 2)):
+        at = first[code]
+        for q in range(count):
+            if data[start + at + q] != data[before + at + q]:
+                return False
+    return True
 
 
 @_inline

@@ -91,20 +91,14 @@ def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
     equals ``raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)`` (checked by
     a differential test).
     """
-    from penlink_adapters._convert_kernel import string_buffers, string_views
-    from penlink_adapters._time_kernel import naive_time_kernel, naive_time_view_kernel
+    from penlink_adapters._convert_kernel import string_buffers
+    from penlink_adapters._time_kernel import naive_time_kernel
 
     spec = _time_spec(fmt)
     if spec is None or raw.dtype != pl.String:
         return None
-    views = string_views(raw)  # polars' own buffers, without a copy, when it hands them out
-    status = 2
-    if views is not None:
-        micros, status = naive_time_view_kernel(*views, spec)
-    if status == 2:
-        micros, ok = naive_time_kernel(*string_buffers(raw), spec)
-        status = 0 if ok else 1
-    if status:
+    micros, ok = naive_time_kernel(*string_buffers(raw), spec)
+    if not ok:
         return None
     parsed = pl.Series(raw.name, micros, pl.Int64).cast(pl.Datetime("us"))
     if raw.null_count():
