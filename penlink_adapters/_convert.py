@@ -206,6 +206,10 @@ class _Folded:
         rows = np.bincount(self.index + 1, minlength=len(self.keys) + 1)  # nulls at 0
         return [int(n) for n in rows[1:]]
 
+    def mapped(self, table: Mapping[str, str]) -> pl.Series:
+        """Each row's code mapped through ``table`` (null when not there)."""
+        return _first_of([self.choice(table)], None, self.name)
+
     def choice(self, table: Mapping[str, str]) -> _Choice:
         """Each row's code mapped through ``table`` (none when not there): see :func:`_first_of`."""
         return [table.get(k) for k in self.keys], self.index
