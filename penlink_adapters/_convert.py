@@ -250,7 +250,10 @@ def _fold(values: pl.Series) -> _Folded:
     short list (:meth:`_Folded.choice`) instead of a lookup a row.
     """
     views = string_views(values)
-    found = distinct_kernel(*views) if views is not None else None
+    found = None
+    if views is not None:
+        with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
+            found = distinct_kernel(*views)
     if found is not None and found[2]:
         distinct = values.gather(found[1])
         raw = found[0]

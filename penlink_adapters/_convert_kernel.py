@@ -206,7 +206,8 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
     where distinct value ``k`` first occurs. ``ok`` False when a value is held outside the
     first data buffer (see :func:`string_views`). A short value is compared by its 16 view
     bytes (a value with nonzero padding may then count twice: callers fold distinct values
-    by their text), a long one byte for byte.
+    by their text), a long one byte for byte. Without JIT, call it under
+    ``np.errstate(over="ignore")``: hashes wrap modulo 2**64 as compiled code does.
     """
     n = len(valid)
     size = 16
@@ -225,8 +226,12 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
         h = _view_hash(quads, data, inline, i, start, width)
         at = h & (size - 1)
         while slots[at] >= 0:
-            k = slots[at]
-            if hashes[k] == h and _same_value(quads, words, data, i, first[k]):
+            r = first[slots[at]]
+            # A short value: both view words equal (no branch on the first one: rows of
+            # distinct values alternate unpredictably).
+            if (quads[2 * r] == quads[2 * i]) & (quads[2 * r + 1] == quads[2 * i + 1]):
+                break
+            if not inline and hashes[slots[at]] == h and _same_long(words, data, i, r):
                 break
             at = (at + 1) & (size - 1)
         if slots[at] >= 0:
@@ -252,30 +257,32 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
 
 @_inline
 def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: int) -> int:
-    """A hash of value ``i``: of its two view words when short, of its bytes when long."""
-    if inline:
-        h = quads[2 * i] ^ (quads[2 * i + 1] << 1)
-        h = h ^ (h >> 29) ^ (h >> 13)
-        return int(h & 0xFFFFFFFFFFFF)
-    h = 7
-    for j in range(width):
-        h = (h * 31 + int(data[start + j])) & 0xFFFFFFFFFFFF
-    return h
+    """A hash of value ``i``: of its two view words when short, else of its length and bytes.
+
+    A long value hashes its length, first 4 and last 7 bytes: values are compared anyway.
+    """
+    second = quads[2 * i + 1]
+    if not inline:
+        second = np.int64(0)
+        for j in range(width - 7, width):
+            second = (second << 8) | np.int64(data[start + j])
+    # Multiplications wrap (callers without JIT ignore numpy's overflow warning).
+    h = quads[2 * i] * 0x5851F42D4C957F2D ^ second * 0x14057B7EF767814F
+    h = h ^ (h >> 29)
+    return int(h & 0xFFFFFFFFFFFF)
 
 
 @_inline
-def _same_value(quads: Any, words: Any, data: Any, i: int, r: int) -> bool:
-    """Whether values ``i`` and ``r`` are the same (see :func:`distinct_kernel`)."""
-    if quads[2 * i] != quads[2 * r] or quads[2 * i + 1] != quads[2 * r + 1]:
-        if words[4 * i] <= 12 or words[4 * i] != words[4 * r]:
-            return False
-    elif words[4 * i] <= 12:
-        return True
-    a, b, width = words[4 * i + 3], words[4 * r + 3], words[4 * i]
-    for j in range(width):  # noqa: SIM110 (numba compiles no generator)
-        if data[a + j] != data[b + j]:
-            return False
-    return True
+def _same_long(words: Any, data: Any, i: int, r: int) -> bool:
+    """Whether long values ``i`` and ``r`` are the same bytes (without a branch a byte)."""
+    width = words[4 * i]
+    if words[4 * r] != width:  # also keeps a short value's inline bytes from being read
+        return False
+    diff = 0
+    a, b = words[4 * i + 3], words[4 * r + 3]
+    for j in range(width):
+        diff |= data[a + j] ^ data[b + j]
+    return diff == 0
 
 
 @_inline

@@ -203,7 +203,8 @@ def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split:
     raw, views = _views_of(values, split)
     assert views is not None
     kernels: Any = _convert_kernel  # numba dispatchers, untyped
-    index, first, ok = kernels.distinct_kernel(*views)
+    with np.errstate(over="ignore"):
+        index, first, ok = kernels.distinct_kernel(*views)
     if ok:  # else: a long value in a second buffer, and the caller takes polars' path
         assert [None if k < 0 else values[first[k]] for k in index] == values
         assert sorted(first.tolist()) == first.tolist()
