@@ -9,31 +9,33 @@ afterwards, in one place (:mod:`penlink_adapters._identify`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
 
-from penlink_adapters._convert_kernel import UNDECIDED, lookup_kernel, string_buffers
+from penlink_adapters._convert_kernel import (
+    UNDECIDED,
+    distinct_kernel,
+    empty_count,
+    lookup_kernel,
+    lookup_view_kernel,
+    string_buffers,
+    string_views,
+)
+from penlink_adapters._convert_time import start_columns, utc_expr
 from penlink_adapters._layout import CALL_FIELDS, PARTY_FIELDS, Layout
 from penlink_adapters._quirks import PARTIES, apply_hooks
 from penlink_adapters._values import (
-    DEFAULT_TIME_FORMATS,
-    dst_reason_expr,
     duration_expr,
     duration_series,
-    epoch_expr,
-    fixed_width_times,
     float_expr,
     int_expr,
-    local_to_utc_expr,
     null_expr,
     parse_naive_expr,
-    parse_offset_expr,
 )
 
 __all__ = ["ConvertContext", "convert_calls", "convert_parties"]
@@ -66,32 +68,65 @@ def convert_calls(
     # The quirk hooks change neither code column: their distinct values serve throughout.
     codes = _codes_of(df)
     _count_unknown(codes, layout, ctx)
-    df = df.with_columns(_direction_expr(codes, layout).alias("direction"))
+    df = df.with_columns(_direction(codes, layout))
     df = _assign_parties(df, layout, ctx)
     df = df.with_columns(
         *(pl.col(p).alias(f"{p}_input") for p in PARTIES), pl.lit(None, _S).alias("_event")
     )
     df, done = apply_hooks(df, layout.hooks, layout_path=layout.path)
     ctx.quirks.update(done)
-    df = df.with_columns(
-        _event_expr(df, codes, layout).alias("event_type"), *_target_exprs(layout, ctx)
-    )
-    df = _start_columns(df, layout, ctx)
+    df = df.with_columns(_event_type(df, codes, layout), *_target_exprs(df, layout, ctx))
+    df = start_columns(df, layout, ctx)
     df = df.with_columns(
         _duration(df, layout).alias("duration_s"),
-        int_expr(pl.col("leg"), pl.Int32()).alias("leg_i"),
+        _unless_empty(df, "leg", int_expr(pl.col("leg"), pl.Int32()), pl.Int32()).alias("leg_i"),
         *(
-            float_expr(pl.col(f"{s}_{c}"), -lim, lim).alias(f"{s}_{c}_f")
+            _unless_empty(
+                df, f"{s}_{c}", float_expr(pl.col(f"{s}_{c}"), -lim, lim), pl.Float64
+            ).alias(f"{s}_{c}_f")
             for s in ("first", "last")
             for c, lim in (("lat", 90.0), ("lon", 180.0))
         ),
         _call_group_expr(layout, df.columns),
     )
+    if _all_good(df, ctx):
+        return df.with_columns(pl.lit(None, _S).alias(c) for c in ("_reason", "_column", "_detail"))
     return df.with_columns(_call_reasons()).with_columns(
         pl.col("_reason").struct.field("reason").alias("_reason"),
         pl.col("_reason").struct.field("column").alias("_column"),
         pl.col("_reason").struct.field("detail").alias("_detail"),
     )
+
+
+_CHECKED: Final = (
+    ("duration", "duration_s"),
+    ("leg", "leg_i"),
+    *((f"{s}_{c}", f"{s}_{c}_f") for s in ("first", "last") for c in ("lat", "lon")),
+)
+"""Raw and parsed columns: a row is rejected where the raw value is there and the parsed not."""
+
+
+def _all_good(df: pl.DataFrame, ctx: ConvertContext) -> bool:
+    """Whether no row of the converted chunk is rejected, from null counts where they tell.
+
+    A parsed column is null wherever its raw column is: it fails somewhere exactly when it
+    has more nulls. A row without a start time is rejected whatever else it holds.
+    """
+    if df["start_utc"].null_count():
+        return False
+    if any(df[parsed].null_count() != df[raw].null_count() for raw, parsed in _CHECKED):
+        return False
+    parties = ("orig", "term", "target")
+    if ctx.target is not None or any(df[p].null_count() == 0 for p in parties):
+        return True
+    return not df.select(pl.all_horizontal(pl.col(p).is_null() for p in parties).any()).item()
+
+
+def _unless_empty(df: pl.DataFrame, name: str, parse: pl.Expr, dtype: Any) -> pl.Expr:
+    """``parse``, or a null of ``dtype`` when the column is empty in this chunk."""
+    if df[name].null_count() == len(df):
+        return pl.lit(None, dtype)
+    return parse
 
 
 def convert_parties(
@@ -105,10 +140,7 @@ def convert_parties(
     df = df.with_columns(
         pl.col("aliases").str.split(sep).list.eval(pl.element().str.strip_chars()).alias("aliases"),
         birth.alias("birth_date_d"),
-        *(
-            _utc_expr(pl.col(c), layout, ctx).alias(f"{c}_utc")
-            for c in ("activated", "deactivated")
-        ),
+        *(utc_expr(pl.col(c), layout, ctx).alias(f"{c}_utc") for c in ("activated", "deactivated")),
     )
     return df.with_columns(
         _first_reason(
@@ -135,8 +167,28 @@ def _with_fields(
     df: pl.DataFrame, layout: Layout, fields: tuple[str, ...], trimmed: bool
 ) -> pl.DataFrame:
     present = [f for f in fields if f in df.columns]
-    df = df.with_columns(null_expr(f, layout, strip=not trimmed) for f in present)
-    return df.with_columns(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns)
+    return df.with_columns(
+        *(_null_sentinels(df, f, layout, trimmed) for f in present),
+        *(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns),
+    )
+
+
+def _null_sentinels(df: pl.DataFrame, name: str, layout: Layout, trimmed: bool) -> pl.Expr:
+    """:func:`~penlink_adapters._values.null_expr` of a column, or what it gives, found cheaply.
+
+    When the only sentinel is the empty value and no value needs stripping, the view lengths
+    tell which values are empty: none (the column as it is), all (a null column), or some.
+    """
+    sentinels = {*layout.nulls, *layout.column_nulls.get(name, ())}
+    views = string_views(df[name]) if trimmed and sentinels == {""} else None
+    if views is None:
+        return null_expr(name, layout, strip=not trimmed)
+    empty = empty_count(views[1], views[3])
+    if empty == 0:
+        return pl.col(name)
+    if empty + df[name].null_count() == len(df):
+        return pl.lit(None, _S).alias(name)
+    return null_expr(name, layout, strip=False)
 
 
 @dataclass(frozen=True)
@@ -151,14 +203,38 @@ class _Folded:
 
     def counts(self) -> list[int]:
         """Rows per key."""
-        found = self.index[self.index >= 0]
-        return [int(n) for n in np.bincount(found, minlength=len(self.keys))]
+        rows = np.bincount(self.index + 1, minlength=len(self.keys) + 1)  # nulls at 0
+        return [int(n) for n in rows[1:]]
 
     def mapped(self, table: Mapping[str, str]) -> pl.Series:
         """Each row's code mapped through ``table`` (null when not there)."""
-        values = pl.Series([*(table.get(k) for k in self.keys), None], dtype=_S)
-        index = np.where(self.index >= 0, self.index, len(self.keys))
-        return values.gather(index).alias(self.name)
+        return _first_of([self.choice(table)], None, self.name)
+
+    def choice(self, table: Mapping[str, str]) -> _Choice:
+        """Each row's code mapped through ``table`` (none when not there): see :func:`_first_of`."""
+        return [table.get(k) for k in self.keys], self.index
+
+
+_Choice = tuple[list[str | None], np.ndarray[Any, Any]]
+"""Values, and per row the index of its value (negative or a None value: nothing there)."""
+
+
+def _first_of(choices: list[_Choice], default: str | None, name: str) -> pl.Series:
+    """Per row, the first choice with a value there, else ``default``: one gather of strings.
+
+    The same as coalescing the mapped columns, done on the small index arrays.
+    """
+    values: list[str | None] = []
+    out = np.full(len(choices[0][1]), -1, dtype=np.int64)
+    for table, index in choices:
+        some = np.array([v is not None for v in table] + [False])
+        at = np.where(index >= 0, index, len(table))
+        take = (out < 0) & some[at]
+        out[take] = at[take] + len(values)
+        values += table
+    values.append(default)
+    out[out < 0] = len(values) - 1
+    return pl.Series(name, values, dtype=_S).gather(out)
 
 
 def _codes_of(df: pl.DataFrame) -> dict[str, _Folded]:
@@ -170,15 +246,25 @@ def _fold(values: pl.Series) -> _Folded:
     """``values`` (already stripped by null_expr) folded: one lookup a row, the rest per code.
 
     Code columns hold a handful of distinct values: lowercasing those costs less than
-    lowercasing every row, and every table the column goes through is then a gather of a
-    short list (:meth:`_Folded.mapped`) instead of a lookup a row.
+    lowercasing every row, and every table the column goes through is then a lookup in a
+    short list (:meth:`_Folded.choice`) instead of a lookup a row.
     """
-    distinct = values.drop_nulls().unique()
+    views = string_views(values)
+    found = None
+    if views is not None:
+        with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
+            found = distinct_kernel(*views)
+    if found is not None and found[2]:
+        distinct = values.gather(found[1])
+        raw = found[0]
+    else:
+        distinct = values.drop_nulls().unique()
+        # The position of each row's value among the distinct ones: the physical Enum code.
+        enum = values.cast(pl.Enum(distinct.to_list())).to_physical().fill_null(-1)
+        raw = enum.to_numpy()
     positions: dict[str, int] = {}
     folded = [positions.setdefault(f, len(positions)) for f in distinct.str.to_lowercase()]
-    # The position of each row's value among the distinct ones: the physical Enum code.
-    raw = values.cast(pl.Enum(distinct.to_list())).to_physical().fill_null(len(distinct))
-    index = np.array([*folded, -1], dtype=np.int32)[raw.to_numpy()]
+    index = np.array([*folded, -1], dtype=np.int32)[raw]
     return _Folded(values.name, list(positions), index)
 
 
@@ -187,17 +273,24 @@ def _lookup(values: pl.Series, keys: list[str], *, digits: bool) -> np.ndarray[A
     encoded = [k.encode() for k in keys]
     key_offsets = np.cumsum([0, *(len(k) for k in encoded)], dtype=np.int64)
     key_data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    offsets, data, valid = string_buffers(values)
+    views = string_views(values)
+    if views is not None:
+        found, ok = lookup_view_kernel(*views, key_offsets, key_data, digits)
+        if ok:
+            return found  # type: ignore[no-any-return]
     result: np.ndarray[Any, Any] = lookup_kernel(
-        offsets, data, valid, key_offsets, key_data, digits
+        *string_buffers(values), key_offsets, key_data, digits
     )
     return result
 
 
-def _direction_expr(codes: dict[str, _Folded], layout: Layout) -> pl.Expr:
-    mapped = codes["direction"].mapped(layout.direction_map)
-    from_event = codes["event_type"].mapped(layout.event_direction)
-    return pl.coalesce(pl.lit(mapped), pl.lit(from_event))
+def _direction(codes: dict[str, _Folded], layout: Layout) -> pl.Series:
+    """The direction code mapped, else the one the event type implies."""
+    choices = [
+        codes["direction"].choice(layout.direction_map),
+        codes["event_type"].choice(layout.event_direction),
+    ]
+    return _first_of(choices, None, "direction")
 
 
 def _duration(df: pl.DataFrame, layout: Layout) -> pl.Expr:
@@ -231,15 +324,25 @@ def _count_unknown(codes: dict[str, _Folded], layout: Layout, ctx: ConvertContex
                 ctx.unknown_codes[f"{name}: {code}"] += n
 
 
-def _event_expr(df: pl.DataFrame, codes: dict[str, _Folded], layout: Layout) -> pl.Expr:
-    mapped = pl.lit(codes["event_type"].mapped(layout.event_map))
-    service: pl.Expr = pl.lit(None, _S)
+def _event_type(df: pl.DataFrame, codes: dict[str, _Folded], layout: Layout) -> pl.Expr:
+    """A quirk's event type, else a service number's, else the code's, else the default."""
+    choices = []
     if layout.service_events:
-        service = pl.lit(_service(df, layout.service_events))
-    return pl.coalesce(pl.col("_event"), service, mapped, pl.lit(layout.event_default, _S))
+        choices.append(_service_choice(df, layout.service_events))
+    choices.append(codes["event_type"].choice(layout.event_map))
+    found = _first_of(choices, layout.event_default, "event_type")
+    if df["_event"].null_count() == len(df):
+        return pl.lit(found).alias("event_type")
+    return pl.coalesce(pl.col("_event"), pl.lit(found)).alias("event_type")
 
 
 def _service(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Series:
+    """The event type of rows whose terminating number is a service number (null if none)."""
+    values, index = _service_choice(df, events)
+    return pl.Series(values, dtype=_S).gather(index).alias("_service")
+
+
+def _service_choice(df: pl.DataFrame, events: Mapping[str, str]) -> _Choice:
     """The event type of rows whose terminating number is one of the layout's service numbers.
 
     A value of ASCII digits only hits exactly when it is a service number, or ``1`` and a
@@ -265,8 +368,7 @@ def _service(df: pl.DataFrame, events: Mapping[str, str]) -> pl.Series:
         index[undecided] = others.replace_strict(
             list(more), list(range(first, first + len(more))), default=len(values) - 1
         ).to_numpy()
-    index = np.where(index >= 0, index, len(direct))
-    return pl.Series(values, dtype=_S).gather(index).alias("_service")
+    return values, np.where(index >= 0, index, len(direct))
 
 
 def _term_digits(df: pl.DataFrame) -> pl.Expr:
@@ -283,7 +385,7 @@ def _term_digits(df: pl.DataFrame) -> pl.Expr:
     return term.str.replace_all(r"\D", "").str.replace(r"^1(\d{10})$", "${1}")
 
 
-def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
+def _target_exprs(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
     """The target's raw value and normalization input, after the quirks ran."""
     rule = layout.target_rule
     given = pl.lit(ctx.target, _S)
@@ -298,109 +400,15 @@ def _target_exprs(layout: Layout, ctx: ConvertContext) -> list[pl.Expr]:
             hit = pl.col("direction") == direction
             raw = pl.when(hit).then(pl.col(party)).otherwise(raw)
             value = pl.when(hit).then(pl.col(f"{party}_input")).otherwise(value)
+    if rule == "by_direction":  # each chosen once, then only where a row needs the given one
+        found = df.select(raw.alias("target"), value.alias("target_input"))
+        if found["target"].null_count() == 0:
+            return [pl.lit(found["target"]), pl.lit(found["target_input"])]
+        raw, value = pl.lit(found["target"]), pl.lit(found["target_input"])
     return [
         pl.coalesce(raw, given).alias("target"),
         pl.when(raw.is_null()).then(given).otherwise(value).alias("target_input"),
     ]
-
-
-def _start_raw(df: pl.DataFrame, layout: Layout) -> pl.Expr:
-    if "start" in layout.columns:
-        return pl.col("start")
-    # A workbook's date cell reads as "2021-03-14 00:00:00" and its time cell as
-    # "1899-12-31 10:00:05" (Excel's day zero): keep the date part and the time part.
-    # The replacements run only on chunks that hold such a cell (cheap prefix/suffix tests).
-    date, time = pl.col("date"), pl.col("time")
-    cells = df.select(
-        date.str.ends_with(" 00:00:00").any().alias("date"),
-        time.str.starts_with("1899-12-3").any().alias("time"),
-    ).row(0)
-    if cells[0]:
-        date = date.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
-    if cells[1]:
-        time = time.str.replace(r"^1899-12-3[01] ", "")
-    return pl.concat_str([date, time], separator=" ")
-
-
-def _utc_expr(
-    raw: pl.Expr, layout: Layout, ctx: ConvertContext, naive: pl.Expr | None = None
-) -> pl.Expr:
-    """``raw`` as a UTC time; ``naive``: ``raw`` already parsed by the layout's naive formats."""
-    if layout.epoch:
-        return epoch_expr(raw)
-    if naive is None:
-        naive = parse_naive_expr(raw, layout.time_formats)
-    if layout.zone == "utc":
-        return naive.dt.replace_time_zone("UTC")
-    if layout.zone == "offset":
-        return parse_offset_expr(raw, layout.time_formats)
-    local: pl.Expr = pl.lit(None, pl.Datetime("us", "UTC"))
-    if ctx.zone is not None:
-        local = local_to_utc_expr(naive, ctx.zone)
-    if layout.zone == "local":
-        return local
-    return pl.coalesce(parse_offset_expr(raw, layout.time_formats), local)
-
-
-def _first_format_fits(df: pl.DataFrame, layout: Layout) -> tuple[Layout, pl.Series | None]:
-    """The layout with only its first naive time format when that one parses every time.
-
-    Parsing tries the formats in order and keeps the first fit, so when the first format
-    parses every time of the chunk the others change nothing and need not run. Also returns
-    the times parsed by that format when it fits (what the reduced layout parses them to):
-    by the numba kernel when every time has the format's fixed width
-    (:func:`~penlink_adapters._values.fixed_width_times`), else by polars.
-    """
-    if layout.epoch or layout.zone == "offset":
-        return layout, None
-    formats = layout.time_formats or DEFAULT_TIME_FORMATS
-    naive = [f for f in formats if "%z" not in f and "%Z" not in f]
-    if not naive:
-        return layout, None
-    offset = tuple(f for f in formats if f not in naive)
-    reduced = dataclasses.replace(layout, time_formats=(naive[0], *offset))
-    fixed = fixed_width_times(df["start_raw"], naive[0])
-    if fixed is not None:
-        return reduced, fixed
-    if len(naive) < 2:
-        return layout, None
-    raw = pl.col("start_raw")
-    parsed = df.select(raw.str.strptime(pl.Datetime("us"), naive[0], strict=False, exact=True))
-    parsed_s = parsed.to_series()
-    if (df["start_raw"].is_not_null() & parsed_s.is_null()).any():
-        return layout, None
-    return reduced, parsed_s
-
-
-def _start_columns(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> pl.DataFrame:
-    df = df.with_columns(_start_raw(df, layout).alias("start_raw"))
-    layout, parsed = _first_format_fits(df, layout)
-    naive: pl.Expr | None = None
-    if parsed is not None:
-        df = df.with_columns(parsed.alias("_naive"))
-        naive = pl.col("_naive")
-    df = df.with_columns(_utc_expr(pl.col("start_raw"), layout, ctx, naive).alias("start_utc"))
-    if layout.epoch or layout.zone == "utc":
-        source, name = pl.lit("carrier_utc"), pl.lit("UTC")
-    elif layout.zone == "offset":
-        source, name = pl.lit("data_offset"), pl.lit(None, _S)
-    else:
-        has_offset = parse_offset_expr(pl.col("start_raw"), layout.time_formats).is_not_null()
-        if layout.zone == "local":
-            has_offset = pl.lit(False)
-        source = pl.when(has_offset).then(pl.lit("data_offset")).otherwise(pl.lit("declared_zone"))
-        name = pl.when(has_offset).then(pl.lit(None, _S)).otherwise(pl.lit(ctx.zone, _S))
-    dst: pl.Expr = pl.lit("bad_date")
-    if ctx.zone is not None and layout.zone in ("local", "offset_or_local") and not layout.epoch:
-        if naive is None:
-            naive = parse_naive_expr(pl.col("start_raw"), layout.time_formats)
-        dst = pl.when(naive.is_not_null()).then(dst_reason_expr(naive, ctx.zone)).otherwise(dst)
-    df = df.with_columns(
-        pl.when(pl.col("start_utc").is_not_null()).then(source).alias("tz_source"),
-        pl.when(pl.col("start_utc").is_not_null()).then(name).cast(_S).alias("tz_name"),
-        dst.alias("_time_reason"),
-    )
-    return df.drop("_naive", strict=False)
 
 
 def _call_group_expr(layout: Layout, present: list[str]) -> pl.Expr:

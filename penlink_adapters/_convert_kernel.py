@@ -1,6 +1,7 @@
 """numba kernels of the typed conversion: key lookups and durations straight from the bytes.
 
-The lookup serves the service numbers (digit-only terminating numbers). Both kernels decide
+The lookup serves the service numbers (digit-only terminating numbers); the distinct kernel
+numbers the values of a code column. The lookup and duration kernels decide
 only what they can decide exactly, and say so per row (a lookup) or per
 chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
 usual polars path for the rest. The byte views come from :func:`string_buffers`.
@@ -15,7 +16,19 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["NULL", "UNDECIDED", "duration_kernel", "lookup_kernel", "string_buffers"]
+__all__ = [
+    "NULL",
+    "UNDECIDED",
+    "distinct_kernel",
+    "duration_kernel",
+    "duration_view_kernel",
+    "empty_count",
+    "lookup_kernel",
+    "lookup_view_kernel",
+    "string_buffers",
+    "string_views",
+    "view_span",
+]
 
 NULL = -2
 """Lookup index of a null value."""
@@ -42,6 +55,40 @@ def string_buffers(values: pl.Series) -> tuple[Any, Any, Any]:
     return offsets, data, valid
 
 
+@_inline
+def _key_slots(key_offsets: Any, key_data: Any) -> Any:
+    """The lookup's open-addressing table of the (ASCII) keys: a key in its first free slot."""
+    k = len(key_offsets) - 1
+    size = 8
+    while size < 4 * k:
+        size *= 2
+    slots = np.full(size, -1, dtype=np.int64)
+    for q in range(k):
+        width = key_offsets[q + 1] - key_offsets[q]
+        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)
+        while slots[h] >= 0:
+            h = (h + 1) & (size - 1)
+        slots[h] = q
+    return slots
+
+
+@_inline
+def _lookup_one(
+    buf: Any, start: int, width: int, slots: Any, key_offsets: Any, key_data: Any, digits: bool
+) -> int:
+    """The index of one value among the keys (see :func:`lookup_kernel`)."""
+    size = len(slots)
+    h = _hash(buf, start, width, digits)
+    if h < 0:
+        return UNDECIDED
+    h &= size - 1
+    while slots[h] >= 0:
+        if _equal(buf, start, width, key_data, key_offsets, slots[h], digits):
+            return int(slots[h])
+        h = (h + 1) & (size - 1)
+    return -1
+
+
 @_jit
 def lookup_kernel(
     offsets: Any, data: Any, valid: Any, key_offsets: Any, key_data: Any, digits: bool
@@ -54,17 +101,7 @@ def lookup_kernel(
     :data:`UNDECIDED`. The first equal key wins.
     """
     n = len(offsets) - 1
-    k = len(key_offsets) - 1
-    size = 8
-    while size < 4 * k:
-        size *= 2
-    slots = np.full(size, -1, dtype=np.int64)  # open addressing; a key in its first free slot
-    for q in range(k):
-        width = key_offsets[q + 1] - key_offsets[q]
-        h = _hash(key_data, key_offsets[q], width, False) & (size - 1)  # ASCII keys
-        while slots[h] >= 0:
-            h = (h + 1) & (size - 1)
-        slots[h] = q
+    slots = _key_slots(key_offsets, key_data)
     out = np.full(n, -1, dtype=np.int32)
     for i in range(n):
         if not valid[i]:
@@ -72,17 +109,179 @@ def lookup_kernel(
             continue
         start = offsets[i]
         width = offsets[i + 1] - start
-        h = _hash(data, start, width, digits)
-        if h < 0:
-            out[i] = UNDECIDED
-            continue
-        h &= size - 1
-        while slots[h] >= 0:
-            if _equal(data, start, width, key_data, key_offsets, slots[h], digits):
-                out[i] = slots[h]
-                break
-            h = (h + 1) & (size - 1)
+        out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
     return out
+
+
+@_jit
+def lookup_view_kernel(
+    views: Any,
+    words: Any,
+    data: Any,
+    valid: Any,
+    key_offsets: Any,
+    key_data: Any,
+    digits: bool,
+) -> tuple[Any, bool]:
+    """:func:`lookup_kernel` over string views (:func:`string_views`), and ``ok``.
+
+    ``ok`` False: a value is held outside the first data buffer (use :func:`lookup_kernel`).
+    """
+    n = len(valid)
+    slots = _key_slots(key_offsets, key_data)
+    out = np.full(n, -1, dtype=np.int32)
+    for i in range(n):
+        if not valid[i]:
+            out[i] = NULL
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return out, False
+        if inline:
+            out[i] = _lookup_one(views, start, width, slots, key_offsets, key_data, digits)
+        else:
+            out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
+    return out, True
+
+
+def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
+    """``(views, words, data, valid)`` of a string column as polars holds it, without a copy.
+
+    Arrow string views: 16 bytes a value, ``views`` as bytes and ``words`` as int32: the
+    length, then the bytes themselves when at most 12, else a 4-byte prefix, the data buffer
+    and the offset there. ``data`` is the first data buffer (kernels decline a value held in
+    another one). None when polars does not hand out views.
+    """
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        if array.num_chunks != 1:
+            return None
+        array = array.chunk(0)
+    if array.type != pa.string_view():
+        return None
+    buffers = array.buffers()
+    n, start = len(array), array.offset
+    views = np.frombuffer(buffers[1], dtype=np.uint8)[16 * start : 16 * (start + n)]
+    data = np.zeros(0, np.uint8)
+    if len(buffers) > 2 and buffers[2] is not None:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+    valid = np.ones(n, dtype=np.bool_)
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return views, views.view(np.int32), data, valid
+
+
+@_jit
+def empty_count(words: Any, valid: Any) -> int:
+    """How many values of a view array (``words`` of :func:`string_views`) are empty, not null."""
+    count = 0
+    for i in range(len(valid)):
+        count += valid[i] & (words[4 * i] == 0)  # no branch a value
+    return count
+
+
+@_inline
+def view_span(words: Any, data_size: int, i: int) -> tuple[bool, int, int]:
+    """Where value ``i`` of a view array is: ``(inline, start, width)``; width -1: elsewhere.
+
+    ``inline``: the bytes are in the views themselves (``views[start:start+width]``), else in
+    the first data buffer (``data[start:start+width]``).
+    """
+    width = words[4 * i]
+    if width <= 12:
+        return True, 16 * i + 4, width
+    start = words[4 * i + 3]
+    if words[4 * i + 2] != 0 or start < 0 or start + width > data_size:
+        return False, 0, -1
+    return False, start, width
+
+
+@_jit
+def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any, Any, bool]:
+    """Each value's index among the distinct values, where each is first, and ``ok``.
+
+    Returns ``(index, first, ok)``: ``index[i]`` is ``-1`` for a null value, else the number
+    of distinct values seen before value ``i``'s first occurrence; ``first[k]`` is the row
+    where distinct value ``k`` first occurs. ``ok`` False when a value is held outside the
+    first data buffer (see :func:`string_views`). A short value is compared by its 16 view
+    bytes (a value with nonzero padding may then count twice: callers fold distinct values
+    by their text), a long one byte for byte. Without JIT, call it under
+    ``np.errstate(over="ignore")``: hashes wrap modulo 2**64 as compiled code does.
+    """
+    n = len(valid)
+    size = 16
+    slots = np.full(size, -1, dtype=np.int64)  # open addressing: a distinct value's number
+    hashes = np.zeros(size, dtype=np.int64)  # of each distinct value, and its first row
+    first = np.zeros(size, dtype=np.int64)
+    index = np.full(n, -1, dtype=np.int32)
+    quads = views.view(np.int64)
+    count = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return index, first[:count].copy(), False
+        h = _view_hash(quads, data, inline, i, start, width)
+        at = h & (size - 1)
+        while slots[at] >= 0:
+            r = first[slots[at]]
+            # A short value: both view words equal (no branch on the first one: rows of
+            # distinct values alternate unpredictably).
+            if (quads[2 * r] == quads[2 * i]) & (quads[2 * r + 1] == quads[2 * i + 1]):
+                break
+            if not inline and hashes[slots[at]] == h and _same_long(words, data, i, r):
+                break
+            at = (at + 1) & (size - 1)
+        if slots[at] >= 0:
+            index[i] = slots[at]
+            continue
+        slots[at] = count
+        hashes[count] = h
+        first[count] = i
+        index[i] = count
+        count += 1
+        if 2 * count > size:  # keep the table at most half full: grow and place again
+            size *= 4
+            slots = np.full(size, -1, dtype=np.int64)
+            hashes = np.concatenate((hashes, np.zeros(size - len(hashes), dtype=np.int64)))
+            first = np.concatenate((first, np.zeros(size - len(first), dtype=np.int64)))
+            for k in range(count):
+                at = hashes[k] & (size - 1)
+                while slots[at] >= 0:
+                    at = (at + 1) & (size - 1)
+                slots[at] = k
+    return index, first[:count].copy(), True
+
+
+@_inline
+def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: int) -> int:
+    """A hash of value ``i``: of its two view words when short, else of its length and bytes.
+
+    A long value hashes its length, first 4 and last 7 bytes: values are compared anyway.
+    """
+    second = quads[2 * i + 1]
+    if not inline:
+        second = np.int64(0)
+        for j in range(width - 7, width):
+            second = (second << 8) | np.int64(data[start + j])
+    # Multiplications wrap (callers without JIT ignore numpy's overflow warning).
+    h = quads[2 * i] * 0x5851F42D4C957F2D ^ second * 0x14057B7EF767814F
+    h = h ^ (h >> 29)
+    return int(h & 0xFFFFFFFFFFFF)
+
+
+@_inline
+def _same_long(words: Any, data: Any, i: int, r: int) -> bool:
+    """Whether long values ``i`` and ``r`` are the same bytes (without a branch a byte)."""
+    width = words[4 * i]
+    if words[4 * r] != width:  # also keeps a short value's inline bytes from being read
+        return False
+    diff = 0
+    a, b = words[4 * i + 3], words[4 * r + 3]
+    for j in range(width):
+        diff |= data[a + j] ^ data[b + j]
+    return diff == 0
 
 
 @_inline
@@ -183,6 +382,29 @@ def _clock(data: Any, start: int, stop: int, parts: int) -> int:
     return -1 if mm < 0 or ss < 0 else head * 3600 + mm * 60 + ss
 
 
+@_inline
+def _duration_one(buf: Any, start: int, stop: int, fmt: int) -> int:
+    """Whole seconds of one duration; ``-1`` not of the format, ``-2`` for polars to decide."""
+    head = 0
+    for j in range(start, stop):
+        b = buf[j]
+        if b >= 128:
+            return -2
+        if b == 58 or b == 46:
+            break
+        head += 1
+    if head > 15:
+        return -2
+    value = -1
+    if fmt == 0 or fmt == 3:
+        value = _seconds(buf, start, stop)
+    if value < 0 and (fmt == 1 or fmt == 3):
+        value = _clock(buf, start, stop, 2)
+    if value < 0 and (fmt == 2 or fmt == 3):
+        value = _clock(buf, start, stop, 3)
+    return value
+
+
 @_jit
 def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any, Any, bool]:
     r"""Whole seconds of durations, ``(seconds, parsed, ok)``; ``ok`` False: take polars.
@@ -198,26 +420,40 @@ def duration_kernel(offsets: Any, data: Any, valid: Any, fmt: int) -> tuple[Any,
     for i in range(n):
         if not valid[i]:
             continue
-        start = offsets[i]
-        stop = offsets[i + 1]
-        head = 0
-        for j in range(start, stop):
-            b = data[j]
-            if b >= 128:
-                return out, parsed, False
-            if b == 58 or b == 46:
-                break
-            head += 1
-        if head > 15:
+        value = _duration_one(data, offsets[i], offsets[i + 1], fmt)
+        if value == -2:
             return out, parsed, False
-        value = -1
-        if fmt == 0 or fmt == 3:
-            value = _seconds(data, start, stop)
-        if value < 0 and (fmt == 1 or fmt == 3):
-            value = _clock(data, start, stop, 2)
-        if value < 0 and (fmt == 2 or fmt == 3):
-            value = _clock(data, start, stop, 3)
         if value >= 0:
             out[i] = value
             parsed[i] = True
     return out, parsed, True
+
+
+@_jit
+def duration_view_kernel(
+    views: Any, words: Any, data: Any, valid: Any, fmt: int
+) -> tuple[Any, Any, int]:
+    """:func:`duration_kernel` over string views: ``(seconds, parsed, status)``.
+
+    ``status``: 0 done, 1 polars decides (as ``ok`` False there), 2 a value is held outside
+    the first data buffer (use :func:`duration_kernel`).
+    """
+    n = len(valid)
+    out = np.zeros(n, dtype=np.int64)
+    parsed = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        inline, start, width = view_span(words, len(data), i)
+        if width < 0:
+            return out, parsed, 2
+        if inline:
+            value = _duration_one(views, start, start + width, fmt)
+        else:
+            value = _duration_one(data, start, start + width, fmt)
+        if value == -2:
+            return out, parsed, 1
+        if value >= 0:
+            out[i] = value
+            parsed[i] = True
+    return out, parsed, 0

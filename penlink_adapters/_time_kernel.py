@@ -43,9 +43,16 @@ def naive_time_kernel(offsets: Any, data: Any, valid: Any, spec: Any) -> tuple[A
     n = len(offsets) - 1
     width = len(spec)
     out = np.zeros(n, dtype=np.int64)
-    days_in = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    parts = np.zeros(7, dtype=np.int64)  # by code - 1000; a format without %S leaves 0
-    last_date = -1
+    first = np.full(7, -1, dtype=np.int64)  # by code - 1000: where the field starts
+    literals = np.zeros(width, dtype=np.int64)
+    n_literals = 0
+    for j in range(width):
+        if spec[j] < 1000:
+            literals[n_literals] = j
+            n_literals += 1
+        elif first[spec[j] - 1000] < 0:
+            first[spec[j] - 1000] = j
+    last = -1  # the previous value with a valid date: its date digits are compared first
     last_days = 0
     for i in range(n):
         if not valid[i]:
@@ -53,35 +60,61 @@ def naive_time_kernel(offsets: Any, data: Any, valid: Any, spec: Any) -> tuple[A
         start = offsets[i]
         if offsets[i + 1] - start != width:
             return out, False
-        j = 0
-        while j < width:
-            code = spec[j]
-            if code < 1000:
-                if data[start + j] != code:
-                    return out, False
-                j += 1
-                continue
-            digits = 4 if code == 1001 else 2
-            value = 0
-            for q in range(digits):
-                b = int(data[start + j + q]) - 48
-                if b < 0 or b > 9:
-                    return out, False
-                value = value * 10 + b
-            parts[code - 1000] = value
-            j += digits
-        date = (parts[1] * 100 + parts[2]) * 100 + parts[3]
-        if date != last_date:  # rows of a return come in time order: dates repeat
-            y, m, d = parts[1], parts[2], parts[3]
-            if y < 1 or m < 1 or m > 12 or d < 1:
+        for q in range(n_literals):
+            if data[start + literals[q]] != spec[literals[q]]:
                 return out, False
-            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
-            if d > days_in[m - 1] + (1 if m == 2 and leap else 0):
+        if last < 0 or not _same_date(data, start, offsets[last], first):
+            days = _date_days(data, start, first)
+            if days == _BAD:
                 return out, False
-            last_date = date
-            last_days = _days_from_civil(y, m, d)
-        if parts[4] > 23 or parts[5] > 59 or parts[6] > 59:
+            last_days = days
+        last = i
+        hour = _digits(data, start + first[4], 2)
+        minute = _digits(data, start + first[5], 2)
+        second = _digits(data, start + first[6], 2) if first[6] >= 0 else 0
+        if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
             return out, False
-        secs = last_days * 86400 + parts[4] * 3600 + parts[5] * 60 + parts[6]
-        out[i] = secs * 1_000_000
+        out[i] = (last_days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
     return out, True
+
+
+_BAD = -(2**62)
+""":func:`_date_days` of a date that does not fit."""
+
+
+@_inline
+def _digits(data: Any, start: int, count: int) -> int:
+    """The number written by ``count`` ASCII digits at ``start``; -1 when one is not a digit."""
+    value = 0
+    for q in range(count):
+        b = int(data[start + q]) - 48
+        if b < 0 or b > 9:
+            return -1
+        value = value * 10 + b
+    return value
+
+
+@_inline
+def _same_date(data: Any, start: int, before: int, first: Any) -> bool:
+    """Whether the date digits of the values at ``start`` and ``before`` are the same bytes."""
+    for code, count in ((1, 4), (2, 2), (3, 2)):
+        at = first[code]
+        for q in range(count):
+            if data[start + at + q] != data[before + at + q]:
+                return False
+    return True
+
+
+@_inline
+def _date_days(data: Any, start: int, first: Any) -> int:
+    """Days since 1970 of the value's date fields, :data:`_BAD` when they are not a date."""
+    y = _digits(data, start + first[1], 4)
+    m = _digits(data, start + first[2], 2)
+    d = _digits(data, start + first[3], 2)
+    if y < 1 or m < 1 or m > 12 or d < 1:
+        return _BAD
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    days_in = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if d > days_in[m - 1]:
+        return _BAD
+    return _days_from_civil(y, m, d)

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from penlink_adapters._layout import DurationFormat, Layout
 
@@ -92,21 +91,13 @@ def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
     equals ``raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)`` (checked by
     a differential test).
     """
+    from penlink_adapters._convert_kernel import string_buffers
     from penlink_adapters._time_kernel import naive_time_kernel
 
     spec = _time_spec(fmt)
     if spec is None or raw.dtype != pl.String:
         return None
-    array = raw.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    n = len(array)
-    start = array.offset
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[start : start + n + 1]
-    data_buffer = array.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
-    valid: Any = array.is_valid().to_numpy(zero_copy_only=False)
-    micros, ok = naive_time_kernel(offsets, data, valid, spec)
+    micros, ok = naive_time_kernel(*string_buffers(raw), spec)
     if not ok:
         return None
     parsed = pl.Series(raw.name, micros, pl.Int64).cast(pl.Datetime("us"))
@@ -229,13 +220,24 @@ def duration_series(raw: pl.Series, fmt: DurationFormat) -> pl.Series | None:
     The kernel declines a chunk holding a non-ASCII value or a very long number
     (:func:`~penlink_adapters._convert_kernel.duration_kernel`).
     """
-    from penlink_adapters._convert_kernel import duration_kernel, string_buffers
+    from penlink_adapters._convert_kernel import (
+        duration_kernel,
+        duration_view_kernel,
+        string_buffers,
+        string_views,
+    )
 
     if raw.dtype != pl.String:
         return None
-    offsets, data, valid = string_buffers(raw)
-    seconds, parsed, ok = duration_kernel(offsets, data, valid, _DURATION_CODES[fmt])
-    if not ok:
+    code = _DURATION_CODES[fmt]
+    views = string_views(raw)  # polars' own buffers, without a copy, when it hands them out
+    status = 2
+    if views is not None:
+        seconds, parsed, status = duration_view_kernel(*views, code)
+    if status == 2:
+        seconds, parsed, ok = duration_kernel(*string_buffers(raw), code)
+        status = 0 if ok else 1
+    if status:
         return None
     out = pl.Series(raw.name, seconds, pl.Int64)
     if not parsed.all():

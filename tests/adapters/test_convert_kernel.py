@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -176,3 +177,53 @@ def test_unknown_codes_are_counted_folded() -> None:
     _, _, ctx, slow_ctx = _convert_both(layout, rows, None)
     assert ctx.unknown_codes == Counter({"event_type: bogus": 2, "event_type: \u00e9v": 1})
     assert slow_ctx.unknown_codes == ctx.unknown_codes
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "In", "in", "OUT", "mSOriginatingSMSinMSC", "8056377249", "1:05"]),
+    st.text(st.sampled_from("0123456789:.-aB\u00e9"), max_size=20),
+)
+
+
+def _views_of(values: list[str | None], split: bool) -> tuple[pl.Series, Any]:
+    """A string column and its views; ``split``: built from two frames (two data buffers)."""
+    raw = pl.Series("c", values, pl.String)
+    if split and len(values) > 1:
+        half = len(values) // 2
+        raw = pl.concat([raw.head(half), raw.tail(len(values) - half)], rechunk=True)
+    return raw, _convert_kernel.string_views(raw)
+
+
+@pytest.mark.nojit
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(_VALUES, max_size=40), split=st.booleans())
+def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split: bool) -> None:
+    """Distinct numbering, empty counts, lookups and durations over views, as over offsets."""
+    raw, views = _views_of(values, split)
+    assert views is not None
+    kernels: Any = _convert_kernel  # numba dispatchers, untyped
+    with np.errstate(over="ignore"):
+        index, first, ok = kernels.distinct_kernel(*views)
+    if ok:  # else: a long value in a second buffer, and the caller takes polars' path
+        assert [None if k < 0 else values[first[k]] for k in index] == values
+        assert sorted(first.tolist()) == first.tolist()
+        assert len(set(values) - {None}) == len(first)
+    assert kernels.empty_count(views[1], views[3]) == values.count("")
+    bufs = kernels.string_buffers(raw)
+    keys = ["8056377249", "in", "out", "", "1:05"]
+    encoded = [k.encode() for k in keys]
+    ko = np.cumsum([0, *(len(k) for k in encoded)], dtype=np.int64)
+    kd = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    for digits in (False, True):
+        got, found = kernels.lookup_view_kernel(*views, ko, kd, digits)
+        if found:
+            assert got.tolist() == kernels.lookup_kernel(*bufs, ko, kd, digits).tolist()
+    for fmt in range(4):
+        seconds, parsed, status = kernels.duration_view_kernel(*views, fmt)
+        want = kernels.duration_kernel(*bufs, fmt)
+        if status != 2:
+            assert status == (0 if want[2] else 1)
+        if status == 0:
+            assert seconds.tolist() == want[0].tolist()
+            assert parsed.tolist() == want[1].tolist()
