@@ -99,11 +99,28 @@ class IdentifierMemo:
 
     def rows(self, values: pl.Series) -> Any:
         """The row of :attr:`table` holding each value (``int64`` numpy), -1 when none does."""
-        from penlink_adapters._memo_kernel import memo_find_kernel, memo_hash_kernel
+        return self._locate(values)[0]
 
-        buffers = _buffers(values)
-        keys = memo_hash_kernel(*buffers)
-        return memo_find_kernel(*keys, *buffers, self._slots, *self._values[:2])
+    def _locate(self, values: pl.Series) -> tuple[Any, bool]:
+        """:meth:`rows`, and whether ``values`` (two or more) repeat one value (or null).
+
+        A column of short values (all inline in polars' string views: phone numbers) is read
+        from its views in place; any other goes through its Arrow offsets and bytes.
+        """
+        from penlink_adapters._memo_kernel import memo_rows_kernel, memo_view_rows_kernel
+
+        array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+        if isinstance(array, pa.StringViewArray):
+            bufs, at, n = array.buffers(), array.offset, len(array)
+            views = np.frombuffer(bufs[1], dtype=np.uint8)[16 * at : 16 * (at + n)]
+            bits = _NO_BITS if bufs[0] is None or not array.null_count else bufs[0]
+            rows, status = memo_view_rows_kernel(
+                views, np.frombuffer(bits, np.uint8), at, self._slots
+            )
+            if status != 2:
+                return rows, status == 1
+        rows, status = memo_rows_kernel(*_buffers(values), self._slots, *self._values[:2])
+        return rows, status == 1
 
     def find(self, values: pl.Series) -> pl.DataFrame:
         """:func:`_lookup` of ``values`` in :attr:`table`: the same frame, the same rows."""
@@ -193,13 +210,13 @@ def normalize_columns(
     joined row by row.
     """
     columns = [df[f"{p}_input"].alias("_value") for p in parties]
-    keys = [c.head(1) if _single(c) else c for c in columns]
     if memo is None:
+        keys = [c.head(1) if _single(c) else c for c in columns]
         table = _normalized(pl.concat([k.unique() for k in keys]).unique(), region)
         parts = [_lookup(k, table) for k in keys]
         results = [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
     else:
-        results = _memo_results(keys, region, memo)
+        keys, results = _memo_results(columns, region, memo)
     out: list[pl.Series | pl.Expr] = []
     for p, key, (kind, canonical, lossy) in zip(parties, keys, results, strict=True):
         named = [
@@ -216,41 +233,60 @@ _Result = tuple[pl.Series, pl.Series, pl.Series]
 """A column's ``kind``, ``canonical`` and ``lossy``, one row per value."""
 
 
-def _memo_results(keys: list[pl.Series], region: str, memo: IdentifierMemo) -> list[_Result]:
-    """Each key column's results, gathered from the memo's rows once the memo knows them.
+def _memo_results(
+    columns: list[pl.Series], region: str, memo: IdentifierMemo
+) -> tuple[list[pl.Series], list[_Result]]:
+    """Each column's key (its first value when it repeats one) and results from the memo.
 
     Values the memo lacks are normalized in one call, found in those new results (the memo
-    may start afresh when it remembers them) and remembered.
+    may start afresh when it remembers them) and remembered. The results of all columns
+    are gathered from the memo's rows at once.
     """
-    rows = [memo.rows(k) for k in keys]
+    located = [memo._locate(c) for c in columns]
+    keys = [c.head(1) if one else c for c, (_, one) in zip(columns, located, strict=True)]
+    rows = [r[:1] if one else r for r, one in located]
     table, lossy = memo.table, memo._lossy
     misses = [r < 0 for r in rows]
     if any(m.any() for m in misses):
-        missing = [k.filter(pl.Series(m)) for k, m in zip(keys, misses, strict=True)]
-        new = _normalized(pl.concat(missing).unique(), region)
-        fresh = IdentifierMemo(limit=len(new))
-        fresh.remember(new)
-        for r, m, values in zip(rows, misses, missing, strict=True):
-            found = fresh.rows(values)  # -1 only for a 128-bit collision among new values
-            r[m] = np.where(found < 0, -1, found + len(table))
-        if len(table) + len(new) <= memo.limit:  # appended: the memo's rows are these rows
-            memo.remember(new)
-            table, lossy = memo.table, memo._lossy
-        else:  # the memo starts afresh: gather from the old rows and the new ones
-            table = pl.concat([table, new], rechunk=True)
-            lossy = np.concatenate([lossy, fresh._lossy])
-            memo.remember(new)
+        table, lossy = _fill_misses(keys, rows, misses, region, memo)
+    if any((r < 0).any() for r in rows):  # a collision left a value unfound: the join finds it
+        parts = [_lookup(key, table) for key in keys]
+        return keys, [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
+    index = np.concatenate(rows)
+    found = table.select(pl.col("kind", "canonical").gather(index))
+    kinds, canonicals, flags = found["kind"], found["canonical"], pl.Series(lossy[index])
     results: list[_Result] = []
-    for key, r in zip(keys, rows, strict=True):
-        if (r < 0).any():  # a collision left a value unfound: the join finds it
-            part = _lookup(key, table)
-            results.append((part["kind"], part["canonical"], _lossy(part["reason"])))
-            continue
-        index = pl.Series(r)
-        results.append(
-            (table["kind"].gather(index), table["canonical"].gather(index), pl.Series(lossy[r]))
-        )
-    return results
+    start = 0
+    for r in rows:
+        part = (kinds.slice(start, len(r)), canonicals.slice(start, len(r)))
+        results.append((*part, flags.slice(start, len(r))))
+        start += len(r)
+    return keys, results
+
+
+def _fill_misses(
+    keys: list[pl.Series], rows: list[Any], misses: list[Any], region: str, memo: IdentifierMemo
+) -> tuple[pl.DataFrame, Any]:
+    """Normalize the values the memo lacks, point their ``rows`` at them and remember them.
+
+    Returns the table (and its lossy flags) the rows now point into: the memo's, or, when
+    the memo starts afresh, its old rows followed by the new ones.
+    """
+    table, lossy = memo.table, memo._lossy
+    missing = [k.filter(pl.Series(m)) for k, m in zip(keys, misses, strict=True)]
+    new = _normalized(pl.concat(missing).unique(), region)
+    fresh = IdentifierMemo(limit=len(new))
+    fresh.remember(new)
+    for r, m, values in zip(rows, misses, missing, strict=True):
+        found = fresh.rows(values)  # -1 only for a 128-bit collision among new values
+        r[m] = np.where(found < 0, -1, found + len(table))
+    if len(table) + len(new) <= memo.limit:  # appended: the memo's rows are these rows
+        memo.remember(new)
+        return memo.table, memo._lossy
+    table = pl.concat([table, new], rechunk=True)
+    lossy = np.concatenate([lossy, fresh._lossy])
+    memo.remember(new)  # the memo starts afresh
+    return table, lossy
 
 
 def _single(column: pl.Series) -> bool:
@@ -505,6 +541,8 @@ def _validity(array: pa.Array) -> Any:
 
 
 _EMPTY: Final = np.zeros(1, dtype=np.uint8)
+_NO_BITS: Final = b""
+"""An empty validity bitmap: the column has no nulls."""
 
 
 def _hex_array(digits: Any, n: int) -> pa.Array:

@@ -20,7 +20,13 @@ import numpy as np
 
 from penlink_adapters._kernels import _fmix, _le64, _murmur3
 
-__all__ = ["memo_find_kernel", "memo_hash_kernel", "memo_put_kernel"]
+__all__ = [
+    "memo_find_kernel",
+    "memo_hash_kernel",
+    "memo_put_kernel",
+    "memo_rows_kernel",
+    "memo_view_rows_kernel",
+]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
@@ -156,3 +162,145 @@ def memo_find_kernel(
                 rows[i] = -1
                 break
     return rows
+
+
+@_inline
+def _probe(a: Any, b: Any, slots: Any, mask: int) -> Any:
+    """The row the map holds for key ``(a, b)``, -1 when it holds none."""
+    slot = _slot(a, b, mask)
+    while slots[slot, 2] != 0:
+        if slots[slot, 0] == a and slots[slot, 1] == b:
+            return np.int64(slots[slot, 2]) - 1
+        slot = (slot + 1) & mask
+    return np.int64(-1)
+
+
+@_inline
+def _recent_row(recent: Any, a: Any, b: Any, slots: Any, mask: int) -> tuple[Any, bool]:
+    """The row of key ``(a, b)`` and whether it is the previous value's key.
+
+    ``recent``: the last two distinct keys met and their rows plus two (0: none yet). A
+    return alternates its target with its contacts, and repeats a value on the next row:
+    such a value costs two compares rather than a probe of the map (a cache miss).
+    """
+    if recent[0, 2] != 0 and recent[0, 0] == a and recent[0, 1] == b:
+        return np.int64(recent[0, 2]) - 2, True
+    if recent[1, 2] != 0 and recent[1, 0] == a and recent[1, 1] == b:
+        row = np.int64(recent[1, 2]) - 2
+    else:
+        row = _probe(a, b, slots, mask)
+    recent[1, 0] = recent[0, 0]
+    recent[1, 1] = recent[0, 1]
+    recent[1, 2] = recent[0, 2]
+    recent[0, 0] = a
+    recent[0, 1] = b
+    recent[0, 2] = np.uint64(row + 2)
+    return row, False
+
+
+@_inline
+def _bit(bits: Any, at: int) -> bool:
+    """Bit ``at`` of an Arrow validity bitmap (least significant bit first)."""
+    return (bits[at >> 3] >> (at & 7)) & 1 == 1
+
+
+@_wrapping
+@_jit
+def memo_view_rows_kernel(views: Any, bits: Any, at: int, slots: Any) -> tuple[Any, int]:
+    """The memo row of each value of an Arrow string-view column whose values are inline.
+
+    One pass: each value's key (the same as :func:`memo_hash_kernel` gives its bytes) is
+    built from its 16-byte view and found in the map at once, a value repeating one of the
+    last two distinct values without a probe (:func:`_recent_row`). A value of up to 12
+    bytes lies inside its view, so no key is hashed and no bytes need checking.
+
+    Args:
+        views: The views buffer (``uint8``), 16 bytes a value, from the column's first value.
+        bits: The validity bitmap (``uint8``; empty: no nulls).
+        at: The bit of the column's first value in ``bits``.
+        slots: The map of :func:`memo_put_kernel`.
+
+    Returns:
+        The rows (``int64``, -1: not in the map) and a status: 0, 1 when the column (of two
+        values or more) holds one same value (or null) on every row, 2 when a value is longer
+        than 12 bytes (the rows are then incomplete: read the column as offsets instead).
+    """
+    mask = len(slots) - 1
+    n = len(views) // 16
+    rows = np.empty(n, dtype=np.int64)
+    recent = np.zeros((2, 3), dtype=np.uint64)
+    same = n > 1
+    for i in range(n):
+        if len(bits) and not _bit(bits, at + i):
+            a, b = np.uint64(0), _NULL
+        else:
+            start = 16 * i
+            length = np.int64(_le64(views, start, 4))
+            if length > 12:
+                return rows, 2
+            low = _le64(views, start + 4, min(length, 8))
+            high = _le64(views, start + 12, length - 8) if length > 8 else np.uint64(0)
+            a, b = low, high | (np.uint64(length) << _TOP)
+        row, repeated = _recent_row(recent, a, b, slots, mask)
+        rows[i] = row
+        same = same and (repeated or i == 0)
+    return rows, 1 if same else 0
+
+
+@_wrapping
+@_jit
+def memo_rows_kernel(
+    offsets: Any, data: Any, valid: Any, slots: Any, m_offsets: Any, m_data: Any
+) -> tuple[Any, int]:
+    """The memo row of each value (-1: none), keys built and found in one pass.
+
+    :func:`memo_hash_kernel` then :func:`memo_find_kernel` without the keys arrays, a value
+    repeating one of the last two distinct values found without a probe; a hit on a hashed
+    key is checked byte for byte against the memo's values (``m_offsets``, ``m_data``).
+
+    Returns:
+        The rows (``int64``) and a status: 1 when the column (of two values or more) holds
+        one same value (or null) on every row, else 0.
+    """
+    mask = len(slots) - 1
+    n = len(valid)
+    rows = np.empty(n, dtype=np.int64)
+    recent = np.zeros((2, 3), dtype=np.uint64)
+    same = n > 1
+    for i in range(n):
+        a, b = _key(offsets, data, valid, i)
+        row, repeated = _recent_row(recent, a, b, slots, mask)
+        rows[i] = row
+        same = same and (repeated or i == 0)
+    for i in range(n):  # a hit on a hashed key: check the bytes
+        r = rows[i]
+        if r < 0 or not valid[i] or offsets[i + 1] - offsets[i] <= 15:
+            continue
+        start = offsets[i]
+        m_start = m_offsets[r]
+        length = offsets[i + 1] - start
+        if m_offsets[r + 1] - m_start != length:
+            rows[i] = -1
+            continue
+        for j in range(length):
+            if data[start + j] != m_data[m_start + j]:
+                rows[i] = -1
+                break
+    if same and valid[0] and offsets[1] - offsets[0] > 15:  # one hashed key: one value?
+        same = _all_equal(offsets, data)
+    return rows, 1 if same else 0
+
+
+@_inline
+def _all_equal(offsets: Any, data: Any) -> bool:
+    """Whether every value has the bytes of the first (all of them valid)."""
+    first = offsets[0]
+    length = offsets[1] - first
+    for i in range(1, len(offsets) - 1):
+        start = offsets[i]
+        if offsets[i + 1] - start != length:
+            return False
+        for j in range(length):
+            if data[start + j] != data[first + j]:
+                return False
+    return True
