@@ -109,13 +109,16 @@ class IdentifierMemo:
         """
         from penlink_adapters._memo_kernel import memo_rows_kernel, memo_view_rows_kernel
 
+        n = len(values)
+        if n > 1 and values.null_count() == n:  # an empty column: one lookup
+            return np.full(n, self._locate(values.head(1))[0][0], dtype=np.int64), True
         array = values.to_arrow(compat_level=pl.CompatLevel.newest())
-        if isinstance(array, pa.StringViewArray):
-            bufs, at, n = array.buffers(), array.offset, len(array)
-            views = np.frombuffer(bufs[1], dtype=np.uint8)[16 * at : 16 * (at + n)]
+        if isinstance(array, pa.StringViewArray) and n:
+            bufs, at = array.buffers(), array.offset
+            words = np.frombuffer(bufs[1], dtype=np.uint64).reshape(-1, 2)[at : at + n]
             bits = _NO_BITS if bufs[0] is None or not array.null_count else bufs[0]
             rows, status = memo_view_rows_kernel(
-                views, np.frombuffer(bits, np.uint8), at, self._slots
+                words, np.frombuffer(bits, dtype=np.uint8), at, self._slots
             )
             if status != 2:
                 return rows, status == 1
