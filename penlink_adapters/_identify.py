@@ -249,14 +249,16 @@ def _memo_results(
     keys = [c.head(1) if one else c for c, (_, one) in zip(columns, located, strict=True)]
     rows = [r[:1] if one else r for r, one in located]
     table, lossy = memo.table, memo._lossy
-    misses = [r < 0 for r in rows]
-    if any(m.any() for m in misses):
-        table, lossy = _fill_misses(keys, rows, misses, region, memo)
-    if any((r < 0).any() for r in rows):  # a collision left a value unfound: the join finds it
-        parts = [_lookup(key, table) for key in keys]
-        return keys, [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
     index = np.concatenate(rows)
-    found = table.select(pl.col("kind", "canonical").gather(index))
+    if index.min(initial=0) < 0:
+        table, lossy = _fill_misses(keys, rows, [r < 0 for r in rows], region, memo)
+        if any((r < 0).any() for r in rows):  # a collision left a value unfound: join it
+            parts = [_lookup(key, table) for key in keys]
+            return keys, [(p["kind"], p["canonical"], _lossy(p["reason"])) for p in parts]
+        index = np.concatenate(rows)
+    # A frame indexed by a UInt32 series (polars' own index type) is one plain gather: no
+    # query plan, no cast of the index.
+    found = table.select("kind", "canonical")[pl.Series(index.astype(np.uint32))]
     kinds, canonicals, flags = found["kind"], found["canonical"], pl.Series(lossy[index])
     results: list[_Result] = []
     start = 0
