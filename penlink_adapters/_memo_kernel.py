@@ -199,8 +199,8 @@ def _recent_row(recent: Any, a: Any, b: Any, slots: Any, mask: int) -> tuple[Any
 
 
 @_inline
-def _bit(bits: Any, at: int) -> bool:
-    """Bit ``at`` of an Arrow validity bitmap (least significant bit first)."""
+def _bit(bits: Any, at: int) -> Any:
+    """Bit ``at`` of an Arrow validity bitmap (least significant bit first), a boolean."""
     return (bits[at >> 3] >> (at & 7)) & 1 == 1
 
 
