@@ -21,7 +21,6 @@ import numpy as np
 from penlink_adapters._kernels import _fmix, _le64, _murmur3
 
 __all__ = [
-    "memo_find_kernel",
     "memo_hash_kernel",
     "memo_put_kernel",
     "memo_rows_kernel",
@@ -115,53 +114,6 @@ def memo_put_kernel(h1s: Any, h2s: Any, slots: Any, first_row: int) -> int:
             slots[slot, 2] = np.uint64(first_row + i + 1)
             added += 1
     return added
-
-
-@_wrapping
-@_jit
-def memo_find_kernel(
-    h1s: Any,
-    h2s: Any,
-    offsets: Any,
-    data: Any,
-    valid: Any,
-    slots: Any,
-    m_offsets: Any,
-    m_data: Any,
-) -> Any:
-    """The memo row of each value (``int64``), -1 when the map lacks it or holds another value.
-
-    ``h1s``, ``h2s``: the values' keys (:func:`memo_hash_kernel`); ``slots``: the map of
-    :func:`memo_put_kernel`; ``m_offsets``, ``m_data``: the memo's values, whose rows the
-    map holds (read only to check a hit on a hashed key).
-    """
-    mask = len(slots) - 1
-    n = len(h1s)
-    rows = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        a = h1s[i]
-        b = h2s[i]
-        slot = _slot(a, b, mask)
-        while slots[slot, 2] != 0:
-            if slots[slot, 0] == a and slots[slot, 1] == b:
-                rows[i] = np.int64(slots[slot, 2]) - 1
-                break
-            slot = (slot + 1) & mask
-    for i in range(n):  # a hit on a hashed key: check the bytes
-        r = rows[i]
-        if r < 0 or h2s[i] >> _TOP != np.uint64(0xFF):
-            continue
-        start = offsets[i]
-        m_start = m_offsets[r]
-        length = offsets[i + 1] - start
-        if m_offsets[r + 1] - m_start != length:
-            rows[i] = -1
-            continue
-        for j in range(length):
-            if data[start + j] != m_data[m_start + j]:
-                rows[i] = -1
-                break
-    return rows
 
 
 @_inline
@@ -282,9 +234,10 @@ def memo_rows_kernel(
 ) -> tuple[Any, int]:
     """The memo row of each value (-1: none), keys built and found in one pass.
 
-    :func:`memo_hash_kernel` then :func:`memo_find_kernel` without the keys arrays, a value
-    repeating one of the last two distinct values found without a probe; a hit on a hashed
-    key is checked byte for byte against the memo's values (``m_offsets``, ``m_data``).
+    Each value's key (that of :func:`memo_hash_kernel`) is found in the map as it is built
+    (no keys arrays), a value repeating one of the last two distinct values without a
+    probe; a hit on a hashed key is checked byte for byte against the memo's values
+    (``m_offsets``, ``m_data``): a hash collision is a miss, never a wrong row.
 
     Returns:
         The rows (``int64``) and a status: 1 when the column (of two values or more) holds
