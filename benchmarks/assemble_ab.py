@@ -26,7 +26,8 @@ import statistics, sys, time
 import polars as pl
 import penlink_adapters._assemble as A
 from penlink_adapters import scan_return
-from penlink_adapters._identify import IdentifierMemo, table_record_ids
+from penlink_adapters._identify import IdentifierMemo
+from penlink_adapters._record_ids import table_record_ids
 from tests.adapters._main_record_ids import main_table_record_ids
 path, rounds = sys.argv[1], int(sys.argv[2])
 scan = scan_return(path, threads=1)

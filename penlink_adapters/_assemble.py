@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._identify import IdentifierMemo, normalize_columns, table_record_ids
+from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import Layout
+from penlink_adapters._record_ids import table_record_ids
 from tls_core.schema import (
     CALL_NATURAL_KEY,
     CALL_RECORDS,
@@ -100,7 +101,7 @@ def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -
     the schema's strings in one copy (cheaper than polars writing large strings and Arrow
     narrowing their offsets); a column already of its type is not cast. The provenance
     columns repeat one value each, built directly in Arrow; record ids are hashed from the
-    finished columns' buffers (:func:`~penlink_adapters._identify.table_record_ids`).
+    finished columns' buffers (:func:`~penlink_adapters._record_ids.table_record_ids`).
     """
     schema = schema_for(prov.layout)
     names = [f.name for f in schema if f.name not in (*_PROVENANCE, "record_id")]

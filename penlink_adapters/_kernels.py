@@ -7,7 +7,7 @@ kernels of ``tls_core`` (``tests/test_architecture.py``).
 (seed 0) and writes the 16-byte digest as 32 lowercase hex digits, ``h1`` then ``h2``, each
 little-endian: the same bytes as the reference C implementation's output buffer (and
 ``mmh3.hash_bytes``). The pure-Python reference is
-:func:`penlink_adapters._identify.murmur3_128`; the tests check that both agree.
+:func:`penlink_adapters._record_ids.murmur3_128`; the tests check that both agree.
 
 :func:`set_insert_kernel` keeps the 128-bit hashes of the lines seen so far in an
 open-addressing table, so that exact duplicate lines are found in one pass per chunk,

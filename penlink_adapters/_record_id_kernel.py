@@ -1,6 +1,6 @@
 """The record-id kernel: each row's natural key written, hashed and hexed in one pass.
 
-A row's key text (:func:`penlink_adapters._identify.content_key`: values joined by U+001F,
+A row's key text (:func:`penlink_adapters._record_ids.content_key`: values joined by U+001F,
 null as U+0000, ``raw:`` plus the raw value for a canonical identifier without one, integers
 in decimal) is written into a small scratch buffer, hashed there with MurmurHash3 x64 128
 (seed 0) and written as 32 lowercase hex digits (``h1`` then ``h2``, little-endian): no key

@@ -16,8 +16,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from penlink_adapters._identify import _hex_array
 from penlink_adapters._kernels import murmur3_hex_kernel  # noqa: F401 (as k.murmur3_hex_kernel)
+from penlink_adapters._record_ids import _hex_array
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")

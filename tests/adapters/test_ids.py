@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penlink_adapters._identify import (
+from penlink_adapters._record_ids import (
     content_id,
     content_key,
     hex_ids,
