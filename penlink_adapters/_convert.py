@@ -19,8 +19,10 @@ import polars as pl
 
 from penlink_adapters._convert_kernel import (
     UNDECIDED,
+    choose_kernel,
     distinct_kernel,
     empty_count,
+    fill_kernel,
     lookup_kernel,
     lookup_view_kernel,
     string_buffers,
@@ -227,13 +229,11 @@ def _first_of(choices: list[_Choice], default: str | None, name: str) -> pl.Seri
     values: list[str | None] = []
     out = np.full(len(choices[0][1]), -1, dtype=np.int64)
     for table, index in choices:
-        some = np.array([v is not None for v in table] + [False])
-        at = np.where(index >= 0, index, len(table))
-        take = (out < 0) & some[at]
-        out[take] = at[take] + len(values)
+        some = np.array([v is not None for v in table], dtype=np.bool_)
+        choose_kernel(out, index, some, len(values))
         values += table
     values.append(default)
-    out[out < 0] = len(values) - 1
+    fill_kernel(out, len(values) - 1)
     return pl.Series(name, values, dtype=_S).gather(out)
 
 
@@ -401,7 +401,11 @@ def _target_exprs(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> list
             raw = pl.when(hit).then(pl.col(party)).otherwise(raw)
             value = pl.when(hit).then(pl.col(f"{party}_input")).otherwise(value)
     if rule == "by_direction":  # each chosen once, then only where a row needs the given one
-        found = df.select(raw.alias("target"), value.alias("target_input"))
+        if layout.hooks:
+            found = df.select(raw.alias("target"), value.alias("target_input"))
+        else:  # without hooks, each <party>_input is <party> itself: choose once
+            chosen = df.select(raw.alias("target")).to_series()
+            found = pl.DataFrame([chosen, chosen.alias("target_input")])
         if found["target"].null_count() == 0:
             return [pl.lit(found["target"]), pl.lit(found["target_input"])]
         raw, value = pl.lit(found["target"]), pl.lit(found["target_input"])

@@ -19,10 +19,12 @@ import pyarrow as pa
 __all__ = [
     "NULL",
     "UNDECIDED",
+    "choose_kernel",
     "distinct_kernel",
     "duration_kernel",
     "duration_view_kernel",
     "empty_count",
+    "fill_kernel",
     "lookup_kernel",
     "lookup_view_kernel",
     "string_buffers",
@@ -172,6 +174,28 @@ def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
 
 
 @_jit
+def choose_kernel(out: Any, index: Any, some: Any, offset: int) -> None:
+    """Where ``out`` is still negative and ``some[index]`` holds, ``out = index + offset``.
+
+    One choice of :func:`penlink_adapters._convert._first_of`: ``index`` negative (or past
+    ``some``) means no value there.
+    """
+    k = len(some)
+    for i in range(len(out)):
+        j = index[i]
+        if out[i] < 0 and 0 <= j < k and some[j]:
+            out[i] = j + offset
+
+
+@_jit
+def fill_kernel(out: Any, value: int) -> None:
+    """``value`` wherever ``out`` is negative."""
+    for i in range(len(out)):
+        if out[i] < 0:
+            out[i] = value
+
+
+@_jit
 def empty_count(words: Any, valid: Any) -> int:
     """How many values of a view array (``words`` of :func:`string_views`) are empty, not null."""
     count = 0
@@ -318,7 +342,7 @@ def _equal(
     return True
 
 
-@_jit
+@_inline
 def _number(data: Any, start: int, stop: int) -> int:
     """The ASCII digits ``data[start:stop]`` as an integer, ``-1`` when empty or not digits."""
     if stop <= start:
@@ -332,7 +356,7 @@ def _number(data: Any, start: int, stop: int) -> int:
     return value
 
 
-@_jit
+@_inline
 def _clock_part(data: Any, start: int, stop: int) -> int:
     r"""A minutes or seconds part (``[0-5]?\d``): its value, ``-1`` when it is not one."""
     width = stop - start
@@ -341,7 +365,7 @@ def _clock_part(data: Any, start: int, stop: int) -> int:
     return _number(data, start, stop) if 1 <= width <= 2 else -1
 
 
-@_jit
+@_inline
 def _seconds(data: Any, start: int, stop: int) -> int:
     r"""``^\d+(?:\.0+)?$``: the whole seconds, ``-1`` when the value is not of that form."""
     dot = stop
@@ -358,27 +382,30 @@ def _seconds(data: Any, start: int, stop: int) -> int:
     return _number(data, start, dot)
 
 
-@_jit
+@_inline
 def _clock(data: Any, start: int, stop: int, parts: int) -> int:
     r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
-    colons = np.zeros(2, dtype=np.int64)
+    first = second = stop
     found = 0
     for j in range(start, stop):
         if data[j] == 58:
             if found == parts - 1:
                 return -1
-            colons[found] = j
+            if found == 0:
+                first = j
+            else:
+                second = j
             found += 1
     if found != parts - 1:
         return -1
-    head = _number(data, start, colons[0])
+    head = _number(data, start, first)
     if head < 0:
         return -1
     if parts == 2:
-        ss = _clock_part(data, colons[0] + 1, stop)
+        ss = _clock_part(data, first + 1, stop)
         return -1 if ss < 0 else head * 60 + ss
-    mm = _clock_part(data, colons[0] + 1, colons[1])
-    ss = _clock_part(data, colons[1] + 1, stop)
+    mm = _clock_part(data, first + 1, second)
+    ss = _clock_part(data, second + 1, stop)
     return -1 if mm < 0 or ss < 0 else head * 3600 + mm * 60 + ss
 
 
