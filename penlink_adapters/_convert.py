@@ -19,6 +19,7 @@ import polars as pl
 
 from penlink_adapters._convert_kernel import (
     UNDECIDED,
+    byte_words,
     choose_kernel,
     distinct_kernel,
     empty_count,
@@ -253,7 +254,7 @@ def _fold(values: pl.Series) -> _Folded:
     found = None
     if views is not None:
         with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
-            found = distinct_kernel(*views)
+            found = distinct_kernel(*views, byte_words(views[2]))
     if found is not None and found[2]:
         distinct = values.gather(found[1])
         raw = found[0]

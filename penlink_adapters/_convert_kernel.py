@@ -19,6 +19,7 @@ import pyarrow as pa
 __all__ = [
     "NULL",
     "UNDECIDED",
+    "byte_words",
     "choose_kernel",
     "distinct_kernel",
     "duration_kernel",
@@ -131,6 +132,8 @@ def lookup_view_kernel(
     """
     n = len(valid)
     slots = _key_slots(key_offsets, key_data)
+    short = _short_keys(key_offsets, key_data) if digits else np.zeros((0, 4), np.int64)
+    quads = views.view(np.int64)
     out = np.full(n, -1, dtype=np.int32)
     for i in range(n):
         if not valid[i]:
@@ -139,11 +142,74 @@ def lookup_view_kernel(
         inline, start, width = view_span(words, len(data), i)
         if width < 0:
             return out, False
-        if inline:
+        if inline and digits and len(short) <= 16:
+            out[i] = _short_digits_lookup(quads, i, width, short)
+        elif inline:
             out[i] = _lookup_one(views, start, width, slots, key_offsets, key_data, digits)
         else:
             out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
     return out, True
+
+
+@_inline
+def _short_keys(key_offsets: Any, key_data: Any) -> Any:
+    """Per key of at most 12 ASCII digits (in order): width, bytes as two words, key index.
+
+    The words are those of a short value's view (:func:`_short_digits_lookup`): bytes 0-3
+    and bytes 4-11, little-endian. Longer keys and keys with another byte match no short
+    digit value and are left out.
+    """
+    k = len(key_offsets) - 1
+    out = np.zeros((k, 4), dtype=np.int64)
+    count = 0
+    for q in range(k):
+        ks, width = key_offsets[q], key_offsets[q + 1] - key_offsets[q]
+        if width > 12:
+            continue
+        lo, hi, ok = 0, 0, True
+        for j in range(width):
+            b = int(key_data[ks + j])
+            ok &= 48 <= b <= 57
+            if j < 4:
+                lo |= b << (8 * j)
+            else:
+                hi |= b << (8 * (j - 4))
+        if ok:
+            out[count, 0], out[count, 1], out[count, 2], out[count, 3] = width, lo, hi, q
+            count += 1
+    return out[:count]
+
+
+@_inline
+def _digits_word(x: int, nbytes: int) -> bool:
+    """Whether the low ``nbytes`` (0-4) bytes of ``x`` are all ASCII digits (SWAR, no branch)."""
+    mask = (1 << (8 * nbytes)) - 1
+    y = (x ^ 0x30303030) & mask  # a digit byte becomes 0-9
+    return (((y + 0x76767676) | y) & 0x80808080 & mask) == 0  # a byte over 9 sets its bit 7
+
+
+@_inline
+def _short_digits_lookup(quads: Any, i: int, width: int, short: Any) -> int:
+    """:func:`_lookup_one` (``digits``) of a value held in its view (at most 12 bytes).
+
+    Its bytes are read as two words: all digits or :data:`UNDECIDED`, then the first key
+    of ``short`` (:func:`_short_keys`) of the same width and words, else ``-1``.
+    """
+    width = int(width)
+    lo = (quads[2 * i] >> 32) & 0xFFFFFFFF
+    hi = quads[2 * i + 1]
+    n_hi = max(width - 4, 0)
+    lo &= (1 << (8 * min(width, 4))) - 1
+    if n_hi < 8:
+        hi &= (1 << (8 * n_hi)) - 1
+    hi_lo, hi_hi = hi & 0xFFFFFFFF, (hi >> 32) & 0xFFFFFFFF
+    ok = _digits_word(lo, min(width, 4)) & _digits_word(hi_lo, min(n_hi, 4))
+    if not (ok & _digits_word(hi_hi, max(n_hi - 4, 0))):
+        return UNDECIDED
+    for q in range(len(short)):
+        if (short[q, 0] == width) & (short[q, 1] == lo) & (short[q, 2] == hi):
+            return int(short[q, 3])
+    return -1
 
 
 def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
@@ -220,8 +286,20 @@ def view_span(words: Any, data_size: int, i: int) -> tuple[bool, int, int]:
     return False, start, width
 
 
+def byte_words(data: Any) -> Any:
+    """The 8 bytes starting at each byte of ``data``, as an int64 array (a view, no copy).
+
+    Element ``j`` is ``data[j:j+8]`` read little-endian: a long value is hashed and compared
+    8 bytes a load (:func:`distinct_kernel`).
+    """
+    data = np.ascontiguousarray(data)
+    return np.ndarray(shape=(max(len(data) - 7, 0),), dtype=np.int64, buffer=data, strides=(1,))
+
+
 @_jit
-def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any, Any, bool]:
+def distinct_kernel(
+    views: Any, words: Any, data: Any, valid: Any, longs: Any
+) -> tuple[Any, Any, bool]:
     """Each value's index among the distinct values, where each is first, and ``ok``.
 
     Returns ``(index, first, ok)``: ``index[i]`` is ``-1`` for a null value, else the number
@@ -229,7 +307,8 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
     where distinct value ``k`` first occurs. ``ok`` False when a value is held outside the
     first data buffer (see :func:`string_views`). A short value is compared by its 16 view
     bytes (a value with nonzero padding may then count twice: callers fold distinct values
-    by their text), a long one byte for byte. Without JIT, call it under
+    by their text), a long one 8 bytes at a time (``longs``: :func:`byte_words` of
+    ``data``). Without JIT, call it under
     ``np.errstate(over="ignore")``: hashes wrap modulo 2**64 as compiled code does.
     """
     n = len(valid)
@@ -246,7 +325,7 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
         inline, start, width = view_span(words, len(data), i)
         if width < 0:
             return index, first[:count].copy(), False
-        h = _view_hash(quads, data, inline, i, start, width)
+        h = _view_hash(quads, longs, inline, i, start, width)
         at = h & (size - 1)
         while slots[at] >= 0:
             r = first[slots[at]]
@@ -254,7 +333,7 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
             # distinct values alternate unpredictably).
             if (quads[2 * r] == quads[2 * i]) & (quads[2 * r + 1] == quads[2 * i + 1]):
                 break
-            if not inline and hashes[slots[at]] == h and _same_long(words, data, i, r):
+            if not inline and hashes[slots[at]] == h and _same_long(words, longs, i, r):
                 break
             at = (at + 1) & (size - 1)
         if slots[at] >= 0:
@@ -279,16 +358,14 @@ def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any,
 
 
 @_inline
-def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: int) -> int:
+def _view_hash(quads: Any, longs: Any, inline: bool, i: int, start: int, width: int) -> int:
     """A hash of value ``i``: of its two view words when short, else of its length and bytes.
 
-    A long value hashes its length, first 4 and last 7 bytes: values are compared anyway.
+    A long value hashes its length, first 4 and last 8 bytes: values are compared anyway.
     """
     second = quads[2 * i + 1]
     if not inline:
-        second = np.int64(0)
-        for j in range(width - 7, width):
-            second = (second << 8) | np.int64(data[start + j])
+        second = longs[start + width - 8]
     # Multiplications wrap (callers without JIT ignore numpy's overflow warning).
     h = quads[2 * i] * 0x5851F42D4C957F2D ^ second * 0x14057B7EF767814F
     h = h ^ (h >> 29)
@@ -296,15 +373,18 @@ def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: i
 
 
 @_inline
-def _same_long(words: Any, data: Any, i: int, r: int) -> bool:
-    """Whether long values ``i`` and ``r`` are the same bytes (without a branch a byte)."""
+def _same_long(words: Any, longs: Any, i: int, r: int) -> bool:
+    """Whether long values ``i`` and ``r`` are the same bytes (8 at a time, without a branch).
+
+    Loads at 0, 8, ... and the last 8 bytes (overlapping): a long value has more than 12.
+    """
     width = words[4 * i]
     if words[4 * r] != width:  # also keeps a short value's inline bytes from being read
         return False
-    diff = 0
     a, b = words[4 * i + 3], words[4 * r + 3]
-    for j in range(width):
-        diff |= data[a + j] ^ data[b + j]
+    diff = longs[a + width - 8] ^ longs[b + width - 8]
+    for j in range(0, width - 8, 8):
+        diff |= longs[a + j] ^ longs[b + j]
     return diff == 0
 
 
