@@ -23,6 +23,7 @@ from penlink_adapters._convert_kernel import (
     choose_kernel,
     distinct_kernel,
     empty_count,
+    few_distinct_kernel,
     fill_kernel,
     lookup_kernel,
     lookup_view_kernel,
@@ -253,8 +254,12 @@ def _fold(values: pl.Series) -> _Folded:
     views = string_views(values)
     found = None
     if views is not None:
-        with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
-            found = distinct_kernel(*views, byte_words(views[2]))
+        longs = byte_words(views[2])
+        index, first, status = few_distinct_kernel(*views, longs)
+        found = (index, first, status == 0)
+        if status == 1:
+            with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
+                found = distinct_kernel(*views, longs)
     if found is not None and found[2]:
         distinct = values.gather(found[1])
         raw = found[0]

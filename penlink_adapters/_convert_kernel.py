@@ -25,6 +25,7 @@ __all__ = [
     "duration_kernel",
     "duration_view_kernel",
     "empty_count",
+    "few_distinct_kernel",
     "fill_kernel",
     "lookup_kernel",
     "lookup_view_kernel",
@@ -357,6 +358,58 @@ def distinct_kernel(
     return index, first[:count].copy(), True
 
 
+_FEW = 8
+"""How many distinct values :func:`few_distinct_kernel` numbers (by a scan, not a hash)."""
+
+
+@_jit
+def few_distinct_kernel(
+    views: Any, words: Any, data: Any, valid: Any, longs: Any
+) -> tuple[Any, Any, int]:
+    """:func:`distinct_kernel` of a column with few distinct values: ``(index, first, status)``.
+
+    A code column holds a handful of values: a scan of their view words costs less than a
+    hash and a probe. A short value is equal when both view words are; a long one when its
+    first word (length and prefix) is and then its bytes. ``status``: 0 done, 1 more than
+    ``_FEW`` distinct values (use :func:`distinct_kernel`), 2 a value is held outside the
+    first data buffer.
+    """
+    n = len(valid)
+    index = np.full(n, -1, dtype=np.int32)
+    quads = views.view(np.int64)
+    few = np.zeros((2, _FEW), dtype=np.int64)  # view words of the distinct values
+    first = np.zeros(_FEW, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        if not valid[i]:
+            continue
+        inline, _, width = view_span(words, len(data), i)
+        if width < 0:
+            return index, first[:count].copy(), 2
+        a, b = quads[2 * i], quads[2 * i + 1]
+        hit = -1
+        if inline:
+            for q in range(count):  # at most one equal: no branch a value
+                hit = q if (few[0, q] == a) & (few[1, q] == b) else hit
+        else:  # the last value of the same first word is the likely one
+            for q in range(count):
+                hit = q if few[0, q] == a else hit
+            if hit >= 0 and not _same_long(words, longs, i, first[hit]):
+                hit = -1
+                for q in range(count):
+                    if few[0, q] == a and _same_long(words, longs, i, first[q]):
+                        hit = q
+                        break
+        if hit < 0:
+            if count == _FEW:
+                return index, first[:count].copy(), 1
+            few[0, count], few[1, count], first[count] = a, b, i
+            hit = count
+            count += 1
+        index[i] = hit
+    return index, first[:count].copy(), 0
+
+
 @_inline
 def _view_hash(quads: Any, longs: Any, inline: bool, i: int, start: int, width: int) -> int:
     """A hash of value ``i``: of its two view words when short, else of its length and bytes.
@@ -376,13 +429,17 @@ def _view_hash(quads: Any, longs: Any, inline: bool, i: int, start: int, width: 
 def _same_long(words: Any, longs: Any, i: int, r: int) -> bool:
     """Whether long values ``i`` and ``r`` are the same bytes (8 at a time, without a branch).
 
-    Loads at 0, 8, ... and the last 8 bytes (overlapping): a long value has more than 12.
+    Loads at 0, 8, ... (up to 24 bytes: 0, 8 or less, last) and the last 8 bytes
+    (overlapping): a long value has more than 12.
     """
     width = words[4 * i]
     if words[4 * r] != width:  # also keeps a short value's inline bytes from being read
         return False
     a, b = words[4 * i + 3], words[4 * r + 3]
     diff = longs[a + width - 8] ^ longs[b + width - 8]
+    if width <= 24:  # three loads, however long: no loop to mispredict
+        m = min(8, width - 8)
+        return (diff | (longs[a] ^ longs[b]) | (longs[a + m] ^ longs[b + m])) == 0
     for j in range(0, width - 8, 8):
         diff |= longs[a + j] ^ longs[b + j]
     return diff == 0

@@ -212,6 +212,11 @@ def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split:
         assert [None if k < 0 else values[first[k]] for k in index] == values
         assert sorted(first.tolist()) == first.tolist()
         assert len(set(values) - {None}) == len(first)
+        few_index, few_first, status = kernels.few_distinct_kernel(*views, longs)
+        assert status == (0 if len(first) <= 8 else 1)
+        if status == 0:  # the same numbering by a scan as by the hash table
+            assert few_index.tolist() == index.tolist()
+            assert few_first.tolist() == first.tolist()
     assert kernels.empty_count(views[1], views[3]) == values.count("")
     bufs = kernels.string_buffers(raw)
     keys = ["8056377249", "in", "out", "", "1:05"]
