@@ -439,10 +439,10 @@ def _same_long(words: Any, longs: Any, i: int, r: int) -> bool:
     diff = longs[a + width - 8] ^ longs[b + width - 8]
     if width <= 24:  # three loads, however long: no loop to mispredict
         m = min(8, width - 8)
-        return (diff | (longs[a] ^ longs[b]) | (longs[a + m] ^ longs[b + m])) == 0
+        return bool((diff | (longs[a] ^ longs[b]) | (longs[a + m] ^ longs[b + m])) == 0)
     for j in range(0, width - 8, 8):
         diff |= longs[a + j] ^ longs[b + j]
-    return diff == 0
+    return bool(diff == 0)
 
 
 @_inline
