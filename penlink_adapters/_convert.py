@@ -17,14 +17,16 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
-from penlink_adapters._convert_kernel import (
-    UNDECIDED,
+from penlink_adapters._code_kernel import (
     byte_words,
     choose_kernel,
     distinct_kernel,
-    empty_count,
     few_distinct_kernel,
     fill_kernel,
+)
+from penlink_adapters._convert_kernel import (
+    UNDECIDED,
+    empty_count,
     lookup_kernel,
     lookup_view_kernel,
     string_buffers,

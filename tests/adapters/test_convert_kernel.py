@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penlink_adapters import _convert, _convert_kernel
+from penlink_adapters import _code_kernel, _convert, _convert_kernel
 from penlink_adapters._convert import ConvertContext, convert_calls
 from penlink_adapters._layout import DurationFormat
 from penlink_adapters._values import duration_expr, duration_series
@@ -206,13 +206,13 @@ def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split:
     assert views is not None
     kernels: Any = _convert_kernel  # numba dispatchers, untyped
     with np.errstate(over="ignore"):
-        longs = kernels.byte_words(views[2])
-        index, first, ok = kernels.distinct_kernel(*views, longs)
+        longs = _code_kernel.byte_words(views[2])
+        index, first, ok = _code_kernel.distinct_kernel(*views, longs)
     if ok:  # else: a long value in a second buffer, and the caller takes polars' path
         assert [None if k < 0 else values[first[k]] for k in index] == values
         assert sorted(first.tolist()) == first.tolist()
         assert len(set(values) - {None}) == len(first)
-        few_index, few_first, status = kernels.few_distinct_kernel(*views, longs)
+        few_index, few_first, status = _code_kernel.few_distinct_kernel(*views, longs)
         assert status == (0 if len(first) <= 8 else 1)
         if status == 0:  # the same numbering by a scan as by the hash table
             assert few_index.tolist() == index.tolist()
