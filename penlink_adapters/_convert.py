@@ -17,9 +17,15 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
+from penlink_adapters._code_kernel import (
+    byte_words,
+    choose_kernel,
+    distinct_kernel,
+    few_distinct_kernel,
+    fill_kernel,
+)
 from penlink_adapters._convert_kernel import (
     UNDECIDED,
-    distinct_kernel,
     empty_count,
     lookup_kernel,
     lookup_view_kernel,
@@ -227,13 +233,11 @@ def _first_of(choices: list[_Choice], default: str | None, name: str) -> pl.Seri
     values: list[str | None] = []
     out = np.full(len(choices[0][1]), -1, dtype=np.int64)
     for table, index in choices:
-        some = np.array([v is not None for v in table] + [False])
-        at = np.where(index >= 0, index, len(table))
-        take = (out < 0) & some[at]
-        out[take] = at[take] + len(values)
+        some = np.array([v is not None for v in table], dtype=np.bool_)
+        choose_kernel(out, index, some, len(values))
         values += table
     values.append(default)
-    out[out < 0] = len(values) - 1
+    fill_kernel(out, len(values) - 1)
     return pl.Series(name, values, dtype=_S).gather(out)
 
 
@@ -252,8 +256,12 @@ def _fold(values: pl.Series) -> _Folded:
     views = string_views(values)
     found = None
     if views is not None:
-        with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
-            found = distinct_kernel(*views)
+        longs = byte_words(views[2])
+        index, first, status = few_distinct_kernel(*views, longs)
+        found = (index, first, status == 0)
+        if status == 1:
+            with np.errstate(over="ignore"):  # without JIT: hashes wrap as compiled ones do
+                found = distinct_kernel(*views, longs)
     if found is not None and found[2]:
         distinct = values.gather(found[1])
         raw = found[0]
@@ -401,7 +409,11 @@ def _target_exprs(df: pl.DataFrame, layout: Layout, ctx: ConvertContext) -> list
             raw = pl.when(hit).then(pl.col(party)).otherwise(raw)
             value = pl.when(hit).then(pl.col(f"{party}_input")).otherwise(value)
     if rule == "by_direction":  # each chosen once, then only where a row needs the given one
-        found = df.select(raw.alias("target"), value.alias("target_input"))
+        if layout.hooks:
+            found = df.select(raw.alias("target"), value.alias("target_input"))
+        else:  # without hooks, each <party>_input is <party> itself: choose once
+            chosen = df.select(raw.alias("target")).to_series()
+            found = pl.DataFrame([chosen, chosen.alias("target_input")])
         if found["target"].null_count() == 0:
             return [pl.lit(found["target"]), pl.lit(found["target_input"])]
         raw, value = pl.lit(found["target"]), pl.lit(found["target_input"])

@@ -1,7 +1,7 @@
 """numba kernels of the typed conversion: key lookups and durations straight from the bytes.
 
-The lookup serves the service numbers (digit-only terminating numbers); the distinct kernel
-numbers the values of a code column. The lookup and duration kernels decide
+The lookup serves the service numbers (digit-only terminating numbers); the code columns'
+kernels are in :mod:`penlink_adapters._code_kernel`. The lookup and duration kernels decide
 only what they can decide exactly, and say so per row (a lookup) or per
 chunk (a duration): the callers (:mod:`penlink_adapters._convert`, ``_values``) take the
 usual polars path for the rest. The byte views come from :func:`string_buffers`.
@@ -19,7 +19,6 @@ import pyarrow as pa
 __all__ = [
     "NULL",
     "UNDECIDED",
-    "distinct_kernel",
     "duration_kernel",
     "duration_view_kernel",
     "empty_count",
@@ -129,6 +128,8 @@ def lookup_view_kernel(
     """
     n = len(valid)
     slots = _key_slots(key_offsets, key_data)
+    short = _short_keys(key_offsets, key_data) if digits else np.zeros((0, 4), np.int64)
+    quads = views.view(np.int64)
     out = np.full(n, -1, dtype=np.int32)
     for i in range(n):
         if not valid[i]:
@@ -137,11 +138,74 @@ def lookup_view_kernel(
         inline, start, width = view_span(words, len(data), i)
         if width < 0:
             return out, False
-        if inline:
+        if inline and digits and len(short) <= 16:
+            out[i] = _short_digits_lookup(quads, i, width, short)
+        elif inline:
             out[i] = _lookup_one(views, start, width, slots, key_offsets, key_data, digits)
         else:
             out[i] = _lookup_one(data, start, width, slots, key_offsets, key_data, digits)
     return out, True
+
+
+@_inline
+def _short_keys(key_offsets: Any, key_data: Any) -> Any:
+    """Per key of at most 12 ASCII digits (in order): width, bytes as two words, key index.
+
+    The words are those of a short value's view (:func:`_short_digits_lookup`): bytes 0-3
+    and bytes 4-11, little-endian. Longer keys and keys with another byte match no short
+    digit value and are left out.
+    """
+    k = len(key_offsets) - 1
+    out = np.zeros((k, 4), dtype=np.int64)
+    count = 0
+    for q in range(k):
+        ks, width = key_offsets[q], key_offsets[q + 1] - key_offsets[q]
+        if width > 12:
+            continue
+        lo, hi, ok = 0, 0, True
+        for j in range(width):
+            b = int(key_data[ks + j])
+            ok &= 48 <= b <= 57
+            if j < 4:
+                lo |= b << (8 * j)
+            else:
+                hi |= b << (8 * (j - 4))
+        if ok:
+            out[count, 0], out[count, 1], out[count, 2], out[count, 3] = width, lo, hi, q
+            count += 1
+    return out[:count]
+
+
+@_inline
+def _digits_word(x: int, nbytes: int) -> bool:
+    """Whether the low ``nbytes`` (0-4) bytes of ``x`` are all ASCII digits (SWAR, no branch)."""
+    mask = (1 << (8 * nbytes)) - 1
+    y = (x ^ 0x30303030) & mask  # a digit byte becomes 0-9
+    return (((y + 0x76767676) | y) & 0x80808080 & mask) == 0  # a byte over 9 sets its bit 7
+
+
+@_inline
+def _short_digits_lookup(quads: Any, i: int, width: int, short: Any) -> int:
+    """:func:`_lookup_one` (``digits``) of a value held in its view (at most 12 bytes).
+
+    Its bytes are read as two words: all digits or :data:`UNDECIDED`, then the first key
+    of ``short`` (:func:`_short_keys`) of the same width and words, else ``-1``.
+    """
+    width = int(width)
+    lo = (quads[2 * i] >> 32) & 0xFFFFFFFF
+    hi = quads[2 * i + 1]
+    n_hi = max(width - 4, 0)
+    lo &= (1 << (8 * min(width, 4))) - 1
+    if n_hi < 8:
+        hi &= (1 << (8 * n_hi)) - 1
+    hi_lo, hi_hi = hi & 0xFFFFFFFF, (hi >> 32) & 0xFFFFFFFF
+    ok = _digits_word(lo, min(width, 4)) & _digits_word(hi_lo, min(n_hi, 4))
+    if not (ok & _digits_word(hi_hi, max(n_hi - 4, 0))):
+        return UNDECIDED
+    for q in range(len(short)):
+        if (short[q, 0] == width) & (short[q, 1] == lo) & (short[q, 2] == hi):
+            return int(short[q, 3])
+    return -1
 
 
 def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
@@ -196,94 +260,6 @@ def view_span(words: Any, data_size: int, i: int) -> tuple[bool, int, int]:
     return False, start, width
 
 
-@_jit
-def distinct_kernel(views: Any, words: Any, data: Any, valid: Any) -> tuple[Any, Any, bool]:
-    """Each value's index among the distinct values, where each is first, and ``ok``.
-
-    Returns ``(index, first, ok)``: ``index[i]`` is ``-1`` for a null value, else the number
-    of distinct values seen before value ``i``'s first occurrence; ``first[k]`` is the row
-    where distinct value ``k`` first occurs. ``ok`` False when a value is held outside the
-    first data buffer (see :func:`string_views`). A short value is compared by its 16 view
-    bytes (a value with nonzero padding may then count twice: callers fold distinct values
-    by their text), a long one byte for byte. Without JIT, call it under
-    ``np.errstate(over="ignore")``: hashes wrap modulo 2**64 as compiled code does.
-    """
-    n = len(valid)
-    size = 16
-    slots = np.full(size, -1, dtype=np.int64)  # open addressing: a distinct value's number
-    hashes = np.zeros(size, dtype=np.int64)  # of each distinct value, and its first row
-    first = np.zeros(size, dtype=np.int64)
-    index = np.full(n, -1, dtype=np.int32)
-    quads = views.view(np.int64)
-    count = 0
-    for i in range(n):
-        if not valid[i]:
-            continue
-        inline, start, width = view_span(words, len(data), i)
-        if width < 0:
-            return index, first[:count].copy(), False
-        h = _view_hash(quads, data, inline, i, start, width)
-        at = h & (size - 1)
-        while slots[at] >= 0:
-            r = first[slots[at]]
-            # A short value: both view words equal (no branch on the first one: rows of
-            # distinct values alternate unpredictably).
-            if (quads[2 * r] == quads[2 * i]) & (quads[2 * r + 1] == quads[2 * i + 1]):
-                break
-            if not inline and hashes[slots[at]] == h and _same_long(words, data, i, r):
-                break
-            at = (at + 1) & (size - 1)
-        if slots[at] >= 0:
-            index[i] = slots[at]
-            continue
-        slots[at] = count
-        hashes[count] = h
-        first[count] = i
-        index[i] = count
-        count += 1
-        if 2 * count > size:  # keep the table at most half full: grow and place again
-            size *= 4
-            slots = np.full(size, -1, dtype=np.int64)
-            hashes = np.concatenate((hashes, np.zeros(size - len(hashes), dtype=np.int64)))
-            first = np.concatenate((first, np.zeros(size - len(first), dtype=np.int64)))
-            for k in range(count):
-                at = hashes[k] & (size - 1)
-                while slots[at] >= 0:
-                    at = (at + 1) & (size - 1)
-                slots[at] = k
-    return index, first[:count].copy(), True
-
-
-@_inline
-def _view_hash(quads: Any, data: Any, inline: bool, i: int, start: int, width: int) -> int:
-    """A hash of value ``i``: of its two view words when short, else of its length and bytes.
-
-    A long value hashes its length, first 4 and last 7 bytes: values are compared anyway.
-    """
-    second = quads[2 * i + 1]
-    if not inline:
-        second = np.int64(0)
-        for j in range(width - 7, width):
-            second = (second << 8) | np.int64(data[start + j])
-    # Multiplications wrap (callers without JIT ignore numpy's overflow warning).
-    h = quads[2 * i] * 0x5851F42D4C957F2D ^ second * 0x14057B7EF767814F
-    h = h ^ (h >> 29)
-    return int(h & 0xFFFFFFFFFFFF)
-
-
-@_inline
-def _same_long(words: Any, data: Any, i: int, r: int) -> bool:
-    """Whether long values ``i`` and ``r`` are the same bytes (without a branch a byte)."""
-    width = words[4 * i]
-    if words[4 * r] != width:  # also keeps a short value's inline bytes from being read
-        return False
-    diff = 0
-    a, b = words[4 * i + 3], words[4 * r + 3]
-    for j in range(width):
-        diff |= data[a + j] ^ data[b + j]
-    return diff == 0
-
-
 @_inline
 def _hash(data: Any, start: int, width: int, digits: bool) -> int:
     """A hash of the bytes (ASCII-lowercased unless ``digits``), ``-1`` for an undecided value.
@@ -318,7 +294,7 @@ def _equal(
     return True
 
 
-@_jit
+@_inline
 def _number(data: Any, start: int, stop: int) -> int:
     """The ASCII digits ``data[start:stop]`` as an integer, ``-1`` when empty or not digits."""
     if stop <= start:
@@ -332,7 +308,7 @@ def _number(data: Any, start: int, stop: int) -> int:
     return value
 
 
-@_jit
+@_inline
 def _clock_part(data: Any, start: int, stop: int) -> int:
     r"""A minutes or seconds part (``[0-5]?\d``): its value, ``-1`` when it is not one."""
     width = stop - start
@@ -341,7 +317,7 @@ def _clock_part(data: Any, start: int, stop: int) -> int:
     return _number(data, start, stop) if 1 <= width <= 2 else -1
 
 
-@_jit
+@_inline
 def _seconds(data: Any, start: int, stop: int) -> int:
     r"""``^\d+(?:\.0+)?$``: the whole seconds, ``-1`` when the value is not of that form."""
     dot = stop
@@ -358,27 +334,30 @@ def _seconds(data: Any, start: int, stop: int) -> int:
     return _number(data, start, dot)
 
 
-@_jit
+@_inline
 def _clock(data: Any, start: int, stop: int, parts: int) -> int:
     r"""``^(\d+):([0-5]?\d)$`` (``parts`` 2) or ``^(\d+):([0-5]?\d):([0-5]?\d)$`` (3)."""
-    colons = np.zeros(2, dtype=np.int64)
+    first = second = stop
     found = 0
     for j in range(start, stop):
         if data[j] == 58:
             if found == parts - 1:
                 return -1
-            colons[found] = j
+            if found == 0:
+                first = j
+            else:
+                second = j
             found += 1
     if found != parts - 1:
         return -1
-    head = _number(data, start, colons[0])
+    head = _number(data, start, first)
     if head < 0:
         return -1
     if parts == 2:
-        ss = _clock_part(data, colons[0] + 1, stop)
+        ss = _clock_part(data, first + 1, stop)
         return -1 if ss < 0 else head * 60 + ss
-    mm = _clock_part(data, colons[0] + 1, colons[1])
-    ss = _clock_part(data, colons[1] + 1, stop)
+    mm = _clock_part(data, first + 1, second)
+    ss = _clock_part(data, second + 1, stop)
     return -1 if mm < 0 or ss < 0 else head * 3600 + mm * 60 + ss
 
 

@@ -18,6 +18,7 @@ ENGINE_HOMES = {
         "penlink_adapters/_kernels.py",
         "penlink_adapters/_time_kernel.py",
         "penlink_adapters/_convert_kernel.py",
+        "penlink_adapters/_code_kernel.py",
         "penlink_adapters/_block_kernel.py",
         "penlink_adapters/_memo_kernel.py",
         "penlink_adapters/_record_id_kernel.py",

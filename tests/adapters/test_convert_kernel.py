@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from penlink_adapters import _convert, _convert_kernel
+from penlink_adapters import _code_kernel, _convert, _convert_kernel
 from penlink_adapters._convert import ConvertContext, convert_calls
 from penlink_adapters._layout import DurationFormat
 from penlink_adapters._values import duration_expr, duration_series
@@ -182,6 +182,8 @@ def test_unknown_codes_are_counted_folded() -> None:
 _VALUES = st.one_of(
     st.none(),
     st.sampled_from(["", "In", "in", "OUT", "mSOriginatingSMSinMSC", "8056377249", "1:05"]),
+    # Long values equal in length, first 4 and last 8 bytes: only the middle tells them apart.
+    st.sampled_from(["mSOriginatingSMSinMSC", "mSOriginXtingSMSinMSC", "mSOriginatingSMXinMSC"]),
     st.text(st.sampled_from("0123456789:.-aB\u00e9"), max_size=20),
 )
 
@@ -204,11 +206,17 @@ def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split:
     assert views is not None
     kernels: Any = _convert_kernel  # numba dispatchers, untyped
     with np.errstate(over="ignore"):
-        index, first, ok = kernels.distinct_kernel(*views)
+        longs = _code_kernel.byte_words(views[2])
+        index, first, ok = _code_kernel.distinct_kernel(*views, longs)
     if ok:  # else: a long value in a second buffer, and the caller takes polars' path
         assert [None if k < 0 else values[first[k]] for k in index] == values
         assert sorted(first.tolist()) == first.tolist()
         assert len(set(values) - {None}) == len(first)
+        few_index, few_first, status = _code_kernel.few_distinct_kernel(*views, longs)
+        assert status == (0 if len(first) <= 8 else 1)
+        if status == 0:  # the same numbering by a scan as by the hash table
+            assert few_index.tolist() == index.tolist()
+            assert few_first.tolist() == first.tolist()
     assert kernels.empty_count(views[1], views[3]) == values.count("")
     bufs = kernels.string_buffers(raw)
     keys = ["8056377249", "in", "out", "", "1:05"]
