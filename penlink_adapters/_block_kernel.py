@@ -31,7 +31,7 @@ from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from penlink_adapters._kernels import _fmix, _rotl
+from penlink_adapters._kernels import _finish, _rotl
 from penlink_adapters._plain_cut import PAD
 
 __all__ = ["PAD", "cut_block_kernel", "line_count_kernel"]
@@ -194,16 +194,7 @@ def _murmur3(buf: Any, start: int, length: int) -> tuple[Any, Any]:
     if rest > 0:
         k1 = (_load64(buf, tail) & _low_bytes(min(rest, 8))) * _C1
         h1 ^= _rotl(k1, 31) * _C2
-    size = np.uint64(length)
-    h1 ^= size
-    h2 ^= size
-    h1 += h2
-    h2 += h1
-    h1 = _fmix(h1)
-    h2 = _fmix(h2)
-    h1 += h2
-    h2 += h1
-    return h1, h2
+    return _finish(h1, h2, length)
 
 
 @_inline

@@ -102,6 +102,12 @@ def _murmur3(data: Any, start: int, length: int) -> tuple[Any, Any]:
         k1 = _rotl(k1, 31)
         k1 *= _C2
         h1 ^= k1
+    return _finish(h1, h2, length)
+
+
+@_inline
+def _finish(h1: Any, h2: Any, length: int) -> tuple[Any, Any]:
+    """MurmurHash3 x64 128's finalization of ``(h1, h2)`` after ``length`` bytes."""
     n = np.uint64(length)
     h1 ^= n
     h2 ^= n

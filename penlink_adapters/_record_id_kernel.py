@@ -20,7 +20,7 @@ from typing import Any, Final
 import numba
 import numpy as np
 
-from penlink_adapters._kernels import _fmix, _rotl
+from penlink_adapters._kernels import _finish, _rotl
 from penlink_adapters._memo_kernel import _wrapping
 
 __all__ = ["record_id_kernel"]
@@ -78,16 +78,7 @@ def _murmur3_words(words: Any, scratch: Any, length: int) -> tuple[Any, Any]:
         if rest < 8:
             k1 &= (np.uint64(1) << np.uint64(8 * rest)) - np.uint64(1)
         h1 ^= _rotl(k1 * _C1, 31) * _C2
-    n = np.uint64(length)
-    h1 ^= n
-    h2 ^= n
-    h1 += h2
-    h2 += h1
-    h1 = _fmix(h1)
-    h2 = _fmix(h2)
-    h1 += h2
-    h2 += h1
-    return h1, h2
+    return _finish(h1, h2, length)
 
 
 @_inline
