@@ -1,18 +1,21 @@
 """Read ahead: the next step of an iterator computed in a helper thread while the caller works.
 
-A scan has two halves of about equal cost per chunk: cutting the file's lines into fields and
-converting them to typed columns (one sequential chain: the duplicate-line set, the row
-counters and the conversion context carry from chunk to chunk), then normalizing identifiers
-and building the Arrow table (another chain: the identifier memo). :func:`read_ahead` runs
-the first chain one chunk ahead of the second, in another thread: polars, the numba kernels
-(``nogil``) and Arrow release the GIL for most of their time, so on two cores the halves
-overlap. Each chain still runs one step at a time, in order, so the output is the same as
-the single-threaded read, chunk for chunk.
+A scan is three sequential chains of about equal cost per chunk: cutting the file's lines
+into fields (the duplicate-line set and the row counters carry from chunk to chunk),
+converting the fields to typed columns (the conversion context carries), then normalizing
+identifiers and building the Arrow table (the identifier memo carries). With two threads,
+:func:`read_ahead` runs the cutting one chunk ahead of the conversion, and the conversion
+one chunk ahead of the caller, each in a helper thread: polars, the numba kernels (``nogil``)
+and Arrow release the GIL for most of their time, so on two cores the three overlap. Each
+chain still runs one step at a time, in order, so the output is the same as the
+single-threaded read, chunk for chunk.
 
-The threads are reused (one small pool per process, created on first use): a new thread per
-scan would leave each finished thread's allocator heap behind, and a process reading many
-files would grow. A step never waits for another step, so concurrent scans sharing the pool
-cannot deadlock: they queue.
+The threads are reused (one small pool per stage and process, created on first use): a new
+thread per scan would leave each finished thread's allocator heap behind, and a process
+reading many files would grow. A step of stage ``n`` may wait only for a step of stage
+``n + 1`` (the conversion waits for the cut chunk it converts), and a step of the last stage
+never waits: stages have pools of their own, so concurrent scans sharing the pools cannot
+deadlock: they queue.
 """
 
 from __future__ import annotations
@@ -26,26 +29,32 @@ from typing import Final, Literal, TypeAlias, TypeVar
 __all__ = ["Threads", "read_ahead"]
 
 Threads: TypeAlias = Literal[1, 2]
-"""Threads of a scan: ``1`` reads in the caller's thread only; ``2`` splits and converts the
-next chunk in a helper thread while the caller finishes the current one."""
+"""Cores a scan is made for: ``1`` reads in the caller's thread only; ``2`` cuts the chunk
+after next and converts the next chunk in two helper threads while the caller finishes the
+current one."""
+
+Stage: TypeAlias = Literal[0, 1]
+"""The stage of a :func:`read_ahead`: ``0`` for the one the caller iterates, ``1`` for one
+that a step of stage ``0`` iterates (its own pool: see the module's docstring)."""
 
 _T = TypeVar("_T")
 _END: Final = object()
 _WORKERS: Final = 2
 
 _lock = threading.Lock()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pools: dict[Stage, concurrent.futures.ThreadPoolExecutor] = {}
 
 
-def read_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
+def read_ahead(items: Iterator[_T], stage: Stage = 0) -> Generator[_T, None, None]:
     """Iterate ``items``, each next item computed in a helper thread while this one is used.
 
     At most one item is computed ahead (memory: one chunk more than a plain iteration).
     An error raised by ``items`` is raised again here, as it is. When the consumer stops
     early, the step in flight is waited for (it finishes its chunk) and ``items`` is left
-    alone; the caller closes it if it needs to.
+    alone; the caller closes it if it needs to. ``items`` may itself be a read ahead of
+    stage ``stage + 1``, never of the same stage.
     """
-    pool = _executor()
+    pool = _executor(stage)
     future = pool.submit(next, items, _END)
     try:
         while True:
@@ -58,21 +67,20 @@ def read_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
         concurrent.futures.wait([future])
 
 
-def _executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _pool
+def _executor(stage: Stage) -> concurrent.futures.ThreadPoolExecutor:
     with _lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=_WORKERS, thread_name_prefix="tls-read-ahead"
+        if stage not in _pools:
+            _pools[stage] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=_WORKERS, thread_name_prefix=f"tls-read-ahead-{stage}"
             )
-        return _pool
+        return _pools[stage]
 
 
 def _forget() -> None:
-    """A forked child has none of the parent's threads: it starts a pool of its own."""
-    global _lock, _pool
+    """A forked child has none of the parent's threads: it starts pools of its own."""
+    global _lock, _pools
     _lock = threading.Lock()
-    _pool = None
+    _pools = {}
 
 
 if hasattr(os, "register_at_fork"):

@@ -61,10 +61,11 @@ def read_return(
         sha256: The file's hex SHA-256, when the caller has hashed it already: it is taken
             as the content hash (provenance, report) and the file is not hashed again. The
             caller vouches for it; nothing checks it.
-        threads: ``2`` (default): the next chunk is split and converted in a helper thread
-            while the caller's thread normalizes the identifiers of the current one (on two
-            cores, wall time falls towards half the CPU time); ``1``: all in the caller's
-            thread. The result is the same.
+        threads: ``2`` (default): the chunk after next is cut into fields in one helper
+            thread and the next chunk converted to typed columns in another while the
+            caller's thread normalizes the identifiers of the current one (on two cores,
+            wall time falls towards half the CPU time); ``1``: all in the caller's thread.
+            The result is the same.
 
     Returns:
         The canonical table (``CALL_RECORDS``, ``SUBSCRIBER_RECORDS`` or ``MISC_RECORDS``),
@@ -104,8 +105,8 @@ def scan_return(
 ) -> ReturnScan:
     """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
 
-    Memory follows ``chunk_rows``, not the file size (with ``threads=2``, one chunk more is
-    in flight). Arguments are those of :func:`read_return`; the report is available from
+    Memory follows ``chunk_rows``, not the file size (with ``threads=2``, two chunks more
+    are in flight). Arguments are those of :func:`read_return`; the report is available from
     :meth:`ReturnScan.report` once iteration is over. ``memo``: the identifier memo to use
     (default: a new one), so that scans of several files in turn normalize the values they
     share once; one memo serves one scan at a time, and one region (:meth:`IdentifierMemo.bind`).
@@ -179,8 +180,13 @@ class ReturnScan:
         """Yield ``(records, rejects)`` per chunk of rows."""
         prov = Provenance(self.info.path, self.info.sha256, self.layout)
         self._memo.bind(self._region)
-        staged = (self._convert(chunk) for chunk in self._chunks())
-        for converted, chunk in read_ahead(staged) if self._threads == 2 else staged:
+        if self._threads == 2:
+            staged = read_ahead(
+                self._convert(chunk) for chunk in read_ahead(self._chunks(), stage=1)
+            )
+        else:
+            staged = (self._convert(chunk) for chunk in self._chunks())
+        for converted, chunk in staged:
             yield self._assemble(converted, chunk, prov)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
