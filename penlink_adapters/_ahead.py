@@ -1,14 +1,14 @@
 """Read ahead: the next step of an iterator computed in a helper thread while the caller works.
 
-A scan is three sequential chains of about equal cost per chunk: cutting the file's lines
-into fields (the duplicate-line set and the row counters carry from chunk to chunk),
-converting the fields to typed columns (the conversion context carries), then normalizing
-identifiers and building the Arrow table (the identifier memo carries). With two threads,
-:func:`read_ahead` runs the cutting one chunk ahead of the conversion, and the conversion
-one chunk ahead of the caller, each in a helper thread: polars, the numba kernels (``nogil``)
-and Arrow release the GIL for most of their time, so on two cores the three overlap. Each
-chain still runs one step at a time, in order, so the output is the same as the
-single-threaded read, chunk for chunk.
+A scan is four sequential chains of comparable cost per chunk: cutting the file's lines into
+fields (the duplicate-line set and the row counters carry from chunk to chunk), converting the
+fields to typed columns (the conversion context carries), normalizing identifiers (the
+identifier memo carries), then building the Arrow tables (nothing carries). With two threads,
+:func:`read_ahead` runs each chain one chunk ahead of the next, the first three in helper
+threads and the last in the caller's: polars, the numba kernels (``nogil``) and Arrow release
+the GIL for most of their time, so on two cores the four overlap. Each chain still runs one
+step at a time, in order, so the output is the same as the single-threaded read, chunk for
+chunk.
 
 The threads are reused (one small pool per stage and process, created on first use): a new
 thread per scan would leave each finished thread's allocator heap behind, and a process
@@ -29,13 +29,13 @@ from typing import Final, Literal, TypeAlias, TypeVar
 __all__ = ["Threads", "read_ahead"]
 
 Threads: TypeAlias = Literal[1, 2]
-"""Cores a scan is made for: ``1`` reads in the caller's thread only; ``2`` cuts the chunk
-after next and converts the next chunk in two helper threads while the caller finishes the
-current one."""
+"""Cores a scan is made for: ``1`` reads in the caller's thread only; ``2`` cuts, converts and
+normalizes the chunks ahead in three helper threads while the caller finishes the current
+one."""
 
-Stage: TypeAlias = Literal[0, 1]
-"""The stage of a :func:`read_ahead`: ``0`` for the one the caller iterates, ``1`` for one
-that a step of stage ``0`` iterates (its own pool: see the module's docstring)."""
+Stage: TypeAlias = Literal[0, 1, 2]
+"""The stage of a :func:`read_ahead`: ``0`` for the one the caller iterates, ``n + 1`` for
+one that a step of stage ``n`` iterates (each its own pool: see the module's docstring)."""
 
 _T = TypeVar("_T")
 _END: Final = object()

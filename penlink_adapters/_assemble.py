@@ -20,7 +20,15 @@ from tls_core.schema import (
     check_table,
 )
 
-__all__ = ["Provenance", "RejectRow", "assemble", "rejects_table", "schema_for"]
+__all__ = [
+    "Provenance",
+    "RejectRow",
+    "assemble",
+    "finish",
+    "normalize",
+    "rejects_table",
+    "schema_for",
+]
 
 _CALL_PARTIES = ("orig", "term", "dialed", "target")
 _PARTY_KEY = (
@@ -56,15 +64,31 @@ def assemble(
 ) -> tuple[pa.Table, pl.DataFrame]:
     """Normalize identifiers and build the canonical table of the good rows.
 
-    ``memo`` carries normalized identifiers from chunk to chunk of one read.
+    :func:`normalize` then :func:`finish`: the first carries the identifier memo from chunk to
+    chunk, the second carries nothing (a scan runs them as two steps of its pipeline).
 
     Returns:
         The canonical records, and the rejected rows (``_row``, ``_reason``, ``_column``,
         ``_detail``) including those rejected for a lossy identifier.
     """
+    return finish(normalize(df, prov.layout, region, memo), prov)
+
+
+def normalize(
+    df: pl.DataFrame, layout: Layout, region: str, memo: IdentifierMemo | None = None
+) -> pl.DataFrame:
+    """The converted chunk with each party's identifier kind, canonical value and loss."""
+    parties = _CALL_PARTIES if layout.record_type == "call" else ("identifier",)
+    return normalize_columns(df, parties, region, memo)
+
+
+def finish(df: pl.DataFrame, prov: Provenance) -> tuple[pa.Table, pl.DataFrame]:
+    """The canonical table of a normalized chunk's good rows, and its rejected rows.
+
+    A lossy identifier rejects its row (``lossy_number``) unless the row was rejected already.
+    """
     call = prov.layout.record_type == "call"
     parties = _CALL_PARTIES if call else ("identifier",)
-    df = normalize_columns(df, parties, region, memo)
     lossy = pl.coalesce(
         *(pl.when(pl.col(f"{p}_lossy")).then(pl.lit(p)) for p in parties), pl.lit(None, pl.String)
     )

@@ -14,7 +14,8 @@ from penlink_adapters._ahead import Threads, read_ahead
 from penlink_adapters._assemble import (
     Provenance,
     RejectRow,
-    assemble,
+    finish,
+    normalize,
     rejects_table,
     schema_for,
 )
@@ -61,11 +62,11 @@ def read_return(
         sha256: The file's hex SHA-256, when the caller has hashed it already: it is taken
             as the content hash (provenance, report) and the file is not hashed again. The
             caller vouches for it; nothing checks it.
-        threads: ``2`` (default): the chunk after next is cut into fields in one helper
-            thread and the next chunk converted to typed columns in another while the
-            caller's thread normalizes the identifiers of the current one (on two cores,
-            wall time falls towards half the CPU time); ``1``: all in the caller's thread.
-            The result is the same.
+        threads: ``2`` (default): the chunks ahead are cut into fields, converted to typed
+            columns and their identifiers normalized in three helper threads, each step a
+            chunk ahead of the next, while the caller's thread builds the tables of the
+            current one (on two cores, wall time falls towards half the CPU time); ``1``:
+            all in the caller's thread. The result is the same.
 
     Returns:
         The canonical table (``CALL_RECORDS``, ``SUBSCRIBER_RECORDS`` or ``MISC_RECORDS``),
@@ -105,7 +106,7 @@ def scan_return(
 ) -> ReturnScan:
     """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
 
-    Memory follows ``chunk_rows``, not the file size (with ``threads=2``, two chunks more
+    Memory follows ``chunk_rows``, not the file size (with ``threads=2``, three chunks more
     are in flight). Arguments are those of :func:`read_return`; the report is available from
     :meth:`ReturnScan.report` once iteration is over. ``memo``: the identifier memo to use
     (default: a new one), so that scans of several files in turn normalize the values they
@@ -180,14 +181,14 @@ class ReturnScan:
         """Yield ``(records, rejects)`` per chunk of rows."""
         prov = Provenance(self.info.path, self.info.sha256, self.layout)
         self._memo.bind(self._region)
-        if self._threads == 2:
-            staged = read_ahead(
-                self._convert(chunk) for chunk in read_ahead(self._chunks(), stage=1)
-            )
+        if self._threads == 2:  # four steps, each a chunk ahead of the next (see _ahead)
+            cut = read_ahead(self._chunks(), stage=2)
+            converted = read_ahead((self._convert(chunk) for chunk in cut), stage=1)
+            staged = read_ahead(self._normalize(*step) for step in converted)
         else:
-            staged = (self._convert(chunk) for chunk in self._chunks())
-        for converted, chunk in staged:
-            yield self._assemble(converted, chunk, prov)
+            staged = (self._normalize(*self._convert(chunk)) for chunk in self._chunks())
+        for normalized, chunk in staged:
+            yield self._assemble(normalized, chunk, prov)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
         ]
@@ -208,11 +209,15 @@ class ReturnScan:
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
         return convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed), chunk
 
+    def _normalize(self, converted: pl.DataFrame, chunk: Chunk) -> tuple[pl.DataFrame, Chunk]:
+        """Identifiers of a chunk: one step of the chain of the identifier memo."""
+        return normalize(converted, self.layout, self._region, self._memo), chunk
+
     def _assemble(
-        self, converted: pl.DataFrame, chunk: Chunk, prov: Provenance
+        self, normalized: pl.DataFrame, chunk: Chunk, prov: Provenance
     ) -> tuple[pa.Table, pa.Table]:
-        """Identifiers, the canonical table and the rejects: in the caller's thread."""
-        records, bad = assemble(converted, prov, self._region, self._memo)
+        """The canonical table and the rejects: in the caller's thread."""
+        records, bad = finish(normalized, prov)
         fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(fields[line]))
