@@ -20,7 +20,7 @@ from typing import Any, Final
 import numba
 import numpy as np
 
-from penlink_adapters._kernels import _finish, _rotl
+from penlink_adapters._kernels import _finish, _le64, _rotl
 from penlink_adapters._memo_kernel import _wrapping
 
 __all__ = ["record_id_kernel"]
@@ -47,10 +47,7 @@ def _word(words: Any, scratch: Any, j: int) -> Any:
     """Little-endian 64-bit word ``j`` of the scratch buffer."""
     if _LITTLE:
         return words[j]
-    k = np.uint64(0)
-    for b in range(7, -1, -1):
-        k = (k << np.uint64(8)) | np.uint64(scratch[8 * j + b])
-    return k
+    return _le64(scratch, 8 * j, 8)
 
 
 @_inline
