@@ -23,10 +23,10 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Final, Literal, TypeAlias, TypeVar
 
-__all__ = ["Threads", "read_ahead"]
+__all__ = ["Threads", "read_ahead", "start"]
 
 Threads: TypeAlias = Literal[1, 2]
 """Cores a scan is made for: ``1`` reads in the caller's thread only; ``2`` cuts, converts and
@@ -38,11 +38,14 @@ Stage: TypeAlias = Literal[0, 1, 2]
 one that a step of stage ``n`` iterates (each its own pool: see the module's docstring)."""
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 _END: Final = object()
 _WORKERS: Final = 2
 
 _lock = threading.Lock()
-_pools: dict[Stage, concurrent.futures.ThreadPoolExecutor] = {}
+_TASKS: Final = 3
+"""The pool of :func:`start` (its tasks never wait for a step)."""
+_pools: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
 
 
 def read_ahead(items: Iterator[_T], stage: Stage = 0) -> Generator[_T, None, None]:
@@ -67,7 +70,15 @@ def read_ahead(items: Iterator[_T], stage: Stage = 0) -> Generator[_T, None, Non
         concurrent.futures.wait([future])
 
 
-def _executor(stage: Stage) -> concurrent.futures.ThreadPoolExecutor:
+def start(fn: Callable[[_A], _T], arg: _A) -> concurrent.futures.Future[_T]:
+    """Run ``fn(arg)`` in a helper thread (a reused pool of its own); its future.
+
+    For work that waits for nothing else of a scan (hashing the file while it is read).
+    """
+    return _executor(_TASKS).submit(fn, arg)
+
+
+def _executor(stage: int) -> concurrent.futures.ThreadPoolExecutor:
     with _lock:
         if stage not in _pools:
             _pools[stage] = concurrent.futures.ThreadPoolExecutor(

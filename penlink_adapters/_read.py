@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import threading
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from penlink_adapters._ahead import Threads, read_ahead
+from penlink_adapters._ahead import Threads, read_ahead, start
 from penlink_adapters._assemble import (
     Provenance,
     RejectRow,
@@ -33,7 +37,13 @@ from penlink_adapters._layout import Layout
 from penlink_adapters._registry import get_layout_or_raise
 from penlink_adapters._report import ReadReport, TargetSource
 from penlink_adapters._rows import Chunk, RowSorter, make_plan
-from penlink_adapters._source import SourceInfo, inspect_source, iter_rows, sample_rows
+from penlink_adapters._source import (
+    SourceInfo,
+    inspect_source,
+    iter_rows,
+    sample_rows,
+    sha256_of,
+)
 from tls_core.errors import ConfigError, ReadError
 from tls_core.schema import REJECTS
 
@@ -151,12 +161,22 @@ class ReturnScan:
                 reason="bad_threads",
                 hint="pass threads=1 (caller's thread only) or threads=2 (read ahead)",
             )
-        self.info: SourceInfo = inspect_source(path, sha256=sha256)
-        self.candidate = _choose(self.info, layout)
-        self.layout: Layout = self.candidate.layout
+        # With two threads, the file is hashed in a helper thread while it is checked and
+        # read: only the tables of the first chunk wait for the hash (their provenance).
+        later = sha256 is None and threads == 2
+        stop = threading.Event()  # set when the scan fails before it starts
+        hashing = start(functools.partial(sha256_of, stop=stop), path) if later else None
+        self._hashing: Future[str] | None = hashing
+        try:
+            self._info: SourceInfo = inspect_source(path, sha256=sha256, hash_now=not later)
+            self.candidate = _choose(self._info, layout)
+            self.layout: Layout = self.candidate.layout
+            self.plan = make_plan(self.layout, self.candidate)
+            self._zone = _check_zone(self._info, self.layout, source_tz)
+        except BaseException:
+            stop.set()
+            raise
         self.schema: pa.Schema = schema_for(self.layout)
-        self.plan = make_plan(self.layout, self.candidate)
-        self._zone = _check_zone(self.info, self.layout, source_tz)
         self._warnings = list(self.plan.warnings)
         if self.candidate.confidence < MIN_CONFIDENCE:
             self._warnings.append(
@@ -177,9 +197,21 @@ class ReturnScan:
         self._fast = fast
         self._threads = threads
 
+    @property
+    def info(self) -> SourceInfo:
+        """What the first pass over the file told, its SHA-256 included.
+
+        Raises:
+            ReadError: the file could not be read to hash it.
+        """
+        if self._hashing is not None:  # waits for the helper thread's hash
+            self._info = dataclasses.replace(self._info, sha256=self._hashing.result())
+            self._hashing = None
+        return self._info
+
     def __iter__(self) -> Iterator[tuple[pa.Table, pa.Table]]:
         """Yield ``(records, rejects)`` per chunk of rows."""
-        prov = Provenance(self.info.path, self.info.sha256, self.layout)
+        prov: Provenance | None = None
         self._memo.bind(self._region)
         if self._threads == 2:  # four steps, each a chunk ahead of the next (see _ahead)
             cut = read_ahead(self._chunks(), stage=2)
@@ -188,19 +220,22 @@ class ReturnScan:
         else:
             staged = (self._normalize(*self._convert(chunk)) for chunk in self._chunks())
         for normalized, chunk in staged:
+            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield self._assemble(normalized, chunk, prov)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
         ]
         if bad:
             self._rejected["bad_row"] += len(bad)
+            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield self.schema.empty_table(), rejects_table(bad, prov)
         self._done = True
 
     def _chunks(self) -> Iterator[Chunk]:
-        if self.info.plain and self._fast and len(self.plan.delimiter.encode()) == 1:
-            return iter_plain_chunks(self.info, self._sorter)
-        return self._sorter.chunks(iter_rows(self.info, self.plan.delimiter))
+        info = self._info  # the hash may still be running: not needed to read
+        if info.plain and self._fast and len(self.plan.delimiter.encode()) == 1:
+            return iter_plain_chunks(info, self._sorter)
+        return self._sorter.chunks(iter_rows(info, self.plan.delimiter))
 
     def _convert(self, chunk: Chunk) -> tuple[pl.DataFrame, Chunk]:
         """Typed columns of a chunk: one step of the chain that may run a chunk ahead."""

@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import numpy as np
 
 from tls_core.errors import ReadError
 
-__all__ = ["Row", "SourceInfo", "inspect_source", "iter_rows", "sample_text"]
+__all__ = ["Row", "SourceInfo", "inspect_source", "iter_rows", "sample_text", "sha256_of"]
 
 Row = tuple[int, list[str]]
 """A raw row: the 1-based line (or sheet row) where it starts, and its fields as text."""
@@ -49,11 +50,14 @@ class SourceInfo:
     """UTF-8 text without quote characters, NUL bytes or lone CRs: one row is one line."""
 
 
-def inspect_source(path: str | Path, *, sha256: str | None = None) -> SourceInfo:
+def inspect_source(
+    path: str | Path, *, sha256: str | None = None, hash_now: bool = True
+) -> SourceInfo:
     """Hash the file and choose its encoding in one streaming pass.
 
     ``sha256``: the caller vouches for the content hash (it hashed the file itself): it is
-    taken as is and the file is not hashed again (issue 5).
+    taken as is and the file is not hashed again (issue 5). ``hash_now=False``: the file is
+    not hashed and ``sha256`` is left empty: the caller hashes it (:func:`sha256_of`) meanwhile.
 
     Raises:
         ReadError: the file cannot be opened.
@@ -74,7 +78,7 @@ def inspect_source(path: str | Path, *, sha256: str | None = None) -> SourceInfo
                 while block:
                     if hashing is not None:
                         hashing.result()
-                    if sha256 is None:
+                    if sha256 is None and hash_now:
                         hashing = hasher.submit(digest.update, block)
                     if plain:
                         plain = _plain(block, cr)
@@ -99,7 +103,31 @@ def inspect_source(path: str | Path, *, sha256: str | None = None) -> SourceInfo
     if encoding is None:
         encoding = "utf-8"
     plain = plain and encoding in ("utf-8", "utf-8-sig")
-    return SourceInfo(str(p), sha256 or digest.hexdigest(), size, encoding, plain)
+    if sha256 is None:
+        sha256 = digest.hexdigest() if hash_now else ""
+    return SourceInfo(str(p), sha256, size, encoding, plain)
+
+
+def sha256_of(path: str | Path, *, stop: threading.Event | None = None) -> str:
+    """The hex SHA-256 of a file's bytes (read in blocks; SHA-256 releases the GIL).
+
+    ``stop``: when set, hashing ends early and the result is empty (no one wants it).
+
+    Raises:
+        ReadError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    block = bytearray(_SCAN_BLOCK)
+    view = memoryview(block)
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            while n := fh.readinto(view):
+                if stop is not None and stop.is_set():
+                    return ""
+                digest.update(view[:n])
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror}", file=str(path), reason="io") from None
+    return digest.hexdigest()
 
 
 def _plain(block: bytes, after_cr: bool) -> bool:

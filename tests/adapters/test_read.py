@@ -236,3 +236,48 @@ def test_a_vouched_sha256_is_used_and_not_recomputed_5(tmp_path: Path, fast: boo
     records, _, report = pla.read_return(path, sha256=vouched)
     assert report.sha256 == vouched
     assert set(records.column("source_sha256").to_pylist()) == {vouched}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_hash_of_a_scan_is_the_files_whoever_computes_it(tmp_path: Path, threads: int) -> None:
+    """With two threads the file is hashed in a helper thread while it is read; the
+    provenance of every record and reject and the report carry the same hash as with one."""
+    import hashlib
+
+    path = tmp_path / "calls.csv"
+    path.write_bytes(TMOBILE.read_bytes() + b"broken,row\n")  # a reject too
+    true_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    scan = pla.scan_return(path, threads=threads)  # type: ignore[arg-type]
+    parts = list(scan)
+    for table in (*(p[0] for p in parts), *(p[1] for p in parts)):
+        assert set(table.column("source_sha256").to_pylist()) <= {true_sha}
+    assert sum(p[1].num_rows for p in parts) > 0
+    assert scan.report().sha256 == true_sha == scan.info.sha256
+
+
+def test_a_hash_nobody_wants_stops_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scan that fails before it starts (here: no layout fits) stops its helper's hash."""
+    import hashlib
+    import threading
+
+    from penlink_adapters import _read
+    from penlink_adapters._source import sha256_of
+
+    stops: list[threading.Event] = []
+
+    def watched(path: Path, *, stop: threading.Event | None = None) -> str:
+        assert stop is not None
+        stops.append(stop)
+        return sha256_of(path, stop=stop)
+
+    monkeypatch.setattr(_read, "sha256_of", watched)
+    path = tmp_path / "notes.csv"
+    path.write_bytes(b"colour,shape\nred,square\n" * 400_000)
+    with pytest.raises(DetectionError):
+        pla.scan_return(path)
+    assert len(stops) == 1
+    assert stops[0].is_set()
+    assert sha256_of(path, stop=stops[0]) == ""
+    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ReadError):
+        sha256_of(tmp_path / "missing.csv")
