@@ -38,6 +38,9 @@ _TEXT: Final = 0
 _POW10: Final = np.array([10**p for p in range(20)], dtype=np.uint64)
 _PAIRS: Final = np.frombuffer("".join(f"{p:02d}" for p in range(100)).encode(), np.uint8).copy()
 _HEX_PAIRS: Final = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8).copy()
+_HEX16: Final = _HEX_PAIRS.view("<u2").astype(np.uint64)
+"""Byte ``b``'s two hex digits as the little-endian 16-bit word that holds them."""
+_FF: Final = np.uint64(0xFF)
 _SLACK: Final = 16
 """Bytes kept free past a key: a tail word may be read whole."""
 
@@ -107,11 +110,46 @@ def _put_int(scratch: Any, at: int, v: Any) -> int:
 
 
 @_inline
-def _put_text(scratch: Any, at: int, data: Any, start: int, stop: int) -> int:
-    for p in range(start, stop):
-        scratch[at] = data[p]
-        at += 1
-    return at
+def _put_text(
+    words: Any, scratch: Any, at: int, data: Any, data64: Any, start: int, stop: int
+) -> int:
+    """Copy ``data[start:stop]`` to ``scratch[at:]``; return the position after it.
+
+    On a little-endian machine, eight bytes at a time: each (unaligned) source word is made of
+    two aligned words of ``data64`` and written over two aligned words of the scratch buffer,
+    keeping the bytes before ``at``. Up to 15 bytes past ``stop`` are read (the buffer is
+    padded) and up to 15 past the copy are written (the scratch buffer's slack); what lies past
+    the key is never hashed.
+    """
+    if not _LITTLE:
+        for p in range(start, stop):
+            scratch[at] = data[p]
+            at += 1
+        return at
+    for p in range(start, stop, 8):
+        q = p >> 3
+        s = np.uint64(8 * (p & 7))
+        w = data64[q]
+        if s:
+            w = (w >> s) | (data64[q + 1] << (np.uint64(64) - s))
+        _put_word(words, at + p - start, w)
+    return at + stop - start
+
+
+@_inline
+def _put_word(words: Any, at: int, w: Any) -> None:
+    """Write the eight bytes of ``w`` at byte ``at`` of the scratch words.
+
+    The bytes before ``at`` are kept; the rest of the next word is overwritten.
+    """
+    q = at >> 3
+    s = np.uint64(8 * (at & 7))
+    if s:
+        low = (np.uint64(1) << s) - np.uint64(1)
+        words[q] = (words[q] & low) | (w << s)
+        words[q + 1] = w >> (np.uint64(64) - s)
+    else:
+        words[q] = w
 
 
 @_wrapping
@@ -125,6 +163,8 @@ def record_id_kernel(
     ``kinds[c]`` is 0, else integer column ``index[c]`` (``values[index[c]]``); it is valid
     where ``valid[c]``. A null text value falls back to ``raw:`` plus text column
     ``fallback[c]`` when that is not -1 and valid there (``valid[len(kinds) + c]``).
+    ``data`` is 8-byte aligned, its length a multiple of 8, with at least 16 bytes past the
+    last text byte (words are read whole).
     """
     n = valid.shape[1]
     out = np.empty(32 * n, dtype=np.uint8)
@@ -154,6 +194,8 @@ def _rows(
     k = len(kinds)
     n: int = valid.shape[1]
     scratch = words.view(np.uint8)
+    data64 = data.view(np.uint64)
+    out64 = out.view(np.uint64)
     room = len(scratch) - _SLACK
     for i in range(first, n):
         at = 0
@@ -167,7 +209,7 @@ def _rows(
                     stop = offsets[index[c], i + 1]
                     if at + stop - start > room:
                         return i
-                    at = _put_text(scratch, at, data, start, stop)
+                    at = _put_text(words, scratch, at, data, data64, start, stop)
                 else:
                     if at + 21 > room:
                         return i
@@ -181,18 +223,35 @@ def _rows(
                 scratch[at + 1] = 97
                 scratch[at + 2] = 119
                 scratch[at + 3] = 58
-                at = _put_text(scratch, at + 4, data, start, stop)
+                at = _put_text(words, scratch, at + 4, data, data64, start, stop)
             else:
                 if at + 1 > room:
                     return i
                 scratch[at] = 0
                 at += 1
         h1, h2 = _murmur3_words(words, scratch, at)
+        _put_hex(out, out64, i, h1, h2)
+    return n
+
+
+@_inline
+def _put_hex(out: Any, out64: Any, i: int, h1: Any, h2: Any) -> None:
+    """Row ``i``'s 32 hex digits (``h1`` then ``h2``, bytes little-endian) into ``out``."""
+    if not _LITTLE:
         pos = 32 * i
         for word in (h1, h2):
             for j in range(8):
-                byte = np.int64((word >> np.uint64(8 * j)) & np.uint64(0xFF))
+                byte = np.int64((word >> np.uint64(8 * j)) & _FF)
                 out[pos] = _HEX_PAIRS[2 * byte]
                 out[pos + 1] = _HEX_PAIRS[2 * byte + 1]
                 pos += 2
-    return n
+        return
+    at = 4 * i
+    for word in (h1, h2):
+        for half in range(2):
+            digits = np.uint64(0)
+            for j in range(4):
+                byte = (word >> np.uint64(32 * half + 8 * j)) & _FF
+                digits |= _HEX16[np.int64(byte)] << np.uint64(16 * j)
+            out64[at] = digits
+            at += 1

@@ -226,17 +226,20 @@ def _stacked_texts(texts: list[tuple[Any, Any]], n: int) -> tuple[Any, Any]:
     """Text columns as one ``(columns, n + 1)`` offsets array into one bytes array.
 
     Only each column's own span of bytes is copied (a slice or a chunk of a larger buffer
-    brings no more).
+    brings no more), into an 8-byte aligned buffer with zeroed words past its end: the kernel
+    reads whole words.
     """
     offsets = np.zeros((max(len(texts), 1), n + 1), dtype=np.int64)
-    spans = []
+    spans = [(int(o[0]), int(o[-1])) for o, _ in texts]
+    size = sum(last - first for first, last in spans)
+    padded = np.empty((size + 8 * _PAD_WORDS) // 8 + 1, dtype=np.uint64).view(np.uint8)
+    padded[size:] = 0
     base = 0
-    for j, (column_offsets, data) in enumerate(texts):
-        first, last = int(column_offsets[0]), int(column_offsets[-1])
+    for j, ((column_offsets, data), (first, last)) in enumerate(zip(texts, spans, strict=True)):
         np.subtract(column_offsets, first - base, out=offsets[j], casting="unsafe")
-        spans.append(data[first:last])
+        padded[base : base + last - first] = data[first:last]
         base += last - first
-    return offsets, np.concatenate(spans) if spans else _EMPTY
+    return offsets, padded
 
 
 def _int_values(array: pa.Array) -> Any:
@@ -266,6 +269,8 @@ def _validity(array: pa.Array) -> Any:
 
 
 _EMPTY: Final = np.zeros(1, dtype=np.uint8)
+_PAD_WORDS: Final = 2
+"""Whole words the record-id kernel may read past the text bytes."""
 
 
 def _hex_array(digits: Any, n: int) -> pa.Array:
