@@ -37,6 +37,10 @@ _N2: Final = np.uint64(0x38495AB5)
 _TEXT: Final = 0
 _POW10: Final = np.array([10**p for p in range(20)], dtype=np.uint64)
 _PAIRS: Final = np.frombuffer("".join(f"{p:02d}" for p in range(100)).encode(), np.uint8).copy()
+_PAIRS16: Final = _PAIRS.view("<u2").astype(np.uint64)
+"""The two decimal digits of ``p`` (below 100) as the little-endian 16-bit word holding them."""
+_E2: Final = np.uint64(100)
+_E8: Final = np.uint64(10**8)
 _HEX_PAIRS: Final = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8).copy()
 _HEX16: Final = _HEX_PAIRS.view("<u2").astype(np.uint64)
 """Byte ``b``'s two hex digits as the little-endian 16-bit word that holds them."""
@@ -82,7 +86,7 @@ def _murmur3_words(words: Any, scratch: Any, length: int) -> tuple[Any, Any]:
 
 
 @_inline
-def _put_int(scratch: Any, at: int, v: Any) -> int:
+def _put_int(words: Any, scratch: Any, at: int, v: Any) -> int:
     """Write ``v`` in decimal at ``at``; return the position after it."""
     if v < 0:
         m = np.uint64(-(v + 1)) + np.uint64(1)  # exact at the smallest int64 too
@@ -90,6 +94,49 @@ def _put_int(scratch: Any, at: int, v: Any) -> int:
         at += 1
     else:
         m = np.uint64(v)
+    if not _LITTLE:
+        return _put_int_bytes(scratch, at, m)
+    low = m % _E8
+    high = m // _E8
+    if high == 0:
+        return _put_digits(words, at, low, _width8(low))
+    middle = high % _E8
+    top = high // _E8
+    if top == 0:
+        at = _put_digits(words, at, middle, _width8(middle))
+    else:  # below 10**4: 20 digits at most
+        at = _put_digits(words, at, top, _width8(top))
+        at = _put_digits(words, at, middle, 8)
+    return _put_digits(words, at, low, 8)
+
+
+@_inline
+def _width8(x: Any) -> int:
+    """How many decimal digits ``x`` (below 10**8) has."""
+    width = 1
+    while width < 8 and x >= _POW10[width]:
+        width += 1
+    return width
+
+
+@_inline
+def _put_digits(words: Any, at: int, x: Any, width: int) -> int:
+    """Write the last ``width`` of the eight decimal digits of ``x`` (below 10**8) at ``at``."""
+    a = x // np.uint64(10000)
+    b = x % np.uint64(10000)
+    w = (
+        _PAIRS16[np.int64(a // _E2)]
+        | (_PAIRS16[np.int64(a % _E2)] << np.uint64(16))
+        | (_PAIRS16[np.int64(b // _E2)] << np.uint64(32))
+        | (_PAIRS16[np.int64(b % _E2)] << np.uint64(48))
+    )
+    _put_word(words, at, w >> np.uint64(8 * (8 - width)))
+    return at + width
+
+
+@_inline
+def _put_int_bytes(scratch: Any, at: int, m: Any) -> int:
+    """:func:`_put_int` of ``m`` byte by byte (big-endian machines)."""
     width = 1
     while width < 20 and m >= _POW10[width]:
         width += 1
@@ -213,7 +260,7 @@ def _rows(
                 else:
                     if at + 21 > room:
                         return i
-                    at = _put_int(scratch, at, values[index[c], i])
+                    at = _put_int(words, scratch, at, values[index[c], i])
             elif fallback[c] >= 0 and valid[k + c, i]:
                 start = offsets[fallback[c], i]
                 stop = offsets[fallback[c], i + 1]
