@@ -106,6 +106,15 @@ def _run(tree: Path, what: str, reps: int) -> list[float]:
     return [float(t) for t in out.split()]
 
 
+def _parts(tree: Path, reps: int) -> dict[str, list[float]]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, "-c", _PARTS, FILE, str(reps)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return {
+        k: [float(t) for t in v.split()] for k, v in (ln.split("\t") for ln in out.splitlines())
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("base", type=Path)
@@ -119,14 +128,13 @@ def main() -> None:
         for measure, reps in what.items():
             for label, tree in trees.items():
                 times.setdefault((measure, label), []).extend(_run(tree, measure, reps))
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    cmd = [sys.executable, "-c", _PARTS, FILE, str(3 * args.rounds)]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    parts = {
-        k: [float(t) for t in v.split()] for k, v in (ln.split("\t") for ln in out.splitlines())
-    }
+    parts: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for label, tree in trees.items():
+            for k, ts in _parts(tree, 3).items():
+                parts.setdefault((k, label), []).extend(ts)
     load_after = os.getloadavg()
-    part_rows = [f"| {k} | {spread(ts)} |" for k, ts in parts.items()]
+    part_rows = [f"| {k} | {label} | {spread(ts)} |" for (k, label), ts in parts.items()]
     rows = []
     for measure in what:
         base = min(times[(measure, "baseline")])
@@ -137,8 +145,7 @@ def main() -> None:
     body = f"""## Chain B: canonical assembly and record ids (issues 3 and 5), 1,000,000 rows
 
 Command: `python -m benchmarks.assemble_ab BASE` ({args.rounds} rounds, the trees interleaved,
-each measure in a fresh process after a warm-up; baseline: main 0027e94 unpacked with `git
-archive`). Machine: {machine()}. Shared with other work: load average (1, 5, 15 min)
+each measure in a fresh process after a warm-up; baseline: `{args.base}`). Machine: {machine()}. Shared with other work: load average (1, 5, 15 min)
 {", ".join(f"{x:.1f}" for x in load_before)} before, {", ".join(f"{x:.1f}" for x in load_after)}
 after; figures are CPU time (`time.process_time`), steadier than wall time there, yet noisy.
 
@@ -153,11 +160,12 @@ converted chunks, identifier memo included; `normalize`: its `normalize_columns`
 `assemble` outside identifier normalization (min - min): baseline {outside[0]:.3f} s,
 this tree {outside[1]:.3f} s ({outside[1] / outside[0]:.2f}x).
 
-The two changed steps, interleaved in one process on the same chunks ({3 * args.rounds}
-rounds; main's record ids from the reference copy in `tests/adapters/_main_record_ids.py`):
+The steps of `_canonical_table`, each tree in its own process ({args.rounds} rounds of 3,
+the trees interleaved; in each process the steps interleaved on the same chunks; the record
+ids of the reference copy of older kernels in `tests/adapters/_main_record_ids.py`):
 
-| step (all chunks, 1 M rows) | CPU time |
-|---|---|
+| step (all chunks, 1 M rows) | tree | CPU time |
+|---|---|---|
 {chr(10).join(part_rows)}
 """
     write_section("assemble-ab", body)
