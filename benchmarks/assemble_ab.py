@@ -2,7 +2,8 @@
 
 Usage: ``python -m benchmarks.assemble_ab BASE_TREE [--rounds 3]`` where ``BASE_TREE`` is a
 checkout of the baseline (e.g. ``git archive main | tar -x -C /tmp/base``). Each measure runs
-in a fresh process with ``PYTHONPATH`` set to one tree, the two trees interleaved round by
+in a fresh process with ``PYTHONPATH`` set to one tree and run from it (``python -c`` puts
+the working directory first on ``sys.path``; each child checks what it imported), the two trees interleaved round by
 round; CPU time (``time.process_time``) after a warm-up. ``assemble`` runs on the converted
 chunks of the 1 M-row T-Mobile file (read once, outside the timing), each chunk's output
 dropped as a consumer does. Writes the section ``assemble-ab`` of RESULTS.md.
@@ -22,6 +23,8 @@ FILE = "/tmp/tls-bench-tmobile-1000000-7.csv"
 HERE = Path(__file__).resolve().parents[1]
 
 _PARTS = """
+import os, penlink_adapters  # the tree under test, not the one the venv installs
+assert penlink_adapters.__file__.startswith(os.environ["PYTHONPATH"]), penlink_adapters.__file__
 import statistics, sys, time
 import polars as pl
 import penlink_adapters._assemble as A
@@ -66,6 +69,8 @@ for k, ts in times.items():
 """
 
 _CHILD = """
+import os, penlink_adapters  # the tree under test, not the one the venv installs
+assert penlink_adapters.__file__.startswith(os.environ["PYTHONPATH"]), penlink_adapters.__file__
 import sys, time
 from penlink_adapters import scan_return
 from penlink_adapters._assemble import Provenance, assemble
@@ -102,14 +107,14 @@ print(" ".join(f"{t:.4f}" for t in times))
 def _run(tree: Path, what: str, reps: int) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-c", _CHILD, FILE, what, str(reps)]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True).stdout
     return [float(t) for t in out.split()]
 
 
 def _parts(tree: Path, reps: int) -> dict[str, list[float]]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-c", _PARTS, FILE, str(reps)]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True).stdout
     return {
         k: [float(t) for t in v.split()] for k, v in (ln.split("\t") for ln in out.splitlines())
     }
