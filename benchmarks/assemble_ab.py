@@ -1,10 +1,10 @@
 """CPU of chain B (``assemble``) and of ``scan_return(threads=1)``: this tree against a baseline.
 
 Usage: ``python -m benchmarks.assemble_ab BASE_TREE [--rounds 3]`` where ``BASE_TREE`` is a
-checkout of the baseline (e.g. ``git archive main | tar -x -C /tmp/base``). Each measure runs
-in a fresh process with ``PYTHONPATH`` set to one tree and run from it (``python -c`` puts
-the working directory first on ``sys.path``; each child checks what it imported), the two trees interleaved round by
-round; CPU time (``time.process_time``) after a warm-up. ``assemble`` runs on the converted
+checkout of the baseline (e.g. ``git worktree add --detach /tmp/base main``). Each measure
+runs in a fresh process with ``PYTHONPATH`` set to one tree and run from it (``python -c``
+puts the working directory first on ``sys.path``; each child checks what it imported), the
+two trees interleaved round by round; CPU time (``time.process_time``) after a warm-up. ``assemble`` runs on the converted
 chunks of the 1 M-row T-Mobile file (read once, outside the timing), each chunk's output
 dropped as a consumer does. Writes the section ``assemble-ab`` of RESULTS.md.
 """
