@@ -5,7 +5,10 @@ null as U+0000, ``raw:`` plus the raw value for a canonical identifier without o
 in decimal) is written into a small scratch buffer, hashed there with MurmurHash3 x64 128
 (seed 0) and written as 32 lowercase hex digits (``h1`` then ``h2``, little-endian): no key
 column, no widths pass, no separate hex pass. The scratch buffer is a ``uint64`` array read a
-word at a time; a row whose key does not fit starts the pass again with a larger one.
+word at a time; a row whose key does not fit starts the pass again with a larger one. On a
+little-endian machine it is also written a word at a time: text eight bytes per (unaligned)
+word from a padded source, integers eight decimal digits per word, and the hex digits four
+byte pairs per word; a big-endian machine writes byte by byte.
 
 Columns come as a few flat arrays (no per-column Python objects in the row loop): the text
 columns' bytes in one ``data`` array with one row of 64-bit ``offsets`` each, the integer
@@ -46,7 +49,7 @@ _HEX16: Final = _HEX_PAIRS.view("<u2").astype(np.uint64)
 """Byte ``b``'s two hex digits as the little-endian 16-bit word that holds them."""
 _FF: Final = np.uint64(0xFF)
 _SLACK: Final = 16
-"""Bytes kept free past a key: a tail word may be read whole."""
+"""Bytes kept free past a key: a tail word may be read whole, and a word written past it."""
 
 
 @_inline
