@@ -1,9 +1,10 @@
 """CPU of chain B (``assemble``) and of ``scan_return(threads=1)``: this tree against a baseline.
 
 Usage: ``python -m benchmarks.assemble_ab BASE_TREE [--rounds 3]`` where ``BASE_TREE`` is a
-checkout of the baseline (e.g. ``git archive main | tar -x -C /tmp/base``). Each measure runs
-in a fresh process with ``PYTHONPATH`` set to one tree, the two trees interleaved round by
-round; CPU time (``time.process_time``) after a warm-up. ``assemble`` runs on the converted
+checkout of the baseline (e.g. ``git worktree add --detach /tmp/base main``). Each measure
+runs in a fresh process with ``PYTHONPATH`` set to one tree and run from it (``python -c``
+puts the working directory first on ``sys.path``; each child checks what it imported), the
+two trees interleaved round by round; CPU time (``time.process_time``) after a warm-up. ``assemble`` runs on the converted
 chunks of the 1 M-row T-Mobile file (read once, outside the timing), each chunk's output
 dropped as a consumer does. Writes the section ``assemble-ab`` of RESULTS.md.
 """
@@ -22,6 +23,8 @@ FILE = "/tmp/tls-bench-tmobile-1000000-7.csv"
 HERE = Path(__file__).resolve().parents[1]
 
 _PARTS = """
+import os, penlink_adapters  # the tree under test, not the one the venv installs
+assert penlink_adapters.__file__.startswith(os.environ["PYTHONPATH"]), penlink_adapters.__file__
 import statistics, sys, time
 import polars as pl
 import penlink_adapters._assemble as A
@@ -66,6 +69,8 @@ for k, ts in times.items():
 """
 
 _CHILD = """
+import os, penlink_adapters  # the tree under test, not the one the venv installs
+assert penlink_adapters.__file__.startswith(os.environ["PYTHONPATH"]), penlink_adapters.__file__
 import sys, time
 from penlink_adapters import scan_return
 from penlink_adapters._assemble import Provenance, assemble
@@ -102,8 +107,17 @@ print(" ".join(f"{t:.4f}" for t in times))
 def _run(tree: Path, what: str, reps: int) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-c", _CHILD, FILE, what, str(reps)]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True).stdout
     return [float(t) for t in out.split()]
+
+
+def _parts(tree: Path, reps: int) -> dict[str, list[float]]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, "-c", _PARTS, FILE, str(reps)]
+    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True).stdout
+    return {
+        k: [float(t) for t in v.split()] for k, v in (ln.split("\t") for ln in out.splitlines())
+    }
 
 
 def main() -> None:
@@ -119,14 +133,13 @@ def main() -> None:
         for measure, reps in what.items():
             for label, tree in trees.items():
                 times.setdefault((measure, label), []).extend(_run(tree, measure, reps))
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    cmd = [sys.executable, "-c", _PARTS, FILE, str(3 * args.rounds)]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    parts = {
-        k: [float(t) for t in v.split()] for k, v in (ln.split("\t") for ln in out.splitlines())
-    }
+    parts: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for label, tree in trees.items():
+            for k, ts in _parts(tree, 3).items():
+                parts.setdefault((k, label), []).extend(ts)
     load_after = os.getloadavg()
-    part_rows = [f"| {k} | {spread(ts)} |" for k, ts in parts.items()]
+    part_rows = [f"| {k} | {label} | {spread(ts)} |" for (k, label), ts in parts.items()]
     rows = []
     for measure in what:
         base = min(times[(measure, "baseline")])
@@ -137,8 +150,7 @@ def main() -> None:
     body = f"""## Chain B: canonical assembly and record ids (issues 3 and 5), 1,000,000 rows
 
 Command: `python -m benchmarks.assemble_ab BASE` ({args.rounds} rounds, the trees interleaved,
-each measure in a fresh process after a warm-up; baseline: main 0027e94 unpacked with `git
-archive`). Machine: {machine()}. Shared with other work: load average (1, 5, 15 min)
+each measure in a fresh process after a warm-up; baseline: `{args.base}`). Machine: {machine()}. Shared with other work: load average (1, 5, 15 min)
 {", ".join(f"{x:.1f}" for x in load_before)} before, {", ".join(f"{x:.1f}" for x in load_after)}
 after; figures are CPU time (`time.process_time`), steadier than wall time there, yet noisy.
 
@@ -153,11 +165,12 @@ converted chunks, identifier memo included; `normalize`: its `normalize_columns`
 `assemble` outside identifier normalization (min - min): baseline {outside[0]:.3f} s,
 this tree {outside[1]:.3f} s ({outside[1] / outside[0]:.2f}x).
 
-The two changed steps, interleaved in one process on the same chunks ({3 * args.rounds}
-rounds; main's record ids from the reference copy in `tests/adapters/_main_record_ids.py`):
+The steps of `_canonical_table`, each tree in its own process ({args.rounds} rounds of 3,
+the trees interleaved; in each process the steps interleaved on the same chunks; the record
+ids of the reference copy of older kernels in `tests/adapters/_main_record_ids.py`):
 
-| step (all chunks, 1 M rows) | CPU time |
-|---|---|
+| step (all chunks, 1 M rows) | tree | CPU time |
+|---|---|---|
 {chr(10).join(part_rows)}
 """
     write_section("assemble-ab", body)

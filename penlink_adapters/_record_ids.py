@@ -8,6 +8,7 @@ Arrow buffers (:mod:`penlink_adapters._record_id_kernel`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -174,7 +175,7 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
     texts: list[tuple[Any, Any]] = []
     ints: list[Any] = []
     plan = np.full((3, k), -1, dtype=np.int64)  # kinds, index, fallback
-    valid = np.ones((2 * k, n), dtype=np.bool_)
+    valid = _reused("valid", (2 * k, n), np.bool_)
     for c, name in enumerate(key):
         array = _one_chunk(table.column(name))
         _fill_validity(valid[c], array)
@@ -192,7 +193,9 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
             plan[:2, c] = 1, len(ints)
             ints.append(_int_values(array))
     offsets, data = _stacked_texts(texts, n)
-    values = np.stack(ints) if ints else np.zeros((1, n), dtype=np.int64)
+    values = _reused("values", (max(len(ints), 1), n), np.int64)
+    for j, column in enumerate(ints):
+        values[j] = column
     kinds, index, fallback = plan
     return _hex_array(record_id_kernel(kinds, index, fallback, offsets, data, values, valid), n)
 
@@ -206,11 +209,13 @@ def _is_text(array: pa.Array) -> bool:
 
 
 def _fill_validity(row: Any, array: pa.Array) -> None:
-    """Write whether each value of ``array`` is non-null into ``row`` (all True already)."""
+    """Write whether each value of ``array`` is non-null into ``row``."""
     if array.null_count:
         bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
         n, at = len(array), array.offset
         row[:] = np.unpackbits(bits, count=at + n, bitorder="little")[at:].view(np.bool_)
+    else:
+        row[:] = True
 
 
 def _text_buffers(array: pa.Array) -> tuple[Any, Any]:
@@ -226,17 +231,42 @@ def _stacked_texts(texts: list[tuple[Any, Any]], n: int) -> tuple[Any, Any]:
     """Text columns as one ``(columns, n + 1)`` offsets array into one bytes array.
 
     Only each column's own span of bytes is copied (a slice or a chunk of a larger buffer
-    brings no more).
+    brings no more), into an 8-byte aligned buffer with zeroed words past its end: the kernel
+    reads whole words.
     """
-    offsets = np.zeros((max(len(texts), 1), n + 1), dtype=np.int64)
-    spans = []
+    offsets = _reused("offsets", (max(len(texts), 1), n + 1), np.int64)
+    spans = [(int(o[0]), int(o[-1])) for o, _ in texts]
+    size = sum(last - first for first, last in spans)
+    padded = _reused("data", (8 * (size // 8 + _PAD_WORDS + 1),), np.uint8)
+    padded[size:] = 0
     base = 0
-    for j, (column_offsets, data) in enumerate(texts):
-        first, last = int(column_offsets[0]), int(column_offsets[-1])
+    for j, ((column_offsets, data), (first, last)) in enumerate(zip(texts, spans, strict=True)):
         np.subtract(column_offsets, first - base, out=offsets[j], casting="unsafe")
-        spans.append(data[first:last])
+        padded[base : base + last - first] = data[first:last]
         base += last - first
-    return offsets, np.concatenate(spans) if spans else _EMPTY
+    return offsets, padded
+
+
+_LOCAL: Final = threading.local()
+_REUSED_BYTES: Final = 64 << 20
+"""Work arrays up to this size are kept per thread and reused from call to call."""
+
+
+def _reused(slot: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialized, 8-byte aligned work array, reused by the next call in this thread.
+
+    Freshly allocated memory costs a page fault per 4 KiB page at first touch (as much as the
+    work done in it, for the few megabytes of a chunk); arrays past :data:`_REUSED_BYTES` are
+    not kept.
+    """
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    pool: dict[str, Any] = _LOCAL.__dict__.setdefault("pool", {})
+    buffer = pool.get(slot)
+    if buffer is None or len(buffer) < size:
+        buffer = np.empty(size // 8 + 1, dtype=np.uint64).view(np.uint8)
+        if size <= _REUSED_BYTES:
+            pool[slot] = buffer
+    return buffer[:size].view(dtype).reshape(shape)
 
 
 def _int_values(array: pa.Array) -> Any:
@@ -266,6 +296,8 @@ def _validity(array: pa.Array) -> Any:
 
 
 _EMPTY: Final = np.zeros(1, dtype=np.uint8)
+_PAD_WORDS: Final = 2
+"""Whole words the record-id kernel may read past the text bytes."""
 
 
 def _hex_array(digits: Any, n: int) -> pa.Array:
