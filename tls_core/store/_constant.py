@@ -24,7 +24,6 @@ otherwise store the dictionary types.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -119,13 +118,20 @@ class ConstantColumns:
         return pa.RecordBatch.from_arrays(arrays, schema=self.file_schema)
 
     def key_value_metadata(self) -> dict[bytes, bytes]:
-        """The file's key-value metadata as the writer stores it for :attr:`schema`.
+        """The key-value metadata Arrow's writer stores for :attr:`schema`.
 
-        The schema's own metadata plus ``ARROW:schema``: the base64 of its IPC serialization
-        (what Arrow writes with ``store_schema=True`` and reads back as the file's schema).
+        The schema's own metadata plus ``ARROW:schema`` (the base64 of the schema's IPC
+        serialization, list items named as the Parquet file names them), taken from an empty
+        file written with that schema: what the writer itself stores.
         """
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.ParquetWriter(sink, self.schema).close()
+        stored = pq.read_metadata(pa.BufferReader(sink.getvalue())).metadata
+        # In the writer's order (the schema's keys, then ARROW:schema): the same bytes.
         own = dict(self.schema.metadata or {})
-        own[b"ARROW:schema"] = base64.b64encode(self.schema.serialize().to_pybytes())
+        own[b"ARROW:schema"] = stored[b"ARROW:schema"]
         return own
 
     def _dictionary(self, column: pa.Array) -> pa.Array:
