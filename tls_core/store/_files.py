@@ -55,7 +55,9 @@ NO_DICTIONARY: Final = frozenset(ENCODINGS) | _RAW
 dictionary page only overflows and costs encoding time, and the raw spellings, which zstd
 compresses as well without one and no query groups or joins on (they are shown, never
 matched). Coordinates keep a dictionary: they are those of the carrier's cells, few distinct
-values per return (a column of distinct values falls back to plain after the first page)."""
+values per return (a column of distinct values falls back to plain after the first page).
+A raw spelling constant in a file's first batch (``target_raw``) gets one all the same: it is
+handed to the writer as a one-value dictionary (``_constant.py``)."""
 NO_STATISTICS: Final = frozenset(
     {"record_id", "source_sha256", "layout_name", "layout_version", "tz_source", "tz_name"} | _RAW
 )
