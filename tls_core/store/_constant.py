@@ -4,22 +4,23 @@ Many string columns of a batch hold one value on every row: the per-file provena
 (``source_sha256``, ``layout_name``, ``layout_version``, ``tz_name``, ``tz_source``), the
 ``batch_id``, the identifier kinds and usually the ``target_*`` columns. Given a plain string
 column, Arrow's Parquet writer hashes every value into its dictionary; given a
-``DictionaryArray`` it takes the dictionary as it is and writes the indices (about a third of
-the CPU). So a column found constant, without hashing (its offsets an arithmetic sequence and
+``DictionaryArray`` it takes the dictionary as it is and writes the indices (a third to a half
+of the CPU). So a column found constant, without hashing (its offsets an arithmetic sequence and
 its bytes one value repeated: two vectorized passes), is handed over as a one-value dictionary
 with all-zero indices.
 
 The writer's schema is fixed per file, so the choice is made per file from its first batch: a
 string column constant there (and the batch at least ``min_rows`` long) is a dictionary column
 for the whole file. A later batch in which it is not constant is dictionary-encoded
-(``pyarrow.compute.dictionary_encode``: a hash of its values, about 1.3-1.5x the plain write of
+(``pyarrow.compute.dictionary_encode``: a hash of its values, about 1.2-1.5x the plain write of
 that column, once per such batch; the columns this path serves are constant per source file).
 
 Files read back exactly as plain ones: the Parquet column is a dictionary-encoded
 ``BYTE_ARRAY`` (``String``) either way, and the file's ``ARROW:schema`` (the Arrow schema a
 reader restores: string types, field and schema metadata such as ``tls.schema``) is the stored
 string schema, written by :meth:`ConstantColumns.key_value_metadata` since the writer would
-otherwise store the dictionary types.
+otherwise store the dictionary types. The bytes are those Arrow writes from the plain strings
+with a dictionary on the same columns.
 """
 
 from __future__ import annotations
