@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import storekit as k
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tls_core.schema import CALL_RECORDS
@@ -169,6 +169,9 @@ def test_the_bytes_are_those_of_the_plain_writer_with_the_same_dictionaries(
         for batch in batches:
             writer.write_batch(batch)
     assert path.read_bytes() == reference.read_bytes()
+    later = {name for b in batches[1:] for name in chosen if not is_constant(b.column(name))}
+    event(f"dictionary columns: {len(chosen)}")
+    event(f"dictionary-encoded later: {bool(later)}")
 
 
 def _batches_of(columns: dict[str, list[str | None]]) -> list[pa.RecordBatch]:
