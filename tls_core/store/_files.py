@@ -18,6 +18,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from tls_core.errors import IntegrityError, StoreError
+from tls_core.store._constant import CONSTANT_MIN_ROWS, ConstantColumns
 from tls_core.store._layout import (
     STORED_SCHEMAS,
     Layout,
@@ -54,7 +55,9 @@ NO_DICTIONARY: Final = frozenset(ENCODINGS) | _RAW
 dictionary page only overflows and costs encoding time, and the raw spellings, which zstd
 compresses as well without one and no query groups or joins on (they are shown, never
 matched). Coordinates keep a dictionary: they are those of the carrier's cells, few distinct
-values per return (a column of distinct values falls back to plain after the first page)."""
+values per return (a column of distinct values falls back to plain after the first page).
+A raw spelling constant in a file's first batch (``target_raw``) gets one all the same: it is
+handed to the writer as a one-value dictionary (``_constant.py``)."""
 NO_STATISTICS: Final = frozenset(
     {"record_id", "source_sha256", "layout_name", "layout_version", "tz_source", "tz_name"} | _RAW
 )
@@ -104,57 +107,92 @@ def write_staged(
     schema: pa.Schema,
     *,
     rows_per_file: int = ROWS_PER_FILE,
+    constant_min_rows: int = CONSTANT_MIN_ROWS,
 ) -> list[tuple[Path, int]]:
     """Write record batches of ``schema`` into staging files, rolling every ``rows_per_file``.
+
+    String columns constant in a file's first batch (of at least ``constant_min_rows`` rows)
+    are handed to the writer as one-value dictionaries (see ``_constant.py``); the files read
+    back the same either way.
 
     Returns:
         ``(path, rows)`` of each staged file (none for an empty input).
     """
-    import pyarrow.parquet as pq
-
     layout.staging.mkdir(parents=True, exist_ok=True)
     out: list[tuple[Path, int]] = []
-    writer: pq.ParquetWriter | None = None
-    rows = 0
+    staged: _StagedFile | None = None
     try:
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            if writer is None:
-                path = layout.staging / f"{uuid.uuid4().hex}.parquet"
-                writer = pq.ParquetWriter(path, schema, **_writer_options(schema))
-                out.append((path, 0))
-            if not batch.schema.equals(schema):
-                # Same columns and types; only nullability and metadata differ.
-                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-            writer.write_batch(batch)
-            rows += batch.num_rows
-            out[-1] = (out[-1][0], rows)
-            if rows >= rows_per_file:
-                _close(writer, out[-1][0])
-                writer, rows = None, 0
+            if staged is None:
+                plan = ConstantColumns.plan(
+                    schema, batch, exclude=frozenset(ENCODINGS), min_rows=constant_min_rows
+                )
+                staged = _StagedFile.open(layout.staging / f"{uuid.uuid4().hex}.parquet", plan)
+                out.append((staged.path, 0))
+            staged.write(batch)
+            out[-1] = (staged.path, staged.rows)
+            if staged.rows >= rows_per_file:
+                staged.close()
+                staged = None
     finally:
-        if writer is not None:
-            _close(writer, out[-1][0])
+        if staged is not None:
+            staged.close()
     return out
 
 
-def _writer_options(schema: pa.Schema) -> dict[str, Any]:
-    """Writer options: zstd (default level); dictionary, encodings, statistics where they serve."""
+@dataclass
+class _StagedFile:
+    """One staging file being written: its writer and the file's dictionary columns."""
+
+    path: Path
+    plan: ConstantColumns
+    writer: Any
+    rows: int = 0
+
+    @classmethod
+    def open(cls, path: Path, plan: ConstantColumns) -> _StagedFile:
+        import pyarrow.parquet as pq
+
+        options = _writer_options(plan.schema, dictionary=plan.columns)
+        if plan.columns:
+            # The writer would store the dictionary types; close() stores the string schema.
+            options["store_schema"] = False
+        return cls(path, plan, pq.ParquetWriter(path, plan.file_schema, **options))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.plan.columns:
+            batch = self.plan.convert(batch)
+        elif not batch.schema.equals(self.plan.schema):
+            # Same columns and types; only nullability and metadata differ.
+            batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.plan.schema)
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        if self.plan.columns and self.writer.is_open:
+            self.writer.add_key_value_metadata(self.plan.key_value_metadata())
+        self.writer.close()
+        fsync(self.path)
+
+
+def _writer_options(
+    schema: pa.Schema, *, dictionary: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Writer options: zstd (default level); dictionary, encodings, statistics where they serve.
+
+    ``dictionary`` names columns given to the writer as dictionaries: they keep one.
+    """
     names = schema.names
     sorted_ids = schema.equals(STORED_SCHEMAS["record_refs"])  # sorted by record_id: keep
     stats = [n for n in names if sorted_ids or n not in NO_STATISTICS]
     return {
         "compression": "zstd",
-        "use_dictionary": [n for n in names if n not in NO_DICTIONARY],
+        "use_dictionary": [n for n in names if n not in NO_DICTIONARY or n in dictionary],
         "write_statistics": True if len(stats) == len(names) else stats,
         "column_encoding": {n: e for n, e in ENCODINGS.items() if n in names},
     }
-
-
-def _close(writer: object, path: Path) -> None:
-    writer.close()  # type: ignore[attr-defined]
-    fsync(path)
 
 
 def fsync(path: Path) -> None:
