@@ -297,14 +297,37 @@ cores, peak memory <= 2 GiB whatever the file size. Speed: **{"met" if met_speed
 ({args.rows / statistics.median(outside) / 1e6:.2f} M rows/s outside normalization). Memory of the
 streaming read: **{"met" if met_memory else "not met"}** at this size. `read_return` returns the
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
-for large returns. With two threads (the default), identifier normalization in the caller's
-thread overlaps the helper thread's splitting and conversion of the next chunk, so "outside
-identifier normalization" (wall time minus the time spent normalizing) understates the cost of
-the rest; the `threads=1` row shows the read without that overlap.
+for large returns. With two threads (the default), a scan is a pipeline of four steps, each a
+chunk ahead of the next: cutting lines into fields, typed conversion, identifier normalization
+(three helper threads), then the Arrow tables and record ids (the caller's thread); "outside
+identifier normalization" (wall time minus the time spent normalizing) therefore understates
+the cost of the rest; the `threads=1` row shows the read without any overlap.
 
-The `sha256=` row saves one SHA-256 of the file (about 1.2 s of CPU for this file on this VM,
-reading included, run in a helper thread): less than the spread of the figures on a loaded
-machine, where the two `scan_return` rows may come out in either order.
+The `sha256=` row is the read without a hash of the file. Without it, a two-thread scan hashes
+the file in a helper thread while it checks and reads it (about 1 s of CPU for this file on this
+VM, at 1.1-1.3 GB/s); only the tables wait for the hash, and up to eight normalized chunks are
+held meanwhile so that the steps before them keep working.
+
+Before the session of 2026-11-26 evening (main at 68645d5), measured side by side with this
+tree at 19:29-19:31 UTC (`scan_return(path)` over the same 10 M file, each in a fresh process
+after a warm-up read, two rounds interleaved, load 1.6-3.2): 13.21-14.06 s wall / 17.1-17.4 s
+CPU against 9.36-10.07 s wall / 16.0-17.2 s CPU now (1.4x on wall time, the CPU unchanged).
+What changed: the two-thread read was two chains (cut and convert one chunk ahead in a helper
+thread; normalize, tables and record ids in the caller), which overlapped only in part
+(1.29x over one thread); it is now the four-step pipeline above, each stage with its own reused
+pool (a step waits only for the stage after it, so concurrent scans cannot deadlock); the hash
+runs beside the read instead of before it; and the record-id kernel copies key text and writes
+digits a word at a time (`rid8`: record ids 0.20 s -> 0.16 s of CPU per 1 M rows).
+
+Before the read-path work of the session of 2026-11-26 afternoon (main at 0027e94, same
+command, load 1-2): raw read 4.58 s wall / 8.24 s CPU; `scan_return` 19.05 s wall / 26.62 s
+CPU (3.23x the raw read's CPU); `scan_return(threads=1)` CPU outside normalization 22.89 s
+(2.78x). After it (17:22 UTC, load 1.5-1.8): 15.20 s wall / 19.44 s CPU, and `threads=1`
+outside normalization 12.48 s CPU (1.76x the raw read's 7.08 s). What changed: one numba pass
+per block finds the lines while it cuts the fields (`cut6`); record ids in one kernel pass per
+row (`asm6`); the typed conversion reads polars' string views in place (`conv6`, `conv7`); the
+identifier memo hashes and finds values in one pass over the views (`memo7`). The figures of
+this VM vary by 15-30% from run to run even when it is idle.
 
 Before the `read4` branch (main at e0248e4, same command, load 8.0-9.3): raw read 14.42 s
 wall / 8.72 s CPU; `read_return` 48.21 s wall / 37.84 s CPU; `scan_return` 41.42 s wall

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Final, TypeAlias
 
 import polars as pl
 import pyarrow as pa
@@ -48,6 +49,13 @@ from tls_core.errors import ConfigError, ReadError
 from tls_core.schema import REJECTS
 
 __all__ = ["ReturnScan", "read_return", "scan_return"]
+
+HELD_WHILE_HASHING: Final = 8
+"""Chunks a two-thread scan holds, normalized, while its helper thread still hashes the file
+(memory: that many chunks more, at most, early in the read)."""
+
+_Step: TypeAlias = tuple[pl.DataFrame, Chunk]
+"""A chunk's columns at a step of the read, and the chunk."""
 
 
 def read_return(
@@ -219,7 +227,7 @@ class ReturnScan:
             staged = read_ahead(self._normalize(*step) for step in converted)
         else:
             staged = (self._normalize(*self._convert(chunk)) for chunk in self._chunks())
-        for normalized, chunk in staged:
+        for normalized, chunk in self._while_hashing(staged):
             prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield self._assemble(normalized, chunk, prov)
         bad: list[RejectRow] = [
@@ -230,6 +238,24 @@ class ReturnScan:
             prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield self.schema.empty_table(), rejects_table(bad, prov)
         self._done = True
+
+    def _while_hashing(self, staged: Iterator[_Step]) -> Iterator[_Step]:
+        """``staged`` in order, held back a little while the file is being hashed.
+
+        While a helper thread still hashes the file, up to :data:`HELD_WHILE_HASHING` steps
+        are taken and held, so that the steps before them keep working rather than wait for
+        the hash with the tables (which name it).
+        """
+        held: list[_Step] = []
+        for step in staged:
+            hashing = self._hashing is not None and not self._hashing.done()
+            if hashing and len(held) < HELD_WHILE_HASHING:
+                held.append(step)
+                continue
+            yield from held
+            held.clear()
+            yield step
+        yield from held
 
     def _chunks(self) -> Iterator[Chunk]:
         info = self._info  # the hash may still be running: not needed to read
@@ -244,7 +270,7 @@ class ReturnScan:
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
         return convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed), chunk
 
-    def _normalize(self, converted: pl.DataFrame, chunk: Chunk) -> tuple[pl.DataFrame, Chunk]:
+    def _normalize(self, converted: pl.DataFrame, chunk: Chunk) -> _Step:
         """Identifiers of a chunk: one step of the chain of the identifier memo."""
         return normalize(converted, self.layout, self._region, self._memo), chunk
 

@@ -281,3 +281,47 @@ def test_a_hash_nobody_wants_stops_early(tmp_path: Path, monkeypatch: pytest.Mon
     assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(ReadError):
         sha256_of(tmp_path / "missing.csv")
+
+
+def test_chunks_held_while_hashing_come_out_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the helper thread hashes, the steps before the tables keep working (chunks are
+    held, up to a bound); the chunks then come out in order, each with the file's hash: the
+    same as a one-thread scan."""
+    import hashlib
+    import threading
+
+    from benchmarks.read_scale import synth_file
+    from penlink_adapters import _read
+    from penlink_adapters._source import sha256_of
+
+    path = synth_file(3_000, seed=5)
+    normalized: list[int] = []
+    seen_by_hash: list[int] = []
+    normalize = _read.ReturnScan._normalize
+
+    def counted(self: _read.ReturnScan, converted: object, chunk: object) -> object:
+        normalized.append(1)
+        return normalize(self, converted, chunk)  # type: ignore[arg-type]
+
+    def slow(path: Path, *, stop: threading.Event | None = None) -> str:
+        import time as clock
+
+        deadline = clock.monotonic() + 10
+        while len(normalized) < _read.HELD_WHILE_HASHING + 1 and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        seen_by_hash.append(len(normalized))
+        return sha256_of(path, stop=stop)
+
+    monkeypatch.setattr(_read.ReturnScan, "_normalize", counted)
+    monkeypatch.setattr(_read, "sha256_of", slow)
+    two = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=2))
+    assert seen_by_hash[0] > _read.HELD_WHILE_HASHING  # worked on while the hash waited
+    one = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=1))
+    assert len(two) == len(one) > _read.HELD_WHILE_HASHING
+    for (r2, j2), (r1, j1) in zip(two, one, strict=True):
+        assert r2.equals(r1)
+        assert j2.equals(j1)
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    assert {v for r, _ in two for v in r.column("source_sha256").to_pylist()} == {sha}
