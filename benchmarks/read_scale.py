@@ -309,7 +309,7 @@ VM, at 1.1-1.3 GB/s); only the tables wait for the hash, and up to eight normali
 held meanwhile so that the steps before them keep working.
 
 Before the session of 2026-11-26 evening (main at 68645d5), measured side by side with this
-tree at 19:29-19:31 UTC (`scan_return(path)` over the same 10 M file, each in a fresh process
+tree (main at 6083a1d, before the last change) at 19:29-19:31 UTC (`scan_return(path)` over the same 10 M file, each in a fresh process
 after a warm-up read, two rounds interleaved, load 1.6-3.2): 13.21-14.06 s wall / 17.1-17.4 s
 CPU against 9.36-10.07 s wall / 16.0-17.2 s CPU now (1.4x on wall time, the CPU unchanged).
 What changed: the two-thread read was two chains (cut and convert one chunk ahead in a helper
