@@ -125,7 +125,8 @@ def scan_return(
     """Prepare a streaming read: iterate the result for ``(records, rejects)`` per chunk.
 
     Memory follows ``chunk_rows``, not the file size (with ``threads=2``, three chunks more
-    are in flight). Arguments are those of :func:`read_return`; the report is available from
+    are in flight, and up to :data:`HELD_WHILE_HASHING` more early on, while the file is
+    hashed). Arguments are those of :func:`read_return`; the report is available from
     :meth:`ReturnScan.report` once iteration is over. ``memo``: the identifier memo to use
     (default: a new one), so that scans of several files in turn normalize the values they
     share once; one memo serves one scan at a time, and one region (:meth:`IdentifierMemo.bind`).
@@ -170,7 +171,7 @@ class ReturnScan:
                 hint="pass threads=1 (caller's thread only) or threads=2 (read ahead)",
             )
         # With two threads, the file is hashed in a helper thread while it is checked and
-        # read: only the tables of the first chunk wait for the hash (their provenance).
+        # read: only the tables wait for the hash (their provenance names it).
         later = sha256 is None and threads == 2
         stop = threading.Event()  # set when the scan fails before it starts
         hashing = start(functools.partial(sha256_of, stop=stop), path) if later else None
