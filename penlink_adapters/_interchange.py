@@ -7,7 +7,6 @@ then import is the identity: same schema (with metadata), same rows, same order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from penlink_adapters._source import sha256_of
 from tls_core.errors import ReadError
 from tls_core.schema import SCHEMA_VERSION, SCHEMAS, check_table
 
@@ -65,7 +65,7 @@ def write_interchange(
         checked = check_table(table, SCHEMAS[name])
         path = out / f"{stem}.parquet"
         pq.write_table(checked, path)
-        entries.append(InterchangeFile(path.name, name, checked.num_rows, _sha256(path)))
+        entries.append(InterchangeFile(path.name, name, checked.num_rows, sha256_of(path)))
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -93,7 +93,7 @@ def read_interchange(folder: str | Path) -> dict[str, pa.Table]:
     for raw in manifest["files"]:
         entry = InterchangeFile(**raw)
         path = root / entry.file
-        if not path.is_file() or _sha256(path) != entry.sha256:
+        if not path.is_file() or sha256_of(path) != entry.sha256:
             raise ReadError(
                 "file missing or altered since export (SHA-256 differs)",
                 file=str(path),
@@ -131,11 +131,3 @@ def _schema_name(table: pa.Table) -> str:
     if name not in SCHEMAS:
         raise ReadError(f"table has no canonical schema metadata (found {name!r})")
     return name
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
