@@ -33,6 +33,7 @@ from numba.extending import intrinsic
 
 from penlink_adapters._kernels import _finish, _rotl
 from penlink_adapters._plain_cut import PAD
+from penlink_adapters._recycle import BLOCKS
 
 __all__ = ["PAD", "cut_block_kernel", "line_count_kernel"]
 
@@ -280,9 +281,12 @@ def _end_line(
     field, c, at, first_end, edge = scan
     k = len(wanted)
     lines = len(starts)
-    # The wanted fields this line lacks keep their zero (empty) views: null by the count.
-    if c < k and field == wanted[c] and stop > at:
+    if c < k and field == wanted[c]:
         _put_view(views, c * lines + i, buf, at, stop)
+        c += 1
+    for rest in range(c, k):  # the wanted fields the line lacks: empty (null by the count)
+        views[2 * (rest * lines + i)] = _U0
+        views[2 * (rest * lines + i) + 1] = _U0
     if stop > begin:
         edge = edge or _maybe_blank(buf[begin]) or _maybe_blank(buf[stop - 1])
     starts[i] = begin
@@ -313,11 +317,10 @@ def cut_block_kernel(
     does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
     offsets) and have :data:`PAD` bytes after ``n``; ``delim`` (``uint8``) is not LF or CR.
 
-    The outputs are allocated here, by numpy (which asks for huge pages: the views of a block
-    are larger than the block, and numba's own allocations fault them in 4 KiB at a time).
-    The views start zeroed (``np.zeros``: the operating system's zero pages) and the view of
-    an empty or missing field is not written: a column empty in every line costs no memory
-    traffic.
+    The outputs are allocated here, by numpy; the views in recycled block memory
+    (:data:`~penlink_adapters._recycle.BLOCKS`: they are larger than the block, and each
+    fresh page costs the kernel a fault and a zeroing), so every view is written, that of
+    an empty or missing field as zeros.
     """
     lines = line_count_kernel(buf, n) + (1 if last_line else 0)
     k = len(wanted)
@@ -327,7 +330,7 @@ def cut_block_kernel(
     flags = np.empty((3, lines), dtype=np.bool_)
     h1 = np.empty(lines, dtype=np.uint64)
     h2 = np.empty(lines, dtype=np.uint64)
-    views = np.zeros((k, lines, 2), dtype=np.uint64)
+    views = BLOCKS.empty((k, lines, 2), np.uint64)
     outputs = (starts, ends, counts, flags, h1, h2, views.reshape(-1))
     plain = _scan_block(buf, n, last_line, delim, wanted, header0, *outputs)
     return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views
@@ -378,8 +381,11 @@ def _scan_block(
                 if field == 0:
                     first_end = p
                 if c < k and field == wanted[c]:
-                    if p > at:  # an empty field keeps its zero view: no write
+                    if p > at:
                         _put_view(views, slot, buf, at, p)
+                    else:  # empty: a zero view (the memory may hold an earlier block's)
+                        views[2 * slot] = _U0
+                        views[2 * slot + 1] = _U0
                     slot += lines
                     c += 1
                 field += 1

@@ -22,6 +22,7 @@ from typing import Any, Final
 import numpy as np
 
 from penlink_adapters._plain_cut import PAD, Cut, CutSpec, copy_lines, cut_padded, sort_cut
+from penlink_adapters._recycle import BLOCKS
 from penlink_adapters._rows import Chunk, RowSorter
 from penlink_adapters._source import SourceInfo, iter_rows
 
@@ -129,7 +130,7 @@ def _line_blocks(info: SourceInfo, max_lines: int, spec: CutSpec) -> Iterator[tu
         if info.encoding == "utf-8-sig":
             fh.read(3)
         while True:
-            buf = np.empty(len(carry) + _BLOCK + PAD, dtype=np.uint8)
+            buf = BLOCKS.empty(len(carry) + _BLOCK + PAD, np.uint8)
             buf[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
             got = fh.readinto(buf.data[len(carry) : len(carry) + _BLOCK])
             size = len(carry) + got
