@@ -308,6 +308,17 @@ the file in a helper thread while it checks and reads it (about 1 s of CPU for t
 VM, at 1.1-1.3 GB/s); only the tables wait for the hash, and up to eight normalized chunks are
 held meanwhile so that the steps before them keep working.
 
+In the session of 2026-11-26 night (main at 8654fe8): a block's bytes and its string views
+come from recycled memory (`penlink_adapters/_recycle.py`) instead of fresh pages, which the
+kernel faulted in and zeroed at every block (`perf` over this 10 M-row read: kernel time 20.7%
+-> 16.8% of the samples, `clear_page_erms` 11.2% -> 8.1%). Side by side with main at
+a52230d, the end of the last session (22:27-22:30 UTC, `scan_return(path, sha256=...)` over the same file, each
+in a fresh process after a warm-up read, three rounds interleaved, load 2.2-3.2): 12.33, 9.83
+and 9.97 s wall (19.1, 15.9, 16.3 s CPU) against 10.26, 9.92 and 9.68 s (16.3, 15.8, 15.4 s
+CPU). In the table's run the raw polars read was slow (7.07 s wall / 12.58 s CPU, against
+3.9-5.4 s in earlier runs and 3.96 s in the ingest benchmark that followed it), which flatters
+the ratios: against 3.96 s, `scan_return(path)` is 2.66x and the store's read 2.12x.
+
 Before the session of 2026-11-26 evening (main at 68645d5), measured side by side with this
 tree (main at 6083a1d, before the last change) at 19:29-19:31 UTC (`scan_return(path)` over the same 10 M file, each in a fresh process
 after a warm-up read, two rounds interleaved, load 1.6-3.2): 13.21-14.06 s wall / 17.1-17.4 s
