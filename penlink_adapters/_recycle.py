@@ -59,10 +59,12 @@ class Recycler:
         dims = (shape,) if isinstance(shape, int) else tuple(shape)
         nbytes = max(math.prod(dims) * dt.itemsize, dt.itemsize)
         slab = self._take(nbytes)
-        lease = (ctypes.c_char * nbytes).from_buffer(slab)
+        # A lease of the whole slab: ctypes keeps one array type per length, and slabs come
+        # in few lengths (blocks in many).
+        lease = (ctypes.c_char * slab.nbytes).from_buffer(slab)
         done = weakref.finalize(lease, self._back.append, slab)
         done.atexit = False
-        return np.frombuffer(lease, dtype=dt).reshape(dims)
+        return np.frombuffer(lease, dtype=dt, count=nbytes // dt.itemsize).reshape(dims)
 
     @property
     def free_bytes(self) -> int:

@@ -55,6 +55,19 @@ def test_a_smaller_or_much_larger_slab_is_not_taken() -> None:
     assert _address(pool.empty(4 * _MIB, np.uint8)) != where  # more than twice the need
 
 
+def test_leases_come_in_the_slabs_few_lengths() -> None:
+    # ctypes keeps every array type it made: one per lease length would grow without bound.
+    pool = Recycler(keep=4, idle=60.0)
+    kinds = set()
+    for n in range(1000, 1100):
+        lease = pool.empty(n, np.uint8)
+        assert lease.nbytes == n
+        while isinstance(lease, np.ndarray):
+            lease = lease.base
+        kinds.add(type(lease))
+    assert len(kinds) == 1
+
+
 @pytest.mark.parametrize("holder", ["numpy view", "arrow buffer", "polars column"])
 def test_memory_in_use_is_never_lent_again(holder: str) -> None:
     pool = Recycler(keep=4, idle=60.0)
