@@ -57,14 +57,14 @@ class Recycler:
         """An uninitialized array of ``shape`` and ``dtype``, maybe memory used before."""
         dt = np.dtype(dtype)
         dims = (shape,) if isinstance(shape, int) else tuple(shape)
-        nbytes = max(math.prod(dims) * dt.itemsize, dt.itemsize)
-        slab = self._take(nbytes)
+        count = math.prod(dims)
+        slab = self._take(max(count * dt.itemsize, 1))
         # A lease of the whole slab: ctypes keeps one array type per length, and slabs come
         # in few lengths (blocks in many).
         lease = (ctypes.c_char * slab.nbytes).from_buffer(slab)
         done = weakref.finalize(lease, self._back.append, slab)
         done.atexit = False
-        return np.frombuffer(lease, dtype=dt, count=nbytes // dt.itemsize).reshape(dims)
+        return np.frombuffer(lease, dtype=dt, count=count).reshape(dims)
 
     @property
     def free_bytes(self) -> int:

@@ -68,6 +68,12 @@ def test_leases_come_in_the_slabs_few_lengths() -> None:
     assert len(kinds) == 1
 
 
+def test_an_empty_shape_is_an_empty_array() -> None:
+    pool = Recycler(keep=4, idle=60.0)
+    assert pool.empty((0, 3, 2), np.uint64).shape == (0, 3, 2)
+    assert pool.empty(0, np.uint8).shape == (0,)
+
+
 @pytest.mark.parametrize("holder", ["numpy view", "arrow buffer", "polars column"])
 def test_memory_in_use_is_never_lent_again(holder: str) -> None:
     pool = Recycler(keep=4, idle=60.0)
