@@ -52,7 +52,6 @@ _ORDINAL: Final = np.uint64(_MAX_FILES - 1)
 _SEGMENT_NAME = re.compile(r"[0-9a-f]{64}\.ids")
 _ID_BYTES: Final = 32
 _READERS: Final = 4
-_QUERY_SLICE: Final = 1 << 20
 _ODD = tuple(
     np.uint64(k)
     for k in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
@@ -116,26 +115,10 @@ class _Segment:
         return len(self.entries)
 
     def files_with(self, query: Keys) -> set[str]:
-        """Names of the covered files holding an id with one of the (sorted, masked) keys.
+        """Names of the covered files holding an id with one of the (sorted, masked) keys."""
+        from tls_core.store._index_kernel import files_hit
 
-        The query is looked up in slices, so the temporaries follow the slice, not the batch.
-        """
-        names: set[str] = set()
-        for start in range(0, len(query), _QUERY_SLICE):
-            names |= self._files_with(query[start : start + _QUERY_SLICE])
-        return names
-
-    def _files_with(self, query: Keys) -> set[str]:
-        lo = np.searchsorted(self.entries, query, "left")
-        hi = np.searchsorted(self.entries, query | _ORDINAL, "right")
-        counts = hi - lo
-        hit = counts > 0
-        if not bool(hit.any()):
-            return set()
-        lo, counts = lo[hit], counts[hit]
-        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        rows = starts + np.arange(int(counts.sum()))
-        return {self.files[int(i)] for i in distinct(self.entries[rows] & _ORDINAL)}
+        return {self.files[i] for i in files_hit(self.entries, query, len(self.files))}
 
 
 @dataclass(frozen=True)
