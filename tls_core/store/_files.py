@@ -121,25 +121,68 @@ def write_staged(
     layout.staging.mkdir(parents=True, exist_ok=True)
     out: list[tuple[Path, int]] = []
     staged: _StagedFile | None = None
-    try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            if staged is None:
-                plan = ConstantColumns.plan(
-                    schema, batch, exclude=frozenset(ENCODINGS), min_rows=constant_min_rows
-                )
-                staged = _StagedFile.open(layout.staging / f"{uuid.uuid4().hex}.parquet", plan)
-                out.append((staged.path, 0))
-            staged.write(batch)
-            out[-1] = (staged.path, staged.rows)
-            if staged.rows >= rows_per_file:
-                staged.close()
-                staged = None
-    finally:
-        if staged is not None:
-            staged.close()
+    with _Encoder() as encoder:
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                if staged is None:
+                    plan = ConstantColumns.plan(
+                        schema, batch, exclude=frozenset(ENCODINGS), min_rows=constant_min_rows
+                    )
+                    path = layout.staging / f"{uuid.uuid4().hex}.parquet"
+                    staged = _StagedFile.open(path, plan)
+                    out.append((staged.path, 0))
+                encoder.write(staged, batch)
+                out[-1] = (staged.path, staged.rows)
+                if staged.rows >= rows_per_file:
+                    encoder.close(staged)
+                    staged = None
+        finally:
+            if staged is not None:
+                encoder.close(staged)
     return out
+
+
+class _Encoder:
+    """Encodes the batches of staged files in a helper thread, one batch behind the caller.
+
+    Arrow's Parquet writer (dictionaries, zstd) releases the GIL: while it encodes a batch, the
+    caller's thread prepares the next (its checks, record-id keys, the read it waits for).
+    At most one batch is in flight; an error of the writer is raised again in the caller, at
+    its next write or at :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tls-parquet")
+        self._pending: Any = None
+
+    def __enter__(self) -> _Encoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def write(self, staged: _StagedFile, batch: pa.RecordBatch) -> None:
+        batch = staged.prepare(batch)
+        self._wait()
+        self._pending = self._pool.submit(staged.encode, batch)
+
+    def close(self, staged: _StagedFile) -> None:
+        try:
+            self._wait()
+        finally:
+            staged.close()
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
 
 @dataclass
@@ -161,14 +204,18 @@ class _StagedFile:
             options["store_schema"] = False
         return cls(path, plan, pq.ParquetWriter(path, plan.file_schema, **options))
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def prepare(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch as the writer takes it (counted as written)."""
         if self.plan.columns:
             batch = self.plan.convert(batch)
         elif not batch.schema.equals(self.plan.schema):
             # Same columns and types; only nullability and metadata differ.
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.plan.schema)
-        self.writer.write_batch(batch)
         self.rows += batch.num_rows
+        return batch
+
+    def encode(self, batch: pa.RecordBatch) -> None:
+        self.writer.write_batch(batch)
 
     def close(self) -> None:
         if self.plan.columns and self.writer.is_open:
