@@ -32,34 +32,36 @@ _BLOCK: Final = 1 << 24
 
 
 class LineSet:
-    """The 128-bit hashes of the lines seen so far: 17 bytes a slot, load <= 3/4.
+    """The 128-bit hashes of the lines seen so far: 16 bytes a slot, load <= 3/4.
 
     One pass per chunk whatever the number of lines already seen (a numba open-addressing
-    table, :mod:`penlink_adapters._kernels`).
+    table, :mod:`penlink_adapters._kernels`); a slot's two words side by side, so a probe
+    reads one cache line.
     """
 
     def __init__(self, capacity: int = 1 << 16) -> None:
         self.count = 0
-        self._alloc(capacity)
+        self.zero: Any = np.zeros(1, dtype=np.bool_)
+        self.keys: Any = np.zeros(2 * capacity, dtype=np.uint64)
 
-    def _alloc(self, capacity: int) -> None:
-        self.keys1: Any = np.zeros(capacity, dtype=np.uint64)
-        self.keys2: Any = np.zeros(capacity, dtype=np.uint64)
-        self.used: Any = np.zeros(capacity, dtype=np.bool_)
+    @property
+    def capacity(self) -> int:
+        """Slots of the table."""
+        return len(self.keys) // 2
 
     def fresh(self, h1: Any, h2: Any) -> Any:
         """Record 128-bit hashes; True for each one not seen before (in the file or this batch)."""
         from penlink_adapters._kernels import rehash_kernel, set_insert_kernel
 
         n = len(h1)
-        capacity = len(self.used)
+        capacity = self.capacity
         while 4 * (self.count + n) > 3 * capacity:
             capacity *= 2
-        if capacity > len(self.used):
-            old = self.keys1, self.keys2, self.used
-            self._alloc(capacity)
-            rehash_kernel(*old, self.keys1, self.keys2, self.used)
-        fresh, added = set_insert_kernel(h1, h2, self.keys1, self.keys2, self.used)
+        if capacity > self.capacity:
+            grown = np.zeros(2 * capacity, dtype=np.uint64)
+            rehash_kernel(self.keys, grown)
+            self.keys = grown
+        fresh, added = set_insert_kernel(h1, h2, self.keys, self.zero)
         self.count += added
         return fresh
 

@@ -139,44 +139,57 @@ def murmur3_hex_kernel(offsets: Any, data: Any) -> Any:
 
 
 @_jit
-def set_insert_kernel(h1s: Any, h2s: Any, keys1: Any, keys2: Any, used: Any) -> tuple[Any, int]:
+def set_insert_kernel(h1s: Any, h2s: Any, keys: Any, zero: Any) -> tuple[Any, int]:
     """Insert hashes into the table; ``fresh[i]`` is False for a hash already there.
 
-    The table (``keys1``, ``keys2``, ``used``; power-of-two size) must have room for every
-    hash: the caller grows it first (:func:`rehash_kernel`). Returns ``(fresh, added)``.
+    The table ``keys`` holds a slot's two words side by side (``keys[2 * s]``, ``keys[2 * s + 1]``:
+    one cache line a probe), a power-of-two number of slots, ``(0, 0)`` marking a free one;
+    the hash ``(0, 0)`` itself is recorded in ``zero[0]``. The caller grows the table first,
+    so it has room for every hash (:func:`rehash_kernel`). Returns ``(fresh, added)``.
     """
-    mask = len(used) - 1
+    mask = len(keys) // 2 - 1
     fresh = np.ones(len(h1s), dtype=np.bool_)
     added = 0
     for i in range(len(h1s)):
         a = h1s[i]
         b = h2s[i]
+        if a == 0 and b == 0:
+            if zero[0]:
+                fresh[i] = False
+            else:
+                zero[0] = True
+                added += 1
+            continue
         slot = np.int64(b & np.uint64(mask))
-        while used[slot]:
-            if keys1[slot] == a and keys2[slot] == b:
+        while True:
+            k1 = keys[2 * slot]
+            k2 = keys[2 * slot + 1]
+            if k1 == 0 and k2 == 0:
+                keys[2 * slot] = a
+                keys[2 * slot + 1] = b
+                added += 1
+                break
+            if k1 == a and k2 == b:
                 fresh[i] = False
                 break
             slot = (slot + 1) & mask
-        if fresh[i]:
-            used[slot] = True
-            keys1[slot] = a
-            keys2[slot] = b
-            added += 1
     return fresh, added
 
 
 @_jit
-def rehash_kernel(keys1: Any, keys2: Any, used: Any, new1: Any, new2: Any, new_used: Any) -> None:
-    """Move every hash of one table into a larger, empty one."""
-    mask = len(new_used) - 1
-    for i in range(len(used)):
-        if used[i]:
-            slot = np.int64(keys2[i] & np.uint64(mask))
-            while new_used[slot]:
-                slot = (slot + 1) & mask
-            new_used[slot] = True
-            new1[slot] = keys1[i]
-            new2[slot] = keys2[i]
+def rehash_kernel(keys: Any, new: Any) -> None:
+    """Move every hash of a table into a larger, empty one (see :func:`set_insert_kernel`)."""
+    mask = len(new) // 2 - 1
+    for s in range(len(keys) // 2):
+        a = keys[2 * s]
+        b = keys[2 * s + 1]
+        if a == 0 and b == 0:
+            continue
+        slot = np.int64(b & np.uint64(mask))
+        while new[2 * slot] != 0 or new[2 * slot + 1] != 0:
+            slot = (slot + 1) & mask
+        new[2 * slot] = a
+        new[2 * slot + 1] = b
 
 
 @_jit
