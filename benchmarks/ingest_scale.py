@@ -24,8 +24,8 @@ Measured:
 - ``ingest``: ``Repository.ingest(path)`` into an empty repository, with the time spent
   hashing, the read thread's time inside the scan's iterator (identifier normalization
   separately), the time the commit waited for the read (the read runs one chunk ahead in
-  a thread while the commit stages the chunk before), and the commit thread's time in
-  Arrow's Parquet writer (``ParquetWriter.write_batch``, most of the commit side); the files
+  a thread while the commit stages the chunk before), and the time in Arrow's Parquet
+  writer (``ParquetWriter.write_batch``, most of the commit side, in its own thread); the files
   after the first are hashed in the read thread while the commit before them ends, so
   ``hash`` counts only the hashing in the caller's thread;
 - ``repeat``: the same ingest again into that repository (a no-op: hash and registry lookup).
@@ -379,7 +379,7 @@ def _table(rows: int, runs: dict[str, list[dict[str, Any]]]) -> str:
     ]
     if all("encode" in r for r in runs["ingest"]):
         lines.append(
-            line("  commit thread: Parquet encoding (`write_batch`)", "ingest", "encode", rss=False)
+            line("  Parquet thread: encoding (`write_batch`)", "ingest", "encode", rss=False)
         )
     optional = (
         ("raw `polars.read_csv(path, infer_schema=False)`", "polars"),
@@ -487,14 +487,16 @@ about the time of hashing the file. Speed: **{"met" if rate >= 1.5e6 else "not m
 compare on a loaded machine). Memory: **{"met" if peak <= 3 * 2**30 else "not met"}**
 ({peak / 2**30:.2f} GiB peak). {_repeat_note(runs)}{_polars_note(runs)}
 {_baseline_table(args, runs)}
-Where the time goes: the read runs in a thread one chunk (100,000 rows) ahead of the commit,
-which stages (encodes and writes) the chunk before; the queue holds at most one chunk, so
-memory follows the chunk size. Polars, the adapters' numba kernels (``nogil``), Arrow's Parquet
-writer and SHA-256 release the GIL, so the two threads overlap on two cores: on a quiet
-machine the wall time is about the longer of the two, plus what follows the read (dedup on
-the ``record_id`` keys computed while staging, publishing, Delta commits, the record-id
-index). The commit thread's wait for chunks is the part of the wall time the read bounds. On
-a loaded machine (as here) the threads get less than two cores and wall time is inflated.
+Where the time goes: the read runs in a thread one chunk (100,000 rows) ahead of the commit
+(the scan itself a pipeline of its own helper threads), which checks the chunk before and
+computes its record-id keys while a third thread (`tls-parquet`) encodes and writes the batch
+before that; each queue holds at most one chunk, so memory follows the chunk size. Polars, the
+adapters' numba kernels (``nogil``), Arrow's Parquet writer and SHA-256 release the GIL, so the
+threads overlap on two cores: the wall time is bounded below by the CPU time over two cores,
+plus what follows the read (dedup on the ``record_id`` keys computed while staging,
+publishing, Delta commits, the record-id index). The commit thread's wait for chunks is the
+part of the wall time the read bounds. On a loaded machine the threads get less than two
+cores and wall time is inflated.
 """
     default = "ingest" if args.rows == 1_000_000 else f"ingest-{args.rows}"
     write_section(args.section or default, body)
