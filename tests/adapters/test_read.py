@@ -325,3 +325,13 @@ def test_chunks_held_while_hashing_come_out_in_order(
         assert j2.equals(j1)
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert {v for r, _ in two for v in r.column("source_sha256").to_pylist()} == {sha}
+
+
+def test_provenance_repeats_a_value_for_any_chunk_length():
+    from penlink_adapters._assemble import Provenance
+
+    prov = Provenance("f.csv", "ab" * 32, pla.get_layout_or_raise("tmobile"))
+    for n in (3, 1, 5, 0, 5):
+        assert prov.repeated("ab" * 32, n).to_pylist() == ["ab" * 32] * n
+    assert prov.repeated("tmobile", 2).to_pylist() == ["tmobile", "tmobile"]
+    assert prov == Provenance("f.csv", "ab" * 32, prov.layout)  # the cache is not compared
