@@ -66,6 +66,7 @@ hash; the others are the same for every row of a batch, or raw spellings). The b
 min/max of their values cost about a tenth of the Parquet writing; the columns queries filter
 on (canonical identifiers, kinds, times, ``batch_id``, numbers) keep theirs."""
 _CHUNK: Final = 1 << 20
+WRITE_BATCH: Final = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,11 @@ def _writer_options(
 ) -> dict[str, Any]:
     """Writer options: zstd (default level); dictionary, encodings, statistics where they serve.
 
-    ``dictionary`` names columns given to the writer as dictionaries: they keep one.
+    ``dictionary`` names columns given to the writer as dictionaries: they keep one. The
+    writer takes values :data:`WRITE_BATCH` at a time (Arrow's default is 1,024): 5% less
+    CPU for the same bytes (the records of a 2 M-row return, written three times each way; a
+    1 M-row one gave byte-identical files); a page may pass its 1 MiB target by one such run
+    of values before the writer closes it.
     """
     names = schema.names
     sorted_ids = schema.equals(STORED_SCHEMAS["record_refs"])  # sorted by record_id: keep
@@ -239,6 +244,7 @@ def _writer_options(
         "use_dictionary": [n for n in names if n not in NO_DICTIONARY or n in dictionary],
         "write_statistics": True if len(stats) == len(names) else stats,
         "column_encoding": {n: e for n, e in ENCODINGS.items() if n in names},
+        "write_batch_size": WRITE_BATCH,
     }
 
 
