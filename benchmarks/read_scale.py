@@ -308,6 +308,19 @@ the file in a helper thread while it checks and reads it (about 1 s of CPU for t
 VM, at 1.1-1.3 GB/s); only the tables wait for the hash, and up to eight normalized chunks are
 held meanwhile so that the steps before them keep working.
 
+In the session of 2026-11-27 (main at cc7d168), on another VM of the same kind (kernel
+fc-v657 instead of fc-v595, faster: the raw polars read of the ingest section's ten returns
+takes 1.9-2.4 s here against 3.9-5.4 s there; its figures moved by up to 10% between runs
+half an hour apart, the raw read's more): the duplicate rule's line set keeps each slot's two
+hash words side by side (one cache line a probe, one array instead of three), and a scan's
+provenance strings are one array per value, sliced for each chunk (not 6.4 MB of SHA-256
+text written afresh per 100,000 rows). Side by side, `scan_return(path, threads=1)` over
+this file, each in a fresh process: 8.80 and 8.84 s CPU against 10.35 and 9.52 s for main
+at 955879d (the line set), then 8.53-8.97 s against 8.77-9.11 s for main at 76e41b2 (the
+provenance strings, three rounds); the two-thread scan with a vouched hash did not move
+beyond the noise (5.37-5.84 s against 5.27-5.60 s): its steps share two cores, and the cut
+step was not the one the others waited for.
+
 In the session of 2026-11-26 night (main at 8654fe8): a block's bytes and its string views
 come from recycled memory (`penlink_adapters/_recycle.py`) instead of fresh pages, which the
 kernel faulted in and zeroed at every block (`perf` over this 10 M-row read: kernel time 20.7%
