@@ -108,9 +108,9 @@ class _Call:
     one legal process, so each distinct value is normalized once per call, not once per file
     (a file of another region starts it afresh, :meth:`~penlink_adapters.IdentifierMemo.bind`).
     It is made when a first file is read, so a call whose files are all stored imports no
-    adapter. And the next file's hash and read, begun when the read of a file ends
-    (:class:`~tls_core.store._source.NextFile`): one at a time, so the memo serves one scan
-    at a time.
+    adapter. And the next file's early start (:class:`~tls_core.store._source.NextFile`):
+    hashed while the file before it is read, its read begun when that read ends (one at a
+    time, so the memo serves one scan at a time).
     """
 
     def __init__(self, files: list[Path]) -> None:
@@ -127,12 +127,18 @@ class _Call:
             self._memo = IdentifierMemo()
         return self._memo
 
-    def begin_next(self, opts: _Options) -> None:
-        """The read of the current file ended: hash the next one and begin reading it."""
+    def hash_next(self, opts: _Options) -> None:
+        """The current file begins: hash the next one meanwhile (its read waits)."""
         after = self.position + 1
         if after < len(self.files) and self._next is None:
             nxt = NextFile(self.files[after], lambda path, sha: _open_scan(path, sha, opts))
             self._next = (after, nxt)
+
+    def begin_next(self, opts: _Options) -> None:
+        """The read of the current file ended: begin reading the next one."""
+        self.hash_next(opts)
+        if self._next is not None:
+            self._next[1].begin()
 
     def take_next(self) -> NextFile[ReturnScan] | None:
         """The current file's early start, if one was begun (the caller closes it)."""
@@ -238,6 +244,8 @@ def _run(
     repo: Repository, layout: Layout, stored: StoredSources, path: Path, opts: _Options
 ) -> IngestReport:
     ahead = opts.call.take_next() if opts.call is not None else None
+    if opts.call is not None:
+        opts.call.hash_next(opts)
     try:
         started = ahead.take(opts.progress) if ahead is not None else None
         hashed = hash_file(path, opts.progress) if started is None else started[0]
@@ -395,7 +403,7 @@ class _Feed:
     to an Arrow IPC file in the repository's scratch directory while the records stream. The
     scratch file is created only once the commit holds the lock (after garbage collection,
     which empties that directory); a killed process leaves it to the next collection. Once
-    the file is read to its end, the next file of the call is hashed and its read begun
+    the file is read to its end, the next file's read (hashed meanwhile) is begun
     (:meth:`_Call.begin_next`) while the commit of this one ends.
     """
 

@@ -97,31 +97,45 @@ def check_unchanged(path: Path, seen: Identity) -> None:
 
 
 class NextFile(Generic[Scan]):
-    """The next file of an ingest call, hashed and its read begun in a read-pool thread.
+    """The next file of an ingest call, hashed early and its read begun in a read-pool thread.
 
-    ``open_scan(path, sha256)`` opens the scan (it may raise: the caller then opens it again
-    and meets the error in its turn, after the files before it were committed). The scan's
-    chunks wait in a queue of :data:`PREFETCH` until the caller takes them, so memory stays
-    bounded. The caller must :meth:`take` or :meth:`close` it.
+    The file is hashed as soon as this is made (while the file before it is read); its read
+    waits for :meth:`begin` (the read before it ended: the reads of one call share the
+    identifier memo, one at a time). ``open_scan(path, sha256)`` opens the scan (it may raise:
+    the caller then opens it again and meets the error in its turn, after the files before it
+    were committed). The scan's chunks wait in a queue of :data:`PREFETCH` until the caller
+    takes them, so memory stays bounded. The caller must :meth:`take` or :meth:`close` it.
     """
 
     def __init__(self, path: Path, open_scan: Callable[[Path, str], Scan]) -> None:
         self.path = path
         self._open_scan = open_scan
-        self._ready = threading.Event()
+        self._go = threading.Event()
+        self._hashing = threading.Event()  # set when the hash is done (or failed)
+        self._ready = threading.Event()  # set when the read has begun (or will not)
         self._closed = threading.Event()
         self._hashed: Hashed | None = None
         self._scan: Scan | None = None
         self._prefetch: Prefetch | None = None
         READERS.run(self._prepare)
 
+    def begin(self) -> None:
+        """Let the read begin once the file is hashed."""
+        self._go.set()
+
     def _prepare(self) -> None:
         try:
             self._hashed = hash_file(self.path, None)
-            if not self._closed.is_set():
+        except Exception:  # the caller hashes the file again, and meets the error
+            self._hashed = None
+        finally:
+            self._hashing.set()
+        self._go.wait()
+        try:
+            if self._hashed is not None and not self._closed.is_set():
                 scan = self._open_scan(self.path, self._hashed[0])
                 self._scan, self._prefetch = scan, Prefetch(scan, PREFETCH, start=False)
-        except Exception:  # the caller hashes or opens the file again, and meets the error
+        except Exception:  # the caller opens the file again, and meets the error
             self._scan = self._prefetch = None
         finally:
             self._ready.set()
@@ -131,11 +145,14 @@ class NextFile(Generic[Scan]):
     def take(
         self, progress: ProgressCallback | None
     ) -> tuple[Hashed, Scan | None, Prefetch | None] | None:
-        """The hash, scan and read; None when the hash failed or the file changed since.
+        """The hash, and the scan and read when begun; None: the hash failed, or the file changed.
 
-        Reports the hash as done (one ``hash`` event): its blocks were read unreported.
+        A read not begun (:meth:`begin` not called: the file before was not read, e.g. it was
+        stored already) is not begun here: the caller looks the hash up first and reads the
+        file itself when it must. Reports the hash as done (one ``hash`` event): its blocks
+        were read unreported.
         """
-        self._ready.wait()
+        self._hashing.wait()
         hashed = self._hashed
         if hashed is None:
             return None
@@ -144,11 +161,15 @@ class NextFile(Generic[Scan]):
         if not _unchanged(self.path, hashed[3]):
             self.close()
             return None
+        if not self._go.is_set():
+            return hashed, None, None
+        self._ready.wait()
         return hashed, self._scan, self._prefetch
 
     def close(self) -> None:
         """Stop the read, when begun, and wait until it has stopped (after its chunk)."""
         self._closed.set()
+        self._go.set()
         self._ready.wait()
         if self._prefetch is not None:
             self._prefetch.close()

@@ -152,3 +152,48 @@ def test_a_next_file_that_cannot_be_read_fails_in_its_turn(tmp_path):
     assert err.value.file == str(tmp_path / "missing.csv")
     assert repo.snapshot().row_count("call_records") == 1
     assert repo.verify().ok
+
+
+def test_a_next_file_is_hashed_at_once_and_opened_only_when_its_read_begins(tmp_path):
+    from tls_core.store._source import NextFile
+
+    path = _write(tmp_path / "a.csv", "2125550142", ["3125550100"], 0)
+    opened: list[tuple[Path, str]] = []
+
+    def open_scan(p: Path, sha: str) -> list[tuple[pa.Table, pa.Table]]:
+        opened.append((p, sha))
+        return []
+
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    waiting = NextFile(path, open_scan)
+    taken = waiting.take(None)  # its read was not begun: the hash only
+    assert taken is not None
+    assert taken[0][0] == sha
+    assert taken[1:] == (None, None)
+    waiting.close()
+    assert opened == []
+    begun = NextFile(path, open_scan)
+    begun.begin()
+    taken = begun.take(None)
+    assert taken is not None
+    assert taken[1] == []
+    assert taken[2] is not None
+    begun.close()
+    assert opened == [(path, sha)]
+
+
+def test_a_call_whose_files_are_all_stored_reads_none_and_imports_no_adapter(tmp_path):
+    import subprocess
+    import sys
+
+    contacts = [f"312555{i:04d}" for i in range(5)]
+    paths = [_write(tmp_path / f"{n}.csv", "2125550142", contacts, n) for n in range(3)]
+    Repository.open(tmp_path / "repo").ingest(paths, case_ids=["C1"], actor="alice")
+    code = (
+        "import sys; from tls_core.store import Repository; "
+        "r = Repository.open(sys.argv[1]).ingest(sys.argv[2:], case_ids=['C1'], actor='alice'); "
+        "print([x.noop for x in r], 'penlink_adapters' in sys.modules)"
+    )
+    argv = [sys.executable, "-c", code, str(tmp_path / "repo"), *map(str, paths)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[True, True, True] False"
