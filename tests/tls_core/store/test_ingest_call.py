@@ -3,9 +3,9 @@
 The files of one call are read one after the other with the same
 :class:`~penlink_adapters.IdentifierMemo`, so the contacts they share are normalized once.
 Sharing it must change nothing that is stored, and a memo filled for one region must not
-serve another. The next file is hashed and its read begun while the commit of the file
-before it ends: nothing of it may be committed early, and a change to it in between must be
-seen.
+serve another. The next file is hashed while the file before it is read, and its read begun
+while the commit of the file before it ends: nothing of it may be committed early, a change to
+it in between must be seen, and a next file that needs no read is not opened.
 """
 
 from __future__ import annotations
