@@ -152,6 +152,13 @@ _BLANK = np.array([b in (9, 11, 12, 32) or b >= 128 for b in range(256)], dtype=
 
 
 @_inline
+def _put_empty(views: Any, slot: int) -> None:
+    """Write the view of an empty value at view ``slot`` (zeros: the memory may be reused)."""
+    views[2 * slot] = _U0
+    views[2 * slot + 1] = _U0
+
+
+@_inline
 def _put_view(views: Any, slot: int, buf: Any, start: int, end: int) -> None:
     """Write the Arrow string view of ``buf[start:end]`` (buffer 0) at view ``slot``.
 
@@ -285,8 +292,7 @@ def _end_line(
         _put_view(views, c * lines + i, buf, at, stop)
         c += 1
     for rest in range(c, k):  # the wanted fields the line lacks: empty (null by the count)
-        views[2 * (rest * lines + i)] = _U0
-        views[2 * (rest * lines + i) + 1] = _U0
+        _put_empty(views, rest * lines + i)
     if stop > begin:
         edge = edge or _maybe_blank(buf[begin]) or _maybe_blank(buf[stop - 1])
     starts[i] = begin
@@ -383,9 +389,8 @@ def _scan_block(
                 if c < k and field == wanted[c]:
                     if p > at:
                         _put_view(views, slot, buf, at, p)
-                    else:  # empty: a zero view (the memory may hold an earlier block's)
-                        views[2 * slot] = _U0
-                        views[2 * slot + 1] = _U0
+                    else:
+                        _put_empty(views, slot)
                     slot += lines
                     c += 1
                 field += 1
