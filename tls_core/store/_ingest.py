@@ -134,9 +134,8 @@ class _Call:
             nxt = NextFile(self.files[after], lambda path, sha: _open_scan(path, sha, opts))
             self._next = (after, nxt)
 
-    def begin_next(self, opts: _Options) -> None:
-        """The read of the current file ended: begin reading the next one."""
-        self.hash_next(opts)
+    def begin_next(self) -> None:
+        """The read of the current file ended: begin reading the next one (hashed meanwhile)."""
         if self._next is not None:
             self._next[1].begin()
 
@@ -449,7 +448,7 @@ class _Feed:
         check_unchanged(self._path, self._seen)
         self.finished = True
         if self._opts.call is not None:
-            self._opts.call.begin_next(self._opts)
+            self._opts.call.begin_next()
 
     def rejects(self) -> Iterator[pa.RecordBatch]:
         """Yield the spilled rejects (call after :meth:`records` is exhausted)."""
