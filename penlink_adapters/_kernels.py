@@ -11,7 +11,9 @@ little-endian: the same bytes as the reference C implementation's output buffer 
 
 :func:`set_insert_kernel` keeps the 128-bit hashes of the lines seen so far in an
 open-addressing table, so that exact duplicate lines are found in one pass per chunk,
-whatever the number of lines already seen.
+whatever the number of lines already seen; it asks the CPU for the slot of the hash
+sixteen ahead while it probes the current one (:func:`prefetch`), so that the table's cache
+misses overlap instead of following one another.
 """
 
 from __future__ import annotations
@@ -20,16 +22,55 @@ from typing import Any, Final
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = [
     "murmur3_hex_kernel",
     "plain_block_kernel",
+    "prefetch",
     "rehash_kernel",
     "set_insert_kernel",
 ]
 
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
+
+_AHEAD: Final = 16
+"""How many hashes ahead :func:`set_insert_kernel` prefetches a slot."""
+
+
+def _prefetch_codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+    array_type = signature.args[0]
+    array = context.make_array(array_type)(context, builder, args[0])
+    pointer = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+        context, builder, array_type, array, [args[1]], wraparound=False
+    )
+    i32 = ir.IntType(32)
+    function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [ir.PointerType(), i32, i32, i32]),
+        "llvm.prefetch.p0",
+    )
+    # read (0), keep in every cache level (3), data (1)
+    builder.call(function, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+    return context.get_dummy_value()
+
+
+@intrinsic
+def _prefetch_intrinsic(typingctx: Any, array: Any, index: Any) -> Any:
+    return numba.types.void(array, index), _prefetch_codegen
+
+
+def _prefetch_python(array: Any, index: Any) -> None:
+    """Without the JIT (``NUMBA_DISABLE_JIT``) a prefetch does nothing."""
+
+
+_NO_JIT: Final = bool(getattr(numba.config, "DISABLE_JIT", False))
+prefetch: Any = _prefetch_python if _NO_JIT else _prefetch_intrinsic
+"""``prefetch(array, index)``: a hint that ``array[index]`` will be read soon (no bounds
+check: an index past the end is a hint about no element and is never read)."""
 
 _C1: Final = np.uint64(0x87C37B91114253D5)
 _C2: Final = np.uint64(0x4CF5AD432745937F)
@@ -148,9 +189,12 @@ def set_insert_kernel(h1s: Any, h2s: Any, keys: Any, zero: Any) -> tuple[Any, in
     so it has room for every hash (:func:`rehash_kernel`). Returns ``(fresh, added)``.
     """
     mask = len(keys) // 2 - 1
-    fresh = np.ones(len(h1s), dtype=np.bool_)
+    n = len(h1s)
+    fresh = np.ones(n, dtype=np.bool_)
     added = 0
-    for i in range(len(h1s)):
+    for i in range(n):
+        if i + _AHEAD < n:
+            prefetch(keys, 2 * np.int64(h2s[i + _AHEAD] & np.uint64(mask)))
         a = h1s[i]
         b = h2s[i]
         if a == 0 and b == 0:
