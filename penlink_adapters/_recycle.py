@@ -1,9 +1,10 @@
 """Recycled block memory: the large arrays of a block, handed out again once nothing uses them.
 
-Each block of a plain read needs two large arrays: the block's bytes (16 MiB) and the Arrow
-string views of its wanted fields (about two and a half times as large). Polars and Arrow use
-both without copying them until the block's last column is dropped, a few steps later. Fresh
-from the allocator, every page of them is faulted in and zeroed by the kernel at each block:
+Each block of a plain read needs two large arrays: the block's bytes (up to 16 MiB, about one
+chunk of lines) and the Arrow string views of its wanted fields (about two and a half times as
+large). Polars and Arrow use both without copying them until the block's last column is
+dropped, a few steps later. Fresh from the allocator, every page of them is faulted in and
+zeroed by the kernel at each block:
 on the 2-core VM of ``benchmarks/RESULTS.md`` that was about a sixth of a read's CPU time
 (``perf``: ``clear_page_erms`` under the cut kernel and the file read). A :class:`Recycler`
 keeps the memory of blocks that are done and hands it out again.

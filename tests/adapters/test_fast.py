@@ -86,3 +86,22 @@ def test_fast_path_matches_row_path_on_noisy_files(
         fast, slow = _both(path, chunk_rows, layout="generic", tz="UTC")
     assert fast == slow
     assert fast[2].balanced  # type: ignore[index]
+
+
+def test_a_block_holds_about_one_chunk_of_lines(tmp_path: Path) -> None:
+    """Blocks are sized from the mean line length: chunks are full, not a full and a small one.
+
+    With fixed 16 MiB blocks, 250,000 lines of about 76 bytes came as chunks of 50,000 rows
+    and one of 20,000 cut off each block's end.
+    """
+    path = tmp_path / "generic.csv"
+    body = "".join(
+        f"2021-03-01 10:00:00,{2125550000 + i},6465550120,2125550101,10,voice,outgoing\n"
+        for i in range(250_000)
+    )
+    path.write_text("start,from,to,target,duration,type,direction\n" + body)
+    scan = pla.ReturnScan(path, "generic", "UTC", None, None, 50_000, fast=True)
+    sizes = [records.num_rows for records, _ in scan]
+    assert scan.report().loaded == sum(sizes) == 250_000
+    assert max(sizes) <= 50_000
+    assert min(sizes[1:-1]) >= 45_000, sizes
