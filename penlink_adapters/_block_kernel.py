@@ -35,7 +35,7 @@ from penlink_adapters._kernels import _finish, _rotl
 from penlink_adapters._plain_cut import PAD
 from penlink_adapters._recycle import BLOCKS
 
-__all__ = ["PAD", "cut_block_kernel", "line_count_kernel"]
+__all__ = ["PAD", "cut_block_kernel", "empty_field_counts", "line_count_kernel"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _jit = numba.njit(cache=True, nogil=True)
@@ -278,6 +278,7 @@ def _end_line(
     h1: Any,
     h2: Any,
     views: Any,
+    empties: Any,
 ) -> None:
     """Write every fact of line ``i`` (``buf[begin:stop]``) once its end is found.
 
@@ -290,6 +291,8 @@ def _end_line(
     lines = len(starts)
     if c < k and field == wanted[c]:
         _put_view(views, c * lines + i, buf, at, stop)
+        if stop == at:
+            empties[i] |= _bit(c)
         c += 1
     for rest in range(c, k):  # the wanted fields the line lacks: empty (null by the count)
         _put_empty(views, rest * lines + i)
@@ -309,7 +312,8 @@ def cut_block_kernel(
 ) -> tuple[Any, ...]:
     """Cut ``buf[:n]`` into lines and fields, with every per-line fact, in one pass.
 
-    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views)``:
+    Returns ``(plain, starts, ends, counts, edgy, maybe_nonrecord, trailing, h1, h2, views,
+    empties)``:
     whether the block is plain (False when a CR stands elsewhere than before a LF or at the
     very end: then nothing else is filled); line ``i`` is ``buf[starts[i]:ends[i]]``
     (a line ends at LF, a CR before it left out); its number of fields; whether a field may
@@ -318,7 +322,8 @@ def cut_block_kernel(
     row (see :func:`_maybe_nonrecord`; ``header0``: the header's first name, stripped, as
     UTF-8 bytes); whether it ends with the delimiter; the MurmurHash3 x64 128 of its bytes;
     and per wanted field (sorted indexes) its Arrow string view into ``buf`` (``views[c, i]``,
-    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view).
+    two words; a field the line lacks, ``counts[i] <= wanted[c]``, has an empty view); and
+    which wanted fields are there and empty (bit ``c`` of ``empties[i]``, for ``c`` below 64).
     ``last_line``: whether text after the last LF (maybe none) is a line too (the block
     does not end with LF). ``buf`` must be smaller than 2 GiB (views hold 32-bit
     offsets) and have :data:`PAD` bytes after ``n``; ``delim`` (``uint8``) is not LF or CR.
@@ -337,9 +342,10 @@ def cut_block_kernel(
     h1 = np.empty(lines, dtype=np.uint64)
     h2 = np.empty(lines, dtype=np.uint64)
     views = BLOCKS.empty((k, lines, 2), np.uint64)
-    outputs = (starts, ends, counts, flags, h1, h2, views.reshape(-1))
+    empties = np.zeros(lines, dtype=np.uint64)
+    outputs = (starts, ends, counts, flags, h1, h2, views.reshape(-1), empties)
     plain = _scan_block(buf, n, last_line, delim, wanted, header0, *outputs)
-    return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views
+    return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views, empties
 
 
 @_bare
@@ -357,6 +363,7 @@ def _scan_block(
     h1: Any,
     h2: Any,
     views: Any,
+    empties: Any,
 ) -> bool:
     """The pass of :func:`cut_block_kernel` into its outputs; False when not plain."""
     k = len(wanted)
@@ -391,6 +398,7 @@ def _scan_block(
                         _put_view(views, slot, buf, at, p)
                     else:
                         _put_empty(views, slot)
+                        empties[i] |= _bit(c)
                     slot += lines
                     c += 1
                 field += 1
@@ -413,6 +421,7 @@ def _scan_block(
                     h1,
                     h2,
                     views,
+                    empties,
                 )
                 i += 1
                 begin = p + 1
@@ -438,5 +447,25 @@ def _scan_block(
             h1,
             h2,
             views,
+            empties,
         )
     return True
+
+
+@_inline
+def _bit(c: int) -> Any:
+    """Bit ``c`` of a line's empty fields (none past 63)."""
+    return np.uint64(1) << np.uint64(c) if c < 64 else np.uint64(0)
+
+
+@_jit
+def empty_field_counts(empties: Any, keep: Any, k: int) -> Any:
+    """Per wanted field ``c`` (below 64), how many kept lines have it there and empty."""
+    counts = np.zeros(min(k, 64), dtype=np.int64)
+    for i in range(len(empties)):
+        if keep[i]:
+            m = empties[i]
+            while m:
+                counts[int(_ctz(m))] += 1
+                m &= m - np.uint64(1)
+    return counts

@@ -64,13 +64,19 @@ class ConvertContext:
 
 
 def convert_calls(
-    df: pl.DataFrame, layout: Layout, ctx: ConvertContext, *, trimmed: bool = False
+    df: pl.DataFrame,
+    layout: Layout,
+    ctx: ConvertContext,
+    *,
+    trimmed: bool = False,
+    empties: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """Convert one chunk of call-record rows (see the module docstring).
 
-    ``trimmed``: the caller knows that no field has leading or trailing blanks.
+    ``trimmed``: the caller knows that no field has leading or trailing blanks. ``empties``:
+    per column, how many values are there and empty, when the caller counted them.
     """
-    df = _with_fields(df, layout, CALL_FIELDS, trimmed)
+    df = _with_fields(df, layout, CALL_FIELDS, trimmed, empties)
     # The quirk hooks change neither code column: their distinct values serve throughout.
     codes = _codes_of(df)
     _count_unknown(codes, layout, ctx)
@@ -136,10 +142,15 @@ def _unless_empty(df: pl.DataFrame, name: str, parse: pl.Expr, dtype: Any) -> pl
 
 
 def convert_parties(
-    df: pl.DataFrame, layout: Layout, ctx: ConvertContext, *, trimmed: bool = False
+    df: pl.DataFrame,
+    layout: Layout,
+    ctx: ConvertContext,
+    *,
+    trimmed: bool = False,
+    empties: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
-    """Convert one chunk of subscriber or miscellaneous rows (``trimmed``: as above)."""
-    df = _with_fields(df, layout, PARTY_FIELDS, trimmed)
+    """Convert one chunk of subscriber or miscellaneous rows (``trimmed``, ``empties``: above)."""
+    df = _with_fields(df, layout, PARTY_FIELDS, trimmed, empties)
     df = df.with_columns(pl.col("identifier").alias("identifier_input"))
     sep = layout.list_separator
     birth = parse_naive_expr(pl.col("birth_date"), layout.date_formats).dt.date()
@@ -170,26 +181,37 @@ def convert_parties(
 
 
 def _with_fields(
-    df: pl.DataFrame, layout: Layout, fields: tuple[str, ...], trimmed: bool
+    df: pl.DataFrame,
+    layout: Layout,
+    fields: tuple[str, ...],
+    trimmed: bool,
+    empties: Mapping[str, int] | None,
 ) -> pl.DataFrame:
     present = [f for f in fields if f in df.columns]
+    known = empties or {}
     return df.with_columns(
-        *(_null_sentinels(df, f, layout, trimmed) for f in present),
+        *(_null_sentinels(df, f, layout, trimmed, known.get(f)) for f in present),
         *(pl.lit(None, _S).alias(f) for f in fields if f not in df.columns),
     )
 
 
-def _null_sentinels(df: pl.DataFrame, name: str, layout: Layout, trimmed: bool) -> pl.Expr:
+def _null_sentinels(
+    df: pl.DataFrame, name: str, layout: Layout, trimmed: bool, empty: int | None
+) -> pl.Expr:
     """:func:`~penlink_adapters._values.null_expr` of a column, or what it gives, found cheaply.
 
-    When the only sentinel is the empty value and no value needs stripping, the view lengths
-    tell which values are empty: none (the column as it is), all (a null column), or some.
+    When the only sentinel is the empty value and no value needs stripping, the number of
+    empty values tells which are: none (the column as it is), all (a null column), or some.
+    ``empty``: that number when the cut counted it, else the view lengths give it.
     """
     sentinels = {*layout.nulls, *layout.column_nulls.get(name, ())}
-    views = string_views(df[name]) if trimmed and sentinels == {""} else None
-    if views is None:
+    if not trimmed or sentinels != {""}:
         return null_expr(name, layout, strip=not trimmed)
-    empty = empty_count(views[1], views[3])
+    if empty is None:
+        views = string_views(df[name])
+        if views is None:
+            return null_expr(name, layout, strip=False)
+        empty = empty_count(views[1], views[3])
     if empty == 0:
         return pl.col(name)
     if empty + df[name].null_count() == len(df):

@@ -5,10 +5,11 @@ A block is read into an array with :data:`PAD` bytes of room after it and cut in
 (:func:`~penlink_adapters._block_kernel.cut_block_kernel`) finds the lines and gives every
 per-line fact the accounting rules need (field counts, blank-edge and non-record flags,
 trailing delimiter, 128-bit line hash, Arrow string views of the wanted fields into the
-block). A block with a CR elsewhere than before a LF is cut the same way from a copy without
-any CR (:func:`copy_lines`). The rules themselves, and their order, are those of the
-row-by-row path (:class:`penlink_adapters._rows.RowSorter`): candidates and suspects are
-decided by the same Python methods, so the chunks, counts and rejects are the same.
+block, which wanted fields are empty). A block with a CR elsewhere than before a LF is cut
+the same way from a copy without any CR (:func:`copy_lines`). The rules themselves, and
+their order, are those of the row-by-row path (:class:`penlink_adapters._rows.RowSorter`):
+candidates and suspects are decided by the same Python methods, so the chunks, counts and
+rejects are the same.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class _Facts:
     h1: Any
     h2: Any
     views: Any
+    empties: Any
 
     def slice(self, s: slice) -> _Facts:
         """The facts of lines ``s``."""
@@ -117,6 +119,7 @@ class _Facts:
             self.h1[s],
             self.h2[s],
             self.views[:, s],
+            self.empties[s],
         )
 
 
@@ -261,10 +264,16 @@ def _chunk(
     n = len(lines)
     plan = sorter.plan
     delim = plan.delimiter
+    from penlink_adapters._block_kernel import empty_field_counts
+
     columns = {
         i: _column(facts.views[c], lines.buf, facts.counts > i) for c, i in enumerate(wanted)
     }
     rows = np.arange(first_line, first_line + n, dtype=np.int64)
+    empty = empty_field_counts(facts.empties, keep, len(wanted))
+    empties = {
+        name: int(empty[wanted.index(i)]) for name, i in plan.index.items() if wanted.index(i) < 64
+    }
     frame = pl.DataFrame(
         [*(columns[i].alias(name) for name, i in plan.index.items()), pl.Series("_row", rows)]
     )
@@ -280,4 +289,4 @@ def _chunk(
     def fields_of(wanted_rows: list[int]) -> dict[int, list[str]]:
         return {r: lines.text(r - first_line).split(delim) for r in wanted_rows}
 
-    return Chunk(frame, fields_of, trimmed)
+    return Chunk(frame, fields_of, trimmed, empties)

@@ -269,7 +269,10 @@ class ReturnScan:
         if self._ctx is None:
             self._ctx = ConvertContext(self._zone, self._given or self._sorter.preamble_target)
         convert = convert_calls if self.layout.record_type == "call" else convert_parties
-        return convert(chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed), chunk
+        converted = convert(
+            chunk.frame, self.layout, self._ctx, trimmed=chunk.trimmed, empties=chunk.empties
+        )
+        return converted, chunk
 
     def _normalize(self, converted: pl.DataFrame, chunk: Chunk) -> _Step:
         """Identifiers of a chunk: one step of the chain of the identifier memo."""

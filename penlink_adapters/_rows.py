@@ -11,7 +11,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -119,6 +119,8 @@ class Chunk:
     """Row numbers -> the rows' fields (only called for rejected rows)."""
     trimmed: bool = False
     """True when no field has leading or trailing blanks (stripping them can be skipped)."""
+    empties: Mapping[str, int] | None = None
+    """Per column, how many of its values are there and empty, when the cut counted them."""
 
 
 @dataclass
