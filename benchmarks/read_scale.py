@@ -334,16 +334,21 @@ the file in a helper thread while it checks and reads it (about 1 s of CPU for t
 VM, at 1.1-1.3 GB/s); only the tables wait for the hash, and up to eight normalized chunks are
 held meanwhile so that the steps before them keep working.
 
-In the session of 2026-11-27 at 02:00 UTC (main at 455b18a): the duplicate rule's line set
+In the session of 2026-11-27 at 02:00 UTC (main at 46a5145): the duplicate rule's line set
 asks for the slot of the hash sixteen lines ahead while it probes the current one (an
-`llvm.prefetch` intrinsic), so that its cache misses overlap; and a block of a plain file
+`llvm.prefetch` intrinsic), so that its cache misses overlap; a block of a plain file
 holds about one chunk of lines (sized from the mean line length so far, at most 16 MiB):
 with 16 MiB blocks, each block of this file was a chunk of 100,000 rows and one of about
-52,000 (138 chunks, now 103), and a chunk costs more than its rows. Side by side,
+52,000 (138 chunks, now 103), and a chunk costs more than its rows; and the cut marks each
+line's empty fields, so that the typed conversion's null rule takes a count per column
+instead of scanning every column's views (0.42 s of CPU). Side by side,
 `scan_return(path, threads=1)` over this file, each run in a fresh process: 7.98-8.43 s CPU
 against 8.29-8.86 s for main at 1aae834 (the prefetch, four rounds), then 7.82-8.18 s
 against 8.26-8.91 s, and with a vouched hash in two threads 4.40-4.71 s wall (7.24-7.62 s
-CPU) against 4.88-4.94 s (7.68-7.78 s), for main at f54efc1 (the blocks, three rounds each).
+CPU) against 4.88-4.94 s (7.68-7.78 s), for main at f54efc1 (the blocks, three rounds each);
+then 7.80-7.81 s CPU against 8.32-8.61 s (one thread), and 4.63-5.01 s wall (7.29-7.91 s
+CPU) against 4.87-5.41 s (7.93-8.40 s) with a vouched hash, for main at 9319e95 (the empty
+fields, two and three rounds).
 This table is the first with polars' streamed read. Tried and dropped: a text column of one
 value in a chunk (the target's IMEI and IMSI, the time zone, the kinds) taken as a repeated
 array instead of cast: the casts fell from 0.71 to 0.35 s of CPU, but checking every column
