@@ -138,7 +138,8 @@ def _line_blocks(info: SourceInfo, max_lines: int, spec: CutSpec) -> Iterator[tu
         if info.encoding == "utf-8-sig":
             fh.read(3)
         while True:
-            block = _block_size(max_lines, consumed, line - 1)
+            # A line longer than a block: read as much again as is carried (no quadratic copy).
+            block = max(_block_size(max_lines, consumed, line - 1), len(carry))
             buf = BLOCKS.empty(len(carry) + block + PAD, np.uint8)
             buf[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
             got = fh.readinto(buf.data[len(carry) : len(carry) + block])
