@@ -31,7 +31,7 @@ from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from penlink_adapters._kernels import _finish, _rotl
+from penlink_adapters._kernels import _NO_JIT, _finish, _rotl
 from penlink_adapters._plain_cut import PAD
 from penlink_adapters._recycle import BLOCKS
 
@@ -90,7 +90,6 @@ def _ctz_python(x: Any) -> Any:
 
 # Compiled code loads words and counts trailing zeros with one instruction each; without the
 # JIT (the no-JIT test job) the same is done in Python.
-_NO_JIT: Final = bool(numba.config.DISABLE_JIT)  # type: ignore[attr-defined]
 _load64 = cast("Callable[[Any, Any], Any]", _load64_python if _NO_JIT else _load64_intrinsic)
 _ctz = cast("Callable[[Any], Any]", _ctz_python if _NO_JIT else trailing_zeros)
 
