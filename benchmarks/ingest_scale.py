@@ -489,7 +489,7 @@ compare on a loaded machine). Memory: **{"met" if peak <= 3 * 2**30 else "not me
 {_baseline_table(args, runs)}
 Where the time goes: the read runs in a thread one chunk (100,000 rows) ahead of the commit
 (the scan itself a pipeline of its own helper threads), which checks the chunk before and
-computes its record-id keys while a third thread (`tls-parquet`) encodes and writes the batch
+computes its record-id keys while a third thread (a reused read thread) encodes and writes the batch
 before that; each queue holds at most one chunk, so memory follows the chunk size. Polars, the
 adapters' numba kernels (``nogil``), Arrow's Parquet writer and SHA-256 release the GIL, so the
 threads overlap on two cores: the wall time is bounded below by the CPU time over two cores,

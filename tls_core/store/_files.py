@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,7 @@ from tls_core.store._layout import (
     file_name,
     parse_file_name,
 )
+from tls_core.store._prefetch import READERS
 
 __all__ = [
     "DataFile",
@@ -151,28 +153,35 @@ class _Encoder:
     Arrow's Parquet writer (dictionaries, zstd) releases the GIL: while it encodes a batch, the
     caller's thread prepares the next (its checks, record-id keys, the read it waits for).
     At most one batch is in flight; an error of the writer is raised again in the caller, at
-    its next write or at :meth:`close`.
+    its next write or at :meth:`close`. The thread is one of the reused read threads
+    (:data:`~tls_core.store._prefetch.READERS`), not a new one per commit: a finished
+    thread's allocator heap is reclaimed only later.
     """
 
     def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tls-parquet")
-        self._pending: Any = None
+        self._pending: Future[None] | None = None
 
     def __enter__(self) -> _Encoder:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self._wait()
-        finally:
-            self._pool.shutdown(wait=True)
+        self._wait()
 
     def write(self, staged: _StagedFile, batch: pa.RecordBatch) -> None:
         batch = staged.prepare(batch)
         self._wait()
-        self._pending = self._pool.submit(staged.encode, batch)
+        done: Future[None] = Future()
+
+        def encode() -> None:
+            try:
+                staged.encode(batch)
+            except BaseException as exc:  # raised again in the caller
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        self._pending = done
+        READERS.run(encode)
 
     def close(self, staged: _StagedFile) -> None:
         try:
