@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 
 from penlink_adapters._plain_cut import PAD, Cut, CutSpec, copy_lines, cut_padded, sort_cut
-from penlink_adapters._recycle import BLOCKS
+from penlink_adapters._recycle import BLOCKS, populated
 from penlink_adapters._rows import Chunk, RowSorter
 from penlink_adapters._source import SourceInfo, iter_rows
 
@@ -47,7 +47,7 @@ class LineSet:
     def __init__(self, capacity: int = 1 << 16) -> None:
         self.count = 0
         self.zero: Any = np.zeros(1, dtype=np.bool_)
-        self.keys: Any = np.zeros(2 * capacity, dtype=np.uint64)
+        self.keys: Any = populated(16 * capacity).view(np.uint64)
 
     @property
     def capacity(self) -> int:
@@ -63,7 +63,7 @@ class LineSet:
         while 4 * (self.count + n) > 3 * capacity:
             capacity *= 2
         if capacity > self.capacity:
-            grown = np.zeros(2 * capacity, dtype=np.uint64)
+            grown = populated(16 * capacity).view(np.uint64)
             rehash_kernel(self.keys, grown)
             self.keys = grown
         fresh, added = set_insert_kernel(h1, h2, self.keys, self.zero)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import math
+import mmap
 import os
 import threading
 import time
@@ -33,11 +34,34 @@ from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["BLOCKS", "Recycler"]
+__all__ = ["BLOCKS", "Recycler", "populated"]
 
 _STEP: Final = 1 << 22
 """Slab sizes are multiples of 4 MiB, so the blocks of a file (a few lines more or less)
 share them."""
+
+
+_POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)
+_POPULATED_FROM: Final = 1 << 22
+"""Arrays of at least this many bytes come from a populated mapping (:func:`populated`)."""
+
+
+def populated(nbytes: int) -> Any:
+    """``nbytes`` zeroed bytes (``uint8``), every page of a large array mapped up front.
+
+    ``np.zeros`` and ``np.empty`` ask for transparent huge pages above 4 MiB, and the kernel
+    fills the first touch of each at a price that varies with the state of memory: for the
+    256 MiB line set of a 10 M-line file (:class:`~penlink_adapters._fast.LineSet`, probed at
+    random, so touched whole within its first chunk), 0.01 to 0.7 s on the 2-core VM of
+    ``benchmarks/RESULTS.md``, as free huge pages were found or memory compacted to make them.
+    A private anonymous mapping populated at once (``MAP_POPULATE``, small pages) took 0.08 s,
+    every time, and its probes were not measurably slower. Where there is no ``MAP_POPULATE``,
+    and below 4 MiB: ``np.zeros``. The mapping is unmapped when the last array over it goes.
+    """
+    if not _POPULATE or nbytes < _POPULATED_FROM:
+        return np.zeros(nbytes, dtype=np.uint8)
+    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
+    return np.frombuffer(pages, dtype=np.uint8)
 
 
 class Recycler:
@@ -84,7 +108,7 @@ class Recycler:
             self._schedule()
             if fits:
                 return self._free.pop(min(fits, key=lambda j: self._free[j][1].nbytes))[1]
-        return np.empty(size, dtype=np.uint8)
+        return populated(size)
 
     def _sort(self, now: float) -> None:
         """Under the lock: returned slabs into the free list; idle and surplus ones out."""

@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from penlink_adapters import _block_kernel
+from penlink_adapters._fast import LineSet
 from penlink_adapters._plain_cut import CutSpec, cut_lines, view_series
-from penlink_adapters._recycle import Recycler
+from penlink_adapters._recycle import Recycler, populated
 
 _MIB = 1 << 20
 
@@ -173,3 +174,32 @@ def test_views_cut_into_used_memory_equal_those_cut_into_fresh(
         assert columns[c] == expected
         missing = facts.counts <= w
         assert not facts.views[c][missing].any()  # a missing field's view is all zeros
+
+
+@pytest.mark.parametrize("nbytes", [0, 1, (4 * _MIB) - 1, 4 * _MIB, 9 * _MIB + 3])
+def test_populated_memory_is_zeroed_writable_and_of_the_size_asked(nbytes: int) -> None:
+    """Below 4 MiB from numpy, from 4 MiB a populated mapping: the same zeroed array."""
+    array = populated(nbytes)
+    assert array.dtype == np.uint8
+    assert array.shape == (nbytes,)
+    assert not array.any()
+    array[::4096] = 7
+    assert int(array.sum()) == 7 * len(range(0, nbytes, 4096))
+
+
+def test_a_table_grown_into_a_mapped_one_keeps_every_hash():
+    """Line-set tables of 4 MiB and more come from a populated mapping: same answers."""
+    rng = np.random.default_rng(5)
+    pool = rng.integers(0, 2**63, size=(2, 200_000), dtype=np.uint64)
+    pairs = pool[:, rng.integers(0, 200_000, size=200_000)]  # about 37% repeats
+    lines = LineSet(capacity=1 << 17)  # 2 MiB: grows into a 4 MiB mapping
+    seen: set[tuple[int, int]] = set()
+    for at in range(0, pairs.shape[1], 50_000):
+        h1, h2 = pairs[0, at : at + 50_000], pairs[1, at : at + 50_000]
+        expected = []
+        for pair in zip(h1.tolist(), h2.tolist(), strict=True):
+            expected.append(pair not in seen)
+            seen.add(pair)
+        assert lines.fresh(h1, h2).tolist() == expected
+    assert 100_000 < lines.count == len(seen) < 200_000
+    assert lines.keys.nbytes >= 1 << 22
