@@ -237,22 +237,24 @@ def rehash_kernel(keys: Any, new: Any) -> None:
 
 
 @_jit
-def plain_block_kernel(buf: Any, after_cr: bool) -> bool:
-    """Whether a block of a file can be plain: no quote, no NUL, no CR outside CRLF, one pass.
+def plain_block_kernel(buf: Any, after_cr: bool) -> tuple[bool, bool]:
+    """Whether a block of a file can be plain, and whether it is ASCII, in one pass.
 
-    ``after_cr``: the previous block ended with CR (then this one must begin with LF). A CR
-    ending this block is allowed here (the next block decides).
+    Plain: no quote, no NUL, no CR outside CRLF. ``after_cr``: the previous block ended with
+    CR (then this one must begin with LF). A CR ending this block is allowed here (the next
+    block decides). ASCII: no byte above 127 (then it is valid UTF-8 whatever came before
+    it, unless a character was cut at the end of the block before).
     """
     n = len(buf)
-    if after_cr and (n == 0 or buf[0] != 10):
-        return False
     if n == 0:
-        return True
+        return not after_cr, True
     # No early exit and no branch in the loop: the compiler vectorizes it (about 3x faster
     # than a loop that stops at the first offending byte; most files are plain).
-    bad = False
+    bad = after_cr and buf[0] != 10
+    high = False
     for i in range(n - 1):
         b = buf[i]
         bad |= (b == 34) | (b == 0) | ((b == 13) & (buf[i + 1] != 10))
+        high |= b > 127
     b = buf[n - 1]
-    return not (bad | (b == 34) | (b == 0))
+    return not (bad | (b == 34) | (b == 0)), not (high | (b > 127))

@@ -64,32 +64,39 @@ def inspect_source(
     """
     p = Path(path)
     digest = hashlib.sha256()
+    hash_it = sha256 is None and hash_now
     try:
-        with p.open("rb") as fh:
+        with p.open("rb", buffering=0) as fh:
             head = fh.read(_BLOCK)
             encoding = _bom_encoding(head)
             decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
             plain = encoding in (None, "utf-8-sig")
-            block, cr = head, False
-            # SHA-256 releases the GIL on large buffers: hash in a thread while this one
-            # checks the bytes (one block in flight, hashed in file order).
+            cr = False
+            # Blocks are read into two buffers in turn (no fresh memory per block): SHA-256
+            # releases the GIL on large buffers, so one is hashed in a thread while the other
+            # is read and checked (one block in flight, hashed in file order).
+            buffers = [memoryview(bytearray(_SCAN_BLOCK)) for _ in range(2 if hash_it else 1)]
+            block, turn = memoryview(head), 0
             with ThreadPoolExecutor(max_workers=1) as hasher:
                 hashing: Future[None] | None = None
-                while block:
+                while len(block):
                     if hashing is not None:
                         hashing.result()
-                    if sha256 is None and hash_now:
+                    if hash_it:
                         hashing = hasher.submit(digest.update, block)
-                    if plain:
-                        plain = _plain(block, cr)
-                        cr = block.endswith(b"\r")
-                    if decoder is not None and not (block.isascii() and not decoder.getstate()[0]):
-                        try:
-                            decoder.decode(block)
-                        except UnicodeDecodeError:
-                            decoder = None
-                            encoding = "cp1252"
-                    block = fh.read(_SCAN_BLOCK)
+                    if plain or decoder is not None:
+                        plain_here, ascii_here = _check(block, cr)
+                        plain = plain and plain_here
+                        cr = block[-1] == 13
+                        if decoder is not None and not (ascii_here and not decoder.getstate()[0]):
+                            try:
+                                decoder.decode(bytes(block))
+                            except UnicodeDecodeError:
+                                decoder = None
+                                encoding = "cp1252"
+                    into = buffers[turn]
+                    turn = (turn + 1) % len(buffers)
+                    block = into[: fh.readinto(into)]
                 if hashing is not None:
                     hashing.result()
             if decoder is not None:
@@ -130,14 +137,16 @@ def sha256_of(path: str | Path, *, stop: threading.Event | None = None) -> str:
     return digest.hexdigest()
 
 
-def _plain(block: bytes, after_cr: bool) -> bool:
-    """No quote, no NUL and no CR outside CRLF (``after_cr``: the last block ended with CR).
+def _check(block: bytes | memoryview, after_cr: bool) -> tuple[bool, bool]:
+    """Whether a block can be plain, and whether it is ASCII (one numba pass).
 
-    One numba pass over the block (:func:`penlink_adapters._kernels.plain_block_kernel`).
+    Plain: no quote, no NUL and no CR outside CRLF (``after_cr``: the last block ended with
+    CR); see :func:`penlink_adapters._kernels.plain_block_kernel`.
     """
     from penlink_adapters._kernels import plain_block_kernel
 
-    return bool(plain_block_kernel(np.frombuffer(block, dtype=np.uint8), after_cr))
+    plain, ascii_only = plain_block_kernel(np.frombuffer(block, dtype=np.uint8), after_cr)
+    return bool(plain), bool(ascii_only)
 
 
 def _bom_encoding(head: bytes) -> str | None:

@@ -25,7 +25,7 @@ from penlink_adapters import _convert
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import DurationFormat
 from penlink_adapters._plain_cut import Cut, CutSpec, cut_lines, view_series
-from penlink_adapters._source import _plain
+from penlink_adapters._source import _check
 from penlink_adapters._values import duration_expr, null_expr
 from tests.adapters.test_fast import _both
 
@@ -187,7 +187,8 @@ def test_memo_changes_no_normalization(chunks: list[list[str | None]], limit: in
 @settings(max_examples=300, deadline=None)
 @given(
     block=st.lists(
-        st.sampled_from([b"a", b"\r", b"\n", b'"', b"\x00", b","]), min_size=1, max_size=30
+        st.sampled_from([b"a", b"\r", b"\n", b'"', b"\x00", b",", b"\x80", b"\xff"]),
+        max_size=30,
     ),
     after_cr=st.booleans(),
 )
@@ -196,7 +197,7 @@ def test_plain_block_kernel_matches_the_byte_counts(block: list[bytes], after_cr
     lone = data.count(b"\r") - data.count(b"\r\n")
     expected = not (b'"' in data or b"\x00" in data or (after_cr and not data.startswith(b"\n")))
     expected = expected and lone == (1 if data.endswith(b"\r") else 0)
-    assert _plain(data, after_cr) == expected
+    assert _check(data, after_cr) == (expected, data.isascii())
 
 
 @settings(max_examples=150, deadline=None)
