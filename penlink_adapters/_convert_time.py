@@ -21,7 +21,6 @@ from penlink_adapters._values import (
     parse_naive_expr,
     parse_offset_expr,
 )
-from penlink_adapters._view_join import join_views
 
 if TYPE_CHECKING:
     from penlink_adapters._convert import ConvertContext
@@ -49,10 +48,6 @@ def start_raw(df: pl.DataFrame, layout: Layout) -> pl.Series:
                 time.str.starts_with("1899-12-3").any().alias("time"),
             ).row(0)
         )
-    if not any(cells):
-        joined = join_views(df["date"], df["time"], " ")  # no polars string building
-        if joined is not None:
-            return joined.alias("start_raw")
     if cells[0]:
         date = date.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
     if cells[1]:
