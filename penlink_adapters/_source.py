@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,7 +68,9 @@ def inspect_source(
     hash_it = sha256 is None and hash_now
     try:
         with p.open("rb", buffering=0) as fh:
-            head = fh.read(_BLOCK)
+            # Reads and buffers no larger than the file (fresh memory is zeroed page by page).
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(min(_BLOCK, max(size, 1)))
             encoding = _bom_encoding(head)
             decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
             plain = encoding in (None, "utf-8-sig")
@@ -75,7 +78,8 @@ def inspect_source(
             # Blocks are read into two buffers in turn (no fresh memory per block): SHA-256
             # releases the GIL on large buffers, so one is hashed in a thread while the other
             # is read and checked (one block in flight, hashed in file order).
-            buffers = [memoryview(bytearray(_SCAN_BLOCK)) for _ in range(2 if hash_it else 1)]
+            room = min(_SCAN_BLOCK, max(size - len(head), 1))
+            buffers = [memoryview(bytearray(room)) for _ in range(2 if hash_it else 1)]
             block, turn = memoryview(head), 0
             with ThreadPoolExecutor(max_workers=1) as hasher:
                 hashing: Future[None] | None = None
