@@ -259,6 +259,7 @@ def test_a_hash_nobody_wants_stops_early(tmp_path: Path, monkeypatch: pytest.Mon
     """A scan that fails before it starts (here: no layout fits) stops its helper's hash."""
     import hashlib
     import threading
+    import time
 
     from penlink_adapters import _read
     from penlink_adapters._source import sha256_of
@@ -275,6 +276,10 @@ def test_a_hash_nobody_wants_stops_early(tmp_path: Path, monkeypatch: pytest.Mon
     path.write_bytes(b"colour,shape\nred,square\n" * 400_000)
     with pytest.raises(DetectionError):
         pla.scan_return(path)
+    # The helper thread may start the hash only after the scan has failed: wait for it.
+    deadline = time.monotonic() + 30
+    while not stops and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(stops) == 1
     assert stops[0].is_set()
     assert sha256_of(path, stop=stops[0]) == ""
