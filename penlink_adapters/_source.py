@@ -69,8 +69,8 @@ def inspect_source(
     try:
         with p.open("rb", buffering=0) as fh:
             # Reads and buffers no larger than the file (fresh memory is zeroed page by page).
-            size = os.fstat(fh.fileno()).st_size
-            head = fh.read(min(_BLOCK, max(size, 1)))
+            stat_size = os.fstat(fh.fileno()).st_size
+            head = fh.read(min(_BLOCK, max(stat_size, 1)))
             encoding = _bom_encoding(head)
             decoder = codecs.getincrementaldecoder("utf-8")() if encoding is None else None
             plain = encoding in (None, "utf-8-sig")
@@ -78,7 +78,7 @@ def inspect_source(
             # Blocks are read into two buffers in turn (no fresh memory per block): SHA-256
             # releases the GIL on large buffers, so one is hashed in a thread while the other
             # is read and checked (one block in flight, hashed in file order).
-            room = min(_SCAN_BLOCK, max(size - len(head), 1))
+            room = min(_SCAN_BLOCK, max(stat_size - len(head), 1))
             buffers = [memoryview(bytearray(room)) for _ in range(2 if hash_it else 1)]
             block, turn = memoryview(head), 0
             with ThreadPoolExecutor(max_workers=1) as hasher:
