@@ -21,6 +21,7 @@ numba is imported only here, in :mod:`penlink_adapters._kernels`,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
@@ -51,6 +52,7 @@ def _bare(fn: _F) -> _F:
 
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
+_BIG: Final = sys.byteorder == "big"
 _U0: Final = np.uint64(0)
 _U4: Final = np.uint64(4)
 _U7: Final = np.uint64(7)
@@ -70,16 +72,38 @@ def _load64_python(buf: Any, at: int) -> Any:
     return np.uint64(int.from_bytes(bytes(buf[at : at + 8]), "little"))
 
 
+def _store64_python(buf: Any, at: int, word: Any) -> None:
+    """Write ``word``'s 8 bytes, little-endian, at ``buf[at]`` (those past the end dropped)."""
+    data = np.frombuffer(int(word).to_bytes(8, "little"), dtype=np.uint8)
+    buf[at : at + 8] = data[: max(0, min(8, len(buf) - at))]
+
+
+def _word_pointer(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+    ary = context.make_array(sig.args[0])(context, builder, args[0])
+    return builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(64).as_pointer())
+
+
 @intrinsic
 def _load64_intrinsic(typingctx: Any, arr: Any, at: Any) -> Any:
     """One unaligned 8-byte load from ``arr[at]`` (an ``uint8`` array): a little-endian word."""
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(64).as_pointer())
-        return builder.load(ptr, align=1)
+        word = builder.load(_word_pointer(context, builder, sig, args), align=1)
+        return builder.bswap(word) if _BIG else word
 
     return types.uint64(arr, at), codegen
+
+
+@intrinsic
+def _store64_intrinsic(typingctx: Any, arr: Any, at: Any, word: Any) -> Any:
+    """One unaligned 8-byte store of ``word``, little-endian, at ``arr[at]`` (``uint8``)."""
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        value = builder.bswap(args[2]) if _BIG else args[2]
+        builder.store(value, _word_pointer(context, builder, sig, args), align=1)
+        return context.get_dummy_value()
+
+    return types.void(arr, at, types.uint64), codegen
 
 
 def _ctz_python(x: Any) -> Any:
@@ -91,6 +115,9 @@ def _ctz_python(x: Any) -> Any:
 # Compiled code loads words and counts trailing zeros with one instruction each; without the
 # JIT (the no-JIT test job) the same is done in Python.
 _load64 = cast("Callable[[Any, Any], Any]", _load64_python if _NO_JIT else _load64_intrinsic)
+_store64 = cast(
+    "Callable[[Any, Any, Any], None]", _store64_python if _NO_JIT else _store64_intrinsic
+)
 _ctz = cast("Callable[[Any], Any]", _ctz_python if _NO_JIT else trailing_zeros)
 
 

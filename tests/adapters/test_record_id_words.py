@@ -89,3 +89,18 @@ def test_threads_each_have_their_own_work_arrays_issue_3() -> None:
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda t: table_record_ids(t, _KEY), tables * 3))
     assert all(got.equals(alone[i % 8]) for i, got in enumerate(together))
+
+
+def test_tiles_of_unlike_rows_and_a_growing_scratch_buffer_issue_3() -> None:
+    """Keys are written a tile of rows at a time: ids across tile edges, a tile whose long
+    values (10 KB) make the scratch buffer grow, nulls, fallbacks and negatives in each."""
+    rows: list[tuple[object, ...]] = []
+    for i in range(1700):
+        long = 700 <= i < 705 or i == 1535
+        text = ("ab" * 5000 + str(i)) if long else "x" * (i % 37)
+        canonical = None if i % 5 == 0 else f"+1213{i:07d}"
+        rows.append((canonical, text if i % 10 else None, -i if i % 3 else i, text, i % 4 or None))
+    expected = _expected(rows)
+    table = _table(rows)
+    assert table_record_ids(table, _KEY).to_pylist() == expected
+    assert table_record_ids(table.slice(511, 600), _KEY).to_pylist() == expected[511:1111]
