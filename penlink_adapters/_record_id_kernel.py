@@ -29,8 +29,7 @@ from typing import Any, Final
 import numba
 import numpy as np
 
-from penlink_adapters._block_kernel import _load64, _low_bytes, _store64
-from penlink_adapters._kernels import _finish, _rotl
+from penlink_adapters._block_kernel import _load64, _murmur3, _store64
 from penlink_adapters._memo_kernel import _wrapping
 
 __all__ = ["record_id_kernel"]
@@ -39,11 +38,6 @@ _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 _LITTLE: Final = sys.byteorder == "little"
-_C1: Final = np.uint64(0x87C37B91114253D5)
-_C2: Final = np.uint64(0x4CF5AD432745937F)
-_M5: Final = np.uint64(5)
-_N1: Final = np.uint64(0x52DCE729)
-_N2: Final = np.uint64(0x38495AB5)
 _TEXT: Final = 0
 _POW10: Final = np.array([10**p for p in range(20)], dtype=np.uint64)
 _PAIRS: Final = np.frombuffer("".join(f"{p:02d}" for p in range(100)).encode(), np.uint8).copy()
@@ -61,31 +55,6 @@ TILE: Final = 512
 """Rows whose keys are written together (a few tens of kilobytes of scratch buffer): from 128 to
 4,096 rows a tile took the same time within the noise, about two thirds of the row-by-row pass."""
 _RAW: Final = np.uint64(int.from_bytes(b"raw:", "little"))
-
-
-@_inline
-def _murmur3_at(buf: Any, start: int, length: int) -> tuple[Any, Any]:
-    """MurmurHash3 x64 128 of ``buf[start:start + length]``, read by words (8 bytes past it)."""
-    h1 = np.uint64(0)
-    h2 = np.uint64(0)
-    blocks = length // 16
-    for b in range(blocks):
-        at = start + 16 * b
-        k1 = _load64(buf, at) * _C1
-        h1 ^= _rotl(k1, 31) * _C2
-        h1 = (_rotl(h1, 27) + h2) * _M5 + _N1
-        k2 = _load64(buf, at + 8) * _C2
-        h2 ^= _rotl(k2, 33) * _C1
-        h2 = (_rotl(h2, 31) + h1) * _M5 + _N2
-    tail = start + 16 * blocks
-    rest = length - 16 * blocks
-    if rest > 8:
-        k2 = (_load64(buf, tail + 8) & _low_bytes(rest - 8)) * _C2
-        h2 ^= _rotl(k2, 33) * _C1
-    if rest > 0:
-        k1 = (_load64(buf, tail) & _low_bytes(min(rest, 8))) * _C1
-        h1 ^= _rotl(k1, 31) * _C2
-    return _finish(h1, h2, length)
 
 
 @_inline
@@ -182,7 +151,7 @@ def record_id_kernel(
             else:
                 _put_ints(c, values[index[c]], valid, keys, ends, first, m)
         for j in range(m):
-            h1, h2 = _murmur3_at(keys, starts[j], ends[j] - starts[j])
+            h1, h2 = _murmur3(keys, starts[j], ends[j] - starts[j])
             _put_hex(out, out64, first + j, h1, h2)
     return out
 
