@@ -259,8 +259,10 @@ def check_table(table: pa.Table, schema: pa.Schema, *, file: str | None = None) 
         SchemaError: naming the first missing, extra or mistyped column.
     """
     name = schema.metadata[b"tls.schema"].decode()
-    missing = [f.name for f in schema if f.name not in table.column_names]
-    extra = [c for c in table.column_names if c not in schema.names]
+    have, want = table.column_names, schema.names  # each a new list per access: once
+    have_set, want_set = set(have), set(want)
+    missing = [c for c in want if c not in have_set]
+    extra = [c for c in have if c not in want_set]
     if missing or extra:
         raise SchemaError(
             f"table does not match the {name} schema v{SCHEMA_VERSION}: "
@@ -268,9 +270,11 @@ def check_table(table: pa.Table, schema: pa.Schema, *, file: str | None = None) 
             file=file,
             reason="schema_mismatch",
         )
-    table = table.select(schema.names)
-    for field in schema:
-        actual = table.schema.field(field.name).type
+    if have != want:
+        table = table.select(want)
+    columns = table.columns
+    for field, actual_field, column in zip(schema, table.schema, columns, strict=True):
+        actual = actual_field.type
         if actual != field.type:
             raise SchemaError(
                 f"column has type {actual}, the {name} schema says {field.type}",
@@ -278,11 +282,11 @@ def check_table(table: pa.Table, schema: pa.Schema, *, file: str | None = None) 
                 column=field.name,
                 reason="schema_type",
             )
-        if not field.nullable and table.column(field.name).null_count:
+        if not field.nullable and column.null_count:
             raise SchemaError(
                 f"column holds nulls but the {name} schema forbids them",
                 file=file,
                 column=field.name,
                 reason="schema_null",
             )
-    return pa.Table.from_arrays(table.columns, schema=schema)
+    return pa.Table.from_arrays(columns, schema=schema)
