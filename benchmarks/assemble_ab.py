@@ -52,7 +52,7 @@ def export(body, level, skip):
     return [c if skip and c.type == f.type else c.cast(f.type) for c, f in zip(columns, fields)]
 parts = {
     "record ids, main's kernels": lambda i: main_table_record_ids(rests[i], key),
-    "record ids, one-pass kernel": lambda i: table_record_ids(rests[i], key),
+    "record ids, kernel": lambda i: table_record_ids(rests[i], key),
     "export, main (large strings + casts)": lambda i: export(bodies[i], pl.CompatLevel.oldest(), False),
     "export, views + one cast": lambda i: export(bodies[i], pl.CompatLevel.newest(), True),
 }

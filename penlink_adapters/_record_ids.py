@@ -165,7 +165,7 @@ def table_record_ids(table: pa.Table, key: Sequence[str]) -> pa.Array:
 
     The same key text (values joined by U+001F, null as U+0000, ``raw:`` plus the raw value
     for a canonical identifier without one, times as integer microseconds) is written, hashed
-    and hexed row by row by one numba kernel straight from the columns
+    and hexed by one numba kernel straight from the columns, a tile of rows at a time
     (:func:`~penlink_adapters._record_id_kernel.record_id_kernel`): no key column, no polars
     string concatenation. Key columns are text, integer, timestamp or date columns.
     """

@@ -1,8 +1,8 @@
-"""Main's record ids (before the one-pass kernel), kept as the reference of the new kernel.
+"""Main's record ids as they stood at 0027e94, kept as the reference of the record-id kernel.
 
 A verbatim copy of ``table_record_ids`` and its key kernels as they stood at main 0027e94:
 widths per column, a key text buffer filled column by column, then hashed and hexed. Record
-ids are stored and deduplicate across batches, so the one-pass kernel
+ids are stored and deduplicate across batches, so the record-id kernel
 (:mod:`penlink_adapters._record_id_kernel`) must give byte-identical ids.
 """
 

@@ -143,10 +143,10 @@ _WIDE_SCHEMA = pa.schema(
 @pytest.mark.nojit
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(_WIDE_ROW, max_size=12), cut=st.integers(0, 3), large=st.booleans())
-def test_one_pass_ids_match_mains_ids_byte_for_byte_issue_3(
+def test_kernel_ids_match_mains_ids_byte_for_byte_issue_3(
     rows: list[tuple[object, ...]], cut: int, large: bool
 ) -> None:
-    """The one-pass kernel against main's ids and the pure-Python reference, row by row.
+    """The record-id kernel against main's ids and the pure-Python reference, row by row.
 
     Nulls, empty strings, non-ASCII text, ``raw:`` fallbacks, keys longer than the kernel's
     first scratch buffer, extreme integers, times and dates, chunked, sliced and
@@ -187,7 +187,7 @@ def test_one_pass_ids_match_mains_ids_byte_for_byte_issue_3(
         assert got == content_id([canonical, term, start, duration, day, event])
 
 
-def test_one_pass_ids_of_extreme_values_issue_3() -> None:
+def test_kernel_ids_of_extreme_values_issue_3() -> None:
     """Smallest and largest int64, times at both ends of the calendar, a key past 1 KiB."""
     from tests.adapters._main_record_ids import main_table_record_ids
 
