@@ -23,7 +23,6 @@ columns' values one row each, and validity one row per key column (and per fallb
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Final
 
 import numba
@@ -37,7 +36,6 @@ __all__ = ["record_id_kernel"]
 _jit = numba.njit(cache=True, nogil=True)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
-_LITTLE: Final = sys.byteorder == "little"
 _TEXT: Final = 0
 _POW10: Final = np.array([10**p for p in range(20)], dtype=np.uint64)
 _PAIRS: Final = np.frombuffer("".join(f"{p:02d}" for p in range(100)).encode(), np.uint8).copy()
@@ -128,7 +126,6 @@ def record_id_kernel(
     n = valid.shape[1]
     k = len(kinds)
     out = np.empty(32 * n, dtype=np.uint8)
-    out64 = out.view(np.uint64)
     starts = np.empty(TILE + 1, dtype=np.int64)
     ends = np.empty(TILE, dtype=np.int64)  # where each row's key has been written up to
     keys = np.zeros(0, dtype=np.uint8)
@@ -152,7 +149,7 @@ def record_id_kernel(
                 _put_ints(c, values[index[c]], valid, keys, ends, first, m)
         for j in range(m):
             h1, h2 = _murmur3(keys, starts[j], ends[j] - starts[j])
-            _put_hex(out, out64, first + j, h1, h2)
+            _put_hex(out, first + j, h1, h2)
     return out
 
 
@@ -223,23 +220,14 @@ def _put_ints(c: int, ints: Any, valid: Any, keys: Any, ends: Any, first: int, m
 
 
 @_inline
-def _put_hex(out: Any, out64: Any, i: int, h1: Any, h2: Any) -> None:
+def _put_hex(out: Any, i: int, h1: Any, h2: Any) -> None:
     """Row ``i``'s 32 hex digits (``h1`` then ``h2``, bytes little-endian) into ``out``."""
-    if not _LITTLE:
-        pos = 32 * i
-        for word in (h1, h2):
-            for j in range(8):
-                byte = np.int64((word >> np.uint64(8 * j)) & _FF)
-                out[pos] = _HEX_PAIRS[2 * byte]
-                out[pos + 1] = _HEX_PAIRS[2 * byte + 1]
-                pos += 2
-        return
-    at = 4 * i
+    at = 32 * i
     for word in (h1, h2):
         for half in range(2):
             digits = np.uint64(0)
             for j in range(4):
                 byte = (word >> np.uint64(32 * half + 8 * j)) & _FF
                 digits |= _HEX16[np.int64(byte)] << np.uint64(16 * j)
-            out64[at] = digits
-            at += 1
+            _store64(out, at, digits)
+            at += 8
