@@ -7,6 +7,7 @@ import dataclasses
 import io
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -330,6 +331,78 @@ def test_chunks_held_while_hashing_come_out_in_order(
         assert j2.equals(j1)
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert {v for r, _ in two for v in r.column("source_sha256").to_pylist()} == {sha}
+
+
+def test_steps_take_turns_while_the_file_is_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the helper thread hashes the file, the cut, conversion and normalization steps
+    run one at a time (the hash keeps a core); the result is the one-thread scan's."""
+    import threading
+    import time as clock
+
+    from benchmarks.read_scale import synth_file
+    from penlink_adapters import _read
+    from penlink_adapters._source import sha256_of
+
+    path = synth_file(3_000, seed=5)
+    lock = threading.Lock()
+    busy = [0]
+    most: list[int] = []  # the most steps at once, per step begun while hashing
+    hashing = threading.Event()
+    steps_while_hashing = [0]
+
+    def step(fn: Any) -> Any:
+        with lock:
+            busy[0] += 1
+            if hashing.is_set():
+                steps_while_hashing[0] += 1
+        clock.sleep(0.003)  # long enough for another step to begin, were it let
+        try:
+            return fn()
+        finally:
+            with lock:
+                if hashing.is_set():
+                    most.append(busy[0])
+                busy[0] -= 1
+
+    chunks, convert, normalize = (
+        _read.ReturnScan._chunks,
+        _read.ReturnScan._convert,
+        _read.ReturnScan._normalize,
+    )
+
+    def stepped_chunks(self: _read.ReturnScan) -> Any:
+        items = chunks(self)
+        while (item := step(lambda: next(items, None))) is not None:
+            yield item
+
+    def slow(path: Path, *, stop: threading.Event | None = None) -> str:
+        hashing.set()
+        deadline = clock.monotonic() + 10
+        while steps_while_hashing[0] < 12 and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        with lock:
+            hashing.clear()
+        return sha256_of(path, stop=stop)
+
+    monkeypatch.setattr(_read.ReturnScan, "_chunks", stepped_chunks)
+    monkeypatch.setattr(
+        _read.ReturnScan, "_convert", lambda self, c: step(lambda: convert(self, c))
+    )
+    monkeypatch.setattr(
+        _read.ReturnScan, "_normalize", lambda self, d, c: step(lambda: normalize(self, d, c))
+    )
+    monkeypatch.setattr(_read, "sha256_of", slow)
+    two = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=2))
+    assert steps_while_hashing[0] >= 12
+    assert most
+    assert max(most) == 1
+    one = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=1))
+    assert len(two) == len(one)
+    for (r2, j2), (r1, j1) in zip(two, one, strict=True):
+        assert r2.equals(r1)
+        assert j2.equals(j1)
 
 
 def test_provenance_repeats_a_value_for_any_chunk_length():
