@@ -335,6 +335,25 @@ GiB on this VM, with the CPU's SHA extensions; the hashing scan takes about 1 s 
 the vouched one); only the tables wait for the hash, and up to eight normalized chunks are
 held meanwhile so that the steps before them keep working.
 
+In the session of 2026-11-27 at 07:35 UTC (main at 16c35ce): while a two-thread scan hashes
+the file, its cut, conversion and normalization steps take turns (one at a time; a step never
+holds its turn while it waits for the step before), so that SHA-256, which the tables wait
+for, keeps a core: the hash of this file was known after 0.90-0.97 s against 1.05-1.12 s
+(0.67-0.69 s of CPU either way; with the steps side by side, three threads shared the two
+cores with it). Side by side with main at e5c87a3, eight rounds of `scan_return(path)`, each in
+a fresh process: 4.33-5.06 s (median 4.55 s) against 4.47-4.90 s (median 4.62 s), a gain
+within the VM's noise; the hash still shares its core with polars' own thread pool, which
+the conversion's queries wake. Measured and left: a process started with
+`POLARS_MAX_THREADS=1` scans 3-4% faster (3.74-3.81 s against 3.91-3.94 s vouched), and one
+started with the allocators told to keep freed pages (`_RJEM_MALLOC_CONF` for polars'
+jemalloc, `MIMALLOC_PURGE_DELAY` for Arrow's mimalloc) spends 0.3-0.5 s less system time:
+page faults of memory the allocators had given back, about 5 us each on this VM; both are
+process-wide settings that a library cannot make for the program that imports it. Tried
+and dropped: mapping the line set in a helper thread during the first pass (the two
+serialized: 0.20-0.21 s together against 0.11 s and 0.09 s apart); parsing start times from
+polars' string views in place (the joined date and time span eight data buffers per chunk,
+and the kernel's refactor ran 2x slower).
+
 In the session of 2026-11-27 at 06:00 UTC (main at 8ef11f7): record ids are written a tile of
 512 rows at a time, column by column (unaligned word stores), then hashed row by row: the
 kernel takes 6.1-6.8 ms per 98,000-row chunk against 8.8-9.5 ms for the row-by-row pass; and
