@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
+import weakref
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -155,10 +156,11 @@ class _Turns:
 
     The tables wait for the hash (their provenance names it), so it is the scan's critical
     path: on two cores, SHA-256 in one thread and the cut, conversion and normalization in
-    three more shared the cores evenly, and the hash (0.6 s of CPU for a 10 M-row file) took
-    1.1-1.4 s. One step at a time leaves it a core of its own; the steps work on the other,
-    ahead of the tables, until the hash is known, then run side by side again. A step holds
-    its turn only while it computes, never while it waits for the step before it (the
+    three more shared the cores evenly, and the hash (0.7 s of CPU for a 10 M-row file) took
+    1.05-1.4 s. One step at a time leaves it a core of its own (0.90-0.97 s; polars' own
+    threads, which the conversion's queries wake, still share it); the steps work on the
+    other, ahead of the tables, until the hash is known, then run side by side again. A step
+    holds its turn only while it computes, never while it waits for the step before it (the
     conversion waits for the cut without its turn), so no step waits for a turn that a
     waiting one holds.
     """
@@ -209,9 +211,11 @@ class ReturnScan:
         # With two threads, the file is hashed in a helper thread while it is checked and
         # read: only the tables wait for the hash (their provenance names it).
         later = sha256 is None and threads == 2
-        stop = threading.Event()  # set when the scan fails before it starts
+        # Set when no one will want the hash: the scan failed, was left unfinished or dropped.
+        stop = threading.Event()
         hashing = start(functools.partial(sha256_of, stop=stop), path) if later else None
         self._hashing: Future[str] | None = hashing
+        self._stop = stop
         try:
             self._info: SourceInfo = inspect_source(path, sha256=sha256, hash_now=not later)
             self.candidate = _choose(self._info, layout)
@@ -241,6 +245,7 @@ class ReturnScan:
         self._done = False
         self._fast = fast
         self._threads = threads
+        weakref.finalize(self, stop.set)
 
     @property
     def info(self) -> SourceInfo:
@@ -250,12 +255,26 @@ class ReturnScan:
             ReadError: the file could not be read to hash it.
         """
         if self._hashing is not None:  # waits for the helper thread's hash
-            self._info = dataclasses.replace(self._info, sha256=self._hashing.result())
+            sha = self._hashing.result()
+            if not sha:  # stopped (the read was left unfinished): hashed now, as asked
+                sha = sha256_of(self._info.path)
+            self._info = dataclasses.replace(self._info, sha256=sha)
             self._hashing = None
         return self._info
 
     def __iter__(self) -> Iterator[tuple[pa.Table, pa.Table]]:
-        """Yield ``(records, rejects)`` per chunk of rows."""
+        """Yield ``(records, rejects)`` per chunk of rows.
+
+        A read left unfinished (an error, or the caller stopped early) stops the helper
+        thread's hash of the file: :attr:`info` hashes it again if asked.
+        """
+        try:
+            yield from self._read()
+        finally:
+            if not self._done:
+                self._stop.set()
+
+    def _read(self) -> Iterator[tuple[pa.Table, pa.Table]]:
         prov: Provenance | None = None
         self._memo.bind(self._region)
         if self._threads == 2:  # four steps, each a chunk ahead of the next (see _ahead)
@@ -338,7 +357,7 @@ class ReturnScan:
             ReadError: the scan has not been iterated to the end.
         """
         if not self._done:
-            raise ReadError("the scan has not been read to the end", file=self.info.path)
+            raise ReadError("the scan has not been read to the end", file=self._info.path)
         target, source = self._target()
         warnings = list(self._warnings)
         if self._ctx is not None:

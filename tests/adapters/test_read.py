@@ -289,6 +289,52 @@ def test_a_hash_nobody_wants_stops_early(tmp_path: Path, monkeypatch: pytest.Mon
         sha256_of(tmp_path / "missing.csv")
 
 
+@pytest.mark.parametrize("how", ["error", "dropped"])
+def test_a_read_left_unfinished_stops_the_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A scan whose read fails while the helper hashes the file, or that is dropped unread,
+    stops the hash; its ``info`` still names the file's SHA-256 (hashed again when asked)."""
+    import gc
+    import hashlib
+    import threading
+
+    from benchmarks.read_scale import synth_file
+    from penlink_adapters import _read
+    from penlink_adapters._source import sha256_of
+
+    path = synth_file(3_000, seed=5)
+    stops: list[threading.Event] = []
+    stopped = threading.Event()
+
+    def waiting(path: Path, *, stop: threading.Event | None = None) -> str:
+        assert stop is not None
+        stops.append(stop)
+        if stop.wait(10):  # a hash that takes until no one wants it
+            stopped.set()
+            return sha256_of(path, stop=stop)
+        return sha256_of(path)
+
+    def failing(self: _read.ReturnScan, chunk: object) -> object:
+        raise ReadError("conversion failed", file=str(path))
+
+    monkeypatch.setattr(_read, "sha256_of", waiting)
+    scan = pla.ReturnScan(path, "auto", None, None, None, 100, threads=2)
+    if how == "error":
+        monkeypatch.setattr(_read.ReturnScan, "_convert", failing)
+        with pytest.raises(ReadError, match="conversion failed"):
+            list(scan)
+        assert stopped.wait(10)
+        monkeypatch.setattr(_read, "sha256_of", sha256_of)
+        assert scan.info.sha256 == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    else:
+        del scan
+        gc.collect()
+        assert stopped.wait(10)
+    assert len(stops) == 1
+    assert stops[0].is_set()
+
+
 def test_chunks_held_while_hashing_come_out_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
