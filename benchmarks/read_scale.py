@@ -344,12 +344,14 @@ cores with it). Side by side with main at e5c87a3, eight rounds of `scan_return(
 a fresh process: 4.33-5.06 s (median 4.55 s) against 4.47-4.90 s (median 4.62 s), a gain
 within the VM's noise; the hash still shares its core with polars' own thread pool, which
 the conversion's queries wake. Measured and left: a process started with
-`POLARS_MAX_THREADS=1` scans 3-4% faster (3.74-3.81 s against 3.91-3.94 s vouched), and one
-started with the allocators told to keep freed pages (`_RJEM_MALLOC_CONF` for polars'
-jemalloc, `MIMALLOC_PURGE_DELAY` for Arrow's mimalloc) spends 0.3-0.5 s less system time:
-page faults of memory the allocators had given back, about 5 us each on this VM; both are
-process-wide settings that a library cannot make for the program that imports it. Tried
-and dropped: mapping the line set in a helper thread during the first pass (the two
+`POLARS_MAX_THREADS=1` scans 3-4% faster (3.74-3.81 s against 3.91-3.94 s vouched), a
+process-wide setting that a library cannot make for the program that imports it. Page
+faults: about 165,000 per scan, most of them the populated mappings of the line set (65,536)
+and of the first block slabs; those of the steady state come from memory the allocators give
+back between chunks, and with polars' jemalloc and Arrow's mimalloc told to keep it (`_RJEM_MALLOC_CONF`,
+`MIMALLOC_PURGE_DELAY`) a two-thread scan faulted about 25,000 times less, with no change of
+time beyond the noise (3.65-3.71 s against 3.59-3.79 s, system time 0.59-0.60 s against
+0.52-0.67 s). Tried and dropped: mapping the line set in a helper thread during the first pass (the two
 serialized: 0.20-0.21 s together against 0.11 s and 0.09 s apart); parsing start times from
 polars' string views in place (the joined date and time span eight data buffers per chunk,
 and the kernel's refactor ran 2x slower).
