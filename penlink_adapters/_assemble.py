@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import polars as pl
 import pyarrow as pa
 
+from penlink_adapters._convert_kernel import array_views, one_value_kernel
 from penlink_adapters._identify import IdentifierMemo, normalize_columns
 from penlink_adapters._layout import Layout
 from penlink_adapters._record_ids import table_record_ids
@@ -57,12 +59,21 @@ class Provenance:
 
         Every chunk of a file carries the same provenance strings; repeating them afresh for
         each chunk wrote (and the kernel faulted in and zeroed) 6.4 MB of SHA-256 text per
-        100,000 rows: about half the page faults of a read.
+        100,000 rows: about half the page faults of a read. The array grows by a quarter
+        beyond the chunk asking for more (chunk lengths vary: made to each one's length, the
+        arrays of a 10 M-row read were made 80 times).
         """
         made = self._repeats.get(value)
         if made is None or len(made) < n:
-            made = self._repeats[value] = pa.repeat(pa.scalar(value, pa.string()), n)
+            if made is None and len(self._repeats) >= _REPEATS:  # one-off values: not kept
+                return pa.repeat(pa.scalar(value, pa.string()), n)
+            size = n if made is None else n + n // 4
+            made = self._repeats[value] = pa.repeat(pa.scalar(value, pa.string()), size)
         return made.slice(0, n)
+
+
+_REPEATS: Final = 32
+"""At most this many values are kept repeated per file (provenance, then constant columns)."""
 
 
 def schema_for(layout: Layout) -> pa.Schema:
@@ -151,7 +162,9 @@ def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -
         "layout_version": prov.repeated(prov.layout.version, n),
     }
     fields = [f for f in schema if f.name != "record_id"]
-    arrays = [_typed(made[f.name] if f.name in made else table.column(f.name), f) for f in fields]
+    arrays = [
+        made[f.name] if f.name in made else _typed(table.column(f.name), f, prov) for f in fields
+    ]
     rest = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     ids = table_record_ids(rest, key).cast(schema.field("record_id").type)
     table = pa.Table.from_arrays(
@@ -160,9 +173,23 @@ def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -
     return check_table(table, schema, file=prov.path)
 
 
-def _typed(column: pa.Array | pa.ChunkedArray, field: pa.Field) -> pa.Array | pa.ChunkedArray:
-    """``column`` cast to the field's type, unless it has it."""
-    return column if column.type == field.type else column.cast(field.type)
+def _typed(
+    column: pa.Array | pa.ChunkedArray, field: pa.Field, prov: Provenance
+) -> pa.Array | pa.ChunkedArray:
+    """``column`` cast to the field's type, unless it has it.
+
+    A text column of one value on every row (the target's identifiers, the kinds, the time
+    zone: most of a chunk's text columns) is a slice of the value repeated
+    (:meth:`Provenance.repeated`): finding that in the string views costs less than the copy
+    of the cast.
+    """
+    if column.type == field.type:
+        return column
+    if field.type == pa.string() and not column.null_count:
+        views = array_views(column)
+        if views is not None and one_value_kernel(views[1], views[2]):
+            return prov.repeated(column[0].as_py(), len(column))
+    return column.cast(field.type)
 
 
 def _call_columns(df: pl.DataFrame) -> pl.DataFrame:

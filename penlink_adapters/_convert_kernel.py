@@ -16,14 +16,18 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from penlink_adapters._block_kernel import _load64
+
 __all__ = [
     "NULL",
     "UNDECIDED",
+    "array_views",
     "duration_kernel",
     "duration_view_kernel",
     "empty_count",
     "lookup_kernel",
     "lookup_view_kernel",
+    "one_value_kernel",
     "string_buffers",
     "string_views",
     "view_span",
@@ -216,7 +220,11 @@ def string_views(values: pl.Series) -> tuple[Any, Any, Any, Any] | None:
     and the offset there. ``data`` is the first data buffer (kernels decline a value held in
     another one). None when polars does not hand out views.
     """
-    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+    return array_views(values.to_arrow(compat_level=pl.CompatLevel.newest()))
+
+
+def array_views(array: pa.Array | pa.ChunkedArray) -> tuple[Any, Any, Any, Any] | None:
+    """:func:`string_views` of an Arrow array (None unless one chunk of string views)."""
     if isinstance(array, pa.ChunkedArray):
         if array.num_chunks != 1:
             return None
@@ -436,3 +444,52 @@ def duration_view_kernel(
             out[i] = value
             parsed[i] = True
     return out, parsed, 0
+
+
+@_jit
+def one_value_kernel(words: Any, data: Any) -> bool:
+    """Whether every value of a view array without nulls is the first one (and there is one).
+
+    ``words``, ``data``: of :func:`string_views`. Values longer than 12 bytes must be in the
+    first data buffer (else: False, undecided). Rows are compared a block at a time without
+    a branch per row: most columns differ at once, those of one value are read to the end.
+    """
+    n = len(words) // 4
+    if n == 0:
+        return False
+    width = words[0]
+    if width > 12 and (words[2] != 0 or words[3] < 0 or words[3] + width > len(data)):
+        return False
+    pairs = words.view(np.uint64)
+    head, tail = pairs[0], pairs[1]
+    if width <= 12:  # inline: the 16 bytes of every view are the first one's
+        for start in range(0, n, _BLOCK):
+            differ = np.uint64(0)
+            for i in range(start, min(n, start + _BLOCK)):
+                differ |= (pairs[2 * i] ^ head) | (pairs[2 * i + 1] ^ tail)
+            if differ:
+                return False
+        return True
+    first = words[3]
+    last = width - 8  # the last word of a value: it overlaps the one before
+    for start in range(0, n, _BLOCK):
+        differ = np.uint64(0)
+        for i in range(start, min(n, start + _BLOCK)):
+            # Length, prefix and data buffer (0) the first one's; the offset checked below.
+            differ |= (pairs[2 * i] ^ head) | np.uint64(words[4 * i + 2])
+        if differ:
+            return False
+        for i in range(start, min(n, start + _BLOCK)):
+            at = words[4 * i + 3]
+            if at < 0 or at + width > len(data):
+                return False
+            for k in range(0, last, 8):
+                differ |= _load64(data, at + k) ^ _load64(data, first + k)
+            differ |= _load64(data, at + last) ^ _load64(data, first + last)
+        if differ:
+            return False
+    return True
+
+
+_BLOCK = 256
+"""Rows compared between two checks of :func:`one_value_kernel`."""

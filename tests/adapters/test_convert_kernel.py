@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -235,3 +236,48 @@ def test_view_kernels_match_the_offsets_kernels(values: list[str | None], split:
         if status == 0:
             assert seconds.tolist() == want[0].tolist()
             assert parsed.tolist() == want[1].tolist()
+
+
+_ONE_VALUE = st.sampled_from(
+    ["", "phone", "UTC", "+12125550142", "123456789012", "1234567890123", "310260000000001"]
+)
+
+
+@pytest.mark.nojit
+@settings(max_examples=200, deadline=None)
+@given(
+    value=_ONE_VALUE,
+    n=st.integers(1, 700),
+    change=st.one_of(
+        st.none(), st.tuples(st.integers(0, 699), st.one_of(_VALUES, st.integers(0, 14)))
+    ),
+    split=st.booleans(),
+    arrow=st.booleans(),
+)
+def test_one_value_kernel_says_whether_every_value_is_the_first(
+    value: str, n: int, change: tuple[int, str | int | None] | None, split: bool, arrow: bool
+) -> None:
+    """True exactly when every row holds one value (or undecided: False); no row is null.
+
+    Columns longer than the kernel's block of 256 rows, a row changed anywhere (also in one
+    byte only, past the views' prefix), built by polars (from one or two frames) or by pyarrow; a long value
+    in another data buffer than the first is undecided.
+    """
+    values: list[str | None] = [value] * n
+    if change is not None and change[0] < n:
+        other = change[1]
+        if isinstance(other, int):  # one byte of the value changed: same length
+            at = min(other, len(value) - 1)
+            other = value[:at] + ("x" if value[at : at + 1] != "x" else "y") + value[at + 1 :]
+        values[change[0]] = other or ""  # the kernel is for columns without nulls
+    if arrow:
+        views = _convert_kernel.array_views(pa.array(values, pa.string_view()))
+    else:
+        views = _views_of(values, split)[1]
+    assert views is not None
+    got = bool(_convert_kernel.one_value_kernel(views[1], views[2]))
+    one = len(set(values)) == 1
+    words = views[1].reshape(-1, 4)
+    in_first = bool(((words[:, 0] <= 12) | (words[:, 2] == 0)).all())
+    if got or in_first:  # every long value in the first data buffer: the kernel decides
+        assert got == one
