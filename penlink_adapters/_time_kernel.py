@@ -1,8 +1,10 @@
-"""numba kernel of the adapters' time parsing: fixed-width times straight from the bytes.
+"""numba kernels of the adapters' time parsing: fixed-width times straight from the bytes.
 
 :func:`naive_time_kernel` turns a column of fixed-width times (``%Y %m %d %H %M [%S]`` with
 literal separators) into microseconds since 1970 in one pass, or says that a value does not
 fit, and the caller parses the column with polars instead (``_values.fixed_width_times``).
+:func:`join_views_kernel` joins a date column and a time column (``date time``) from their
+string views, as ``_convert_time.start_raw`` does with polars when it declines.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["naive_time_kernel"]
+from penlink_adapters._block_kernel import _load64, _put_view, _store64
+from penlink_adapters._convert_kernel import view_span
+
+__all__ = ["JOIN_ELSEWHERE", "JOIN_WORKBOOK", "join_views_kernel", "naive_time_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
+_bare: Any = numba.njit(cache=True, nogil=True, _nrt=False)
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
@@ -118,3 +124,111 @@ def _date_days(data: Any, start: int, first: Any) -> int:
     if d > days_in[m - 1]:
         return _BAD
     return _days_from_civil(y, m, d)
+
+
+JOIN_ELSEWHERE = 1
+""":func:`join_views_kernel`'s status: a long value is not in its column's first data buffer."""
+JOIN_WORKBOOK = 2
+""":func:`join_views_kernel`'s status: a date of 19 bytes or more, or a time of 11 or more
+(what a workbook's date or time cell reads as: the caller's polars path trims those)."""
+
+
+@_inline
+def _put(out: Any, at: int, views: Any, words: Any, data: Any, i: int) -> int:
+    """Copy value ``i`` of a view column to ``out[at:]``; the position after it, or -1.
+
+    Word by word: up to 16 bytes past the value are written over (``out`` has that slack),
+    and a long value is read a word at a time where its buffer has 8 bytes after it. -1: the
+    value is not in the column's first data buffer.
+    """
+    inline, start, width = view_span(words, len(data), i)
+    if width < 0:
+        return -1
+    if inline:  # the view's bytes 4-15, as two words from inside the view
+        _store64(out, at, _load64(views, start))
+        _store64(out, at + 8, _load64(views, start + 4) >> np.uint64(32))
+    elif start + width + 8 <= len(data):
+        for p in range(0, width, 8):
+            _store64(out, at + p, _load64(data, start + p))
+    else:
+        for p in range(width):
+            out[at + p] = data[start + p]
+    return at + width
+
+
+@_inline
+def _declined(status: int) -> tuple[Any, Any, Any, Any, int]:
+    """What :func:`join_views_kernel` returns when it declines: empty arrays and ``status``."""
+    none = np.zeros(0, dtype=np.uint8)
+    return np.zeros(0, np.uint64), np.zeros(0, np.int64), none, np.zeros(0, np.bool_), status
+
+
+@_jit
+def join_views_kernel(
+    date_views: Any,
+    date_words: Any,
+    date_data: Any,
+    date_valid: Any,
+    time_views: Any,
+    time_words: Any,
+    time_data: Any,
+    time_valid: Any,
+) -> tuple[Any, Any, Any, Any, int]:
+    """``date + " " + time`` per row (null where either is), from two view columns.
+
+    The arguments are two columns as :func:`~penlink_adapters._convert_kernel.string_views`
+    gives them. Returns ``(views, offsets, data, valid, status)``: the joined column as
+    Arrow string views (``views``, two words a row, into ``data``) and as offsets into the
+    same ``data`` (value ``i`` is ``data[offsets[i]:offsets[i + 1]]``, empty where null),
+    and ``status`` 0; or a nonzero status (:data:`JOIN_ELSEWHERE`, :data:`JOIN_WORKBOOK`)
+    and nothing made.
+    """
+    n = len(date_valid)
+    total = 0
+    for i in range(n):
+        date_width = date_words[4 * i] if date_valid[i] else 0
+        time_width = time_words[4 * i] if time_valid[i] else 0
+        if date_width >= 19 or time_width >= 11:
+            return _declined(JOIN_WORKBOOK)
+        if date_valid[i] and time_valid[i]:
+            total += date_width + 1 + time_width
+    views = np.zeros(2 * n, dtype=np.uint64)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    data = np.empty(total + 16, dtype=np.uint8)  # the slack of _put and _put_view
+    valid = np.empty(n, dtype=np.bool_)
+    date = (date_views, date_words, date_data, date_valid)
+    time = (time_views, time_words, time_data, time_valid)
+    if not _join_into(date, time, views, offsets, data, valid):
+        return _declined(JOIN_ELSEWHERE)
+    return views, offsets, data, valid, 0
+
+
+@_bare
+def _join_into(
+    date: tuple[Any, Any, Any, Any],
+    time: tuple[Any, Any, Any, Any],
+    views: Any,
+    offsets: Any,
+    data: Any,
+    valid: Any,
+) -> bool:
+    """The second pass of :func:`join_views_kernel`, into its outputs; False: declined.
+
+    Compiled without reference counting (see ``_block_kernel._BARE``): numba's inc/decref of
+    the arrays its inlined helpers take cost about 40 ns a row, ten times their work.
+    """
+    at = 0
+    for i in range(len(valid)):
+        offsets[i] = at
+        valid[i] = date[3][i] and time[3][i]
+        if not valid[i]:
+            continue
+        at = _put(data, at, date[0], date[1], date[2], i)
+        if at >= 0:
+            data[at] = 32
+            at = _put(data, at + 1, time[0], time[1], time[2], i)
+        if at < 0:
+            return False
+        _put_view(views, i, data, offsets[i], at)
+    offsets[len(valid)] = at
+    return True

@@ -8,7 +8,7 @@ classified by :func:`dst_reason_expr`.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -17,6 +17,7 @@ from penlink_adapters._layout import DurationFormat, Layout
 
 __all__ = [
     "DEFAULT_TIME_FORMATS",
+    "TextBuffers",
     "dst_reason_expr",
     "duration_expr",
     "duration_series",
@@ -81,7 +82,13 @@ _SECOND: Final = (1006, 2)
 _LITERALS: Final = frozenset("/-:. T")
 
 
-def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
+TextBuffers: TypeAlias = tuple[Any, Any, Any]
+"""A text column's ``(offsets, data, valid)``: value ``i`` is ``data[offsets[i]:offsets[i+1]]``."""
+
+
+def fixed_width_times(
+    raw: pl.Series, fmt: str, buffers: TextBuffers | None = None
+) -> pl.Series | None:
     """``raw`` parsed by ``fmt`` in one numba pass, when every value has the format's width.
 
     Only formats made of ``%Y %m %d %H %M`` (each once), optionally ``%S``, and the literals
@@ -89,7 +96,7 @@ def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
     valid date and time, no leap second). Returns None when the format or any non-null value
     is not of that kind: the caller parses with polars then. Where it returns a column, it
     equals ``raw.str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True)`` (checked by
-    a differential test).
+    a differential test). ``buffers``: ``raw``'s, when the caller has them (no copy made).
     """
     from penlink_adapters._convert_kernel import string_buffers
     from penlink_adapters._time_kernel import naive_time_kernel
@@ -97,7 +104,7 @@ def fixed_width_times(raw: pl.Series, fmt: str) -> pl.Series | None:
     spec = _time_spec(fmt)
     if spec is None or raw.dtype != pl.String:
         return None
-    micros, ok = naive_time_kernel(*string_buffers(raw), spec)
+    micros, ok = naive_time_kernel(*(buffers or string_buffers(raw)), spec)
     if not ok:
         return None
     parsed = pl.Series(raw.name, micros, pl.Int64).cast(pl.Datetime("us"))

@@ -281,3 +281,54 @@ def test_one_value_kernel_says_whether_every_value_is_the_first(
     in_first = bool(((words[:, 0] <= 12) | (words[:, 2] == 0)).all())
     if got or in_first:  # every long value in the first data buffer: the kernel decides
         assert got == one
+
+
+_DATE_PARTS = st.one_of(
+    st.none(),
+    st.sampled_from(["03/01/2021", "2021-03-01", "", "2021-03-14 00:00:00", "31/12/99"]),
+    st.text(st.sampled_from("0123456789/-: .\u00e9"), max_size=14),
+)
+_TIME_PARTS = st.one_of(
+    st.none(),
+    st.sampled_from(["00:00:11", "12:30", "", "1899-12-31 10:00:05", "7:05:09.123"]),
+    st.text(st.sampled_from("0123456789: .\u00e9"), max_size=12),
+)
+
+
+@pytest.mark.nojit
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_DATE_PARTS, _TIME_PARTS), max_size=40),
+    split=st.booleans(),
+)
+def test_join_views_kernel_joins_as_concat_str(
+    rows: list[tuple[str | None, str | None]], split: bool
+) -> None:
+    """``date time`` (null where either is) as polars' ``concat_str``, or declined.
+
+    Declined only for a workbook cell (a date of 19 bytes or more, a time of 11 or more)
+    or a long value in a second data buffer; the offsets describe the same values.
+    """
+    from penlink_adapters._convert_time import _joined
+    from penlink_adapters._time_kernel import JOIN_ELSEWHERE, JOIN_WORKBOOK, join_views_kernel
+
+    date, _ = _views_of([d for d, _ in rows], split)
+    time, _ = _views_of([t for _, t in rows], split)
+    want = pl.select(pl.concat_str([pl.lit(date), pl.lit(time)], separator=" ")).to_series()
+    views = _convert_kernel.string_views(date), _convert_kernel.string_views(time)
+    assert views[0] is not None
+    assert views[1] is not None
+    status = join_views_kernel(*views[0], *views[1])[4]
+    workbook = any(
+        (d is not None and len(d.encode()) >= 19) or (t is not None and len(t.encode()) >= 11)
+        for d, t in rows
+    )
+    joined = _joined(date, time)
+    if joined is None:
+        assert status == (JOIN_WORKBOOK if workbook else JOIN_ELSEWHERE)
+        assert workbook or split
+        return
+    got, (offsets, data, valid) = joined
+    assert got.to_list() == want.to_list()
+    texts = [bytes(data[offsets[i] : offsets[i + 1]]).decode() for i in range(len(rows))]
+    assert [t if ok else None for t, ok in zip(texts, valid, strict=True)] == want.to_list()
