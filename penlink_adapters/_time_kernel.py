@@ -9,7 +9,8 @@ string views, as ``_convert_time.start_raw`` does with polars when it declines.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -20,7 +21,16 @@ from penlink_adapters._convert_kernel import view_span
 __all__ = ["JOIN_ELSEWHERE", "JOIN_WORKBOOK", "join_views_kernel", "naive_time_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
-_bare: Any = numba.njit(cache=True, nogil=True, _nrt=False)
+_BARE: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
+_bare_jit: Any = numba.njit(**_BARE)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _bare(fn: _F) -> _F:
+    """Compiled without reference counting (see :func:`_join_into`)."""
+    return cast("_F", _bare_jit(fn))
+
+
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
