@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
 import numba
 import numpy as np
@@ -32,24 +32,16 @@ from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from penlink_adapters._kernels import _NO_JIT, _finish, _rotl
+from penlink_adapters._kernels import _NO_JIT, _finish, _rotl, bare
 from penlink_adapters._plain_cut import PAD
 from penlink_adapters._recycle import BLOCKS
 
 __all__ = ["PAD", "cut_block_kernel", "empty_field_counts", "line_count_kernel"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 _jit = numba.njit(cache=True, nogil=True)
 # The scan allocates nothing: compiled without reference counting (numba's inc/decref of the
 # arrays that its inlined helpers take cost more than their work), helpers inlined into it.
-_BARE: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
-_bare_jit: Any = numba.njit(**_BARE)
-
-
-def _bare(fn: _F) -> _F:
-    return cast("_F", _bare_jit(fn))
-
-
+_bare = bare
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 _BIG: Final = sys.byteorder == "big"

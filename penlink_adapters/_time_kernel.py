@@ -9,28 +9,18 @@ string views, as ``_convert_time.start_raw`` does with polars when it declines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numba
 import numpy as np
 
 from penlink_adapters._block_kernel import _load64, _put_view, _store64
 from penlink_adapters._convert_kernel import view_span
+from penlink_adapters._kernels import bare
 
 __all__ = ["JOIN_ELSEWHERE", "JOIN_WORKBOOK", "join_views_kernel", "naive_time_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
-_BARE: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
-_bare_jit: Any = numba.njit(**_BARE)
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _bare(fn: _F) -> _F:
-    """Compiled without reference counting (see :func:`_join_into`)."""
-    return cast("_F", _bare_jit(fn))
-
-
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 
@@ -213,7 +203,7 @@ def join_views_kernel(
     return views, offsets, data, valid, 0
 
 
-@_bare
+@bare
 def _join_into(
     date: tuple[Any, Any, Any, Any],
     time: tuple[Any, Any, Any, Any],
@@ -224,8 +214,8 @@ def _join_into(
 ) -> bool:
     """The second pass of :func:`join_views_kernel`, into its outputs; False: declined.
 
-    Compiled without reference counting (see ``_block_kernel._BARE``): numba's inc/decref of
-    the arrays its inlined helpers take cost about 40 ns a row, ten times their work.
+    Compiled without reference counting (:func:`~penlink_adapters._kernels.bare`): with it,
+    the inc/decref of the arrays its inlined helpers take cost about 90 ns a row.
     """
     at = 0
     for i in range(len(valid)):
