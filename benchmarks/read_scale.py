@@ -332,7 +332,7 @@ the adapters by about three times.
 The `sha256=` row is the read without a hash of the file. Without it, a two-thread scan hashes
 the file in a helper thread while it checks and reads it (SHA-256 alone takes 0.69 s of CPU per
 GiB on this VM, with the CPU's SHA extensions; the hashing scan takes about 1 s of CPU more than
-the vouched one); only the tables wait for the hash, and up to eight normalized chunks are
+the vouched one); only the tables wait for the hash, and up to four normalized chunks are
 held meanwhile so that the steps before them keep working.
 
 In the session of 2026-11-27 at 07:35 UTC (main at 16c35ce): while a two-thread scan hashes

@@ -123,12 +123,18 @@ class Chunk:
     """Per column, how many of its values are there and empty, when the cut counted them."""
 
 
+CHUNK_ROWS: Final = 150_000
+"""Rows a chunk holds by default. A chunk's fixed costs (some 30 polars queries, Arrow arrays,
+Python) are about 8 ms of CPU: 150,000 rows took 5-8% less time than 100,000 over a 10 M-row
+return (a block of the plain path, at most 16 MiB, then holds about one chunk)."""
+
+
 @dataclass
 class RowSorter:
     """Streams rows into chunks of records, counting every other row."""
 
     plan: Plan
-    chunk_rows: int = 100_000
+    chunk_rows: int = CHUNK_ROWS
     total: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
