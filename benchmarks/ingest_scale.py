@@ -487,7 +487,7 @@ about the time of hashing the file. Speed: **{"met" if rate >= 1.5e6 else "not m
 compare on a loaded machine). Memory: **{"met" if peak <= 3 * 2**30 else "not met"}**
 ({peak / 2**30:.2f} GiB peak). {_repeat_note(runs)}{_polars_note(runs)}
 {_baseline_table(args, runs)}
-Where the time goes: the read runs in a thread one chunk (100,000 rows) ahead of the commit
+Where the time goes: the read runs in a thread one chunk (150,000 rows) ahead of the commit
 (the scan itself a pipeline of its own helper threads), which checks the chunk before and
 computes its record-id keys while a third thread (a reused read thread) encodes and writes the batch
 before that; each queue holds at most one chunk, so memory follows the chunk size. Polars, the
