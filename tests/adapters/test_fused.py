@@ -220,3 +220,27 @@ def test_kernel_facts_match_python(lines: list[str]) -> None:
             assert maybe[i]
         same = [j for j, other in enumerate(lines) if other == line]
         assert all(h1[j] == h1[i] and h2[j] == h2[i] for j in same)
+        if any(p and (_white(p[0]) or _white(p[-1])) for p in parts):
+            assert facts.edgy[i]  # a line not flagged has no blank at a field's edge
+
+
+def _white(char: str) -> bool:
+    """What polars' ``strip_chars`` strips (Unicode White_Space; Python adds U+001C-U+001F)."""
+    return char.isspace() and char not in "\x1c\x1d\x1e\x1f"
+
+
+_EDGES = [" 1", "1 ", " ", "\u00a0x", "x\u00a0", "\x0b"]
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize(
+    ("edge", "delimiter"), [*((e, ",") for e in [*_EDGES, "\t"]), *((e, "\t") for e in _EDGES)]
+)
+def test_blank_edges_are_flagged_wherever_they_fall(edge: str, delimiter: str) -> None:
+    """A field with a blank at an edge flags its line, at every offset of the kernel's
+    64-byte windows (before and after the delimiter, at a window's first and last byte)."""
+    for shift in range(130):
+        lines = ["f" * shift, delimiter.join(["a", edge, "b"]), delimiter.join("a1b")]
+        cut = cut_lines("\n".join(lines).encode() + b"\n", CutSpec(delimiter, (0, 1), "Page"))
+        assert isinstance(cut, Cut)
+        assert list(cut.facts.edgy[1:]) == [True, False], (edge, shift)
