@@ -335,21 +335,27 @@ GiB on this VM, with the CPU's SHA extensions; the hashing scan takes about 1 s 
 the vouched one); only the tables wait for the hash, and up to four normalized chunks are
 held meanwhile so that the steps before them keep working.
 
-In the session of 2026-11-27 at 09:17 UTC (main at b60363d): a text column of one value on
+In the session of 2026-11-27 at 09:17 UTC (main at 8050cdf): a text column of one value on
 every row of a chunk (the target's identifiers, the identifier kinds, the time zone) becomes a
 slice of that value repeated instead of a cast copy (a numba pass over the string views finds
 it: 0.06 ms per inline column of 98,000 rows against 0.22 ms for the cast; for values longer
 than 12 bytes, compared in the data buffer, 0.2-0.4 ms against 0.25 ms, left as it is); the
 layout's date and time are joined into `start_raw` by a kernel from their string views (0.58
 ms per chunk against 1.9 ms for polars' `concat_str`), which hands its offsets to the time
-parser (no copy to large strings); and chunks hold 150,000 rows (100,000 before; a chunk costs
-about 8 ms of CPU of its own), four of them held while the file is hashed (eight before).
-Side by side with main at fe8b261 (the start of the session), each run in a fresh process:
+parser (no copy to large strings); chunks hold 150,000 rows (100,000 before; a chunk costs
+about 8 ms of CPU of its own), four of them held while the file is hashed (eight before); and
+the cut looks at delimiters' neighbours for the blank-edge flags only in a 64-byte window
+where a byte that may be a blank stands next to a delimiter or line end (one more word-wide
+mask per window: the cut kernel 11.3-11.9 ms against 12.6-12.9 ms per 95,000-line block).
+Side by side with main at fe8b261 (the start of the session; before the cut's change), each
+run in a fresh process:
 `scan_return(path)` 3.65-3.93 s wall (6.19-6.56 s CPU) against 3.95-4.10 s (6.69-6.84 s
 CPU), five rounds; with a vouched hash 3.32-3.41 s (5.65-5.79 s CPU) against 3.52-3.88 s
 (5.90-6.35 s), three rounds; `threads=1` 5.36-5.54 s CPU against 5.85-5.96 s, two rounds.
 A hashing scan keeps 1.7-1.8 of the two cores busy (CPU time sampled every 0.1 s); what is
-left to gain is CPU time per row. Measured and dropped: after the hash is known, taking the
+left to gain is CPU time per row. In this section's run the read with a vouched hash (the
+store's) passed 3 M rows/s (3.30 s); the target is counted on the read that hashes the file
+itself, since a canonical table names its file's SHA-256. Measured and dropped: after the hash is known, taking the
 next finished steps between the held chunks' tables, so that the steps before them do not
 stand still meanwhile (a dip to one busy core for about 0.3 s went away, the wall time did
 not move: 4.02-4.33 s against 3.95-4.23 s, six rounds); the duration, memo and record-id
