@@ -42,9 +42,6 @@ from penlink_adapters._recycle import BLOCKS
 __all__ = ["PAD", "cut_block_kernel", "empty_field_counts", "line_count_kernel"]
 
 _jit = numba.njit(cache=True, nogil=True)
-# The scan allocates nothing: compiled without reference counting (numba's inc/decref of the
-# arrays that its inlined helpers take cost more than their work), helpers inlined into it.
-_bare = bare
 _inline = numba.njit(cache=True, nogil=True, inline="always")
 
 _BIG: Final = sys.byteorder == "big"
@@ -132,7 +129,7 @@ def _equal_bytes(w: Any, pattern: Any) -> Any:
     return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
 
 
-@_bare
+@bare
 def line_count_kernel(buf: Any, n: int) -> int:
     """The number of LF bytes in ``buf[:n]`` (8 bytes a step)."""
     lf = _ONES * np.uint64(10)
@@ -390,7 +387,8 @@ def cut_block_kernel(
     return plain, starts, ends, counts, flags[0], flags[1], flags[2], h1, h2, views, empties
 
 
-@_bare
+# The scan allocates nothing: compiled without reference counting, helpers inlined into it.
+@bare
 def _scan_block(
     buf: Any,
     n: int,

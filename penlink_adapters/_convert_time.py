@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from penlink_adapters._convert_kernel import string_views
 from penlink_adapters._layout import Layout
+from penlink_adapters._plain_cut import view_series
 from penlink_adapters._time_kernel import join_views_kernel
 from penlink_adapters._values import (
     DEFAULT_TIME_FORMATS,
@@ -81,10 +81,9 @@ def _joined(date: pl.Series, time: pl.Series) -> tuple[pl.Series, TextBuffers] |
     made, offsets, data, valid, status = join_views_kernel(*views[0], *views[1])
     if status:
         return None
-    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    buffers = [bitmap, pa.py_buffer(made), pa.py_buffer(data)]
-    array = pa.Array.from_buffers(pa.string_view(), len(valid), buffers)
-    return pl.Series("start_raw", array), (offsets, data, valid)
+    missing = len(valid) - int(np.count_nonzero(valid))
+    joined = view_series(made.reshape(-1, 2), data, valid, missing).alias("start_raw")
+    return joined, (offsets, data, valid)
 
 
 def utc_expr(
