@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tls_core.schema import CALL_RECORDS
 from tls_core.store import Repository
-from tls_core.store._constant import ConstantColumns, is_constant
+from tls_core.store._constant import ConstantColumns, is_constant, within
 from tls_core.store._files import ENCODINGS, _writer_options, write_staged
 from tls_core.store._layout import STORED_SCHEMAS, Layout
 
@@ -128,6 +128,32 @@ def test_is_constant_agrees_with_counting_distinct_values(values, cut):
     array = pa.array(values, pa.string()).slice(min(cut, len(values) - 1))
     listed = array.to_pylist()
     assert is_constant(array) is (None not in listed and len(set(listed)) == 1)
+
+
+def test_within_takes_rows_of_the_same_memory_only():
+    base = pa.array(["ab"] * 6 + ["ac"] * 2, pa.string())
+    known = base.slice(1, 5)  # rows 1-5: all "ab"
+    assert within(base.slice(2, 3), known)
+    assert within(known, known)
+    assert not within(base.slice(0, 3), known)  # row 0 is not one of known's
+    assert not within(base.slice(4, 3), known)  # nor row 6
+    assert not within(base.slice(2, 0), known)  # no row
+    assert not within(pa.array(["ab"] * 3, pa.string()), known)  # equal values, other memory
+    assert not within(base.slice(2, 3).cast(pa.large_string()), known)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(["ab", "ab", "ab", "ac", "b"]), min_size=1, max_size=40),
+    cuts=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=8),
+)
+def test_a_plan_finds_constant_columns_as_is_constant_does(values, cuts):
+    """Slices of one array, in any order: the plan's shortcut answers as the full check."""
+    base = pa.array(values, pa.string())
+    plan = ConstantColumns(pa.schema([pa.field("kind", pa.string())]), frozenset({"kind"}))
+    for start, length in cuts:
+        column = base.slice(min(start, len(values) - 1), length)
+        assert plan._constant("kind", column) is is_constant(column)
 
 
 @settings(max_examples=60, deadline=None)

@@ -206,3 +206,37 @@ def test_delta_logs_open_once_and_follow_new_commits(repo):
     assert logs.get(TABLE) is opened
     assert (again, len(now)) == (version + 1, len(files) + 1)
     assert list_files(layout, TABLE) == (again, now)
+
+
+class _Stop(Exception):
+    """Raised by a step hook: the commit fails at that step, in this process."""
+
+
+def test_a_commit_failing_after_its_records_leaves_the_index_as_it_was(tmp_path):
+    """Only a committed batch's files join the index; the next commit finds what is stored."""
+    k.commit(Repository.open(tmp_path / "r"), "a.csv", 20)
+
+    def fail(step: str) -> None:
+        if step == "refs_committed":  # the records are in their table, the marker is not
+            raise _Stop
+
+    failing = Repository.open(tmp_path / "r", step_hook=fail)
+    before = _manifest(failing)
+    try:
+        k.commit(failing, "b.csv", 30)
+    except _Stop:
+        pass
+    else:
+        raise AssertionError("the hook did not stop the commit")
+    assert _manifest(failing) == before  # b's records are not visible: not indexed
+    repo = Repository.open(tmp_path / "r")
+    report = _commit(repo, _reexport("a.csv", 20, "a2.csv"), "a2.csv")
+    assert (report.loaded, report.duplicates) == (0, 20)
+    k.commit(repo, "b.csv", 30)
+    manifest = _manifest(repo)
+    assert {f for s in manifest["segments"] for f in s["files"]} == {
+        f.name for f in repo.snapshot().files[TABLE]
+    }
+    names = {s["name"] for s in manifest["segments"]}  # the failed commit's segment is gone
+    assert {p.name for p in _index_dir(repo).iterdir()} == names | {"manifest.json"}
+    assert repo.verify().ok
