@@ -244,3 +244,31 @@ def test_blank_edges_are_flagged_wherever_they_fall(edge: str, delimiter: str) -
         cut = cut_lines("\n".join(lines).encode() + b"\n", CutSpec(delimiter, (0, 1), "Page"))
         assert isinstance(cut, Cut)
         assert list(cut.facts.edgy[1:]) == [True, False], (edge, shift)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    window=st.binary(min_size=64, max_size=64)
+    | st.lists(
+        st.sampled_from([0, 9, 10, 13, 32, 33, 44, 127, 128, 255]), min_size=64, max_size=64
+    ).map(bytes),
+    delimiter=st.sampled_from([9, 44, 59, 124, 32, 127, 128, 255]),
+    offset=st.integers(0, 63),
+)
+def test_window_masks_match_the_bytes(window: bytes, delimiter: int, offset: int) -> None:
+    """The compiled 64-byte masks (vector compares) say what each byte is, at any offset."""
+    import numba
+    import numpy as np
+
+    from penlink_adapters import _block_kernel as bk
+
+    if bk._NO_JIT:
+        pytest.skip("the compiled masks are not used without the JIT")
+    masks = numba.njit(lambda b, at, d: bk._window_masks_intrinsic(b, at, d))
+    buf = np.zeros(offset + 64, dtype=np.uint8)
+    buf[offset:] = np.frombuffer(window, dtype=np.uint8)
+    special, blankish = masks(buf, offset, np.uint8(delimiter))
+    for j, byte in enumerate(window):
+        assert (int(special) >> j) & 1 == (byte in (delimiter, 10, 13)), (j, byte)
+        assert (int(blankish) >> j) & 1 == (byte < 33 or byte > 127), (j, byte)
+    assert (special, blankish) == bk._window_masks_python(buf, offset, np.uint8(delimiter))
