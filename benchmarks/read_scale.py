@@ -349,7 +349,10 @@ replaced by a numba copy (0.15 ms of 0.3-0.5 ms per column and chunk, 0.07 s a r
 of 250,000 or 400,000 rows (no change beyond the noise: 3.71-4.06 s against 3.72-3.92 s).
 What is left is spread thin: per 10 M rows with one thread, the cut kernel 1.1 s, record ids
 0.9 s, the casts and one-value checks of the tables 0.75 s, polars' queries 0.5 s, the
-identifier memo 0.3 s, the line set 0.2 s; the hash adds 0.7 s on its own core.
+identifier memo 0.3 s, the line set 0.2 s; the hash adds 0.7 s on its own core. This section's run (12:15 UTC) fell in
+a slower hour of the VM than the last session's (10:41 UTC): polars' raw read 1.56 s against
+1.45 s, identifier normalization (unchanged code) 1.55 s against 1.33 s; against the raw read
+beside it, `scan_return(path)` took 2.41x its CPU time (2.45x then).
 
 In the session of 2026-11-27 at 09:17 UTC (main at 8050cdf): a text column of one value on
 every row of a chunk (the target's identifiers, the identifier kinds, the time zone) becomes a
