@@ -194,8 +194,8 @@ def _window_masks_intrinsic(typingctx: Any, arr: Any, at: Any, delim: Any) -> An
         )
         word = ir.IntType(64)
         masks = [builder.bitcast(special, word), builder.bitcast(blankish, word)]
-        if _BIG:  # lane j is bit j on a little-endian machine
-            masks = [builder.bswap(m) for m in masks]  # pragma: no cover - no such CI machine
+        if _BIG:  # lane 0 is the lowest bit on a little-endian machine, the highest on others
+            masks = [builder.bitreverse(m) for m in masks]  # pragma: no cover - no such machine
         return context.make_tuple(builder, sig.return_type, masks)
 
     pair = cast(Any, types.UniTuple)(types.uint64, 2)
