@@ -372,8 +372,8 @@ run in a fresh process:
 CPU), five rounds; with a vouched hash 3.32-3.41 s (5.65-5.79 s CPU) against 3.52-3.88 s
 (5.90-6.35 s), three rounds; `threads=1` 5.36-5.54 s CPU against 5.85-5.96 s, two rounds.
 A hashing scan keeps 1.7-1.8 of the two cores busy (CPU time sampled every 0.1 s); what is
-left to gain is CPU time per row. In this section's run the read with a vouched hash (the
-store's) passed 3 M rows/s (3.30 s); the target is counted on the read that hashes the file
+left to gain is CPU time per row. In that session's run (10:41 UTC) the read with a vouched
+hash (the store's) passed 3 M rows/s (3.30 s); the target is counted on the read that hashes the file
 itself, since a canonical table names its file's SHA-256. Measured and dropped: after the hash is known, taking the
 next finished steps between the held chunks' tables, so that the steps before them do not
 stand still meanwhile (a dip to one busy core for about 0.3 s went away, the wall time did
