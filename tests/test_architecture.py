@@ -16,6 +16,7 @@ ENGINE_HOMES = {
         "tls_core/identifiers/_kernels.py",
         "tls_core/identifiers/_dedup.py",
         "tls_core/store/_index_kernel.py",
+        "tls_core/store/_few_kernel.py",
         "penlink_adapters/_kernels.py",
         "penlink_adapters/_time_kernel.py",
         "penlink_adapters/_convert_kernel.py",

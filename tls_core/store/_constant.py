@@ -1,26 +1,33 @@
-"""Constant string columns of a staged file handed to the Parquet writer as dictionaries.
+"""Constant and few-valued string columns of a staged file handed to the writer as dictionaries.
 
 Many string columns of a batch hold one value on every row: the per-file provenance
 (``source_sha256``, ``layout_name``, ``layout_version``, ``tz_name``, ``tz_source``), the
-``batch_id``, the identifier kinds and usually the ``target_*`` columns. Given a plain string
-column, Arrow's Parquet writer hashes every value into its dictionary; given a
-``DictionaryArray`` it takes the dictionary as it is and writes the indices (a third to a half
-of the CPU). So a column found constant, without hashing (its offsets an arithmetic sequence and
-its bytes one value repeated: two vectorized passes), is handed over as a one-value dictionary
-with all-zero indices.
+``batch_id``, the identifier kinds and usually the ``target_*`` columns; others hold a few short
+values (``direction``, ``event_type``, the ``target_*`` columns of a return on two targets).
+Given a plain string column, Arrow's Parquet writer hashes every value into its dictionary;
+given a ``DictionaryArray`` it takes the dictionary as it is and writes the indices (a third
+to a half of the CPU). So a column found constant, without hashing (its offsets an arithmetic
+sequence and its bytes one value repeated: two vectorized passes), is handed over as a
+one-value dictionary with all-zero indices, and a column of at most :data:`FEW` values of at
+most 16 bytes as the dictionary of those values (:func:`few_valued`: a numba pass comparing
+each row with the values found so far, :mod:`tls_core.store._few_kernel`).
 
 The writer's schema is fixed per file, so the choice is made per file from its first batch: a
-string column constant there (and the batch at least ``min_rows`` long) is a dictionary column
-for the whole file. A later batch in which it is not constant is dictionary-encoded
-(``pyarrow.compute.dictionary_encode``: a hash of its values, about 1.2-1.5x the plain write of
-that column, once per such batch; the columns this path serves are constant per source file).
+string column constant or few-valued there, without nulls (and the batch at least
+``min_rows`` long), is a dictionary column for the whole file. Each batch is a row group of
+its own with a dictionary of its own, so a later batch's dictionary may hold other values. A
+later batch with nulls, more values or longer ones is dictionary-encoded by
+``pyarrow.compute.dictionary_encode`` (a hash of its values, about 1.2-1.5x the plain write of
+that column, once per such batch; the columns this path serves are constant or few-valued
+per source file).
 
 Files read back exactly as plain ones: the Parquet column is a dictionary-encoded
 ``BYTE_ARRAY`` (``String``) either way, and the file's ``ARROW:schema`` (the Arrow schema a
 reader restores: string types, field and schema metadata such as ``tls.schema``) is the stored
 string schema, written by :meth:`ConstantColumns.key_value_metadata` since the writer would
-otherwise store the dictionary types. The bytes are those Arrow writes from the plain strings
-with a dictionary on the same columns.
+otherwise store the dictionary types. Both dictionaries order the values by first appearance,
+as the writer's own does: the bytes are those Arrow writes from the plain strings with a
+dictionary on the same columns.
 """
 
 from __future__ import annotations
@@ -31,12 +38,15 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["CONSTANT_MIN_ROWS", "ConstantColumns", "is_constant", "within"]
+__all__ = ["CONSTANT_MIN_ROWS", "FEW", "ConstantColumns", "few_valued", "is_constant", "within"]
 
 CONSTANT_MIN_ROWS: Final = 1024
 """A file's first batch must have at least this many rows for its constant columns to be
 written as dictionaries: a short first batch (a small file, a rewrite's remainder) says little
 about the batches after it, and its columns cost little either way."""
+FEW: Final = 8
+"""The most distinct values of a non-constant column handed to the writer as a dictionary (the
+kernel compares each row with every value found so far)."""
 _INDEX: Final = pa.int32()
 _SAMPLES: Final = 8
 
@@ -85,6 +95,30 @@ def is_constant(array: pa.Array) -> bool:
     return bool(data.slice(start + width, total - width).equals(data.slice(start, total - width)))
 
 
+def few_valued(array: pa.Array, limit: int = FEW) -> pa.DictionaryArray | None:
+    """``array`` dictionary-encoded: no null, at most ``limit`` values of at most 16 bytes.
+
+    The dictionary holds the values in order of first appearance, as
+    ``pyarrow.compute.dictionary_encode`` and the Parquet writer's own dictionary order them
+    (:func:`~tls_core.store._few_kernel.few_values`: no hashing). None for another array.
+    """
+    from tls_core.store._few_kernel import few_values
+
+    n = len(array)
+    if n == 0 or array.null_count or array.type != pa.string():
+        return None
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], np.int32, n + 1, array.offset * 4)
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    indices = np.empty(n, np.int32)
+    firsts = np.empty(limit, np.int64)
+    count = few_values(offsets, data, limit, indices, firsts)
+    if count < 0:
+        return None
+    dictionary = array.take(pa.array(firsts[:count]))
+    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary, safe=False)
+
+
 @dataclass
 class ConstantColumns:
     """The dictionary columns of one file being written and the conversion of its batches."""
@@ -117,6 +151,9 @@ class ConstantColumns:
     ) -> ConstantColumns:
         """Choose the columns of ``first`` (a file's first batch) to write as dictionaries.
 
+        A string column constant there, or without nulls and of at most :data:`FEW` values of
+        at most 16 bytes.
+
         Args:
             schema: The stored schema of the file.
             first: The file's first batch (columns in ``schema``'s order and types).
@@ -125,12 +162,14 @@ class ConstantColumns:
         """
         if first.num_rows < min_rows:
             return cls(schema, frozenset())
-        found = {
-            f.name: column
+        strings = [
+            (f.name, column)
             for f, column in zip(schema, first.columns, strict=True)
-            if f.type == pa.string() and f.name not in exclude and is_constant(column)
-        }
-        plan = cls(schema, frozenset(found))
+            if f.type == pa.string() and f.name not in exclude
+        ]
+        found = {name: column for name, column in strings if is_constant(column)}
+        few = {name for name, column in strings if name not in found and few_valued(column)}
+        plan = cls(schema, frozenset(found) | few)
         plan._known.update(found)
         return plan
 
@@ -180,8 +219,8 @@ class ConstantColumns:
         if not self._constant(name, column):
             import pyarrow.compute as pc
 
-            encoded: pa.Array = pc.dictionary_encode(column)
-            return encoded
+            encoded: pa.Array | None = few_valued(column)
+            return pc.dictionary_encode(column) if encoded is None else encoded
         n = len(column)
         if self._zeros is None or len(self._zeros) < n:
             self._zeros = pa.array(np.zeros(max(n, 1 << 16), np.int32))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tls_core.schema import CALL_RECORDS
 from tls_core.store import Repository
-from tls_core.store._constant import ConstantColumns, is_constant, within
+from tls_core.store._constant import ConstantColumns, few_valued, is_constant, within
 from tls_core.store._files import ENCODINGS, _writer_options, write_staged
 from tls_core.store._layout import STORED_SCHEMAS, Layout
 
@@ -44,7 +44,7 @@ SCHEMA = pa.schema(
 )
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
-_SHAPES = ("constant", "constant", "varying", "same_width", "nulls", "all_null")
+_SHAPES = ("constant", "constant", "few", "varying", "same_width", "nulls", "all_null")
 
 
 @st.composite
@@ -56,6 +56,11 @@ def _column(draw: st.DrawFn, n: int, nullable: bool) -> list[str | None]:
         return [value] * n
     if shape == "all_null":
         return [None] * n
+    if shape == "few":  # a few values, some longer than the few-values kernel takes
+        options = draw(
+            st.lists(_TEXT | st.sampled_from(["a" * 16, "b" * 17]), min_size=2, max_size=10)
+        )
+        return draw(st.lists(st.sampled_from(options), min_size=n, max_size=n))
     if shape == "same_width":  # same length, other bytes on one row: the offsets agree
         other = draw(_TEXT.filter(lambda t: len(t.encode()) == len(value.encode())))
         at = draw(st.integers(0, n - 1))
@@ -195,9 +200,10 @@ def test_the_bytes_are_those_of_the_plain_writer_with_the_same_dictionaries(
         for batch in batches:
             writer.write_batch(batch)
     assert path.read_bytes() == reference.read_bytes()
-    later = {name for b in batches[1:] for name in chosen if not is_constant(b.column(name))}
+    columns = [b.column(name) for b in batches for name in chosen]
     event(f"dictionary columns: {len(chosen)}")
-    event(f"dictionary-encoded later: {bool(later)}")
+    event(f"few-valued: {any(few_valued(c) and not is_constant(c) for c in columns)}")
+    event(f"hashed: {any(few_valued(c) is None and not is_constant(c) for c in columns)}")
 
 
 def _batches_of(columns: dict[str, list[str | None]]) -> list[pa.RecordBatch]:
@@ -215,7 +221,7 @@ def _batches_of(columns: dict[str, list[str | None]]) -> list[pa.RecordBatch]:
 def test_a_column_constant_in_the_first_batch_only_and_the_next_file_decides_again(tmp_path):
     n = 3 * 2000
     columns: dict[str, list[str | None]] = {
-        "kind": ["phone"] * 4000 + ["phone", "imei"] * 1000,  # constant, then not
+        "kind": ["phone"] * 4000 + [f"kind-{i}" for i in range(2000)],  # constant, then many
         "name": ["x"] * 2000 + [None] * 4000,  # constant, then all null
         "target_raw": ["2125550142"] * n,  # constant throughout
         "batch_id": ["0" * 32] * n,
@@ -236,6 +242,43 @@ def test_a_column_constant_in_the_first_batch_only_and_the_next_file_decides_aga
     meta = pq.ParquetFile(new[0][0]).metadata.row_group(0).column(target)
     assert meta.has_dictionary_page  # the plain path writes target_raw without one
     assert not pq.ParquetFile(plain[0][0]).metadata.row_group(0).column(target).has_dictionary_page
+
+
+def test_few_valued_columns_keep_each_row_groups_values_and_statistics(tmp_path):
+    """Each batch a row group with a dictionary of its own: its statistics are its values'."""
+    n = 6000
+    kinds = ["phone", "imei"] * 1000 + ["imsi", "phone", "email"] * 1000 + ["ip"] * 1000
+    batches = _batches_of(
+        {
+            "kind": kinds,
+            "name": ["x", "y"] * (n // 2),
+            "target_raw": ["2125550142", "2125550143"] * (n // 2),
+            "batch_id": ["0" * 32] * n,
+        }
+    )
+    layout = Layout(tmp_path)
+    plan = ConstantColumns.plan(SCHEMA, batches[0], exclude=frozenset(ENCODINGS))
+    assert plan.columns == {"kind", "name", "target_raw", "batch_id"}
+    [(path, _)] = write_staged(layout, batches, SCHEMA)
+    [(reference, _)] = write_staged(layout, batches, SCHEMA, constant_min_rows=NEVER)
+    assert pq.read_table(path).equals(pq.read_table(reference))
+    meta = pq.ParquetFile(path).metadata
+    column = SCHEMA.get_field_index("kind")
+    assert meta.num_row_groups == len(batches)
+    for group, batch in enumerate(batches):
+        chunk = meta.row_group(group).column(column)
+        values = batch.column("kind").to_pylist()
+        assert chunk.has_dictionary_page
+        assert (chunk.statistics.min, chunk.statistics.max) == (min(values), max(values))
+    for kind in ("imei", "email", "ip", "phone"):
+        con = duckdb.connect()
+        try:
+            [(count,)] = con.execute(
+                "SELECT count(*) FROM read_parquet(?) WHERE kind = ?", [str(path), kind]
+            ).fetchall()
+        finally:
+            con.close()
+        assert count == kinds.count(kind)
 
 
 def test_a_short_first_batch_keeps_the_file_plain(tmp_path):
