@@ -1,10 +1,11 @@
-"""Constant string columns handed to the Parquet writer as one-value dictionaries (issue 5).
+"""Constant and few-valued string columns handed to the Parquet writer as dictionaries (issue 5).
 
-A staged file's string columns that are constant in its first batch are written from
-``DictionaryArray``s (no hashing of their values). The files must read back exactly as the
-files written from plain string columns: same Arrow schema (strings, metadata), same rows, in
-pyarrow, DuckDB and deltalake; a column that stops being constant after the first batch still
-works; the store's checks pass.
+A staged file's string columns that are constant in its first batch, or hold a few short values
+there, are written from ``DictionaryArray``s (no hashing of their values). The files must read
+back exactly as the files written from plain string columns: same Arrow schema (strings,
+metadata), same rows, in pyarrow, DuckDB and deltalake, each row group's statistics its own; a
+column that stops being constant or few-valued after the first batch still works; the store's
+checks pass.
 """
 
 from __future__ import annotations
