@@ -335,6 +335,25 @@ GiB on this VM, with the CPU's SHA extensions; the hashing scan takes about 1 s 
 the vouched one); only the tables wait for the hash, and up to four normalized chunks are
 held meanwhile so that the steps before them keep working.
 
+In the session of 2026-11-27 at 13:25 UTC (main at a2adfbf to 9e03fd7): no change to the read;
+the table above is still the run at 7ed0d3a. Runs of this hour, each in a fresh process:
+`scan_return(path)` 3.66-4.08 s (6.02-6.72 s CPU), with the hash vouched for 3.26-3.38 s
+(5.41-5.59 s CPU: 2.96-3.07 M rows/s), `threads=1` 5.09-5.27 s. Where a vouched two-thread
+scan's CPU goes, per step (thread CPU time): cutting 1.96 s, conversion 1.17 s, normalization
+0.50 s, the tables and record ids in the caller's thread 1.88 s, the rest (polars' pool among
+it) 0.47 s; the caller's thread is busy 3.1 s of the 3.7 s and the process keeps 1.6 cores
+busy. Two independent single-thread scans run side by side take no longer than one alone (5.26
+s against 5.09-5.27 s): the cores do not slow each other; what is lost is the pipeline's.
+Measured and dropped: the tables finished in the normalization step (4.02-4.14 s against
+3.83-4.02 s, three runs each) or in a fourth helper step (3.66-3.90 s against 3.63-3.80 s, five
+rounds interleaved), with a placeholder hash that the caller's thread replaces, so that the
+chunks held while the file is hashed are finished tables; with the hash vouched for, polars'
+pool of 1, 2 or 4 threads (`POLARS_MAX_THREADS`: the same within the noise), the helper threads
+at a lower priority (nice 5 or 19: the same), two or three chunks read ahead per step instead
+of one (3.51-3.92 s and 3.83-4.20 s against 3.44-3.71 s, with more CPU); and the line hash of
+the duplicate rule (MurmurHash3 of each line in the cut kernel): 0.9 of the kernel's 9.2 ms per
+95,000-line block, about 0.09 s a read, not worth a hash of its own.
+
 In the session of 2026-11-27 at 11:35 UTC (main at 4c3a54b): the cut kernel finds each
 64-byte window's delimiters, line ends and maybe-blank bytes with one vector load and three
 compares (an llvmlite intrinsic; LLVM emits AVX-512 or AVX2 compares into a 64-bit mask)
