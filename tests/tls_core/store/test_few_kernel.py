@@ -14,8 +14,13 @@ from tls_core.store._few_kernel import WIDEST
 pytestmark = pytest.mark.nojit
 
 # Short and long values, multi-byte characters, values equal in their first and last eight
-# bytes but not in between, one of WIDEST bytes and one past it.
+# bytes but not in between, one of WIDEST bytes and one past it, and values that differ only in
+# their width (equal words: "a" and "a" with a NUL byte; runs of one letter from 8 bytes on).
 _POOL = [
+    "a\x00",
+    "aaaaaaaa",
+    "aaaaaaaaa",
+    "aaaaaaaaaaaaaaaa",
     "",
     "a",
     "é",
@@ -73,3 +78,13 @@ def test_values_read_from_the_start_of_the_data_buffer():
     assert got is not None
     assert got.dictionary.to_pylist() == ["ab", "c", "xxxxxxxxxx"]
     assert got.indices.to_pylist() == [0, 1, 0, 2, 1, 0]
+
+
+def test_values_that_differ_only_in_their_width_stay_apart():
+    """Equal words, other widths: a letter and the letter with a NUL byte; runs of a letter
+    (the first and last eight bytes of each are the same word)."""
+    values = ["a", "a\x00", "aaaaaaaa", "aaaaaaaaa", "aaaaaaaaaaaaaaaa", "aaaaaaaaa", "a"]
+    got = few_valued(pa.array(values, pa.string()))
+    assert got is not None
+    assert got.dictionary.to_pylist() == values[:5]
+    assert got.indices.to_pylist() == [0, 1, 2, 3, 4, 3, 0]
