@@ -168,7 +168,9 @@ class ConstantColumns:
             if f.type == pa.string() and f.name not in exclude
         ]
         found = {name: column for name, column in strings if is_constant(column)}
-        few = {name for name, column in strings if name not in found and few_valued(column)}
+        few = {
+            name for name, column in strings if name not in found and few_valued(column) is not None
+        }
         plan = cls(schema, frozenset(found) | few)
         plan._known.update(found)
         return plan

@@ -15,13 +15,15 @@ than 16 bytes: a column of many or long values costs a look at its first rows on
 
 from __future__ import annotations
 
+from typing import Final
+
 import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["few_values"]
+__all__ = ["WIDEST", "few_values"]
 
-WIDEST = 16
+WIDEST: Final = 16
 """The longest value (bytes) the kernel takes."""
 
 _inline = numba.njit(cache=True, nogil=True, inline="always")

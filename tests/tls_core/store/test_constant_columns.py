@@ -203,7 +203,7 @@ def test_the_bytes_are_those_of_the_plain_writer_with_the_same_dictionaries(
     assert path.read_bytes() == reference.read_bytes()
     columns = [b.column(name) for b in batches for name in chosen]
     event(f"dictionary columns: {len(chosen)}")
-    event(f"few-valued: {any(few_valued(c) and not is_constant(c) for c in columns)}")
+    event(f"few-valued: {any(few_valued(c) is not None and not is_constant(c) for c in columns)}")
     event(f"hashed: {any(few_valued(c) is None and not is_constant(c) for c in columns)}")
 
 
