@@ -15,6 +15,8 @@ _HEADER = """# Benchmark results
 Each section is written by the command it names, on the machine it names; rerun the command to
 refresh it. Figures are medians with min-max over repeated runs in one process, after a warm-up
 (numba compiles once and caches). Ratios compare runs made side by side in the same process.
+A section's notes (between its ``notes`` markers: what each session measured, changed or
+dropped) are kept when the command rewrites the section.
 """
 
 
@@ -44,10 +46,32 @@ def spread(times: list[float]) -> str:
 
 
 def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section ``name`` of RESULTS.md."""
+    """Replace (or append) the section ``name`` of RESULTS.md, keeping its notes.
+
+    The notes of a section are the text between ``<!-- name:notes:start -->`` and
+    ``<!-- name:notes:end -->`` inside it: the history the sessions wrote by hand (what was
+    measured, changed and dropped, with its figures). A rerun replaces the section's body,
+    written by the command, and puts the notes back after it, unchanged.
+    """
     text = RESULTS.read_text() if RESULTS.exists() else _HEADER
+    RESULTS.write_text(replace_section(text, name, body))
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """``text`` with the section ``name`` replaced by ``body`` (appended when missing).
+
+    The section's notes block, if it has one, follows the new body unchanged.
+    """
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
-    RESULTS.write_text(text)
+    notes = re.compile(
+        re.escape(f"<!-- {name}:notes:start -->") + ".*?" + re.escape(f"<!-- {name}:notes:end -->"),
+        re.S,
+    )
+    old = pattern.search(text)
+    kept = notes.search(old.group(0)) if old is not None else None
+    tail = f"\n\n{kept.group(0)}" if kept is not None else ""
+    block = f"{start}\n{body.strip()}{tail}\n{end}"
+    if old is None:
+        return f"{text}\n{block}\n"
+    return text[: old.start()] + block + text[old.end() :]
