@@ -15,7 +15,7 @@ _HEADER = """# Benchmark results
 Each section is written by the command it names, on the machine it names; rerun the command to
 refresh it. Figures are medians with min-max over repeated runs in one process, after a warm-up
 (numba compiles once and caches). Ratios compare runs made side by side in the same process.
-A section's notes (between its ``notes`` markers: what each session measured, changed or
+A section's notes (between its `notes` markers: what each session measured, changed or
 dropped) are kept when the command rewrites the section.
 """
 
