@@ -5,34 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tls_core.cli import main
-
-Runner = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def tls(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    """Run the real entry point (``tls_core.cli.main``) in-process: argv in, exit code out."""
-    monkeypatch.delenv("TLS_USER", raising=False)
-    monkeypatch.delenv("TLS_AUDIT_KEY", raising=False)
-
-    def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tls", "--repo", str(repo), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+from tests._cli import Runner
 
 
 @pytest.fixture

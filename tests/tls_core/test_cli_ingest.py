@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from penlink_adapters import write_scenario
-from tls_core.cli import main
+from tests._cli import Runner
 from tls_core.store import Repository
 
-Runner = Callable[..., tuple[int, str, str]]
 JSON_KEYS = {
     "file",
     "sha256",
@@ -26,25 +23,6 @@ JSON_KEYS = {
     "rejected",
     "noop",
 }
-
-
-@pytest.fixture
-def tls(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    for name in ("TLS_USER", "TLS_AUDIT_KEY", "TLS_REPO", "TLS_CASE_STORE", "TLS_AUDIT_STORE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tls", "--repo", str(repo), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture(scope="module")

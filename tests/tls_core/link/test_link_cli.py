@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,7 @@ from linkkit import ingest_scenario
 
 import penlink_adapters as pla
 from icm_bridge import CaseStore
-from tls_core.cli import main
 from tls_core.store import Repository
-
-
-@pytest.fixture
-def tls(capsys, monkeypatch):
-    monkeypatch.delenv("TLS_USER", raising=False)
-    monkeypatch.delenv("TLS_AUDIT_KEY", raising=False)
-
-    def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tls", "--repo", str(repo), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture(scope="module")

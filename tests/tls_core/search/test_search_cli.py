@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,30 +10,10 @@ import pytest
 from searchkit import commit_calls, user
 
 from icm_bridge import CaseStore
-from tls_core.cli import main
+from tests._cli import Runner
 from tls_core.store import Repository
 
-Runner = Callable[..., tuple[int, str, str]]
 A, B, X = "+12065550101", "+17135550102", "+12135550142"
-
-
-@pytest.fixture
-def tls(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    for var in ("TLS_USER", "TLS_AUDIT_KEY", "TLS_CASE_STORE", "TLS_AUDIT_STORE", "TLS_REPO"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(repo: Path, *args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tls", "--repo", str(repo), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
