@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from benchmarks._results import machine, spread, write_section
+from benchmarks._scale_measures import BASELINE_SQL
 from tls_core.schema import CALL_RECORDS
 
 HUBS = ("+12125550199", "911", "+18056377249")
@@ -123,25 +124,6 @@ def build(root: Path, cases: int, records: int) -> None:
             case_ids=[f"B{case:05d}"],
             actor="bench",
         )
-
-
-BASELINE_SQL = """
-WITH occ AS (
-    SELECT DISTINCT x.identifier, l.case_id
-    FROM (
-        SELECT orig_canonical AS identifier, batch_id FROM call_records
-        UNION ALL SELECT term_canonical, batch_id FROM call_records
-        UNION ALL SELECT target_canonical, batch_id FROM call_records
-    ) x
-    JOIN case_links l ON x.batch_id = l.batch_id
-    WHERE x.identifier IS NOT NULL
-),
-kept AS (SELECT identifier FROM occ GROUP BY identifier HAVING count(*) < 10)
-SELECT a.case_id AS case_a, b.case_id AS case_b, count(*) AS shared
-FROM occ a JOIN occ b ON a.identifier = b.identifier AND a.case_id < b.case_id
-WHERE a.identifier IN (SELECT identifier FROM kept)
-GROUP BY a.case_id, b.case_id
-"""
 
 
 def child(what: str, root: str) -> None:
