@@ -21,12 +21,13 @@ from typing import Any, Final
 
 import numpy as np
 
+from penlink_adapters._line_set import LIMIT, LineSet
 from penlink_adapters._plain_cut import PAD, Cut, CutSpec, copy_lines, cut_padded, sort_cut
-from penlink_adapters._recycle import BLOCKS, populated
+from penlink_adapters._recycle import BLOCKS
 from penlink_adapters._rows import Chunk, RowSorter
 from penlink_adapters._source import SourceInfo, iter_rows
 
-__all__ = ["LineSet", "iter_plain_chunks"]
+__all__ = ["iter_plain_chunks"]
 
 _BLOCK: Final = 1 << 24
 """The most bytes read into one block."""
@@ -36,41 +37,6 @@ _FILL: Final = 0.98
 """The share of a chunk's rows that a block is sized to hold (see :func:`_block_size`)."""
 
 
-class LineSet:
-    """The 128-bit hashes of the lines seen so far: 16 bytes a slot, load <= 3/4.
-
-    One pass per chunk whatever the number of lines already seen (a numba open-addressing
-    table, :mod:`penlink_adapters._kernels`); a slot's two words side by side, so a probe
-    reads one cache line.
-    """
-
-    def __init__(self, capacity: int = 1 << 16) -> None:
-        self.count = 0
-        self.zero: Any = np.zeros(1, dtype=np.bool_)
-        self.keys: Any = populated(16 * capacity).view(np.uint64)
-
-    @property
-    def capacity(self) -> int:
-        """Slots of the table."""
-        return len(self.keys) // 2
-
-    def fresh(self, h1: Any, h2: Any) -> Any:
-        """Record 128-bit hashes; True for each one not seen before (in the file or this batch)."""
-        from penlink_adapters._kernels import rehash_kernel, set_insert_kernel
-
-        n = len(h1)
-        capacity = self.capacity
-        while 4 * (self.count + n) > 3 * capacity:
-            capacity *= 2
-        if capacity > self.capacity:
-            grown = populated(16 * capacity).view(np.uint64)
-            rehash_kernel(self.keys, grown)
-            self.keys = grown
-        fresh, added = set_insert_kernel(h1, h2, self.keys, self.zero)
-        self.count += added
-        return fresh
-
-
 def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
     """Yield record chunks of a plain file, counting every other line on ``sorter``."""
     if sorter.plan.delimiter in "\r\n":  # a line end: lines cannot be cut at it in bulk
@@ -78,41 +44,42 @@ def iter_plain_chunks(info: SourceInfo, sorter: RowSorter) -> Iterator[Chunk]:
         return
     position = 0
     seen: LineSet | None = None
-    for first_line, lines in _line_blocks(info, sorter.chunk_rows, CutSpec.of(sorter.plan)):
-        if seen is None:
-            seen = LineSet(_expected_capacity(info.size, lines))
-        head = 0
-        header_end = _header_end(sorter)
-        heads = lines.head(max(0, header_end - position))
-        while head < len(heads):
-            fields = heads[head].split(sorter.plan.delimiter)
-            kind = sorter.head_kind(position + head, fields)
-            if kind is not None:
-                sorter.skipped[kind] += 1
-            head += 1
-        sorter.total += head
-        position += head
-        body = lines.slice(head, len(lines) - head)
-        if len(body):
-            chunk = sort_cut(sorter, body, first_line + head, seen)
-            position += len(body)
-            if chunk is not None:
-                yield chunk
-
-
-_MAX_PRESIZE: Final = 1 << 24
+    try:
+        for first_line, lines in _line_blocks(info, sorter.chunk_rows, CutSpec.of(sorter.plan)):
+            if seen is None:
+                seen = LineSet(_expected_capacity(info.size, lines), source=info.path)
+            head = 0
+            header_end = _header_end(sorter)
+            heads = lines.head(max(0, header_end - position))
+            while head < len(heads):
+                fields = heads[head].split(sorter.plan.delimiter)
+                kind = sorter.head_kind(position + head, fields)
+                if kind is not None:
+                    sorter.skipped[kind] += 1
+                head += 1
+            sorter.total += head
+            position += head
+            body = lines.slice(head, len(lines) - head)
+            if len(body):
+                chunk = sort_cut(sorter, body, first_line + head, seen)
+                position += len(body)
+                if chunk is not None:
+                    yield chunk
+    finally:
+        if seen is not None:
+            seen.close()
 
 
 def _expected_capacity(size: int, lines: Cut) -> int:
-    """A line-set size for the whole file, guessed from its first lines (at most 2**24 slots).
+    """A line-set size for the whole file, guessed from its first lines (at most its limit).
 
     Sized once rather than grown by doubling: no rehash of the lines seen so far. The set
-    still grows past the guess when the file has more lines.
+    still grows past the guess when the file has more lines, and spills past its limit.
     """
     chars = lines.chars() + 2 * len(lines)  # with line ends
     expected = size * len(lines) // max(chars, 1)
     capacity = 1 << 16
-    while 3 * capacity < 4 * expected and capacity < _MAX_PRESIZE:
+    while 3 * capacity < 4 * expected and capacity < LIMIT:
         capacity *= 2
     return capacity
 

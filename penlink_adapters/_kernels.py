@@ -29,10 +29,13 @@ from numba.extending import intrinsic
 
 __all__ = [
     "bare",
+    "bloom_add_kernel",
+    "bloom_maybe_kernel",
     "murmur3_hex_kernel",
     "plain_block_kernel",
     "prefetch",
     "rehash_kernel",
+    "run_probe_kernel",
     "set_insert_kernel",
 ]
 
@@ -252,6 +255,96 @@ def rehash_kernel(keys: Any, new: Any) -> None:
             slot = (slot + 1) & mask
         new[2 * slot] = a
         new[2 * slot + 1] = b
+
+
+_SALTS: Final = np.array(
+    [
+        0x47B6137B,
+        0x44974D91,
+        0x8824AD5B,
+        0xA2B7289D,
+        0x705495C7,
+        0x2DF1424B,
+        0x9EFC4947,
+        0x5C6BFB31,
+    ],
+    dtype=np.uint64,
+)
+"""The split-block Bloom filter's eight odd multipliers (those of Parquet's bloom filters)."""
+_LOW32: Final = np.uint64(0xFFFFFFFF)
+
+
+@_inline
+def _block_of(h1: Any, blocks: int) -> Any:
+    """The filter block of a hash: its high 32 bits scaled to the number of blocks."""
+    return np.int64(((h1 >> np.uint64(32)) * np.uint64(blocks)) >> np.uint64(32))
+
+
+@_jit
+def bloom_add_kernel(words: Any, keys: Any) -> None:
+    """Add every hash of a line-set table (see :func:`set_insert_kernel`) to a Bloom filter.
+
+    ``words`` is a split-block Bloom filter: blocks of eight 32-bit words; a hash sets one bit
+    in each word of one block, chosen by its first word ``h1`` (the table places a hash by its
+    second word, so the two do not correlate). Free slots ``(0, 0)`` are not added.
+    """
+    blocks = len(words) // 8
+    for s in range(len(keys) // 2):
+        a = keys[2 * s]
+        if a == 0 and keys[2 * s + 1] == 0:
+            continue
+        at = 8 * _block_of(a, blocks)
+        low = a & _LOW32
+        for i in range(8):
+            bit = ((low * _SALTS[i]) & _LOW32) >> np.uint64(27)
+            words[at + i] |= np.uint32(1) << np.uint32(bit)
+
+
+@_jit
+def bloom_maybe_kernel(words: Any, h1s: Any) -> Any:
+    """Per hash, whether the filter may hold it (False: it certainly does not)."""
+    blocks = len(words) // 8
+    n = len(h1s)
+    maybe = np.zeros(n, dtype=np.bool_)
+    for j in range(n):
+        a = h1s[j]
+        at = 8 * _block_of(a, blocks)
+        low = a & _LOW32
+        hit = True
+        for i in range(8):
+            bit = ((low * _SALTS[i]) & _LOW32) >> np.uint64(27)
+            if not (words[at + i] >> np.uint32(bit)) & np.uint32(1):
+                hit = False
+                break
+        maybe[j] = hit
+    return maybe
+
+
+@_jit
+def run_probe_kernel(
+    piece: Any, base: int, h1s: Any, h2s: Any, slots: Any, found: Any, open_: Any
+) -> None:
+    """Look hashes up in a piece of a spilled table, slots ``base`` on (its words as read).
+
+    Each hash's probe starts at its slot (which the piece holds) and goes on as the table's
+    does; it ends at the hash (``found``) or at a free slot (not there). A probe that reaches
+    the piece's end undecided is flagged ``open_`` for the caller to finish.
+    """
+    size = len(piece) // 2
+    for j in range(len(h1s)):
+        s = np.int64(slots[j]) - base
+        while True:
+            if s >= size:
+                open_[j] = True
+                break
+            k1 = piece[2 * s]
+            k2 = piece[2 * s + 1]
+            if k1 == h1s[j] and k2 == h2s[j]:
+                found[j] = True
+                break
+            if k1 == 0 and k2 == 0:
+                break
+            s += 1
 
 
 @_jit

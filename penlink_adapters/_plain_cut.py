@@ -25,7 +25,7 @@ import pyarrow as pa
 from penlink_adapters._rows import Chunk, Plan, RowSorter
 
 if TYPE_CHECKING:
-    from penlink_adapters._fast import LineSet
+    from penlink_adapters._line_set import LineSet
 
 __all__ = [
     "PAD",

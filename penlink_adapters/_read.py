@@ -237,7 +237,7 @@ class ReturnScan:
             self._warnings.append(f"--tz {source_tz} ignored: the layout's times are UTC")
         self._given = target
         self._region = region or self.layout.region
-        self._sorter = RowSorter(self.plan, chunk_rows=chunk_rows)
+        self._sorter = RowSorter(self.plan, chunk_rows=chunk_rows, source=self._info.path)
         self._loaded = 0
         self._rejected: Counter[str] = Counter()
         self._targets: set[str | None] = set()

@@ -13,13 +13,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
+import numpy as np
 import polars as pl
 
 from penlink_adapters._detect import Candidate
 from penlink_adapters._layout import Layout, norm_name
 from penlink_adapters._source import Row
+
+if TYPE_CHECKING:
+    from penlink_adapters._line_set import LineSet
 
 __all__ = ["CONTENT_NAMES", "Chunk", "Plan", "RowSorter", "SkipKind", "make_plan"]
 
@@ -140,23 +144,50 @@ class RowSorter:
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
     """(line, detail, raw line) of rows with the wrong number of fields."""
     preamble_target: str | None = None
-    _seen: set[bytes] = field(default_factory=set)
+    source: str | None = None
+    """The file's path, named by an error of the duplicate rule's line set (a failed spill)."""
 
     def chunks(self, rows: Iterable[Row]) -> Iterator[Chunk]:
-        """Yield record chunks; skipped and malformed rows are counted on the way."""
-        batch: list[Row] = []
-        for position, row in enumerate(rows):
-            self.total += 1
-            kind = self._skip_kind(position, row[1])
-            if kind is not None:
-                self.skipped[kind] += 1
-                continue
-            if not self._fields_ok(row):
-                continue
-            batch.append(row)
-            if len(batch) >= self.chunk_rows:
-                yield self._chunk(batch)
-                batch = []
+        """Yield record chunks; skipped and malformed rows are counted on the way.
+
+        The duplicate rule is decided for up to a chunk of candidate rows at a time, by the
+        plain path's line set (:class:`~penlink_adapters._line_set.LineSet`: memory bounded
+        whatever the file size) over each row's 128-bit BLAKE2b digest of its fields.
+        """
+        from penlink_adapters._line_set import LineSet
+
+        seen: LineSet | None = None
+        pending: list[Row] = []
+        digests: list[bytes] = []
+        try:
+            for position, row in enumerate(rows):
+                self.total += 1
+                kind = self.head_kind(position, row[1]) or self.nonrecord_kind(row[1])
+                if kind is not None:
+                    self.skipped[kind] += 1
+                    continue
+                pending.append(row)
+                digests.append(_digest(row[1]))
+                if len(pending) >= self.chunk_rows:
+                    seen = seen or LineSet(source=self.source)
+                    yield from self._sorted(pending, digests, seen)
+                    pending, digests = [], []
+            if pending:
+                seen = seen or LineSet(source=self.source)
+                yield from self._sorted(pending, digests, seen)
+        finally:
+            if seen is not None:
+                seen.close()
+
+    def _sorted(self, rows: list[Row], digests: list[bytes], seen: LineSet) -> Iterator[Chunk]:
+        """The chunk of ``rows`` that are neither repeats of earlier rows nor malformed."""
+        words = np.frombuffer(b"".join(digests), dtype="<u8").reshape(-1, 2)
+        fresh = seen.fresh(np.ascontiguousarray(words[:, 0]), np.ascontiguousarray(words[:, 1]))
+        repeated = len(rows) - int(fresh.sum())
+        if repeated:
+            self.skipped["duplicate"] += repeated
+        batch = [row for row, new in zip(rows, fresh.tolist(), strict=True) if new]
+        batch = [row for row in batch if self._fields_ok(row)]
         if batch:
             yield self._chunk(batch)
 
@@ -175,16 +206,6 @@ class RowSorter:
                 return "preamble"
             if position < plan.header_index + plan.layout.header_lines:
                 return "header"
-        return None
-
-    def _skip_kind(self, position: int, fields: list[str]) -> SkipKind | None:
-        kind = self.head_kind(position, fields) or self.nonrecord_kind(fields)
-        if kind is not None:
-            return kind
-        digest = hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
-        if digest in self._seen:
-            return "duplicate"
-        self._seen.add(digest)
         return None
 
     def nonrecord_kind(self, fields: list[str]) -> SkipKind | None:
@@ -249,6 +270,11 @@ class RowSorter:
             return {line: by_line[line] for line in lines}
 
         return Chunk(frame, fields_of)
+
+
+def _digest(fields: list[str]) -> bytes:
+    """A row's 128-bit digest (BLAKE2b) of its fields: equal rows, equal digests."""
+    return hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
 
 
 def _folded(fields: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from penlink_adapters import _block_kernel
-from penlink_adapters._fast import LineSet
+from penlink_adapters._line_set import LineSet
 from penlink_adapters._plain_cut import CutSpec, cut_lines, view_series
 from penlink_adapters._recycle import Recycler, populated
 
