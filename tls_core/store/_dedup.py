@@ -43,17 +43,26 @@ _ROW_BITS: Final = 32
 
 _IDS: Final = pa.schema([pa.field("record_id", pa.string())])
 
-_DROPS_SQL = """
-WITH s AS ({staged}),
+_STAGED_SQL = f"""
+SELECT record_id, (o.ordinal << {_ROW_BITS}) + file_row_number AS pos
+FROM staged JOIN ordinals AS o USING (filename)
+"""
+"""Every staged row's id and position: one scan of the staged files, one after the other.
+
+(A view per staged file joined by ``UNION ALL`` had DuckDB open every file at once: a batch of
+40 staged files, a 40 M-row return, ran out of its 1 GB of memory instead of spilling.)"""
+
+_DROPS_SQL = f"""
+WITH s AS ({_STAGED_SQL}),
 firsts AS (SELECT record_id, min(pos) AS pos FROM s GROUP BY record_id)
 SELECT pos FROM s ANTI JOIN firsts USING (pos)
 UNION ALL
 SELECT pos FROM firsts SEMI JOIN existing USING (record_id)
 """
 
-_REFS_SQL = """
+_REFS_SQL = f"""
 SELECT DISTINCT s.record_id, $1 AS batch_id
-FROM ({staged}) AS s
+FROM ({_STAGED_SQL}) AS s
 SEMI JOIN existing AS e ON s.record_id = e.record_id
 ORDER BY s.record_id
 """
@@ -128,23 +137,26 @@ def _drops_and_refs(
 ) -> tuple[npt.NDArray[np.int64], list[DataFile]]:
     from tls_core.store._duck import connect_locked
 
-    views: dict[str, list[Path]] = {f"staged_{i}": [p] for i, (p, _) in enumerate(staged)}
-    views["existing"] = existing
-    schemas = dict.fromkeys(views, _IDS)
-    union = " UNION ALL ".join(
-        f"SELECT record_id, ({i}::BIGINT << {_ROW_BITS}) + file_row_number AS pos FROM staged_{i}"
-        for i in range(len(staged))
+    paths = [p for p, _ in staged]
+    ordinals = pa.table(
+        {"filename": [str(p) for p in paths], "ordinal": pa.array(range(len(paths)), pa.int64())}
     )
+    views: dict[str, list[Path] | pa.Table] = {
+        "staged": paths,
+        "existing": existing,
+        "ordinals": ordinals,
+    }
+    schemas = {"staged": _IDS, "existing": _IDS, "ordinals": ordinals.schema}
     con = connect_locked(
         views,
         empty_schemas=schemas,
         temp_dir=layout.internal / "tmp",
         memory_limit="1GB",
-        numbered=frozenset(views) - {"existing"},
+        numbered=("staged",),
     )
     try:
-        drops = con.sql(_DROPS_SQL.format(staged=union)).fetchnumpy()["pos"]
-        reader = con.sql(_REFS_SQL.format(staged=union), params=[batch_id])
+        drops = con.sql(_DROPS_SQL).fetchnumpy()["pos"]
+        reader = con.sql(_REFS_SQL, params=[batch_id])
         refs = publish_stream(layout, "record_refs", reader.to_arrow_reader(_READ_ROWS), batch_id)
     finally:
         con.close()

@@ -35,7 +35,8 @@ def connect_locked(
         temp_dir: Directory where DuckDB may spill (inside the repository).
         memory_limit: DuckDB memory limit, e.g. ``"1GB"``.
         threads: Worker threads (default: DuckDB's).
-        numbered: Views of Parquet files that get a ``file_row_number`` column.
+        numbered: Views of Parquet files that get ``file_row_number`` and ``filename`` columns
+            (the path as given).
 
     Returns:
         A ``duckdb.DuckDBPyConnection`` whose configuration is locked.
@@ -76,6 +77,6 @@ def _register(
         con.register(name, source)
     elif source:
         paths = [str(p) for p in source]
-        con.read_parquet(paths, file_row_number=numbered).create_view(name)
+        con.read_parquet(paths, file_row_number=numbered, filename=numbered).create_view(name)
     else:
         con.register(name, schema.empty_table())

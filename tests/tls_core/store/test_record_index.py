@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+from unittest.mock import patch
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tls_core.store import Repository
+from tls_core.store import _commit as commit_module
+from tls_core.store._files import write_staged
 from tls_core.store._record_index import _merge_sorted, distinct, record_id_keys
 
 TABLE = "call_records"
@@ -141,10 +145,21 @@ def test_an_unwritable_cache_does_not_fail_the_commit(repo):
 @given(
     st.lists(st.lists(st.integers(0, 60), min_size=0, max_size=25), min_size=1, max_size=5).filter(
         lambda batches: any(batches)
-    )
+    ),
+    st.sampled_from([1_000_000, 3]),
 )
-def test_dedup_matches_a_set_model(tmp_path_factory, batches):
-    """Differential: stored ids, loaded and duplicate counts against a plain set."""
+def test_dedup_matches_a_set_model(tmp_path_factory, batches, rows_per_file):
+    """Differential: stored ids, loaded and duplicate counts against a plain set.
+
+    With staged files of 3 or 4 rows, a batch's repeats span several staged files (the
+    dedup's positions are a staged file's ordinal and its row).
+    """
+    staging = functools.partial(write_staged, rows_per_file=rows_per_file)
+    with patch.object(commit_module, "write_staged", staging):
+        _dedup_against_a_set(tmp_path_factory, batches)
+
+
+def _dedup_against_a_set(tmp_path_factory, batches):
     repo = Repository.open(tmp_path_factory.mktemp("r") / "repo")
     pool = k.calls("pool.csv", 61, first=0)
     seen: set[str] = set()
@@ -160,7 +175,14 @@ def test_dedup_matches_a_set_model(tmp_path_factory, batches):
         )
         ids = rows.column("record_id").to_pylist()
         new = set(ids) - seen
-        report = _commit(Repository.open(repo.root), rows, source)
+        # Batches of two rows: staged files roll after each batch that reaches rows_per_file.
+        report = Repository.open(repo.root).commit_batch(
+            rows.to_batches(max_chunksize=2),
+            source_sha256=k.sha_of(source),
+            source_name=source,
+            case_ids=["C1"],
+            actor="t",
+        )
         assert (report.loaded, report.duplicates) == (len(new), len(ids) - len(new))
         stored = repo.snapshot().read(TABLE)
         first_rows = {rid: i for i, rid in reversed(list(enumerate(ids)))}
