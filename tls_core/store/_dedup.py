@@ -42,6 +42,9 @@ _ROW_BITS: Final = 32
 """A position is ``staged file ordinal << 32 | row number`` (a staged file has <= 2**32 rows)."""
 
 _IDS: Final = pa.schema([pa.field("record_id", pa.string())])
+_MANY_REPEATS: Final = 100_000
+"""Beyond this many repeated keys in a batch (or twice as many rows holding them), its repeats
+are found by DuckDB rather than in Python."""
 
 _STAGED_SQL = f"""
 SELECT record_id, (o.ordinal << {_ROW_BITS}) + file_row_number AS pos
@@ -98,11 +101,15 @@ def dedup_and_publish(
     if keys is None or [len(k) for k in keys] != [rows for _, rows in staged]:
         keys = [_read_back(path) for path, _ in staged]
     candidates, state = index.candidates(snap, table, np.concatenate(keys))
+    drops: npt.NDArray[np.int64] | None = np.empty(0, np.int64)
+    refs: list[DataFile] = []
     if not candidates and state.distinct_prefixes == sum(len(k) for k in keys):
-        # Every 48-bit prefix distinct: no id repeats in the batch, none is stored.
-        drops: npt.NDArray[np.int64] = np.empty(0, np.int64)
-        refs: list[DataFile] = []
+        pass  # every 48-bit prefix distinct: no id repeats in the batch, none is stored
+    elif not candidates:
+        drops = _repeats(staged, keys)  # none stored: only repeats inside the batch
     else:
+        drops = None
+    if drops is None:
         drops, refs = _drops_and_refs(layout, snap.checked_paths(candidates), staged, batch_id)
     kept: list[DataFile] = []
     added: list[tuple[str, npt.NDArray[np.uint64]]] = []
@@ -114,6 +121,50 @@ def dedup_and_publish(
             own = np.delete(keys[ordinal], dropped) if len(dropped) else keys[ordinal]
             added.append((published.name, own))
     return kept, refs, functools.partial(_extend, index, state, added)
+
+
+def _repeats(staged: list[tuple[Path, int]], keys: list[Keys]) -> npt.NDArray[np.int64] | None:
+    """Positions of the rows whose id came earlier in the batch, found from the keys.
+
+    Only rows whose 64-bit key repeats can repeat an id: their ids are read from the staged
+    files and compared exactly (equal keys of different ids drop nothing). Sorting the keys
+    costs about 8 ms per million rows where DuckDB's query over every id took 50 ms, and a
+    batch of 40 M rows needed minutes of it. None when too many rows share keys (a batch
+    mostly of repeats): the DuckDB query decides then.
+    """
+    every = np.concatenate(keys)
+    ordered = np.sort(every)
+    same = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(same):
+        return np.empty(0, np.int64)
+    values = np.unique(same)
+    if len(values) > _MANY_REPEATS:
+        return None
+    asked = np.flatnonzero(np.isin(every, values))  # ascending: input order
+    if len(asked) > 2 * _MANY_REPEATS:
+        return None
+    starts = np.cumsum([0] + [rows for _, rows in staged])
+    files = np.searchsorted(starts, asked, side="right") - 1
+    ids: list[str] = []
+    for ordinal in np.unique(files).tolist():
+        rows = asked[files == ordinal] - starts[ordinal]
+        ids += _ids_of(staged[ordinal][0]).take(pa.array(rows)).to_pylist()
+    first: set[str] = set()
+    drops = []
+    for at, record_id in zip(asked.tolist(), ids, strict=True):
+        if record_id in first:
+            drops.append(at)
+        first.add(record_id)
+    dropped = np.asarray(drops, dtype=np.int64)
+    ordinals = np.searchsorted(starts, dropped, side="right") - 1
+    positions: npt.NDArray[np.int64] = (ordinals << _ROW_BITS) + (dropped - starts[ordinals])
+    return positions
+
+
+def _ids_of(path: Path) -> pa.Array:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=["record_id"]).column(0).combine_chunks()
 
 
 def _read_back(path: Path) -> Keys:

@@ -262,3 +262,26 @@ def test_a_commit_failing_after_its_records_leaves_the_index_as_it_was(tmp_path)
     names = {s["name"] for s in manifest["segments"]}  # the failed commit's segment is gone
     assert {p.name for p in _index_dir(repo).iterdir()} == names | {"manifest.json"}
     assert repo.verify().ok
+
+
+def test_repeats_inside_a_batch_are_confirmed_exactly(repo):
+    """Rows sharing a key but not an id (a key collision) are both kept; a repeated id is not."""
+    from tls_core.store._dedup import _ROW_BITS, _repeats
+    from tls_core.store._layout import STORED_SCHEMAS
+
+    layout = repo._layout
+    calls = k.calls("b.csv", 3, first=700)  # ids a, b, c
+    picks = [[0, 1], [0, 2], [1, 1]]  # staged files: (a, b), (a, c), (b, b)
+    staged = []
+    for rows in picks:
+        part = calls.take(pa.array(rows)).append_column("batch_id", pa.array(["f" * 32] * 2))
+        staged += write_staged(layout, part.to_batches(), STORED_SCHEMAS[TABLE])
+    # a and b share key 5 (a collision); c has key 9.
+    keys = [np.array(v, dtype=np.uint64) for v in ([5, 5], [5, 9], [5, 5])]
+    drops = _repeats(staged, keys)
+    assert drops is not None
+    # Dropped: the second a (file 1, row 0), then both later b's (file 2, rows 0 and 1).
+    assert drops.tolist() == [1 << _ROW_BITS, 2 << _ROW_BITS, (2 << _ROW_BITS) + 1]
+    distinct = _repeats(staged, [np.array(v, dtype=np.uint64) for v in ([1, 2], [3, 4], [5, 6])])
+    assert distinct is not None
+    assert distinct.size == 0  # distinct keys: distinct ids, no file read
