@@ -314,7 +314,8 @@ cores, peak memory <= 2 GiB whatever the file size. Speed: **{"met" if met_speed
 the file, identifier normalization included, since in a two-thread scan it overlaps the other
 steps; {args.rows / statistics.median(outside) / 1e6:.2f} M rows/s for `read_return` outside
 normalization, the whole table built in memory). Memory of the streaming read:
-**{"met" if met_memory else "not met"}** at this size. `read_return` returns the
+**{"met" if met_memory else "not met"}** at this size (for 20 and 40 M rows in one file, see "Peak memory
+of the read and the ingest as one return grows", `benchmarks.read_memory`). `read_return` returns the
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns. With two threads (the default), a scan is a pipeline of four steps, each a
 chunk ahead of the next: cutting lines into fields, typed conversion, identifier normalization
