@@ -17,10 +17,11 @@ at once the run read through in pieces); the filter says "not there" for almost 
 line, so a read with runs costs little more than one without. The answers are exactly those
 of one table holding every hash: the filter only decides which hashes are looked up on disk.
 
-Memory: the table and the filter, at most 384 MiB, whatever the number of lines (a run's
-pieces are read into one buffer of :data:`PIECE_SLOTS` slots). A prototype's table doubled with
-the file: 1 GiB at 40 M lines, 2 GiB more while it grew past 50 M. Disk: 256 MiB a run, one run
-per 12.58 M distinct lines after the first. The runs hold hashes of lines, never their text.
+Memory: the table and the filter (384 MiB) and one buffer of :data:`PIECE_SLOTS` slots (16
+MiB, for a run's pieces), whatever the number of lines. The table used to double with the file
+instead: 1 GiB at 40 M lines, and 2 GiB more for a moment as it grew past 50 M. Disk: 256 MiB a
+run, one run per 12.58 M distinct lines after the first. The runs hold hashes of lines, never
+their text.
 """
 
 from __future__ import annotations
