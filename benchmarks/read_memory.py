@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks._results import machine, write_section
 from benchmarks.read_scale import synth_file
@@ -75,8 +76,11 @@ def _child(what: str, path: str, warm: str) -> dict[str, float]:
     for _ in scan:
         pass
     seconds = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    report = scan.report()
+    return _measured(seconds, before, resource.getrusage(resource.RUSAGE_SELF), scan.report())
+
+
+def _measured(seconds: float, before: Any, after: Any, report: Any) -> dict[str, float]:
+    """Wall and CPU time, the process's peak RSS, and the report's counts."""
     return {
         "seconds": seconds,
         "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
@@ -103,14 +107,7 @@ def _ingest(path: str, warm: str) -> dict[str, float]:
         after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return {
-        "seconds": seconds,
-        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "peak": after.ru_maxrss * 1024.0,
-        "lines": float(report.rows_total),
-        "loaded": float(report.loaded),
-        "duplicates": float(report.duplicates),
-    }
+    return _measured(seconds, before, after, report)
 
 
 def _run(what: str, path: Path, warm: Path) -> dict[str, float]:

@@ -27,6 +27,12 @@ words = st.one_of(st.integers(0, 3), st.just(2**64 - 1), st.integers(0, 2**64 - 
 def test_fresh_is_first_sight(batches):
     """Each hash is fresh once, at its first sight, across batches and while the set grows."""
     lines = LineSet(capacity=4)  # grows several times
+    for _ in _against_a_set(lines, batches):
+        assert 4 * lines.count <= 3 * lines.capacity
+
+
+def _against_a_set(lines: LineSet, batches: list[list[tuple[int, int]]]):
+    """Feed the batches to ``lines``, checking each answer against a Python set; yield after each."""
     seen: set[tuple[int, int]] = set()
     for batch in batches:
         h1 = np.array([a for a, _ in batch], dtype=np.uint64)
@@ -37,7 +43,7 @@ def test_fresh_is_first_sight(batches):
             seen.add(pair)
         assert lines.fresh(h1, h2).tolist() == expected
         assert lines.count == len(seen)
-        assert 4 * lines.count <= 3 * lines.capacity
+        yield
 
 
 def test_the_all_zero_hash_is_a_line_like_any_other():
@@ -63,17 +69,8 @@ def test_fresh_is_first_sight_with_spilled_runs(batches, limit, bloom_bytes, few
     around a run's end.
     """
     lines = LineSet(capacity=4, limit=limit, bloom_bytes=bloom_bytes, few=few, piece=piece)
-    seen: set[tuple[int, int]] = set()
     try:
-        for batch in batches:
-            h1 = np.array([a for a, _ in batch], dtype=np.uint64)
-            h2 = np.array([b for _, b in batch], dtype=np.uint64)
-            expected = []
-            for pair in batch:
-                expected.append(pair not in seen)
-                seen.add(pair)
-            assert lines.fresh(h1, h2).tolist() == expected
-            assert lines.count == len(seen)
+        for _ in _against_a_set(lines, batches):
             assert lines.capacity <= limit
             assert 4 * lines.held <= 3 * lines.capacity
     finally:
