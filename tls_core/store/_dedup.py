@@ -148,7 +148,7 @@ def _repeats(staged: list[tuple[Path, int]], keys: list[Keys]) -> npt.NDArray[np
     ids: list[str] = []
     for ordinal in np.unique(files).tolist():
         rows = asked[files == ordinal] - starts[ordinal]
-        ids += _ids_of(staged[ordinal][0]).take(pa.array(rows)).to_pylist()
+        ids += _ids_at(staged[ordinal][0], rows)
     first: set[str] = set()
     drops = []
     for at, record_id in zip(asked.tolist(), ids, strict=True):
@@ -161,10 +161,21 @@ def _repeats(staged: list[tuple[Path, int]], keys: list[Keys]) -> npt.NDArray[np
     return positions
 
 
-def _ids_of(path: Path) -> pa.Array:
+def _ids_at(path: Path, rows: npt.NDArray[np.int64]) -> list[str]:
+    """The ``record_id`` of some rows (ascending) of a staged file: only their row groups read."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=["record_id"]).column(0).combine_chunks()
+    found: list[str] = []
+    with pq.ParquetFile(path) as parquet:
+        meta = parquet.metadata
+        sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        starts = np.cumsum([0, *sizes])
+        groups = np.searchsorted(starts, rows, side="right") - 1
+        for group in np.unique(groups).tolist():
+            wanted = rows[groups == group] - starts[group]
+            ids = parquet.read_row_group(group, columns=["record_id"]).column(0)
+            found += ids.take(pa.array(wanted)).to_pylist()
+    return found
 
 
 def _read_back(path: Path) -> Keys:
