@@ -280,6 +280,12 @@ def _block_of(h1: Any, blocks: int) -> Any:
     return np.int64(((h1 >> np.uint64(32)) * np.uint64(blocks)) >> np.uint64(32))
 
 
+@_inline
+def _bit(low: Any, i: int) -> Any:
+    """The bit a hash sets in word ``i`` of its block (its low 32 bits times that word's salt)."""
+    return np.uint32(((low * _SALTS[i]) & _LOW32) >> np.uint64(27))
+
+
 @_jit
 def bloom_add_kernel(words: Any, keys: Any) -> None:
     """Add every hash of a line-set table (see :func:`set_insert_kernel`) to a Bloom filter.
@@ -296,8 +302,7 @@ def bloom_add_kernel(words: Any, keys: Any) -> None:
         at = 8 * _block_of(a, blocks)
         low = a & _LOW32
         for i in range(8):
-            bit = ((low * _SALTS[i]) & _LOW32) >> np.uint64(27)
-            words[at + i] |= np.uint32(1) << np.uint32(bit)
+            words[at + i] |= np.uint32(1) << _bit(low, i)
 
 
 @_jit
@@ -312,8 +317,7 @@ def bloom_maybe_kernel(words: Any, h1s: Any) -> Any:
         low = a & _LOW32
         hit = True
         for i in range(8):
-            bit = ((low * _SALTS[i]) & _LOW32) >> np.uint64(27)
-            if not (words[at + i] >> np.uint32(bit)) & np.uint32(1):
+            if not (words[at + i] >> _bit(low, i)) & np.uint32(1):
                 hit = False
                 break
         maybe[j] = hit

@@ -101,14 +101,11 @@ def dedup_and_publish(
     if keys is None or [len(k) for k in keys] != [rows for _, rows in staged]:
         keys = [_read_back(path) for path, _ in staged]
     candidates, state = index.candidates(snap, table, np.concatenate(keys))
-    drops: npt.NDArray[np.int64] | None = np.empty(0, np.int64)
+    drops: npt.NDArray[np.int64] | None = None  # None: DuckDB decides
     refs: list[DataFile] = []
-    if not candidates and state.distinct_prefixes == sum(len(k) for k in keys):
-        pass  # every 48-bit prefix distinct: no id repeats in the batch, none is stored
-    elif not candidates:
-        drops = _repeats(staged, keys)  # none stored: only repeats inside the batch
-    else:
-        drops = None
+    if not candidates:  # none of the ids is stored: only repeats inside the batch
+        distinct = state.distinct_prefixes == sum(len(k) for k in keys)
+        drops = np.empty(0, np.int64) if distinct else _repeats(staged, keys)
     if drops is None:
         drops, refs = _drops_and_refs(layout, snap.checked_paths(candidates), staged, batch_id)
     kept: list[DataFile] = []
