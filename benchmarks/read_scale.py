@@ -19,7 +19,13 @@ Measured:
   is "before identifier normalization";
 - ``scan_return(path)`` iterated to the end, each chunk dropped: the streaming read that
   ``tls read --out`` uses, whose memory must not grow with the file;
-- ``scan_return(path, sha256=...)``: the same, given the file's hash as the store's ingest
+- ``scan_return(path)`` with identifier normalization left out: the issue's target read, "to
+  the canonical table (before identifier normalization)", measured as it is rather than by
+  subtraction (in a two-thread scan normalization overlaps the other steps). The child
+  replaces the scan's normalization step with :func:`_unnormalized`, which adds the columns
+  that normalization adds (kind null, canonical value the identifier as written after the
+  layout's quirks, not lossy); every other step, the file's hash included, runs as usual;
+- ``scan_return(path, sha256=...)``: the same as ``scan_return(path)``, given the file's hash as the store's ingest
   gives it (it hashed the file already, issue 5): the adapters do not hash it again;
 - ``scan_return(path, threads=1)``: the streaming read in the caller's thread only (the
   default, ``threads=2``, splits and converts the next chunk in a helper thread while the
@@ -42,11 +48,20 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks._results import machine, spread, write_section
 
 _BATCH = 100_000
-_WHAT = ("raw_stream", "raw", "read_return", "scan_return", "scan_sha256", "scan_1thread")
+_WHAT = (
+    "raw_stream",
+    "raw",
+    "read_return",
+    "scan_return",
+    "scan_unnormalized",
+    "scan_sha256",
+    "scan_1thread",
+)
 
 
 def synth_file(rows: int, seed: int = 7) -> Path:
@@ -92,6 +107,24 @@ def synth_file(rows: int, seed: int = 7) -> Path:
     return path
 
 
+def _unnormalized(df: Any, layout: Any, region: str, memo: Any = None) -> Any:
+    """The scan's normalization step left out: its columns added, no identifier normalized."""
+    import polars as pl
+
+    from penlink_adapters._assemble import _CALL_PARTIES
+
+    parties = _CALL_PARTIES if layout.record_type == "call" else ("identifier",)
+    return df.with_columns(
+        column
+        for p in parties
+        for column in (
+            pl.lit(None, pl.String).alias(f"{p}_kind"),
+            pl.col(f"{p}_input").alias(f"{p}_canonical"),
+            pl.lit(False).alias(f"{p}_lossy"),
+        )
+    )
+
+
 def _child(what: str, path: str, warm: str, sha256: str | None) -> dict[str, float]:
     import polars as pl
 
@@ -110,6 +143,10 @@ def _child(what: str, path: str, warm: str, sha256: str | None) -> dict[str, flo
             spent[1] += time.process_time() - c
 
     _assemble.normalize_columns = timed_normalize  # type: ignore[assignment]
+    if what == "scan_unnormalized":
+        from penlink_adapters import _read
+
+        setattr(_read, "normalize", _unnormalized)  # noqa: B010  (a module's name replaced)
     if what not in ("raw", "raw_stream"):
         pla.read_return(warm)  # load numba's cache, import everything
     spent[0] = spent[1] = 0.0
@@ -271,6 +308,9 @@ def main() -> None:
         f"| of which identifier normalization (`normalize_columns`) | {spread(norm)} | | | | | |",
         f"| `read_return` outside identifier normalization | {spread(outside)} | {args.rows / statistics.median(outside) / 1e6:.2f} M | {statistics.median(outside) / raw_s:.2f}x | | | |",
         f"| `scan_return(path)` streamed, chunks dropped | {spread(seconds('scan_return'))} | {rate('scan_return') / 1e6:.2f} M | {statistics.median(seconds('scan_return')) / raw_s:.2f}x | {cpu('scan_return')} | {cpu_ratio('scan_return')} | {_gib([r['peak'] for r in runs['scan_return']])} |",
+        f"| `scan_return(path)` before identifier normalization (the issue's target read: the scan's normalization step left out) | {spread(seconds('scan_unnormalized'))} | {rate('scan_unnormalized') / 1e6:.2f} M | {statistics.median(seconds('scan_unnormalized')) / raw_s:.2f}x | {cpu('scan_unnormalized')} | {cpu_ratio('scan_unnormalized')} | {_gib([r['peak'] for r in runs['scan_unnormalized']])} |"
+        if runs["scan_unnormalized"]
+        else "",
         f"| `scan_return(path, sha256=...)` as the store's ingest calls it (no second hash) | {spread(seconds('scan_sha256'))} | {rate('scan_sha256') / 1e6:.2f} M | {statistics.median(seconds('scan_sha256')) / raw_s:.2f}x | {cpu('scan_sha256')} | {cpu_ratio('scan_sha256')} | {_gib([r['peak'] for r in runs['scan_sha256']])} |",
         f"| `scan_return(path, threads=1)` streamed, caller's thread only | {spread(seconds('scan_1thread'))} | {rate('scan_1thread') / 1e6:.2f} M | {statistics.median(seconds('scan_1thread')) / raw_s:.2f}x | {cpu('scan_1thread')} | {cpu_ratio('scan_1thread')} | {_gib([r['peak'] for r in one])} |",
         f"| of which CPU inside identifier normalization (`normalize_columns`) | | | | {spread([r.get('normalize_cpu', float('nan')) for r in one])} | | |",
@@ -284,10 +324,12 @@ def main() -> None:
         " (section written again from its stderr log with `--from-log`)" if args.from_log else ""
     )
     base_name = "streamed raw read" if base == "raw_stream" else "raw read"
-    # The target's read is the streamed one (its memory may not grow with the file); its wall
-    # time includes identifier normalization, which overlaps the other steps: a lower bound.
+    # The target's read is the streamed one (its memory may not grow with the file), before
+    # identifier normalization as the issue says (older logs lack that row: with it, a lower
+    # bound).
     streamed = rate("scan_return")
-    met_speed = streamed >= 3e6
+    unnormalized = rate("scan_unnormalized") if runs["scan_unnormalized"] else streamed
+    met_speed = unnormalized >= 3e6
     met_memory = max(r["peak"] for r in runs["scan_return"]) <= 2**30 * 2
     body = f"""
 ## Reading a T-Mobile-layout CSV (issue 3)
@@ -310,10 +352,10 @@ time ratio is the steadier figure.
 
 Target (issue 3): >= 3 M rows/s to the canonical table before identifier normalization, on 2
 cores, peak memory <= 2 GiB whatever the file size. Speed: **{"met" if met_speed else "not met"}**
-({streamed / 1e6:.2f} M rows/s: `scan_return(path)`, the read whose memory does not grow with
-the file, identifier normalization included, since in a two-thread scan it overlaps the other
-steps; {args.rows / statistics.median(outside) / 1e6:.2f} M rows/s for `read_return` outside
-normalization, the whole table built in memory). Memory of the streaming read:
+({unnormalized / 1e6:.2f} M rows/s: `scan_return(path)` before identifier normalization, the
+read whose memory does not grow with the file, the file hashed; with identifier normalization,
+the whole read as `tls read --out` runs it: {streamed / 1e6:.2f} M rows/s; {args.rows / statistics.median(outside) / 1e6:.2f} M rows/s for
+`read_return` outside normalization, the whole table built in memory). Memory of the streaming read:
 **{"met" if met_memory else "not met"}** at this size (for 20 and 40 M rows in one file, see "Peak memory
 of the read and the ingest as one return grows", `benchmarks.read_memory`). `read_return` returns the
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
@@ -333,8 +375,9 @@ the adapters by about three times.
 The `sha256=` row is the read without a hash of the file. Without it, a two-thread scan hashes
 the file in a helper thread while it checks and reads it (SHA-256 alone takes 0.69 s of CPU per
 GiB on this VM, with the CPU's SHA extensions; the hashing scan takes about 1 s of CPU more than
-the vouched one); only the tables wait for the hash, and up to four normalized chunks are
-held meanwhile so that the steps before them keep working.
+the vouched one); only the tables' provenance waits for the hash: up to sixteen chunks are
+assembled and held meanwhile, their hash put in once it is known, so that the steps keep
+working.
 """
     if not args.dry_run:
         write_section("read", body)

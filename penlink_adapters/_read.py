@@ -51,10 +51,12 @@ from tls_core.schema import REJECTS
 
 __all__ = ["ReturnScan", "read_return", "scan_return"]
 
-HELD_WHILE_HASHING: Final = 4
-"""Chunks a two-thread scan holds, normalized, while its helper thread still hashes the file
-(memory: that many chunks more, at most, early in the read). With chunks of 150,000 rows,
-4 held took less time than 3, 6 or 8 over a 10 M-row return (8 held: 0.27 GiB more)."""
+HELD_WHILE_HASHING: Final = 16
+"""Chunks a two-thread scan holds, as tables, while its helper thread still hashes the file
+(memory: that many chunks more, at most, early in the read: about 18 MB each for chunks of
+150,000 call records, whose strings are copies). Over a 10 M-row return on the 2-core VM of
+``benchmarks/RESULTS.md``, 16 held took 3-5% less time than 4 (0.2 GiB more at peak), and 32
+no less than 16."""
 
 _END: Final = object()
 _R = TypeVar("_R")
@@ -276,7 +278,6 @@ class ReturnScan:
                 self._stop.set()
 
     def _read(self) -> Iterator[tuple[pa.Table, pa.Table]]:
-        prov: Provenance | None = None
         self._memo.bind(self._region)
         if self._threads == 2:  # four steps, each a chunk ahead of the next (see _ahead)
             turn = _Turns(self._hashing)
@@ -285,35 +286,39 @@ class ReturnScan:
             staged = read_ahead(turn.run(self._normalize, *step) for step in converted)
         else:
             staged = (self._normalize(*self._convert(chunk)) for chunk in self._chunks())
-        for normalized, chunk in self._while_hashing(staged):
-            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
-            yield self._assemble(normalized, chunk, prov)
+        yield from self._tables(staged)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
         ]
         if bad:
             self._rejected["bad_row"] += len(bad)
-            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
+            prov = Provenance(self.info.path, self.info.sha256, self.layout)
             yield self.schema.empty_table(), rejects_table(bad, prov)
         self._done = True
 
-    def _while_hashing(self, staged: Iterator[_Step]) -> Iterator[_Step]:
-        """``staged`` in order, held back a little while the file is being hashed.
+    def _tables(self, staged: Iterator[_Step]) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """The records and rejects of each of ``staged``, in order.
 
-        While a helper thread still hashes the file, up to :data:`HELD_WHILE_HASHING` steps
-        are taken and held, so that the steps before them keep working rather than wait for
-        the hash with the tables (which name it).
+        While a helper thread still hashes the file, up to :data:`HELD_WHILE_HASHING` chunks
+        are assembled without it and held: the tables' thread, the scan's busiest, works
+        meanwhile, and so do the steps before it. Their provenance names the hash once it is
+        known (:func:`_named`: the one column replaced, nothing else copied).
         """
-        held: list[_Step] = []
-        for step in staged:
+        held: list[tuple[pa.Table, pa.Table]] = []
+        unnamed = Provenance(self._info.path, "", self.layout)
+        prov: Provenance | None = None
+        for normalized, chunk in staged:
             hashing = self._hashing is not None and not self._hashing.done()
-            if hashing and len(held) < HELD_WHILE_HASHING:
-                held.append(step)
+            if prov is None and hashing and len(held) < HELD_WHILE_HASHING:
+                held.append(self._assemble(normalized, chunk, unnamed))
                 continue
-            yield from held
+            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
+            yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
             held.clear()
-            yield step
-        yield from held
+            yield self._assemble(normalized, chunk, prov)
+        if held:
+            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
+            yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
 
     def _chunks(self) -> Iterator[Chunk]:
         info = self._info  # the hash may still be running: not needed to read
@@ -407,6 +412,13 @@ class ReturnScan:
         if len(self._targets) == 1 and None not in self._targets:
             return next(iter(self._targets)), "rows"
         return None, None
+
+
+def _named(table: pa.Table, prov: Provenance) -> pa.Table:
+    """``table`` (records or rejects) with its ``source_sha256`` column naming ``prov``'s hash."""
+    at = table.schema.get_field_index("source_sha256")
+    column = prov.repeated(prov.sha256, table.num_rows)
+    return table.set_column(at, table.schema.field(at), column)
 
 
 def _choose(info: SourceInfo, layout: str | Path | Layout) -> Candidate:

@@ -338,9 +338,9 @@ def test_a_read_left_unfinished_stops_the_hash(
 def test_chunks_held_while_hashing_come_out_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While the helper thread hashes, the steps before the tables keep working (chunks are
-    held, up to a bound); the chunks then come out in order, each with the file's hash: the
-    same as a one-thread scan."""
+    """While the helper thread hashes, the tables are assembled and held (up to a bound) and
+    the steps before them keep working; the chunks then come out in order, records and
+    rejects each naming the file's hash: the same as a one-thread scan."""
     import hashlib
     import threading
 
@@ -348,35 +348,42 @@ def test_chunks_held_while_hashing_come_out_in_order(
     from penlink_adapters import _read
     from penlink_adapters._source import sha256_of
 
-    path = synth_file(3_000, seed=5)
-    normalized: list[int] = []
+    lines = synth_file(3_000, seed=5).read_bytes().split(b"\r\n")
+    for at in range(7, len(lines) - 1, 97):  # a date no calendar has: a reject in most chunks
+        lines[at] = b"13/45/2021" + lines[at][len(b"03/01/2021") :]
+    path = tmp_path / "held.csv"
+    path.write_bytes(b"\r\n".join(lines))
+    assembled: list[int] = []
     seen_by_hash: list[int] = []
-    normalize = _read.ReturnScan._normalize
+    assemble = _read.ReturnScan._assemble
 
-    def counted(self: _read.ReturnScan, converted: object, chunk: object) -> object:
-        normalized.append(1)
-        return normalize(self, converted, chunk)  # type: ignore[arg-type]
+    def counted(self: _read.ReturnScan, *args: Any) -> Any:
+        assembled.append(1)
+        return assemble(self, *args)
 
     def slow(path: Path, *, stop: threading.Event | None = None) -> str:
         import time as clock
 
         deadline = clock.monotonic() + 10
-        while len(normalized) < _read.HELD_WHILE_HASHING + 1 and clock.monotonic() < deadline:
+        while len(assembled) < _read.HELD_WHILE_HASHING and clock.monotonic() < deadline:
             clock.sleep(0.01)
-        seen_by_hash.append(len(normalized))
+        seen_by_hash.append(len(assembled))
         return sha256_of(path, stop=stop)
 
-    monkeypatch.setattr(_read.ReturnScan, "_normalize", counted)
+    monkeypatch.setattr(_read.ReturnScan, "_assemble", counted)
     monkeypatch.setattr(_read, "sha256_of", slow)
     two = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=2))
-    assert seen_by_hash[0] > _read.HELD_WHILE_HASHING  # worked on while the hash waited
+    assert seen_by_hash[0] == _read.HELD_WHILE_HASHING  # tables made while the hash waited
     one = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=1))
     assert len(two) == len(one) > _read.HELD_WHILE_HASHING
     for (r2, j2), (r1, j1) in zip(two, one, strict=True):
-        assert r2.equals(r1)
-        assert j2.equals(j1)
-    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        assert r2.equals(r1, check_metadata=True)
+        assert j2.equals(j1, check_metadata=True)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
     assert {v for r, _ in two for v in r.column("source_sha256").to_pylist()} == {sha}
+    held_rejects = [j for _, j in two[: _read.HELD_WHILE_HASHING] if j.num_rows]
+    assert len(held_rejects) > _read.HELD_WHILE_HASHING // 2
+    assert {v for j in held_rejects for v in j.column("source_sha256").to_pylist()} == {sha}
 
 
 def test_steps_take_turns_while_the_file_is_hashed(
