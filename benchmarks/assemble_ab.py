@@ -36,14 +36,18 @@ path, rounds = sys.argv[1], int(sys.argv[2])
 scan = scan_return(path, threads=1)
 prov = A.Provenance(scan.info.path, scan.info.sha256, scan.layout)
 bodies = []
-canonical = A._canonical_table
-A._canonical_table = lambda body, key, prov: bodies.append(body) or canonical(body, key, prov)
+key = A.CALL_NATURAL_KEY
+hook = "_canonical_rest" if hasattr(A, "_canonical_rest") else "_canonical_table"  # older trees
+canonical = getattr(A, hook)
+setattr(A, hook, lambda body, *args: bodies.append(body) or canonical(body, *args))
 memo = IdentifierMemo()
 for chunk in scan._chunks():
     A.assemble(scan._convert(chunk)[0], prov, scan._region, memo)
-A._canonical_table = canonical
-key = A.CALL_NATURAL_KEY
-rests = [canonical(b, key, prov).drop_columns(["record_id"]) for b in bodies]
+setattr(A, hook, canonical)
+if hook == "_canonical_rest":
+    rests = [canonical(b, prov) for b in bodies]
+else:
+    rests = [canonical(b, key, prov).drop_columns(["record_id"]) for b in bodies]
 fields = [f for f in A.schema_for(prov.layout) if f.name in rests[0].column_names]
 fields = [f for f in fields if f.name not in A._PROVENANCE]
 names = [f.name for f in fields]

@@ -26,8 +26,10 @@ __all__ = [
     "Provenance",
     "RejectRow",
     "assemble",
+    "complete",
     "finish",
     "normalize",
+    "prepare",
     "rejects_table",
     "schema_for",
 ]
@@ -109,7 +111,18 @@ def normalize(
 def finish(df: pl.DataFrame, prov: Provenance) -> tuple[pa.Table, pl.DataFrame]:
     """The canonical table of a normalized chunk's good rows, and its rejected rows.
 
+    :func:`prepare` then :func:`complete` (a scan runs them as two steps of its pipeline).
+    """
+    rest, bad = prepare(df, prov)
+    return complete(rest, prov), bad
+
+
+def prepare(df: pl.DataFrame, prov: Provenance) -> tuple[pa.Table, pl.DataFrame]:
+    """A normalized chunk's good rows (the canonical table but its record ids), its rejects.
+
     A lossy identifier rejects its row (``lossy_number``) unless the row was rejected already.
+    Polars' columns are cast to the schema's types and the provenance columns added; the
+    record ids are :func:`complete`'s.
     """
     call = prov.layout.record_type == "call"
     parties = _CALL_PARTIES if call else ("identifier",)
@@ -134,22 +147,20 @@ def finish(df: pl.DataFrame, prov: Provenance) -> tuple[pa.Table, pl.DataFrame]:
     good = df.filter(pl.col("_reason").is_null())
     good = good.rename({p: f"{p}_raw" for p in parties})
     body = _call_columns(good) if call else _party_columns(good)
-    key = CALL_NATURAL_KEY if call else _PARTY_KEY
-    return _canonical_table(body, key, prov), bad
+    return _canonical_rest(body, prov), bad
 
 
 _PROVENANCE = ("source_sha256", "source_row", "layout_name", "layout_version")
 """Canonical columns built in Arrow rather than by polars."""
 
 
-def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -> pa.Table:
-    """The canonical table: polars' columns cast to the schema, provenance, then record ids.
+def _canonical_rest(body: pl.DataFrame, prov: Provenance) -> pa.Table:
+    """The canonical table but its record ids: polars' columns cast to the schema, provenance.
 
     Polars hands its strings over as they are (string views, no copy) and Arrow casts them to
     the schema's strings in one copy (cheaper than polars writing large strings and Arrow
     narrowing their offsets); a column already of its type is not cast. The provenance
-    columns repeat one value each, built directly in Arrow; record ids are hashed from the
-    finished columns' buffers (:func:`~penlink_adapters._record_ids.table_record_ids`).
+    columns repeat one value each, built directly in Arrow.
     """
     schema = schema_for(prov.layout)
     names = [f.name for f in schema if f.name not in (*_PROVENANCE, "record_id")]
@@ -165,7 +176,18 @@ def _canonical_table(body: pl.DataFrame, key: Sequence[str], prov: Provenance) -
     arrays = [
         made[f.name] if f.name in made else _typed(table.column(f.name), f, prov) for f in fields
     ]
-    rest = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def complete(rest: pa.Table, prov: Provenance) -> pa.Table:
+    """:func:`prepare`'s table with its record ids: the canonical table, checked.
+
+    Record ids are hashed from the finished columns' buffers
+    (:func:`~penlink_adapters._record_ids.table_record_ids`); they do not depend on the
+    provenance columns, which may be put in afterwards.
+    """
+    schema = schema_for(prov.layout)
+    key = CALL_NATURAL_KEY if prov.layout.record_type == "call" else _PARTY_KEY
     ids = table_record_ids(rest, key).cast(schema.field("record_id").type)
     table = pa.Table.from_arrays(
         [ids if f.name == "record_id" else rest.column(f.name) for f in schema], schema=schema

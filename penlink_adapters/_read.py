@@ -20,8 +20,9 @@ from penlink_adapters._ahead import Threads, read_ahead, start
 from penlink_adapters._assemble import (
     Provenance,
     RejectRow,
-    finish,
+    complete,
     normalize,
+    prepare,
     rejects_table,
     schema_for,
 )
@@ -61,8 +62,9 @@ no less than 16."""
 _END: Final = object()
 _R = TypeVar("_R")
 
-_Step: TypeAlias = tuple[pl.DataFrame, Chunk]
-"""A chunk's columns at a step of the read, and the chunk."""
+_Prepared: TypeAlias = tuple[pa.Table, pl.DataFrame, Chunk]
+"""A chunk's canonical table but its record ids (its hash left empty), its rejected rows, and
+the chunk."""
 
 
 def read_return(
@@ -229,6 +231,9 @@ class ReturnScan:
             stop.set()
             raise
         self.schema: pa.Schema = schema_for(self.layout)
+        # The tables are made with an empty hash, put in when known (_named). Only the
+        # preparing step's thread repeats values through it (Provenance.repeated's cache).
+        self._unnamed = Provenance(self._info.path, "", self.layout)
         self._warnings = list(self.plan.warnings)
         if self.candidate.confidence < MIN_CONFIDENCE:
             self._warnings.append(
@@ -283,9 +288,9 @@ class ReturnScan:
             turn = _Turns(self._hashing)
             cut = read_ahead(turn.each(self._chunks()), stage=2)
             converted = read_ahead((turn.run(self._convert, c) for c in cut), stage=1)
-            staged = read_ahead(turn.run(self._normalize, *step) for step in converted)
+            staged = read_ahead(turn.run(self._prepare, *step) for step in converted)
         else:
-            staged = (self._normalize(*self._convert(chunk)) for chunk in self._chunks())
+            staged = (self._prepare(*self._convert(chunk)) for chunk in self._chunks())
         yield from self._tables(staged)
         bad: list[RejectRow] = [
             (line, "bad_row", None, d, raw) for line, d, raw in self._sorter.bad_rows
@@ -296,26 +301,26 @@ class ReturnScan:
             yield self.schema.empty_table(), rejects_table(bad, prov)
         self._done = True
 
-    def _tables(self, staged: Iterator[_Step]) -> Iterator[tuple[pa.Table, pa.Table]]:
-        """The records and rejects of each of ``staged``, in order.
+    def _tables(self, staged: Iterator[_Prepared]) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """The records and rejects of each of ``staged``, in order, naming the file's hash.
 
-        While a helper thread still hashes the file, up to :data:`HELD_WHILE_HASHING` chunks
-        are assembled without it and held: the tables' thread, the scan's busiest, works
-        meanwhile, and so do the steps before it. Their provenance names the hash once it is
-        known (:func:`_named`: the one column replaced, nothing else copied).
+        The tables are made without the hash and named once it is known (:func:`_named`: the
+        one column replaced, nothing else copied). While a helper thread still hashes the
+        file, up to :data:`HELD_WHILE_HASHING` chunks are made and held: the tables' thread
+        works meanwhile, and so do the steps before it.
         """
         held: list[tuple[pa.Table, pa.Table]] = []
-        unnamed = Provenance(self._info.path, "", self.layout)
         prov: Provenance | None = None
-        for normalized, chunk in staged:
+        for rest, bad, chunk in staged:
+            tables = self._assemble(rest, bad, chunk)
             hashing = self._hashing is not None and not self._hashing.done()
             if prov is None and hashing and len(held) < HELD_WHILE_HASHING:
-                held.append(self._assemble(normalized, chunk, unnamed))
+                held.append(tables)
                 continue
             prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
             held.clear()
-            yield self._assemble(normalized, chunk, prov)
+            yield _named(tables[0], prov), _named(tables[1], prov)
         if held:
             prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
             yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
@@ -336,15 +341,21 @@ class ReturnScan:
         )
         return converted, chunk
 
-    def _normalize(self, converted: pl.DataFrame, chunk: Chunk) -> _Step:
-        """Identifiers of a chunk: one step of the chain of the identifier memo."""
-        return normalize(converted, self.layout, self._region, self._memo), chunk
+    def _prepare(self, converted: pl.DataFrame, chunk: Chunk) -> _Prepared:
+        """Identifiers of a chunk, then its table but the record ids.
+
+        One step of the chain of the identifier memo: the table's casts run ahead of the
+        caller's thread, the busiest.
+        """
+        normalized = normalize(converted, self.layout, self._region, self._memo)
+        rest, bad = prepare(normalized, self._unnamed)
+        return rest, bad, chunk
 
     def _assemble(
-        self, normalized: pl.DataFrame, chunk: Chunk, prov: Provenance
+        self, rest: pa.Table, bad: pl.DataFrame, chunk: Chunk
     ) -> tuple[pa.Table, pa.Table]:
-        """The canonical table and the rejects: in the caller's thread."""
-        records, bad = finish(normalized, prov)
+        """The canonical table and the rejects, their hash left empty: in the caller's thread."""
+        records = complete(rest, self._unnamed)
         fields = chunk.fields_of(bad["_row"].to_list()) if len(bad) else {}
         rejects: list[RejectRow] = [
             (line, reason, column, detail, self._sorter.raw_line(fields[line]))
@@ -354,7 +365,7 @@ class ReturnScan:
         self._rejected.update(r[1] for r in rejects)
         if self.layout.record_type == "call" and records.num_rows:
             self._targets.update(records.column("target_raw").unique().to_pylist())
-        return records, rejects_table(rejects, prov)
+        return records, rejects_table(rejects, self._unnamed)
 
     def report(self) -> ReadReport:
         """The read report.

@@ -419,10 +419,10 @@ def test_steps_take_turns_while_the_file_is_hashed(
                     most.append(busy[0])
                 busy[0] -= 1
 
-    chunks, convert, normalize = (
+    chunks, convert, prepare = (
         _read.ReturnScan._chunks,
         _read.ReturnScan._convert,
-        _read.ReturnScan._normalize,
+        _read.ReturnScan._prepare,
     )
 
     def stepped_chunks(self: _read.ReturnScan) -> Any:
@@ -444,7 +444,7 @@ def test_steps_take_turns_while_the_file_is_hashed(
         _read.ReturnScan, "_convert", lambda self, c: step(lambda: convert(self, c))
     )
     monkeypatch.setattr(
-        _read.ReturnScan, "_normalize", lambda self, d, c: step(lambda: normalize(self, d, c))
+        _read.ReturnScan, "_prepare", lambda self, d, c: step(lambda: prepare(self, d, c))
     )
     monkeypatch.setattr(_read, "sha256_of", slow)
     two = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=2))
