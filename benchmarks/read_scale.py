@@ -361,7 +361,8 @@ of the read and the ingest as one return grows", `benchmarks.read_memory`). `rea
 whole table, so its memory grows with the file by design; use `scan_return` (`tls read --out`)
 for large returns. With two threads (the default), a scan is a pipeline of four steps, each a
 chunk ahead of the next: cutting lines into fields, typed conversion, identifier normalization
-(three helper threads), then the Arrow tables and record ids (the caller's thread); "outside
+with the casts to the schema (three helper threads), then the record ids and rejects (the
+caller's thread); "outside
 identifier normalization" (wall time minus the time spent normalizing) therefore understates
 the cost of the rest; the `threads=1` row shows the read without any overlap.
 

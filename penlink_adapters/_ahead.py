@@ -3,7 +3,8 @@
 A scan is four sequential chains of comparable cost per chunk: cutting the file's lines into
 fields (the duplicate-line set and the row counters carry from chunk to chunk), converting the
 fields to typed columns (the conversion context carries), normalizing identifiers (the
-identifier memo carries), then building the Arrow tables (nothing carries). With two threads,
+identifier memo carries) and casting the columns to the canonical schema, then the record ids
+and rejects of the Arrow tables (nothing carries). With two threads,
 :func:`read_ahead` runs each chain one chunk ahead of the next, the first three in helper
 threads and the last in the caller's: polars, the numba kernels (``nogil``) and Arrow release
 the GIL for most of their time, so on two cores the four overlap. Each chain still runs one

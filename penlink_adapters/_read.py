@@ -90,10 +90,11 @@ def read_return(
             as the content hash (provenance, report) and the file is not hashed again. The
             caller vouches for it; nothing checks it.
         threads: ``2`` (default): the chunks ahead are cut into fields, converted to typed
-            columns and their identifiers normalized in three helper threads, each step a
-            chunk ahead of the next, while the caller's thread builds the tables of the
-            current one (on two cores, wall time falls towards half the CPU time); ``1``:
-            all in the caller's thread. The result is the same.
+            columns, their identifiers normalized and the columns cast to the schema in three
+            helper threads, each step a chunk ahead of the next, while the caller's thread
+            adds the record ids and rejects of the current one (on two cores, wall time
+            falls towards half the CPU time); ``1``: all in the caller's thread. The result
+            is the same.
 
     Returns:
         The canonical table (``CALL_RECORDS``, ``SUBSCRIBER_RECORDS`` or ``MISC_RECORDS``),
