@@ -235,6 +235,7 @@ class ReturnScan:
         # The tables are made with an empty hash, put in when known (_named). Only the
         # preparing step's thread repeats values through it (Provenance.repeated's cache).
         self._unnamed = Provenance(self._info.path, "", self.layout)
+        self._provenance: Provenance | None = None  # named: made once the hash is known
         self._warnings = list(self.plan.warnings)
         if self.candidate.confidence < MIN_CONFIDENCE:
             self._warnings.append(
@@ -298,8 +299,7 @@ class ReturnScan:
         ]
         if bad:
             self._rejected["bad_row"] += len(bad)
-            prov = Provenance(self.info.path, self.info.sha256, self.layout)
-            yield self.schema.empty_table(), rejects_table(bad, prov)
+            yield self.schema.empty_table(), rejects_table(bad, self._named_provenance())
         self._done = True
 
     def _tables(self, staged: Iterator[_Prepared]) -> Iterator[tuple[pa.Table, pa.Table]]:
@@ -311,20 +311,27 @@ class ReturnScan:
         works meanwhile, and so do the steps before it.
         """
         held: list[tuple[pa.Table, pa.Table]] = []
-        prov: Provenance | None = None
         for rest, bad, chunk in staged:
-            tables = self._assemble(rest, bad, chunk)
+            held.append(self._assemble(rest, bad, chunk))
             hashing = self._hashing is not None and not self._hashing.done()
-            if prov is None and hashing and len(held) < HELD_WHILE_HASHING:
-                held.append(tables)
-                continue
-            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
-            yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
-            held.clear()
-            yield _named(tables[0], prov), _named(tables[1], prov)
-        if held:
-            prov = prov or Provenance(self.info.path, self.info.sha256, self.layout)
-            yield from ((_named(r, prov), _named(j, prov)) for r, j in held)
+            if not hashing or len(held) > HELD_WHILE_HASHING:
+                yield from self._with_hash(held)
+                held = []
+        yield from self._with_hash(held)
+
+    def _with_hash(
+        self, tables: list[tuple[pa.Table, pa.Table]]
+    ) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """``tables`` naming the file's hash (waits for it)."""
+        for records, rejects in tables:
+            prov = self._named_provenance()
+            yield _named(records, prov), _named(rejects, prov)
+
+    def _named_provenance(self) -> Provenance:
+        """The provenance naming the file's hash (waits for it; made once)."""
+        if self._provenance is None:
+            self._provenance = Provenance(self.info.path, self.info.sha256, self.layout)
+        return self._provenance
 
     def _chunks(self) -> Iterator[Chunk]:
         info = self._info  # the hash may still be running: not needed to read

@@ -373,7 +373,9 @@ def test_chunks_held_while_hashing_come_out_in_order(
     monkeypatch.setattr(_read.ReturnScan, "_assemble", counted)
     monkeypatch.setattr(_read, "sha256_of", slow)
     two = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=2))
-    assert seen_by_hash[0] == _read.HELD_WHILE_HASHING  # tables made while the hash waited
+    # Tables made while the hash waited, and no more than the bound (the next chunk's tables
+    # may be made while the hash ends: they wait for it then).
+    assert _read.HELD_WHILE_HASHING <= seen_by_hash[0] <= _read.HELD_WHILE_HASHING + 1
     one = list(pla.ReturnScan(path, "auto", None, None, None, 100, threads=1))
     assert len(two) == len(one) > _read.HELD_WHILE_HASHING
     for (r2, j2), (r1, j1) in zip(two, one, strict=True):
