@@ -160,12 +160,13 @@ def scan_return(
 class _Turns:
     """While the file is hashed, the helper threads' steps of a scan take turns.
 
-    The tables wait for the hash (their provenance names it), so it is the scan's critical
+    The tables are handed out only once the hash is known (their provenance names it; up to
+    :data:`HELD_WHILE_HASHING` chunks are made and held meanwhile), so it is the scan's critical
     path: on two cores, SHA-256 in one thread and the cut, conversion and normalization in
     three more shared the cores evenly, and the hash (0.7 s of CPU for a 10 M-row file) took
     1.05-1.4 s. One step at a time leaves it a core of its own (0.90-0.97 s; polars' own
-    threads, which the conversion's queries wake, still share it); the steps work on the
-    other, ahead of the tables, until the hash is known, then run side by side again. A step
+    threads, which the conversion's queries wake, still share it); the steps and the caller's
+    thread share the other until the hash is known, then run side by side again. A step
     holds its turn only while it computes, never while it waits for the step before it (the
     conversion waits for the cut without its turn), so no step waits for a turn that a
     waiting one holds.
